@@ -6,3 +6,8 @@
 //! - [`model`]: the integer model, its safetensors file format, validation, the
 //!   overflow proof and the fingerprint. See `docs/MODEL_FORMAT.md`.
 //! - [`engine`]: per-stream state and the scalar reference forward step.
+pub mod arith;
+pub mod cli;
+pub mod engine;
+pub mod io_util;
+pub mod model;

@@ -1,0 +1,76 @@
+//! The `boa-det` command line. Errors are one line on stderr and a documented
+//! non-zero exit code (see `docs/CLI.md`), never a panic backtrace.
+
+mod model_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes, documented in `docs/CLI.md`.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Bad usage or arguments (clap uses 2 too).
+    pub const USAGE: u8 = 2;
+    /// An input could not be read or an output could not be written.
+    pub const IO: u8 = 3;
+    /// A model file is invalid, or the archive needs a model we do not have.
+    pub const MODEL: u8 = 4;
+    /// An archive is corrupt or fails a checksum.
+    pub const CORRUPT: u8 = 5;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "boa-det",
+    version,
+    about = "Deterministic neural compression for scientific data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Inspect, generate and measure integer model files.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: u8, message: impl Into<String>) -> CliError {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::model::ModelError> for CliError {
+    fn from(e: crate::model::ModelError) -> CliError {
+        CliError::new(exit::MODEL, e.to_string())
+    }
+}
+
+/// Runs the CLI with the process arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Model(c) => model_cmd::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("boa-det: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `boa-det model ...`: info, synth, bench.
+
+use super::{CliError, exit};
+use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
+use crate::model::synth::{SynthKind, random_model};
+use crate::model::{Dims, Model};
+use clap::Subcommand;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Print dims, parameter count, versions and fingerprint of a model file.
+    Info { model: PathBuf },
+    /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
+    Synth {
+        #[arg(long, default_value_t = 256)]
+        d_model: usize,
+        #[arg(long, default_value_t = 1)]
+        layers: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        adversarial: bool,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Measure engine steps per second on a synthetic or given model.
+    Bench {
+        /// Model file; a synthetic model of --d-model/--layers if absent.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, default_value_t = 256)]
+        d_model: usize,
+        #[arg(long, default_value_t = 1)]
+        layers: usize,
+        /// Independent streams stepped together.
+        #[arg(long, default_value_t = 1024)]
+        streams: usize,
+        /// Steps per stream.
+        #[arg(long, default_value_t = 8)]
+        steps: usize,
+        /// Threads (0 = all cores).
+        #[arg(short = 'T', long, default_value_t = 0)]
+        threads: usize,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<Model, CliError> {
+    Model::load(path).map_err(|e| CliError::new(exit::MODEL, format!("{}: {e}", path.display())))
+}
+
+pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
+    match cmd {
+        ModelCommand::Info { model } => {
+            let m = load(&model)?;
+            let d = m.dims();
+            println!("file:          {}", model.display());
+            println!("fingerprint:   {}", m.fingerprint());
+            println!("arith version: {}", crate::arith::ARITH_VERSION);
+            println!("precision:     {} bits", crate::engine::PRECISION_BITS);
+            println!("d_model:       {}", d.d_model);
+            println!("n_layers:      {}", d.n_layers);
+            println!(
+                "d_inner:       {}  d_state: {}  d_conv: {}  dt_rank: {}",
+                d.d_inner(),
+                crate::model::D_STATE,
+                crate::model::D_CONV,
+                d.dt_rank()
+            );
+            println!("parameters:    {}", d.float_parameter_count());
+            println!("description:   {}", m.description);
+            Ok(())
+        }
+        ModelCommand::Synth {
+            d_model,
+            layers,
+            seed,
+            adversarial,
+            output,
+        } => {
+            let kind = if adversarial {
+                SynthKind::Adversarial
+            } else {
+                SynthKind::Typical
+            };
+            let m = random_model(
+                Dims {
+                    d_model,
+                    n_layers: layers,
+                },
+                kind,
+                seed,
+            )
+            .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?;
+            crate::io_util::write_new_file(&output, &m.to_bytes(), false)?;
+            println!("{} {}", m.fingerprint(), output.display());
+            Ok(())
+        }
+        ModelCommand::Bench {
+            model,
+            d_model,
+            layers,
+            streams,
+            steps,
+            threads,
+        } => {
+            let m = match model {
+                Some(p) => load(&p)?,
+                None => random_model(
+                    Dims {
+                        d_model,
+                        n_layers: layers,
+                    },
+                    SynthKind::Typical,
+                    1,
+                )
+                .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?,
+            };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?;
+            let mut states: Vec<StreamState> = (0..streams).map(|_| StreamState::new(&m)).collect();
+            let mut out = vec![Frequencies::default(); streams];
+            let bytes = vec![PRIME_BYTE; streams];
+            pool.install(|| engine::step_batch(&m, &mut states, &bytes, &mut out)); // warm-up
+            let t0 = Instant::now();
+            for _ in 0..steps {
+                pool.install(|| engine::step_batch(&m, &mut states, &bytes, &mut out));
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            let total = (streams * steps) as f64;
+            println!(
+                "d_model={} layers={} streams={streams} steps={steps} threads={}: {:.0} steps/s ({:.3} s)",
+                m.dims().d_model,
+                m.dims().n_layers,
+                pool.current_num_threads(),
+                total / secs,
+                secs
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The scalar reference kernels of arith v1. Each function is the literal
+//! transcription of one operation in `docs/ARITHMETIC.md`; faster kernels must
+//! reproduce them bit for bit.
+#![deny(clippy::float_arithmetic)]
+
+use crate::arith::{clamp_q8, floor_div, isqrt_u64, requant, requant_q8, rshift_round};
+use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
+use crate::model::{D_STATE, LayerNorm, Linear, Requant};
+
+/// `acc[j] = bias[j] + sum_k W[j][k] * a[k]` with int32 accumulation (proven not to overflow).
+pub fn linear_acc(l: &Linear, a: &[i8], acc: &mut [i32]) {
+    debug_assert_eq!(a.len(), l.cols);
+    for (j, (row, out)) in l
+        .weight
+        .chunks_exact(l.cols)
+        .zip(acc.iter_mut())
+        .enumerate()
+    {
+        let dot: i32 = row.iter().zip(a).map(|(&w, &x)| w as i32 * x as i32).sum();
+        *out = dot + l.bias.as_ref().map_or(0, |b| b[j]);
+    }
+}
+
+/// Per-channel requantization of accumulators to int8.
+pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
+    for (j, (o, &a)) in out.iter_mut().zip(acc).enumerate() {
+        *o = requant_q8(a as i64, rq.mult[j], rq.shift[j]);
+    }
+}
+
+/// Per-channel requantization of accumulators to the 16-bit residual range.
+pub fn requant_to_q16(acc: &[i32], rq: &Requant, out: &mut [i16]) {
+    for (j, (o, &a)) in out.iter_mut().zip(acc).enumerate() {
+        *o = crate::arith::requant_q16(a as i64, rq.mult[j], rq.shift[j]);
+    }
+}
+
+/// Integer layer norm of a 16-bit vector to int8 (spec: "Layer norm").
+pub fn layer_norm(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
+    let d = x.len() as i64;
+    let sum: i64 = x.iter().map(|&v| v as i64).sum();
+    let mean = floor_div(sum, d);
+    let sq: u64 = x
+        .iter()
+        .map(|&v| {
+            let c = v as i64 - mean;
+            (c * c) as u64
+        })
+        .sum();
+    let var_q16 = (sq << 16) / d as u64;
+    let std_q8 = isqrt_u64(var_q16 + ln.eps);
+    let inv = ((1u64 << 40) / std_q8) as i64;
+    for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+        let n = rshift_round((v as i64 - mean) * inv, 20);
+        *o = clamp_q8(rshift_round(
+            n * ln.gamma[i] as i64 + ln.beta[i] as i64,
+            ln.shift as u32,
+        ));
+    }
+}
+
+/// Apply a 256-entry int8 table to int8 values.
+pub fn lut_q8(table: &[i8], x: &mut [i8]) {
+    for v in x {
+        *v = table[crate::arith::lut_index(*v)];
+    }
+}
+
+/// One step of the depthwise causal convolution for every channel.
+///
+/// `window` holds the previous `K-1` inputs, oldest first, `[K-1][E]`; it is
+/// shifted by one and `x` appended. Output: requantized int8, before SiLU.
+pub fn conv_step(
+    x: &[i8],
+    window: &mut [i8],
+    weight: &[i8],
+    bias: &[i32],
+    rq: &Requant,
+    out: &mut [i8],
+) {
+    let e = x.len();
+    let k = weight.len() / e;
+    for c in 0..e {
+        let w = &weight[c * k..(c + 1) * k];
+        let mut acc = bias[c];
+        for t in 0..k - 1 {
+            acc += w[t] as i32 * window[t * e + c] as i32;
+        }
+        acc += w[k - 1] as i32 * x[c] as i32;
+        out[c] = requant_q8(acc as i64, rq.mult[c], rq.shift[c]);
+    }
+    window.copy_within(e.., 0);
+    let last = window.len() - e;
+    window[last..].copy_from_slice(x);
+}
+
+/// The SSM decay `2^(-v/256)` in Q16 from the table: `T[v & 255] >> (v >> 8)`.
+#[inline(always)]
+pub fn decay(dt: u16, a_rate: u16, a_shift: u8, table: &[u16]) -> i64 {
+    let v = ((dt as u64 * a_rate as u64) >> a_shift).min(DECAY_GAP_MAX);
+    (table[(v & 255) as usize] as u32 >> (v >> 8)) as i64
+}
+
+/// One selective-scan step for every channel; returns `y_acc = C . h + D x` per channel.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_step(
+    x: &[i8],
+    dt: &[u16],
+    b: &[i8],
+    c: &[i8],
+    a_rate: &[u16],
+    a_shift: u8,
+    inc_shift: u8,
+    d_skip: &[i32],
+    decay_table: &[u16],
+    h: &mut [i32],
+    y_acc: &mut [i64],
+) {
+    for e in 0..x.len() {
+        let hs = &mut h[e * D_STATE..(e + 1) * D_STATE];
+        let rates = &a_rate[e * D_STATE..(e + 1) * D_STATE];
+        let dtx = dt[e] as i64 * x[e] as i64;
+        let mut y: i64 = 0;
+        for n in 0..D_STATE {
+            let da = decay(dt[e], rates[n], a_shift, decay_table);
+            let inc = rshift_round(dtx * b[n] as i64, inc_shift as u32).clamp(-INC_MAX, INC_MAX);
+            let hn = rshift_round(da * hs[n] as i64, 16) + inc;
+            hs[n] = hn as i32;
+            y += c[n] as i64 * hn;
+        }
+        y_acc[e] = y + d_skip[e] as i64 * x[e] as i64;
+    }
+}
+
+/// Requantize wide accumulators (already proven in range by the loader) to int8.
+pub fn requant_wide_to_q8(acc: &[i64], rq: &Requant, out: &mut [i8]) {
+    for (j, (o, &a)) in out.iter_mut().zip(acc).enumerate() {
+        *o = clamp_q8(requant(a, rq.mult[j], rq.shift[j]));
+    }
+}
