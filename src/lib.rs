@@ -11,3 +11,4 @@ pub mod cli;
 pub mod engine;
 pub mod io_util;
 pub mod model;
+pub mod vectors;

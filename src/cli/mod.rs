@@ -36,6 +36,29 @@ enum Command {
     /// Inspect, generate and measure integer model files.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
+    /// Generate or check the portability vectors (golden digests).
+    #[command(subcommand)]
+    Vectors(VectorsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum VectorsCommand {
+    /// Write models, inputs and manifest.tsv into DIR (the committed set is `portability-vectors/`).
+    Generate { dir: std::path::PathBuf },
+    /// Recompute every digest in DIR with this build's engine and compare.
+    Check { dir: std::path::PathBuf },
+}
+
+fn run_vectors(cmd: VectorsCommand) -> Result<(), CliError> {
+    match cmd {
+        VectorsCommand::Generate { dir } => crate::vectors::generate(&dir)
+            .map_err(|e| CliError::new(exit::IO, format!("{}: {e}", dir.display()))),
+        VectorsCommand::Check { dir } => {
+            let n = crate::vectors::check(&dir).map_err(|e| CliError::new(exit::CORRUPT, e))?;
+            println!("{n} portability vectors match ({})", dir.display());
+            Ok(())
+        }
+    }
 }
 
 /// A failure with the exit code it maps to.
@@ -65,6 +88,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Model(c) => model_cmd::run(c),
+        Command::Vectors(c) => run_vectors(c),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

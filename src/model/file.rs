@@ -9,7 +9,7 @@
 use super::{D_CONV, D_STATE, Dims, Head, Layer, LayerNorm, Linear, Model, Requant};
 use crate::arith::ARITH_VERSION;
 use crate::arith::freq::PRECISION_BITS;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensors};
 use std::collections::{BTreeSet, HashMap};
 
 /// Value of the `format` metadata key.
@@ -278,28 +278,58 @@ pub(crate) fn zero_model(dims: Dims) -> Model {
     }
 }
 
+/// JSON string literal (the few characters JSON requires escaped).
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn dtype_name(d: Dtype) -> &'static str {
+    match d {
+        Dtype::I8 => "I8",
+        Dtype::I16 => "I16",
+        Dtype::I32 => "I32",
+        Dtype::U8 => "U8",
+        Dtype::U16 => "U16",
+        Dtype::U32 => "U32",
+        _ => "U64",
+    }
+}
+
 /// Serialises a model to safetensors bytes.
+///
+/// The header is written here rather than by the safetensors crate so that the
+/// bytes are canonical (metadata keys sorted, tensors in canonical order): the
+/// same model always gives the same file, which golden files rely on.
 pub fn to_bytes(m: &Model) -> Vec<u8> {
     let mut copy = m.clone();
-    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut entries = Vec::new();
+    let mut data = Vec::new();
     visit_tensors(&mut copy, &mut |name, shape, slot| {
-        tensors.push((
-            name.to_string(),
-            slot.dtype(),
-            shape.to_vec(),
-            slot.to_le_bytes(),
+        let bytes = slot.to_le_bytes();
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        entries.push(format!(
+            "{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+            json_string(name),
+            dtype_name(slot.dtype()),
+            dims.join(","),
+            data.len(),
+            data.len() + bytes.len()
         ));
+        data.extend_from_slice(&bytes);
         Ok(())
     })
     .expect("collecting tensors cannot fail");
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(n, dt, sh, data)| {
-            let v = TensorView::new(*dt, sh.clone(), data).expect("shape matches data");
-            (n.clone(), v)
-        })
-        .collect();
-    let meta: HashMap<String, String> = [
+    let meta: std::collections::BTreeMap<&str, String> = [
         ("format", FORMAT_NAME.to_string()),
         ("format_version", FORMAT_VERSION.to_string()),
         ("arith_version", ARITH_VERSION.to_string()),
@@ -309,9 +339,24 @@ pub fn to_bytes(m: &Model) -> Vec<u8> {
         ("description", m.description.clone()),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
     .collect();
-    safetensors::serialize(views, Some(meta)).expect("serialising in memory cannot fail")
+    let meta_json: Vec<String> = meta
+        .iter()
+        .map(|(k, v)| format!("{}:{}", json_string(k), json_string(v)))
+        .collect();
+    let mut header = format!(
+        "{{\"__metadata__\":{{{}}},{}}}",
+        meta_json.join(","),
+        entries.join(",")
+    );
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + data.len());
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&data);
+    out
 }
 
 fn meta_number(meta: &HashMap<String, String>, key: &str) -> Result<u64, ModelError> {
