@@ -6,3 +6,7 @@
 //! - [`model`]: the integer model, its safetensors file format, validation, the
 //!   overflow proof and the fingerprint. See `docs/MODEL_FORMAT.md`.
 //! - [`engine`]: per-stream state and the scalar reference forward step.
+//! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
+//!   `docs/FORMAT.md`, section "Range coder".
+
+pub mod coder;
