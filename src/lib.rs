@@ -8,5 +8,8 @@
 //! - [`engine`]: per-stream state and the scalar reference forward step.
 //! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
 //!   `docs/FORMAT.md`, section "Range coder".
+//! - [`container`]: the `.boa` archive format (header, optional embedded model,
+//!   chunks, index, footer). See `docs/FORMAT.md`.
 
 pub mod coder;
+pub mod container;
