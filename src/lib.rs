@@ -6,8 +6,17 @@
 //! - [`model`]: the integer model, its safetensors file format, validation, the
 //!   overflow proof and the fingerprint. See `docs/MODEL_FORMAT.md`.
 //! - [`engine`]: per-stream state and the scalar reference forward step.
+//! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
+//!   `docs/FORMAT.md`, section "Range coder".
+//! - [`container`]: the `.boa` archive format (header, optional embedded model,
+//!   chunks, index, footer). See `docs/FORMAT.md`.
+//! - [`vectors`]: the portability vectors (golden digests) generator and checker.
+//! - [`cli`]: the `boa-det` command line; [`io_util`]: safe file output.
+
 pub mod arith;
 pub mod cli;
+pub mod coder;
+pub mod container;
 pub mod engine;
 pub mod io_util;
 pub mod model;
