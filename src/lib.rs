@@ -18,6 +18,7 @@ pub mod cli;
 pub mod coder;
 pub mod container;
 pub mod engine;
+pub mod eval;
 pub mod io_util;
 pub mod model;
 pub mod vectors;

@@ -237,7 +237,7 @@ fn zero_layer_norm(d: usize) -> LayerNorm {
 
 /// An all-zero model of the given dims: every tensor allocated with its final
 /// shape. It is not valid; [`visit_tensors`] fills it, then it is validated.
-pub(crate) fn zero_model(dims: Dims) -> Model {
+pub fn zero_model(dims: Dims) -> Model {
     let (d, e, r, ff) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
     let layer = Layer {
         ln1: zero_layer_norm(d),

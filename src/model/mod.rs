@@ -170,8 +170,9 @@ pub struct Model {
 }
 
 impl Model {
-    /// Validates a fully populated model and computes its fingerprint.
-    pub(crate) fn validated(mut self) -> Result<Model, ModelError> {
+    /// Validates a fully populated model (see [`file::zero_model`] for a blank one
+    /// to fill, as the quantizer does) and computes its fingerprint.
+    pub fn validated(mut self) -> Result<Model, ModelError> {
         self.dims.validate()?;
         bounds::validate(&self)?;
         self.fingerprint = fingerprint::compute(&self);

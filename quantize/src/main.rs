@@ -1,0 +1,142 @@
+//! `boa-det-quantize`: float BOA checkpoint (f32/f16/bf16 safetensors) to a
+//! boa-det integer model (arith v1), calibrated on sample data and checked by
+//! running the real integer engine.
+
+mod float_model;
+mod quant;
+
+use calib::segments;
+use clap::Parser;
+use float_model::{FloatModel, Ranges};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "boa-det-quantize",
+    version,
+    about = "Quantize a float BOA checkpoint to a boa-det integer model"
+)]
+struct Args {
+    /// Float checkpoint (safetensors with BOA's tensor names).
+    float_model: PathBuf,
+    /// Calibration data files (activation ranges are measured on them).
+    #[arg(long = "calib", required = true, num_args = 1..)]
+    calib: Vec<PathBuf>,
+    /// Output integer model file.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Calibration segments per file.
+    #[arg(long, default_value_t = 8)]
+    segments: usize,
+    /// Bytes per calibration segment.
+    #[arg(long, default_value_t = 2048)]
+    segment_len: usize,
+    /// Description stored in the model file.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Overwrite the output.
+    #[arg(short, long)]
+    force: bool,
+}
+
+mod calib {
+    /// Evenly spaced segments of `len` bytes from `data` (the whole file if short).
+    pub fn segments(data: &[u8], count: usize, len: usize) -> Vec<&[u8]> {
+        if data.len() <= len || count <= 1 {
+            return vec![&data[..data.len().min(len.max(1) * count.max(1))]];
+        }
+        let stride = (data.len() - len) / (count - 1);
+        (0..count)
+            .map(|i| &data[i * stride..i * stride + len])
+            .collect()
+    }
+}
+
+/// Float cross-entropy (bits) of segments, each a fresh stream primed with byte 0.
+fn float_bits(fm: &FloatModel, segs: &[&[u8]], rg: &mut Ranges) -> (f64, u64) {
+    let mut bits = 0f64;
+    let mut n = 0u64;
+    for seg in segs {
+        let mut st = fm.new_state();
+        let mut prev = boa_det::engine::PRIME_BYTE;
+        for &b in seg.iter() {
+            let logits = fm.step(&mut st, prev, rg);
+            let mx = logits.iter().cloned().fold(f32::MIN, f32::max) as f64;
+            let lse = mx
+                + logits
+                    .iter()
+                    .map(|&l| (l as f64 - mx).exp())
+                    .sum::<f64>()
+                    .ln();
+            bits += (lse - logits[b as usize] as f64) / std::f64::consts::LN_2;
+            n += 1;
+            prev = b;
+        }
+    }
+    (bits, n)
+}
+
+fn run(a: Args) -> Result<(), String> {
+    let bytes =
+        std::fs::read(&a.float_model).map_err(|e| format!("{}: {e}", a.float_model.display()))?;
+    let fm = FloatModel::load(&bytes).map_err(|e| format!("{}: {e}", a.float_model.display()))?;
+    let mut data = Vec::new();
+    for p in &a.calib {
+        data.push(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    let segs: Vec<&[u8]> = data
+        .iter()
+        .flat_map(|d| segments(d, a.segments, a.segment_len))
+        .collect();
+    let mut rg = Ranges::default();
+    let (fbits, n) = float_bits(&fm, &segs, &mut rg);
+    let desc = if a.description.is_empty() {
+        format!(
+            "quantized from {}",
+            a.float_model
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+        )
+    } else {
+        a.description.clone()
+    };
+    let model = quant::quantize(&fm, &rg, desc)?;
+    // Check with the real integer engine on the same segments.
+    let mut ibits = 0f64;
+    for seg in &segs {
+        ibits += boa_det::eval::code_length(&model, seg, seg.len().max(1)).bits;
+    }
+    if a.output.exists() && !a.force {
+        return Err(format!(
+            "{} already exists (use -f to overwrite)",
+            a.output.display()
+        ));
+    }
+    std::fs::write(&a.output, model.to_bytes())
+        .map_err(|e| format!("{}: {e}", a.output.display()))?;
+    let (fb, ib) = (fbits / n as f64, ibits / n as f64);
+    println!(
+        "wrote {} (fingerprint {})",
+        a.output.display(),
+        model.fingerprint()
+    );
+    println!("calibration: {} segments, {n} bytes", segs.len());
+    println!("float   bits/byte: {fb:.4}");
+    println!(
+        "integer bits/byte: {ib:.4}  ({:+.2}% vs float)",
+        (ib / fb - 1.0) * 100.0
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("boa-det-quantize: {e}");
+            ExitCode::from(4)
+        }
+    }
+}
