@@ -7,6 +7,7 @@
 //!   overflow proof and the fingerprint. See `docs/MODEL_FORMAT.md`.
 //! - [`engine`]: per-stream state and the scalar reference forward step.
 pub mod arith;
+pub mod backend;
 pub mod cli;
 pub mod engine;
 pub mod io_util;
