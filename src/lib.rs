@@ -14,6 +14,7 @@
 //! - [`cli`]: the `boa-det` command line; [`io_util`]: safe file output.
 
 pub mod arith;
+pub mod backend;
 pub mod cli;
 pub mod coder;
 pub mod container;

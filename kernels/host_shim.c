@@ -1,0 +1,51 @@
+/* host_shim.c: exposes the helpers of boa_int.h and boa_coder.h to Rust (tests
+ * compare them with the Rust reference bit for bit). Plain C11, no CUDA. */
+#include "boa_coder.h"
+#include "boa_int.h"
+
+int64_t boa_shim_asr64(int64_t v, uint32_t s) { return boa_asr64(v, s); }
+int64_t boa_shim_rshift_round(int64_t v, uint32_t s) { return boa_rshift_round(v, s); }
+int64_t boa_shim_requant(int64_t acc, int32_t m, uint32_t s) { return boa_requant(acc, m, s); }
+int8_t boa_shim_clamp_q8(int64_t v) { return boa_clamp_q8(v); }
+int16_t boa_shim_clamp_q16(int64_t v) { return boa_clamp_q16(v); }
+int32_t boa_shim_clamp_logit(int64_t v) { return boa_clamp_logit(v); }
+uint64_t boa_shim_isqrt_u64(uint64_t n) { return boa_isqrt_u64(n); }
+int64_t boa_shim_floor_div(int64_t n, int64_t d) { return boa_floor_div(n, d); }
+uint32_t boa_shim_decay(uint32_t dt, uint32_t a_rate, uint32_t a_shift, const uint16_t *table) {
+    return boa_decay(dt, a_rate, a_shift, table);
+}
+int64_t boa_shim_scan_channel(int32_t *h, uint32_t dt, int8_t xc, const int8_t *b, const int8_t *c,
+                              const uint16_t *a_rate, uint32_t a_shift, uint32_t inc_shift,
+                              int32_t d_skip, const uint16_t *decay_table) {
+    return boa_scan_channel(h, dt, xc, b, c, a_rate, a_shift, inc_shift, d_skip, decay_table);
+}
+void boa_shim_layer_norm(const int16_t *x, uint32_t d, const int16_t *gamma, const int32_t *beta,
+                         uint32_t shift, uint64_t eps, int8_t *out) {
+    boa_layer_norm(x, d, gamma, beta, shift, eps, out);
+}
+void boa_shim_logits_to_freqs(const int32_t *logits, const uint32_t *exp2, uint32_t *out) {
+    boa_logits_to_freqs(logits, exp2, out);
+}
+
+/* Encode n symbols, symbol i with table freqs[i * 256 ..]; returns the byte
+ * count (which may exceed cap: then only cap bytes were written). */
+uint64_t boa_shim_encode(const uint8_t *syms, const uint32_t *freqs, uint64_t n, uint8_t *out, uint64_t cap) {
+    boa_enc_t e;
+    boa_enc_init(&e);
+    for (uint64_t i = 0; i < n; i++) {
+        boa_enc_symbol(&e, freqs + i * 256, syms[i], out, cap);
+    }
+    boa_enc_finish(&e, out, cap);
+    return e.pos;
+}
+
+/* Decode n symbols into syms (as u16; 256 marks corrupt input). Returns 0 on
+ * success, 1 on error. */
+int32_t boa_shim_decode(const uint8_t *in, uint64_t len, const uint32_t *freqs, uint64_t n, uint16_t *syms) {
+    boa_dec_t d;
+    boa_dec_init(&d, in, len);
+    for (uint64_t i = 0; i < n; i++) {
+        syms[i] = (uint16_t)boa_dec_symbol(&d, freqs + i * 256, in, len);
+    }
+    return (int32_t)d.error;
+}

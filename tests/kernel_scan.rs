@@ -1,0 +1,193 @@
+//! Source scan: no floating point in the kernels or in the integer engine.
+//!
+//! `kernels/` (`.cu`, `.cuh`, `.h`, `.c`) must not name a float type, a float
+//! intrinsic or fast-math outside comments; `src/arith`, `src/engine`,
+//! `src/model` and `src/backend` must not use `f32`/`f64`, `as f..` casts or
+//! float methods outside comments. `src/cli` is not scanned.
+
+use std::path::{Path, PathBuf};
+
+fn files(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            files(&p, exts, out);
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e))
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// Removes `//` line comments and `/* */` block comments (string literals in
+/// these sources never contain comment markers).
+fn strip_comments(src: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut in_block = false;
+    for line in src.lines() {
+        let mut kept = String::new();
+        let mut rest = line;
+        loop {
+            if in_block {
+                match rest.find("*/") {
+                    Some(i) => {
+                        rest = &rest[i + 2..];
+                        in_block = false;
+                    }
+                    None => break,
+                }
+            } else {
+                let line_c = rest.find("//");
+                let block_c = rest.find("/*");
+                match (line_c, block_c) {
+                    (Some(l), Some(b)) if b < l => {
+                        kept.push_str(&rest[..b]);
+                        rest = &rest[b + 2..];
+                        in_block = true;
+                    }
+                    (None, Some(b)) => {
+                        kept.push_str(&rest[..b]);
+                        rest = &rest[b + 2..];
+                        in_block = true;
+                    }
+                    (Some(l), _) => {
+                        kept.push_str(&rest[..l]);
+                        break;
+                    }
+                    (None, None) => {
+                        kept.push_str(rest);
+                        break;
+                    }
+                }
+            }
+        }
+        lines.push(kept);
+    }
+    lines
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Whether `word` occurs in `line` as a token: no identifier character before
+/// it (when it starts with one) and, for a whole identifier, none after it.
+fn contains_token(line: &str, word: &str) -> bool {
+    let mut start = 0;
+    while let Some(i) = line[start..].find(word) {
+        let at = start + i;
+        let before = line[..at].chars().next_back();
+        let after = line[at + word.len()..].chars().next();
+        let left_ok = !word.starts_with(is_ident) || !before.is_some_and(is_ident);
+        // Only whole identifiers need a right boundary: " as f" is a prefix pattern.
+        let right_ok = !word.chars().all(is_ident) || !after.is_some_and(is_ident);
+        if left_ok && right_ok {
+            return true;
+        }
+        start = at + word.len();
+    }
+    false
+}
+
+fn scan(dirs: &[&str], exts: &[&str], forbidden: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = Vec::new();
+    for d in dirs {
+        files(&root.join(d), exts, &mut paths);
+    }
+    assert!(!paths.is_empty(), "no files found in {dirs:?}");
+    let mut hits = Vec::new();
+    for p in paths {
+        let src = std::fs::read_to_string(&p).unwrap();
+        for (n, line) in strip_comments(&src).iter().enumerate() {
+            for w in forbidden {
+                if contains_token(line, w) {
+                    hits.push(format!(
+                        "{}:{}: `{w}` in: {}",
+                        p.display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    hits
+}
+
+const C_FORBIDDEN: &[&str] = &[
+    "float",
+    "double",
+    "half",
+    "__half",
+    "__nv_bfloat16",
+    "__expf",
+    "expf(",
+    "logf(",
+    "rsqrtf",
+    "sqrtf",
+    "__fdividef",
+    "fast-math",
+    "use_fast_math",
+];
+
+const RUST_FORBIDDEN: &[&str] = &[
+    "f32",
+    "f64",
+    " as f",
+    ".sqrt(",
+    ".exp(",
+    ".exp2(",
+    ".ln(",
+    ".log2(",
+    ".powf(",
+    ".powi(",
+    ".floor(",
+    ".ceil(",
+    ".round(",
+    ".trunc(",
+    ".recip(",
+    ".mul_add(",
+];
+
+#[test]
+fn kernels_have_no_floating_point() {
+    let hits = scan(&["kernels"], &["cu", "cuh", "h", "c"], C_FORBIDDEN);
+    assert!(
+        hits.is_empty(),
+        "floating point in kernels:\n{}",
+        hits.join("\n")
+    );
+}
+
+#[test]
+fn integer_engine_has_no_floating_point() {
+    let hits = scan(
+        &["src/arith", "src/engine", "src/model", "src/backend"],
+        &["rs"],
+        RUST_FORBIDDEN,
+    );
+    assert!(
+        hits.is_empty(),
+        "floating point in the integer engine:\n{}",
+        hits.join("\n")
+    );
+}
+
+#[test]
+fn the_scanner_finds_what_it_should() {
+    let src = "int a; // float in a comment\n/* double\n half */ float b;\nhalf_t ok; x = expf(y);";
+    let lines = strip_comments(src);
+    let found: Vec<&str> = C_FORBIDDEN
+        .iter()
+        .copied()
+        .filter(|w| lines.iter().any(|l| contains_token(l, w)))
+        .collect();
+    assert_eq!(found, ["float", "expf("]);
+    assert!(contains_token("let x = y as f64;", " as f"));
+    assert!(!contains_token("let buf32 = 1;", "f32"));
+    assert!(contains_token("v.sqrt()", ".sqrt("));
+}
