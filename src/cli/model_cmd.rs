@@ -12,6 +12,18 @@ use std::time::Instant;
 pub enum ModelCommand {
     /// Print dims, parameter count, versions and fingerprint of a model file.
     Info { model: PathBuf },
+    /// Exact code length (bits/byte) and top-1 accuracy of the integer model on files.
+    Eval {
+        model: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Chunk length, as in the archive (each chunk starts from a fresh state).
+        #[arg(long, default_value_t = 65536)]
+        chunk_size: usize,
+        /// Evaluate at most this many bytes of each file (0 = all).
+        #[arg(long, default_value_t = 0)]
+        max_bytes: usize,
+    },
     /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
     Synth {
         #[arg(long, default_value_t = 256)]
@@ -70,6 +82,27 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             );
             println!("parameters:    {}", d.float_parameter_count());
             println!("description:   {}", m.description);
+            Ok(())
+        }
+        ModelCommand::Eval { model, files, chunk_size, max_bytes } => {
+            let m = load(&model)?;
+            println!("model {} ({})", m.fingerprint(), model.display());
+            println!("{:<60} {:>12} {:>10} {:>8} {:>7}", "file", "bytes", "bits/byte", "ratio", "top-1");
+            for f in files {
+                let data = std::fs::read(&f)
+                    .map_err(|e| CliError::new(exit::IO, format!("cannot read {}: {e}", f.display())))?;
+                let n = if max_bytes == 0 { data.len() } else { data.len().min(max_bytes) };
+                let r = crate::eval::code_length(&m, &data[..n], chunk_size.max(1));
+                let bpb = r.bits_per_byte();
+                println!(
+                    "{:<60} {:>12} {:>10.4} {:>8.3} {:>6.1}%",
+                    f.display(),
+                    r.bytes,
+                    bpb,
+                    if bpb > 0.0 { 8.0 / bpb } else { 0.0 },
+                    100.0 * r.top1_accuracy()
+                );
+            }
             Ok(())
         }
         ModelCommand::Synth {

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md and .ci/run give it. Installs what it needs
+# itself (the Python training venv, the pinned nvcc wheels) into ignored,
+# cached folders, so it runs on a fresh machine with only the Rust toolchain,
+# Python 3 and network access to PyPI/crates.io.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests (overflow checks on)"
+cargo test --workspace
+
+if [ -f src/engine/dispatch.rs ]; then
+    for level in scalar avx2 avx512; do
+        step "portability vectors and engine properties at kernel level $level"
+        if BOA_DET_KERNELS=$level cargo run -q --release -- vectors check portability-vectors; then
+            BOA_DET_KERNELS=$level cargo test -q --test portability_vectors --test engine_props
+        else
+            echo "level $level not supported on this CPU: skipped"
+        fi
+    done
+fi
+
+step "CUDA kernels: regenerate PTX, compare with the committed PTX, ptxas sm_80/sm_90"
+kernels/build_ptx.sh --check
+
+step "Python training package (float model, import, resume)"
+quantize/train/setup_venv.sh
+venv=${BOA_VENV:-$PWD/.venv-train}
+(cd quantize/train && "$venv/bin/python" -m pytest -q tests)
+
+step "pipeline: train a tiny model, quantize it, compress and decompress with it"
+tests/pipeline.sh
