@@ -150,6 +150,41 @@ fn check_model(
     assert_eq!(st, ref_st, "{}: states differ", k.name);
 }
 
+/// The level's scan against the reference on random (extreme-biased) inputs.
+fn check_scan(k: Kernels, e: usize, a_shift: u8, inc_shift: u8, seed: u64) {
+    use boa_det::model::bounds::H_MAX;
+    let mut rng = SplitMix64(seed);
+    let pick = |lo: i64, hi: i64, rng: &mut SplitMix64| match rng.next_u64() % 4 {
+        0 => lo,
+        1 => hi,
+        _ => rng.range_i64(lo, hi),
+    };
+    let x: Vec<i8> = (0..e).map(|_| pick(-127, 127, &mut rng) as i8).collect();
+    let dt: Vec<u16> = (0..e).map(|_| pick(0, 65535, &mut rng) as u16).collect();
+    let b: Vec<i8> = (0..16).map(|_| pick(-127, 127, &mut rng) as i8).collect();
+    let c: Vec<i8> = (0..16).map(|_| pick(-127, 127, &mut rng) as i8).collect();
+    let a_rate: Vec<u16> = (0..e * 16)
+        .map(|_| pick(0, 65535, &mut rng) as u16)
+        .collect();
+    let d_skip: Vec<i32> = (0..e)
+        .map(|_| pick(-(1 << 30), 1 << 30, &mut rng) as i32)
+        .collect();
+    let table = boa_det::model::synth::default_decay_table();
+    let h0: Vec<i32> = (0..e * 16)
+        .map(|_| pick(-H_MAX, H_MAX, &mut rng) as i32)
+        .collect();
+    let (mut h1, mut h2) = (h0.clone(), h0);
+    let (mut y1, mut y2) = (vec![0i64; e], vec![0i64; e]);
+    boa_det::engine::kernels::scan_step(
+        &x, &dt, &b, &c, &a_rate, a_shift, inc_shift, &d_skip, &table, &mut h1, &mut y1,
+    );
+    (k.scan)(
+        &x, &dt, &b, &c, &a_rate, a_shift, inc_shift, &d_skip, &table, &mut h2, &mut y2,
+    );
+    assert_eq!(h1, h2, "{} scan state", k.name);
+    assert_eq!(y1, y2, "{} scan output", k.name);
+}
+
 macro_rules! level_tests {
     ($($modname:ident => $level:expr),* $(,)?) => {$(
         mod $modname {
@@ -176,8 +211,29 @@ macro_rules! level_tests {
                 }
             }
 
+            #[test]
+            fn scan_every_shift() {
+                let Some(k) = level($level) else { return };
+                for a_shift in 0..=32u8 {
+                    for inc_shift in 0..=40u8 {
+                        check_scan(k, 7, a_shift, inc_shift, (a_shift as u64) << 8 | inc_shift as u64);
+                    }
+                }
+            }
+
             proptest! {
                 #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+                #[test]
+                fn scan_matches_reference(
+                    e in 1usize..70,
+                    a_shift in 0u8..=32,
+                    inc_shift in 0u8..=40,
+                    seed in any::<u64>(),
+                ) {
+                    let Some(k) = level($level) else { return Ok(()) };
+                    check_scan(k, e, a_shift, inc_shift, seed);
+                }
 
                 #[test]
                 fn gemm_matches_reference(

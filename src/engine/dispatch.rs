@@ -52,12 +52,17 @@ pub type PackFn = fn(&Linear) -> PackedLinear;
 /// `acc[s * rows + j] = bias[j] + sum_k W[j][k] * a[s * cols + k]` for `s < n` streams.
 pub type GemmFn = fn(&PackedLinear, &[i8], usize, &mut [i32]);
 
+/// One selective-scan step, the signature of [`super::kernels::scan_step`].
+pub type ScanFn =
+    fn(&[i8], &[u16], &[i8], &[i8], &[u16], u8, u8, &[i32], &[u16], &mut [i32], &mut [i64]);
+
 /// One kernel level: a name and a function per operation.
 #[derive(Clone, Copy)]
 pub struct Kernels {
     pub name: &'static str,
     pub pack: PackFn,
     pub gemm: GemmFn,
+    pub scan: ScanFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -76,6 +81,7 @@ impl Kernels {
             name: "scalar",
             pack: pack_scalar,
             gemm: gemm_scalar,
+            scan: super::kernels::scan_step,
         }
     }
 
@@ -87,6 +93,7 @@ impl Kernels {
                 name: "avx2",
                 pack: super::x86::avx2::pack,
                 gemm: super::x86::avx2::gemm,
+                scan: super::kernels::scan_step,
             });
         }
         None
@@ -100,6 +107,7 @@ impl Kernels {
                 name: "avx512",
                 pack: super::x86::avx512::pack,
                 gemm: super::x86::avx512::gemm,
+                scan: super::x86::avx512::scan_step,
             });
         }
         None

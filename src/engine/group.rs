@@ -150,6 +150,7 @@ pub fn step_group(
         "prepared for another model"
     );
     let gemm = prep.kernels.gemm;
+    let scan_step = prep.kernels.scan;
     let dims = model.dims;
     let (d, e, r, ffw) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
     let xo = dims.x_proj_out();

@@ -182,3 +182,129 @@ fn peak_loop(iters: u64) -> i32 {
     }
     _mm512_reduce_add_epi32(t)
 }
+
+/// AVX-512 selective scan (§6), one channel's 16 states per 512-bit register;
+/// same signature and results as `kernels::scan_step`.
+///
+/// Exactness of the 32-bit lanes: `dt * A_rate < 2^32` (u16 x u16, `vpmulld`
+/// keeps the exact low half), `vpsrlvd` by `A_shift <= 32` gives 0 at 32 like the
+/// 64-bit shift of a value below 2^32; `|dt * x * B| <= 65535 * 127^2 < 2^30`, so
+/// its rounding shift fits int32 for `inc_shift <= 30` and is 0 for
+/// `inc_shift >= 31`. `dA * h` (< 2^47) and `C * h'` (< 2^38) use 64-bit lanes.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_step(
+    x: &[i8],
+    dt: &[u16],
+    b: &[i8],
+    c: &[i8],
+    a_rate: &[u16],
+    a_shift: u8,
+    inc_shift: u8,
+    d_skip: &[i32],
+    decay_table: &[u16],
+    h: &mut [i32],
+    y_acc: &mut [i64],
+) {
+    use crate::model::D_STATE;
+    let e = x.len();
+    assert!(
+        supported(),
+        "avx512 kernels called on a CPU without AVX-512 VNNI"
+    );
+    assert!(D_STATE == 16 && b.len() >= 16 && c.len() >= 16 && decay_table.len() == 256);
+    assert!(dt.len() >= e && d_skip.len() >= e && y_acc.len() >= e);
+    assert!(a_rate.len() >= e * 16 && h.len() >= e * 16);
+    assert!(a_shift <= 32 && inc_shift <= 62);
+    // SAFETY: feature support and every slice length asserted above.
+    unsafe {
+        scan_impl(
+            x,
+            dt,
+            b,
+            c,
+            a_rate,
+            a_shift,
+            inc_shift,
+            d_skip,
+            decay_table,
+            h,
+            y_acc,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn scan_impl(
+    x: &[i8],
+    dt: &[u16],
+    b: &[i8],
+    c: &[i8],
+    a_rate: &[u16],
+    a_shift: u8,
+    inc_shift: u8,
+    d_skip: &[i32],
+    decay_table: &[u16],
+    h: &mut [i32],
+    y_acc: &mut [i64],
+) {
+    use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
+    let mut table = [0u32; 256];
+    for (t, &v) in table.iter_mut().zip(decay_table) {
+        *t = v as u32;
+    }
+    // SAFETY: the caller asserted the lengths: 16 bytes of b and c, 16 u16
+    // rates and 16 i32 states per channel, 256 table entries (gather indices
+    // are `v & 255`).
+    unsafe {
+        let b32 = _mm512_cvtepi8_epi32(_mm_loadu_si128(b.as_ptr() as *const _));
+        let c32 = _mm512_cvtepi8_epi32(_mm_loadu_si128(c.as_ptr() as *const _));
+        let c_odd = _mm512_srli_epi64(c32, 32);
+        let ashift = _mm512_set1_epi32(a_shift as i32);
+        let vmax = _mm512_set1_epi32(DECAY_GAP_MAX as i32);
+        let lo8 = _mm512_set1_epi32(255);
+        let imax = _mm512_set1_epi32(INC_MAX as i32);
+        let imin = _mm512_set1_epi32(-(INC_MAX as i32));
+        let half16 = _mm512_set1_epi64(1 << 15);
+        let s = inc_shift as i64;
+        let (iadd, icount) = match s {
+            0 => (0, 0),
+            1..=30 => (1i32 << (s - 1), s),
+            _ => (0, 0), // the increment is 0 (see the doc comment)
+        };
+        let iadd_v = _mm512_set1_epi32(iadd);
+        let icount_x = _mm_set_epi64x(0, icount);
+        let inc_zero = s >= 31;
+        for ch in 0..x.len() {
+            let dtv = dt[ch] as i32;
+            let xv = x[ch] as i32;
+            let rates =
+                _mm512_cvtepu16_epi32(_mm256_loadu_si256(a_rate.as_ptr().add(ch * 16) as *const _));
+            let v = _mm512_mullo_epi32(rates, _mm512_set1_epi32(dtv));
+            let v = _mm512_min_epu32(_mm512_srlv_epi32(v, ashift), vmax);
+            let t =
+                _mm512_i32gather_epi32::<4>(_mm512_and_si512(v, lo8), table.as_ptr() as *const _);
+            let da = _mm512_srlv_epi32(t, _mm512_srli_epi32(v, 8));
+            let inc = if inc_zero {
+                _mm512_setzero_si512()
+            } else {
+                let p = _mm512_mullo_epi32(b32, _mm512_set1_epi32(dtv * xv));
+                let r = _mm512_sra_epi32(_mm512_add_epi32(p, iadd_v), icount_x);
+                _mm512_max_epi32(_mm512_min_epi32(r, imax), imin)
+            };
+            let hp = h.as_mut_ptr().add(ch * 16);
+            let hv = _mm512_loadu_si512(hp as *const _);
+            let pe = _mm512_mul_epi32(da, hv);
+            let po = _mm512_mul_epi32(_mm512_srli_epi64(da, 32), _mm512_srli_epi64(hv, 32));
+            let re = _mm512_srai_epi64(_mm512_add_epi64(pe, half16), 16);
+            let ro = _mm512_srai_epi64(_mm512_add_epi64(po, half16), 16);
+            let hr = _mm512_mask_blend_epi32(0xAAAA, re, _mm512_slli_epi64(ro, 32));
+            let hn = _mm512_add_epi32(hr, inc);
+            _mm512_storeu_si512(hp as *mut _, hn);
+            let ye = _mm512_mul_epi32(c32, hn);
+            let yo = _mm512_mul_epi32(c_odd, _mm512_srli_epi64(hn, 32));
+            let y = _mm512_reduce_add_epi64(_mm512_add_epi64(ye, yo));
+            y_acc[ch] = y + d_skip[ch] as i64 * xv as i64;
+        }
+    }
+}
