@@ -19,6 +19,19 @@ use std::sync::{Arc, Mutex};
 /// Streams stepped together by [`super::step_batch`] (chosen by measurement, see `docs/KERNELS.md`).
 pub const GROUP: usize = 32;
 
+/// [`GROUP`], or the environment variable `BOA_DET_GROUP` (1..=1024) if set, read once.
+/// Results never depend on it (a benchmarking knob).
+pub fn group_size() -> usize {
+    static G: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *G.get_or_init(|| {
+        std::env::var("BOA_DET_GROUP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|g| (1..=1024).contains(g))
+            .unwrap_or(GROUP)
+    })
+}
+
 struct PreparedLayer {
     in_proj: PackedLinear,
     x_proj: PackedLinear,

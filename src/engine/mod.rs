@@ -224,7 +224,7 @@ pub fn step_batch_with(
         "batch lengths differ"
     );
     let prep = group::Prepared::cached(model, kernels);
-    let g = group::GROUP;
+    let g = group::group_size();
     states
         .par_chunks_mut(g)
         .zip(bytes.par_chunks(g))

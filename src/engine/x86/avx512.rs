@@ -170,11 +170,20 @@ fn peak_loop(iters: u64) -> i32 {
     let a = _mm512_set1_epi8(3);
     let b = _mm512_set1_epi8(-5);
     let mut acc = [_mm512_setzero_si512(); 16];
+    let (a, b) = (std::hint::black_box(a), std::hint::black_box(b));
     for _ in 0..iters {
         for v in acc.iter_mut() {
             *v = _mm512_dpbusd_epi32(*v, a, b);
+            // SAFETY: an empty asm block that only claims to read and modify the
+            // register, so the compiler can neither fold the loop nor spill it.
+            unsafe {
+                std::arch::asm!(
+                    "/* {0} */",
+                    inout(zmm_reg) * v,
+                    options(pure, nomem, nostack)
+                )
+            };
         }
-        std::hint::black_box(&acc);
     }
     let mut t = _mm512_setzero_si512();
     for v in acc {
