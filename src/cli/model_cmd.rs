@@ -55,6 +55,10 @@ pub enum ModelCommand {
         /// Threads (0 = all cores).
         #[arg(short = 'T', long, default_value_t = 0)]
         threads: usize,
+        /// Instead, measure one core's AVX-512 VNNI int8 peak (a tight `vpdpbusd` loop)
+        /// and the GEMM rate of the selected kernel level on this model's in_proj.
+        #[arg(long)]
+        peak: bool,
     },
 }
 
@@ -137,7 +141,10 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             streams,
             steps,
             threads,
+            peak,
         } => {
+            let kernels =
+                engine::dispatch::selected().map_err(|e| CliError::new(exit::USAGE, e))?;
             let m = match model {
                 Some(p) => load(&p)?,
                 None => random_model(
@@ -150,6 +157,9 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 )
                 .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?,
             };
+            if peak {
+                return bench_peak(&m, kernels);
+            }
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
@@ -165,7 +175,8 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             let secs = t0.elapsed().as_secs_f64();
             let total = (streams * steps) as f64;
             println!(
-                "d_model={} layers={} streams={streams} steps={steps} threads={}: {:.0} steps/s ({:.3} s)",
+                "kernels={} d_model={} layers={} streams={streams} steps={steps} threads={}: {:.0} steps/s ({:.3} s)",
+                kernels.name,
                 m.dims().d_model,
                 m.dims().n_layers,
                 pool.current_num_threads(),
@@ -175,4 +186,64 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `model bench --peak`: the VNNI peak of one core and the achieved GEMM rate.
+fn bench_peak(m: &Model, kernels: engine::dispatch::Kernels) -> Result<(), CliError> {
+    #[cfg(target_arch = "x86_64")]
+    if engine::x86::avx512::supported() {
+        // Best of 20 short runs: the machine is shared, the best run is the least disturbed.
+        let best = (0..20)
+            .map(|_| {
+                let (macs, took) = engine::x86::avx512::peak_macs(1 << 21);
+                macs as f64 / took.as_secs_f64()
+            })
+            .fold(0.0, f64::max);
+        println!(
+            "vpdpbusd peak (1 core, 16 independent zmm accumulators, best of 20): {:.1} GMAC/s",
+            best / 1e9
+        );
+    } else {
+        println!("vpdpbusd peak: AVX-512 VNNI not supported by this CPU");
+    }
+    // Achieved: every linear layer of the model as a GEMM over a group (1 core).
+    let mut layers: Vec<&crate::model::Linear> = Vec::new();
+    for l in &m.layers {
+        layers.extend([
+            &l.in_proj,
+            &l.x_proj,
+            &l.dt_proj,
+            &l.out_proj,
+            &l.ff1,
+            &l.ff2,
+        ]);
+    }
+    layers.extend([&m.head.fc1, &m.head.fc2]);
+    let packed: Vec<_> = layers.iter().map(|l| (kernels.pack)(l)).collect();
+    for group in [1usize, 8, 16, 32, 64] {
+        let a = vec![100i8; group * 4 * m.dims().d_model * 4];
+        let mut acc = vec![0i32; group * 4 * m.dims().d_model * 4];
+        let macs_per: u64 = layers
+            .iter()
+            .map(|l| (l.rows * l.cols * group) as u64)
+            .sum();
+        let reps = (1_000_000_000 / macs_per).max(1);
+        let secs = (0..10)
+            .map(|_| {
+                let t0 = Instant::now();
+                for _ in 0..reps {
+                    for p in &packed {
+                        (kernels.gemm)(p, &a, group, &mut acc);
+                    }
+                }
+                t0.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "kernels={} GEMM over all linear layers, group={group:>2}: {:.1} GMAC/s (1 core, best of 10)",
+            kernels.name,
+            (macs_per * reps) as f64 / secs / 1e9
+        );
+    }
+    Ok(())
 }

@@ -6,7 +6,11 @@
 //! the first byte `b0`; stepping `b0` gives the frequencies for `b1`, and so on.
 #![deny(clippy::float_arithmetic)]
 
+pub mod dispatch;
+pub mod group;
 pub mod kernels;
+#[cfg(target_arch = "x86_64")]
+pub mod x86;
 
 use crate::arith::freq::{LOGIT_MAX, logits_to_frequencies};
 use crate::arith::{clamp_q16, lut_index, requant};
@@ -191,15 +195,26 @@ pub fn step(model: &Model, state: &mut StreamState, byte: u8) -> Frequencies {
     out
 }
 
-/// Streams handled by one rayon task in [`step_batch`].
-const BATCH_TASK: usize = 16;
-
 /// Steps many independent streams by one byte each, in parallel on the rayon pool.
 ///
-/// `states`, `bytes` and `out` have equal lengths. Each stream's result is the
-/// same as [`step`] on it alone, whatever the thread count or batch split.
+/// `states`, `bytes` and `out` have equal lengths. The streams are cut into
+/// groups of [`group::GROUP`]; each rayon task steps one group layer by layer
+/// with the kernel level of [`dispatch::active`] ([`group::step_group`]). Each
+/// stream's result is the same as [`step`] on it alone, whatever the thread
+/// count, group split or kernel level.
 pub fn step_batch(
     model: &Model,
+    states: &mut [StreamState],
+    bytes: &[u8],
+    out: &mut [Frequencies],
+) {
+    step_batch_with(model, dispatch::active(), states, bytes, out)
+}
+
+/// [`step_batch`] with an explicit kernel level.
+pub fn step_batch_with(
+    model: &Model,
+    kernels: dispatch::Kernels,
     states: &mut [StreamState],
     bytes: &[u8],
     out: &mut [Frequencies],
@@ -208,16 +223,14 @@ pub fn step_batch(
         states.len() == bytes.len() && bytes.len() == out.len(),
         "batch lengths differ"
     );
+    let prep = group::Prepared::cached(model, kernels);
+    let g = group::group_size();
     states
-        .par_chunks_mut(BATCH_TASK)
-        .zip(bytes.par_chunks(BATCH_TASK))
-        .zip(out.par_chunks_mut(BATCH_TASK))
+        .par_chunks_mut(g)
+        .zip(bytes.par_chunks(g))
+        .zip(out.par_chunks_mut(g))
         .for_each_init(
-            || Scratch::new(model),
-            |scratch, ((st, by), o)| {
-                for ((state, &b), f) in st.iter_mut().zip(by).zip(o.iter_mut()) {
-                    step_into(model, state, b, scratch, f);
-                }
-            },
+            || group::GroupScratch::new(model, g),
+            |scratch, ((st, by), o)| group::step_group(model, &prep, st, by, o, scratch),
         );
 }

@@ -1,0 +1,196 @@
+//! The kernel dispatch table (modelled on tract-linalg): one generic scalar
+//! implementation of each hot operation beside per-architecture versions, and a
+//! table of function pointers chosen once at start-up from the CPU features.
+//!
+//! Every level computes exactly the integers of the scalar reference in
+//! [`super::kernels`] (`docs/ARITHMETIC.md` §1.3, §10); the tests in
+//! `tests/kernels.rs` check this bit for bit for each level the CPU supports.
+//!
+//! Selection: the best level the CPU supports, unless the environment variable
+//! `BOA_DET_KERNELS=scalar|avx2|avx512` forces one (an unsupported forced level
+//! is an error, reported by [`selected`]).
+#![deny(clippy::float_arithmetic)]
+
+use crate::model::Linear;
+use std::sync::OnceLock;
+
+/// A linear layer re-laid-out for one kernel level. `data8`/`data16` hold the
+/// level's weight layout (only one is used), `corr[j]` the per-row constant added
+/// to the raw dot product: `bias[j]` for the scalar and AVX2 levels, and
+/// `bias[j] - 128 * sum_k W[j][k]` (wrapping, see [`PackedLinear::new_corr`]) for
+/// the VNNI level whose activations carry a `+128` offset.
+#[derive(Clone, Debug)]
+pub struct PackedLinear {
+    pub rows: usize,
+    pub cols: usize,
+    pub data8: Vec<i8>,
+    pub data16: Vec<i16>,
+    pub corr: Vec<i32>,
+}
+
+impl PackedLinear {
+    /// `bias[j] - offset * sum_k W[j][k]` for every row, in wrapping int32.
+    ///
+    /// The raw VNNI sum `sum_k (a[k] + 128) * W[j][k]` can exceed the int32 range
+    /// that the final accumulator is proven to fit (§9.1) only through the bias;
+    /// two's-complement addition is exact modulo 2^32 and the true result fits
+    /// int32, so wrapping arithmetic yields it exactly.
+    pub fn new_corr(l: &Linear, offset: i32) -> Vec<i32> {
+        (0..l.rows)
+            .map(|j| {
+                let row = &l.weight[j * l.cols..(j + 1) * l.cols];
+                let s: i32 = row.iter().map(|&w| w as i32).sum();
+                let b = l.bias.as_ref().map_or(0, |b| b[j]);
+                b.wrapping_sub(offset.wrapping_mul(s))
+            })
+            .collect()
+    }
+}
+
+/// Packs a [`Linear`] for a level.
+pub type PackFn = fn(&Linear) -> PackedLinear;
+/// `acc[s * rows + j] = bias[j] + sum_k W[j][k] * a[s * cols + k]` for `s < n` streams.
+pub type GemmFn = fn(&PackedLinear, &[i8], usize, &mut [i32]);
+
+/// One selective-scan step, the signature of [`super::kernels::scan_step`].
+pub type ScanFn =
+    fn(&[i8], &[u16], &[i8], &[i8], &[u16], u8, u8, &[i32], &[u16], &mut [i32], &mut [i64]);
+
+/// One kernel level: a name and a function per operation.
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    pub name: &'static str,
+    pub pack: PackFn,
+    pub gemm: GemmFn,
+    pub scan: ScanFn,
+}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kernels({})", self.name)
+    }
+}
+
+/// The level names accepted by `BOA_DET_KERNELS`, best last.
+pub const LEVELS: [&str; 3] = ["scalar", "avx2", "avx512"];
+
+impl Kernels {
+    /// The generic reference level: plain Rust, row-major weights.
+    pub fn scalar() -> Kernels {
+        Kernels {
+            name: "scalar",
+            pack: pack_scalar,
+            gemm: gemm_scalar,
+            scan: super::kernels::scan_step,
+        }
+    }
+
+    /// AVX2: sign-extended 16-bit operands, `vpmaddwd`. `None` if unsupported.
+    pub fn avx2() -> Option<Kernels> {
+        #[cfg(target_arch = "x86_64")]
+        if super::x86::avx2::supported() {
+            return Some(Kernels {
+                name: "avx2",
+                pack: super::x86::avx2::pack,
+                gemm: super::x86::avx2::gemm,
+                scan: super::kernels::scan_step,
+            });
+        }
+        None
+    }
+
+    /// AVX-512 VNNI: `vpdpbusd` with the +128 activation offset. `None` if unsupported.
+    pub fn avx512vnni() -> Option<Kernels> {
+        #[cfg(target_arch = "x86_64")]
+        if super::x86::avx512::supported() {
+            return Some(Kernels {
+                name: "avx512",
+                pack: super::x86::avx512::pack,
+                gemm: super::x86::avx512::gemm,
+                scan: super::x86::avx512::scan_step,
+            });
+        }
+        None
+    }
+
+    /// A level by name, or an error if the name is unknown or the CPU lacks it.
+    pub fn by_name(name: &str) -> Result<Kernels, String> {
+        let k = match name {
+            "scalar" => Some(Kernels::scalar()),
+            "avx2" => Kernels::avx2(),
+            "avx512" => Kernels::avx512vnni(),
+            _ => {
+                return Err(format!(
+                    "unknown kernel level {name:?} (expected one of {})",
+                    LEVELS.join(", ")
+                ));
+            }
+        };
+        k.ok_or_else(|| format!("kernel level {name:?} is not supported by this CPU"))
+    }
+
+    /// Every level this CPU supports, scalar first.
+    pub fn available() -> Vec<Kernels> {
+        [
+            Some(Kernels::scalar()),
+            Kernels::avx2(),
+            Kernels::avx512vnni(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The best level this CPU supports.
+    pub fn best() -> Kernels {
+        *Kernels::available()
+            .last()
+            .expect("scalar is always available")
+    }
+}
+
+/// The level selected once for this process (see the module docs).
+pub fn selected() -> Result<Kernels, String> {
+    static SELECTED: OnceLock<Result<Kernels, String>> = OnceLock::new();
+    SELECTED
+        .get_or_init(|| match std::env::var("BOA_DET_KERNELS") {
+            Ok(name) if !name.is_empty() => {
+                Kernels::by_name(&name).map_err(|e| format!("BOA_DET_KERNELS: {e}"))
+            }
+            _ => Ok(Kernels::best()),
+        })
+        .clone()
+}
+
+/// [`selected`], panicking with its message if the forced level is unusable.
+pub fn active() -> Kernels {
+    selected().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pack_scalar(l: &Linear) -> PackedLinear {
+    PackedLinear {
+        rows: l.rows,
+        cols: l.cols,
+        data8: l.weight.clone(),
+        data16: Vec::new(),
+        corr: PackedLinear::new_corr(l, 0),
+    }
+}
+
+/// The reference GEMM: the literal formula of §1.3 per stream.
+fn gemm_scalar(p: &PackedLinear, a: &[i8], n: usize, acc: &mut [i32]) {
+    let (rows, cols) = (p.rows, p.cols);
+    assert!(a.len() >= n * cols && acc.len() >= n * rows);
+    for s in 0..n {
+        let x = &a[s * cols..(s + 1) * cols];
+        for (j, (row, out)) in p
+            .data8
+            .chunks_exact(cols)
+            .zip(acc[s * rows..(s + 1) * rows].iter_mut())
+            .enumerate()
+        {
+            let dot: i32 = row.iter().zip(x).map(|(&w, &v)| w as i32 * v as i32).sum();
+            *out = dot + p.corr[j];
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Group stepping: a group of streams is stepped layer by layer, and every
+//! linear layer is one GEMM over the group through the selected kernel level
+//! ([`super::dispatch`]), so each weight matrix is streamed once per group
+//! instead of once per stream. The element-wise parts (layer norm, conv, scan,
+//! requantization, tables) run per stream through the scalar reference kernels.
+//!
+//! Results are bit-identical to [`super::step_into`] for every stream (the GEMM
+//! levels compute the exact integers of §1.3; everything else is the reference).
+#![deny(clippy::float_arithmetic)]
+
+use super::dispatch::{Kernels, PackedLinear};
+use super::kernels::*;
+use super::{Frequencies, StreamState};
+use crate::arith::freq::{LOGIT_MAX, logits_to_frequencies};
+use crate::arith::{clamp_q16, lut_index, requant, requant_q8};
+use crate::model::{D_STATE, Fingerprint, Model};
+use std::sync::{Arc, Mutex};
+
+/// Streams stepped together by [`super::step_batch`] (chosen by measurement, see `docs/KERNELS.md`).
+pub const GROUP: usize = 32;
+
+/// [`GROUP`], or the environment variable `BOA_DET_GROUP` (1..=1024) if set, read once.
+/// Results never depend on it (a benchmarking knob).
+pub fn group_size() -> usize {
+    static G: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *G.get_or_init(|| {
+        std::env::var("BOA_DET_GROUP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|g| (1..=1024).contains(g))
+            .unwrap_or(GROUP)
+    })
+}
+
+struct PreparedLayer {
+    in_proj: PackedLinear,
+    x_proj: PackedLinear,
+    dt_proj: PackedLinear,
+    out_proj: PackedLinear,
+    ff1: PackedLinear,
+    ff2: PackedLinear,
+}
+
+/// A model's linear layers packed for one kernel level.
+pub struct Prepared {
+    kernels: Kernels,
+    fingerprint: Fingerprint,
+    layers: Vec<PreparedLayer>,
+    fc1: PackedLinear,
+    fc2: PackedLinear,
+}
+
+impl Prepared {
+    /// Packs every linear layer of `model` for `kernels`.
+    pub fn new(model: &Model, kernels: Kernels) -> Prepared {
+        let p = kernels.pack;
+        Prepared {
+            kernels,
+            fingerprint: model.fingerprint(),
+            layers: model
+                .layers
+                .iter()
+                .map(|l| PreparedLayer {
+                    in_proj: p(&l.in_proj),
+                    x_proj: p(&l.x_proj),
+                    dt_proj: p(&l.dt_proj),
+                    out_proj: p(&l.out_proj),
+                    ff1: p(&l.ff1),
+                    ff2: p(&l.ff2),
+                })
+                .collect(),
+            fc1: p(&model.head.fc1),
+            fc2: p(&model.head.fc2),
+        }
+    }
+
+    /// The packed model for `kernels` from a small process-wide cache keyed by
+    /// the model fingerprint (which covers every weight) and the level name.
+    pub fn cached(model: &Model, kernels: Kernels) -> Arc<Prepared> {
+        static CACHE: Mutex<Vec<Arc<Prepared>>> = Mutex::new(Vec::new());
+        let fp = model.fingerprint();
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache
+            .iter()
+            .find(|p| p.fingerprint == fp && p.kernels.name == kernels.name)
+        {
+            return p.clone();
+        }
+        let p = Arc::new(Prepared::new(model, kernels));
+        if cache.len() >= 8 {
+            cache.remove(0);
+        }
+        cache.push(p.clone());
+        p
+    }
+
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+}
+
+/// Working buffers for up to `cap` streams (`[stream][width]` each).
+pub struct GroupScratch {
+    cap: usize,
+    x: Vec<i16>,
+    u: Vec<i8>,
+    acc: Vec<i32>,
+    xz: Vec<i8>,
+    xc: Vec<i8>,
+    xdbl: Vec<i8>,
+    dtl: Vec<i8>,
+    dt8: Vec<i8>,
+    dt: Vec<u16>,
+    y_acc: Vec<i64>,
+    y: Vec<i8>,
+    g: Vec<i8>,
+    mo: Vec<i16>,
+    f: Vec<i8>,
+    logits: [i32; 256],
+}
+
+impl GroupScratch {
+    pub fn new(model: &Model, cap: usize) -> GroupScratch {
+        let dims = model.dims;
+        let (d, e, ff, r) = (dims.d_model, dims.d_inner(), dims.d_ff(), dims.dt_rank());
+        GroupScratch {
+            cap,
+            x: vec![0; cap * d],
+            u: vec![0; cap * d],
+            acc: vec![0; cap * (2 * e).max(ff).max(256)],
+            xz: vec![0; cap * 2 * e],
+            xc: vec![0; cap * e],
+            xdbl: vec![0; cap * dims.x_proj_out()],
+            dtl: vec![0; cap * r],
+            dt8: vec![0; e],
+            dt: vec![0; e],
+            y_acc: vec![0; e],
+            y: vec![0; e],
+            g: vec![0; cap * e],
+            mo: vec![0; cap * d],
+            f: vec![0; cap * ff],
+            logits: [0; 256],
+        }
+    }
+}
+
+/// Steps every stream of a group by one byte; `states`, `bytes`, `out` have equal
+/// lengths, at most the scratch capacity. Same results as [`super::step_into`] per stream.
+#[allow(clippy::needless_range_loop)] // `i` indexes the states and several [stream][width] buffers
+pub fn step_group(
+    model: &Model,
+    prep: &Prepared,
+    states: &mut [StreamState],
+    bytes: &[u8],
+    out: &mut [Frequencies],
+    s: &mut GroupScratch,
+) {
+    let n = states.len();
+    assert!(n == bytes.len() && n == out.len(), "group lengths differ");
+    assert!(n <= s.cap, "group larger than its scratch");
+    assert!(
+        prep.fingerprint == model.fingerprint(),
+        "prepared for another model"
+    );
+    let gemm = prep.kernels.gemm;
+    let scan_step = prep.kernels.scan;
+    let dims = model.dims;
+    let (d, e, r, ffw) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
+    let xo = dims.x_proj_out();
+    for (i, &b) in bytes.iter().enumerate() {
+        s.x[i * d..(i + 1) * d]
+            .copy_from_slice(&model.embedding[b as usize * d..(b as usize + 1) * d]);
+    }
+    for (li, (layer, pl)) in model.layers.iter().zip(&prep.layers).enumerate() {
+        for i in 0..n {
+            layer_norm(
+                &s.x[i * d..(i + 1) * d],
+                &layer.ln1,
+                &mut s.u[i * d..(i + 1) * d],
+            );
+        }
+        gemm(&pl.in_proj, &s.u[..n * d], n, &mut s.acc[..n * 2 * e]);
+        for i in 0..n {
+            let xz = &mut s.xz[i * 2 * e..(i + 1) * 2 * e];
+            requant_to_q8(&s.acc[i * 2 * e..(i + 1) * 2 * e], &layer.in_proj.rq, xz);
+            let xc = &mut s.xc[i * e..(i + 1) * e];
+            conv_step(
+                &xz[..e],
+                &mut states[i].layers[li].conv,
+                &layer.conv_weight,
+                &layer.conv_bias,
+                &layer.conv_rq,
+                xc,
+            );
+            lut_q8(&layer.conv_silu, xc);
+        }
+        gemm(&pl.x_proj, &s.xc[..n * e], n, &mut s.acc[..n * xo]);
+        for i in 0..n {
+            let xdbl = &mut s.xdbl[i * xo..(i + 1) * xo];
+            requant_to_q8(&s.acc[i * xo..(i + 1) * xo], &layer.x_proj.rq, xdbl);
+            s.dtl[i * r..(i + 1) * r].copy_from_slice(&xdbl[..r]);
+        }
+        gemm(&pl.dt_proj, &s.dtl[..n * r], n, &mut s.acc[..n * e]);
+        for i in 0..n {
+            requant_to_q8(&s.acc[i * e..(i + 1) * e], &layer.dt_proj.rq, &mut s.dt8);
+            for (dt, &v) in s.dt.iter_mut().zip(&s.dt8) {
+                *dt = layer.dt_softplus[lut_index(v)];
+            }
+            let bc = &s.xdbl[i * xo + r..(i + 1) * xo];
+            let (b, c) = bc.split_at(D_STATE);
+            let xc = &s.xc[i * e..(i + 1) * e];
+            scan_step(
+                xc,
+                &s.dt,
+                b,
+                c,
+                &layer.a_rate,
+                layer.a_shift,
+                layer.inc_shift,
+                &layer.d_skip,
+                &model.decay_exp2,
+                &mut states[i].layers[li].h,
+                &mut s.y_acc,
+            );
+            requant_wide_to_q8(&s.y_acc, &layer.y_rq, &mut s.y);
+            let z = &s.xz[i * 2 * e + e..(i + 1) * 2 * e];
+            let g = &mut s.g[i * e..(i + 1) * e];
+            for (j, (g, (&y, &zj))) in g.iter_mut().zip(s.y.iter().zip(z)).enumerate() {
+                let gated = y as i64 * layer.gate_silu[lut_index(zj)] as i64;
+                *g = requant_q8(gated, layer.gate_rq.mult[j], layer.gate_rq.shift[j]);
+            }
+        }
+        gemm(&pl.out_proj, &s.g[..n * e], n, &mut s.acc[..n * d]);
+        for i in 0..n {
+            let mo = &mut s.mo[i * d..(i + 1) * d];
+            requant_to_q16(&s.acc[i * d..(i + 1) * d], &layer.out_proj.rq, mo);
+            layer_norm(mo, &layer.ln2, &mut s.u[i * d..(i + 1) * d]);
+        }
+        gemm(&pl.ff1, &s.u[..n * d], n, &mut s.acc[..n * ffw]);
+        for i in 0..n {
+            let f = &mut s.f[i * ffw..(i + 1) * ffw];
+            requant_to_q8(&s.acc[i * ffw..(i + 1) * ffw], &layer.ff1.rq, f);
+            lut_q8(&layer.ff_gelu, f);
+        }
+        gemm(&pl.ff2, &s.f[..n * ffw], n, &mut s.acc[..n * d]);
+        for i in 0..n {
+            let mo = &mut s.mo[i * d..(i + 1) * d];
+            requant_to_q16(&s.acc[i * d..(i + 1) * d], &layer.ff2.rq, mo);
+            for (x, &f) in s.x[i * d..(i + 1) * d].iter_mut().zip(mo.iter()) {
+                *x = clamp_q16(*x as i64 + f as i64);
+            }
+        }
+    }
+    let head = &model.head;
+    for i in 0..n {
+        let u = &mut s.u[i * d..(i + 1) * d];
+        for (j, (u, &x)) in u.iter_mut().zip(&s.x[i * d..(i + 1) * d]).enumerate() {
+            *u = requant_q8(x as i64, head.in_rq.mult[j], head.in_rq.shift[j]);
+        }
+    }
+    gemm(&prep.fc1, &s.u[..n * d], n, &mut s.acc[..n * d]);
+    for i in 0..n {
+        let h1 = &mut s.g[i * d..(i + 1) * d];
+        requant_to_q8(&s.acc[i * d..(i + 1) * d], &head.fc1.rq, h1);
+        h1.iter_mut().for_each(|v| *v = (*v).max(0));
+    }
+    // fc1 outputs are packed [n][d] inside `g` (whose stride is E >= d).
+    let (h1, _) = s.g.split_at(n * d);
+    gemm(&prep.fc2, h1, n, &mut s.acc[..n * 256]);
+    let exp2: &[u32; 256] = model.exp2.as_slice().try_into().expect("validated size");
+    for (i, o) in out.iter_mut().enumerate() {
+        for (j, (l, &a)) in s
+            .logits
+            .iter_mut()
+            .zip(&s.acc[i * 256..(i + 1) * 256])
+            .enumerate()
+        {
+            let v = requant(a as i64, head.fc2.rq.mult[j], head.fc2.rq.shift[j]);
+            *l = v.clamp(-(LOGIT_MAX as i64), LOGIT_MAX as i64) as i32;
+        }
+        logits_to_frequencies(&s.logits, exp2, o);
+    }
+}

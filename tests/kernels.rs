@@ -1,0 +1,311 @@
+//! Every kernel level against the scalar reference, bit for bit: the GEMM on
+//! random shapes and adversarial values (weights and activations at +-127,
+//! biases at the largest magnitude the loader accepts), and whole steps of
+//! random Typical and Adversarial models (frequencies and states).
+//!
+//! Tests are stamped out per level by `level_tests!`; a level the CPU lacks is
+//! skipped with a message on stderr.
+
+use boa_det::engine::dispatch::Kernels;
+use boa_det::engine::group::{GroupScratch, Prepared, step_group};
+use boa_det::engine::kernels::linear_acc;
+use boa_det::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
+use boa_det::model::synth::{SplitMix64, SynthKind, random_model};
+use boa_det::model::{Dims, Linear, Requant};
+use proptest::prelude::*;
+
+fn level(name: &str) -> Option<Kernels> {
+    match Kernels::by_name(name) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            eprintln!("SKIPPED: kernel level {name}: {e}");
+            None
+        }
+    }
+}
+
+/// A random linear layer; `mode` 0 = uniform, 1 = all +-127 extremes, 2 = all +127.
+fn linear(rows: usize, cols: usize, bias: bool, mode: u8, rng: &mut SplitMix64) -> Linear {
+    let w8 = |rng: &mut SplitMix64| -> i8 {
+        match mode {
+            0 => rng.range_i64(-127, 127) as i8,
+            1 => [127, -127][(rng.next_u64() & 1) as usize],
+            _ => 127,
+        }
+    };
+    let weight: Vec<i8> = (0..rows * cols).map(|_| w8(rng)).collect();
+    let room = i32::MAX as i64 - cols as i64 * 127 * 127;
+    let bias = bias.then(|| {
+        (0..rows)
+            .map(|_| match rng.next_u64() % 3 {
+                0 => room as i32,
+                1 => -room as i32,
+                _ => rng.range_i64(-room, room) as i32,
+            })
+            .collect()
+    });
+    Linear {
+        weight,
+        bias,
+        rows,
+        cols,
+        rq: Requant {
+            mult: vec![1; rows],
+            shift: vec![1; rows],
+        },
+    }
+}
+
+fn acts(n: usize, cols: usize, mode: u8, rng: &mut SplitMix64) -> Vec<i8> {
+    (0..n * cols)
+        .map(|_| match mode {
+            0 => rng.range_i64(-127, 127) as i8,
+            1 => [127, -127][(rng.next_u64() & 1) as usize],
+            _ => -127,
+        })
+        .collect()
+}
+
+fn check_gemm(k: Kernels, rows: usize, cols: usize, n: usize, bias: bool, mode: u8, seed: u64) {
+    let mut rng = SplitMix64(seed);
+    let l = linear(rows, cols, bias, mode, &mut rng);
+    let a = acts(n, cols, mode, &mut rng);
+    let mut want = vec![0i32; n * rows];
+    for s in 0..n {
+        linear_acc(
+            &l,
+            &a[s * cols..(s + 1) * cols],
+            &mut want[s * rows..(s + 1) * rows],
+        );
+    }
+    let p = (k.pack)(&l);
+    let mut got = vec![0x5A5A_5A5Ai32; n * rows + 3];
+    (k.gemm)(&p, &a, n, &mut got);
+    assert_eq!(
+        &got[..n * rows],
+        &want[..],
+        "{} rows={rows} cols={cols} n={n}",
+        k.name
+    );
+    assert!(
+        got[n * rows..].iter().all(|&v| v == 0x5A5A_5A5A),
+        "wrote past the output"
+    );
+}
+
+/// Steps `n` streams for `len` bytes through `step_group` at level `k` in groups
+/// of `g`, and compares every frequency table and final state with `step_into`.
+fn check_model(
+    k: Kernels,
+    d: usize,
+    layers: usize,
+    adversarial: bool,
+    seed: u64,
+    n: usize,
+    g: usize,
+) {
+    let kind = if adversarial {
+        SynthKind::Adversarial
+    } else {
+        SynthKind::Typical
+    };
+    let m = random_model(
+        Dims {
+            d_model: d,
+            n_layers: layers,
+        },
+        kind,
+        seed,
+    )
+    .unwrap();
+    let prep = Prepared::new(&m, k);
+    let mut rng = SplitMix64(seed ^ 0xABCD);
+    let len = 6;
+    let data: Vec<Vec<u8>> = (0..n)
+        .map(|_| {
+            let mut v = vec![0u8; len];
+            rng.fill_bytes(&mut v);
+            v
+        })
+        .collect();
+    let mut ref_st: Vec<StreamState> = (0..n).map(|_| StreamState::new(&m)).collect();
+    let mut st = ref_st.clone();
+    let mut sc = Scratch::new(&m);
+    let mut gs = GroupScratch::new(&m, g);
+    let mut out = vec![Frequencies::default(); n];
+    let mut want = Frequencies::default();
+    for t in 0..=len {
+        let bytes: Vec<u8> = data
+            .iter()
+            .map(|v| if t == 0 { PRIME_BYTE } else { v[t - 1] })
+            .collect();
+        for ((sts, by), o) in st.chunks_mut(g).zip(bytes.chunks(g)).zip(out.chunks_mut(g)) {
+            step_group(&m, &prep, sts, by, o, &mut gs);
+        }
+        for i in 0..n {
+            engine::step_into(&m, &mut ref_st[i], bytes[i], &mut sc, &mut want);
+            assert_eq!(out[i], want, "{} stream {i} step {t}", k.name);
+        }
+    }
+    assert_eq!(st, ref_st, "{}: states differ", k.name);
+}
+
+/// The level's scan against the reference on random (extreme-biased) inputs.
+fn check_scan(k: Kernels, e: usize, a_shift: u8, inc_shift: u8, seed: u64) {
+    use boa_det::model::bounds::H_MAX;
+    let mut rng = SplitMix64(seed);
+    let pick = |lo: i64, hi: i64, rng: &mut SplitMix64| match rng.next_u64() % 4 {
+        0 => lo,
+        1 => hi,
+        _ => rng.range_i64(lo, hi),
+    };
+    let x: Vec<i8> = (0..e).map(|_| pick(-127, 127, &mut rng) as i8).collect();
+    let dt: Vec<u16> = (0..e).map(|_| pick(0, 65535, &mut rng) as u16).collect();
+    let b: Vec<i8> = (0..16).map(|_| pick(-127, 127, &mut rng) as i8).collect();
+    let c: Vec<i8> = (0..16).map(|_| pick(-127, 127, &mut rng) as i8).collect();
+    let a_rate: Vec<u16> = (0..e * 16)
+        .map(|_| pick(0, 65535, &mut rng) as u16)
+        .collect();
+    let d_skip: Vec<i32> = (0..e)
+        .map(|_| pick(-(1 << 30), 1 << 30, &mut rng) as i32)
+        .collect();
+    let table = boa_det::model::synth::default_decay_table();
+    let h0: Vec<i32> = (0..e * 16)
+        .map(|_| pick(-H_MAX, H_MAX, &mut rng) as i32)
+        .collect();
+    let (mut h1, mut h2) = (h0.clone(), h0);
+    let (mut y1, mut y2) = (vec![0i64; e], vec![0i64; e]);
+    boa_det::engine::kernels::scan_step(
+        &x, &dt, &b, &c, &a_rate, a_shift, inc_shift, &d_skip, &table, &mut h1, &mut y1,
+    );
+    (k.scan)(
+        &x, &dt, &b, &c, &a_rate, a_shift, inc_shift, &d_skip, &table, &mut h2, &mut y2,
+    );
+    assert_eq!(h1, h2, "{} scan state", k.name);
+    assert_eq!(y1, y2, "{} scan output", k.name);
+}
+
+macro_rules! level_tests {
+    ($($modname:ident => $level:expr),* $(,)?) => {$(
+        mod $modname {
+            use super::*;
+
+            #[test]
+            fn gemm_adversarial_extremes() {
+                let Some(k) = level($level) else { return };
+                for (rows, cols) in [(1, 1), (3, 5), (33, 16384), (256, 4096), (48, 3), (17, 1023)] {
+                    for mode in [1u8, 2] {
+                        for n in [1, 5, 9] {
+                            check_gemm(k, rows, cols, n, true, mode, (rows * 31 + cols + n) as u64);
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn whole_step_matches_reference() {
+                let Some(k) = level($level) else { return };
+                for (seed, adversarial) in [(1u64, false), (2, true), (3, true), (4, false)] {
+                    check_model(k, 32, 2, adversarial, seed, 13, 5);
+                    check_model(k, 48, 1, adversarial, seed, 9, 16);
+                }
+            }
+
+            #[test]
+            fn scan_every_shift() {
+                let Some(k) = level($level) else { return };
+                for a_shift in 0..=32u8 {
+                    for inc_shift in 0..=40u8 {
+                        check_scan(k, 7, a_shift, inc_shift, (a_shift as u64) << 8 | inc_shift as u64);
+                    }
+                }
+            }
+
+            proptest! {
+                #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+                #[test]
+                fn scan_matches_reference(
+                    e in 1usize..70,
+                    a_shift in 0u8..=32,
+                    inc_shift in 0u8..=40,
+                    seed in any::<u64>(),
+                ) {
+                    let Some(k) = level($level) else { return Ok(()) };
+                    check_scan(k, e, a_shift, inc_shift, seed);
+                }
+
+                #[test]
+                fn gemm_matches_reference(
+                    rows in 1usize..80,
+                    cols in 1usize..300,
+                    n in 1usize..20,
+                    bias in any::<bool>(),
+                    mode in 0u8..3,
+                    seed in any::<u64>(),
+                ) {
+                    let Some(k) = level($level) else { return Ok(()) };
+                    check_gemm(k, rows, cols, n, bias, mode, seed);
+                }
+
+                #[test]
+                fn step_matches_reference(
+                    seed in any::<u64>(),
+                    d in prop::sample::select(vec![16usize, 32, 64]),
+                    layers in 1usize..=2,
+                    adversarial in any::<bool>(),
+                    n in 1usize..12,
+                    g in 1usize..9,
+                ) {
+                    let Some(k) = level($level) else { return Ok(()) };
+                    check_model(k, d, layers, adversarial, seed, n, g);
+                }
+            }
+        }
+    )*};
+}
+
+level_tests! {
+    scalar => "scalar",
+    avx2 => "avx2",
+    avx512 => "avx512",
+}
+
+#[test]
+fn forced_level_errors_are_reported() {
+    assert!(Kernels::by_name("sse9").is_err());
+    assert_eq!(Kernels::scalar().name, "scalar");
+    assert!(!Kernels::available().is_empty());
+    eprintln!(
+        "available levels: {:?}",
+        Kernels::available()
+            .iter()
+            .map(|k| k.name)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn step_batch_every_level_equals_step() {
+    let m = random_model(
+        Dims {
+            d_model: 32,
+            n_layers: 1,
+        },
+        SynthKind::Adversarial,
+        5,
+    )
+    .unwrap();
+    let n = 70;
+    for k in Kernels::available() {
+        let mut st: Vec<StreamState> = (0..n).map(|_| StreamState::new(&m)).collect();
+        let mut out = vec![Frequencies::default(); n];
+        let bytes: Vec<u8> = (0..n as u8).collect();
+        engine::step_batch_with(&m, k, &mut st, &bytes, &mut out);
+        for i in 0..n {
+            let mut s1 = StreamState::new(&m);
+            assert_eq!(engine::step(&m, &mut s1, bytes[i]), out[i], "{}", k.name);
+            assert_eq!(s1, st[i]);
+        }
+    }
+}
