@@ -148,10 +148,11 @@ class SelectiveScan(torch.autograd.Function):
             g_dtu = _bmv(G, Bm[s:e])
             g_Bm[s:e] = _bmtv(G, dtu[s:e])
             carry = G[0] * dA[0]
-            # dLoss/d(dt A)_t = G_t * h_{t-1} * dA_t   (hs becomes h_{t-1} in place)
-            hs[1:] = hs[:-1].clone()
-            hs[0] = h_start
-            X = hs.mul_(G).mul_(dA)
+            # dLoss/d(dt A)_t = G_t * h_{t-1} * dA_t
+            X = torch.empty_like(G)
+            torch.mul(G[1:], hs[:-1], out=X[1:])
+            torch.mul(G[0], h_start, out=X[0])
+            X.mul_(dA)
             g_A += (X * dt[s:e].unsqueeze(-1)).sum((0, 1))
             g_dt[s:e] = (X.mul_(A)).sum(-1) + g_dtu * u[s:e]
             g_u[s:e] = g_dtu * dt[s:e]
