@@ -41,6 +41,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--ckpt-every", type=int, default=200, help="write OUT.ckpt.pt every N steps")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", metavar="CHECKPOINT", help="resume from an OUT.ckpt.pt")
+    t.add_argument("--qat", action="store_true",
+                   help="quantization-aware training: fake-quant q8 weights per channel and activations "
+                        "at the arith v1 sites (straight-through gradients); also writes OUT.act_ranges.json")
+    t.add_argument("--init", metavar="MODEL", help="start from a boa-float model (e.g. for QAT fine-tuning)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     t.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
 
@@ -49,6 +53,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("data", nargs="+")
     e.add_argument("--max-bytes", type=int, default=0, help="only the first N bytes of each file, 0 = all")
     e.add_argument("--chunk", type=int, default=4096, help="bytes per parallel chunk (state is carried)")
+    e.add_argument("--qat", action="store_true",
+                   help="evaluate under fake-quant with the activation ranges in MODEL.act_ranges.json")
     e.add_argument("--threads", type=int, default=None)
     e.add_argument("--device", default=None)
 
@@ -66,7 +72,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, cosine=a.cosine, weight_decay=a.weight_decay,
             grad_clip=a.grad_clip, epochs=a.epochs, max_steps=a.max_steps, max_seconds=a.max_seconds,
             val_frac=a.val_frac, val_bytes=a.val_bytes, val_every=a.val_every, log_every=a.log_every,
-            ckpt_every=a.ckpt_every, seed=a.seed, resume=a.resume, device=a.device)
+            ckpt_every=a.ckpt_every, seed=a.seed, resume=a.resume, device=a.device,
+            qat=a.qat, init=a.init)
         train(cfg)
         return 0
     if a.cmd == "eval":
@@ -74,7 +81,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .train import evaluate_files
 
         tot_bits = tot_n = 0
-        res = evaluate_files(a.model, a.data, max_bytes=a.max_bytes, chunk=a.chunk, device=a.device)
+        from .train import act_ranges_path
+
+        res = evaluate_files(a.model, a.data, max_bytes=a.max_bytes, chunk=a.chunk, device=a.device,
+                             qat_ranges=act_ranges_path(a.model) if a.qat else None)
         for path, bpb, n in res:
             print(f"{path}\t{bpb:.4f} bits/byte\t{n} bytes", flush=True)
             if n:

@@ -23,7 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .quant import Act, QEmbedding, QLayerNorm, QLinear, QuantConfig, set_quant
+from .quant import (LOGIT_SCALE, Act, ActQuant, QEmbedding, QLayerNorm, QLinear, QuantConfig, fake_quant_weight,
+                    set_quant)
 
 State = List[Tuple[torch.Tensor, torch.Tensor]]
 
@@ -165,6 +166,8 @@ def selective_scan(dt, u, A, Bm, Cm, h0):
 
 
 # --------------------------------------------------------------------------- modules
+# Comments "site" name the requantization points of docs/ARITHMETIC.md §3; they are
+# identities unless a QuantConfig is set (see quant.py).
 
 
 class CausalDepthwiseConv(nn.Conv1d):
@@ -175,7 +178,8 @@ class CausalDepthwiseConv(nn.Conv1d):
         self.quant = quant
 
     def _w(self) -> torch.Tensor:
-        return self.weight if self.quant is None else self.quant.weight(self.weight, "weight")
+        q = self.quant
+        return self.weight if q is None or not q.enabled else fake_quant_weight(self.weight, q.weight_bits)
 
     def forward_seq(self, x: torch.Tensor, hist: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x [B,E,L], hist [B,E,K-1] -> (out [B,E,L], new hist [B,E,K-1])."""
@@ -201,14 +205,19 @@ class Mamba(nn.Module):
         self.reference_scan = reference_scan  # plain autograd scan (tests)
         self.in_proj = QLinear(d, 2 * E, bias=False, quant=quant)
         self.conv1d = CausalDepthwiseConv(E, K, quant=quant)
-        self.conv_act = Act("silu", quant=quant)
+        self.conv_act = Act("silu", quant=quant)                       # in: conv out q8, out: xc q8
         self.x_proj = QLinear(E, R + 2 * N, bias=False, quant=quant)
         self.dt_proj = QLinear(R, E, bias=True, quant=quant)
-        self.dt_act = Act("softplus", quant=quant)
+        self.dt_act = Act("softplus", quant=quant, out_bits=16, unsigned=True)  # in: dt8 q8, out: dt u16
         self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1).contiguous())
         self.D = nn.Parameter(torch.ones(E))
-        self.gate_act = Act("silu", quant=quant)
+        self.gate_act = Act("silu", quant=quant)                       # in: z q8
         self.out_proj = QLinear(E, d, bias=False, quant=quant)
+        # requantization sites without a module of their own
+        self.xs_q, self.dtlow_q, self.B_q, self.C_q = ActQuant(8), ActQuant(8), ActQuant(8), ActQuant(8)
+        self.y_q, self.g_q, self.mo_q = ActQuant(8), ActQuant(8), ActQuant(16)
+        for m in (self.xs_q, self.dtlow_q, self.B_q, self.C_q, self.y_q, self.g_q, self.mo_q):
+            m.quant = quant
         # mamba_ssm dt_proj init: weight U(-R^-0.5, R^-0.5); softplus(bias) log-uniform in [1e-3, 1e-1]
         with torch.no_grad():
             std = R ** -0.5
@@ -225,39 +234,43 @@ class Mamba(nn.Module):
         R, N = self.cfg.dt_rank, self.cfg.d_state
         dbl = self.x_proj(u)
         dt_low, Bm, Cm = torch.split(dbl, [R, N, N], dim=-1)
-        dt = self.dt_act(self.dt_proj(dt_low))
+        dt = self.dt_act(self.dt_proj(self.dtlow_q(dt_low)))
         A = -torch.exp(self.A_log)
-        return dt, A, Bm, Cm
+        return dt, A, self.B_q(Bm), self.C_q(Cm)
 
     def forward(self, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor]):
         """x [B,L,d] -> (y [B,L,d], new state)."""
         E = self.cfg.d_inner
         conv_s, h0 = state
         xz = self.in_proj(x)
-        xi, z = xz[..., :E], xz[..., E:]
+        xi, z = self.xs_q(xz[..., :E]), xz[..., E:]
         xc, conv_s = self.conv1d.forward_seq(xi.transpose(1, 2), conv_s)
         u = self.conv_act(xc.transpose(1, 2))  # [B,L,E]
         dt, A, Bm, Cm = self._ssm_inputs(u)
         tm = lambda v: v.transpose(0, 1).contiguous()  # noqa: E731  (time-major for the scan)
         scan = selective_scan_reference if self.reference_scan else selective_scan
         y, h = scan(tm(dt), tm(u), A, tm(Bm), tm(Cm), h0)
-        y = y.transpose(0, 1) + self.D * u
-        y = y * self.gate_act(z)
-        return self.out_proj(y), (conv_s, h)
+        y = self.y_q(y.transpose(0, 1) + self.D * u)
+        g = self.g_q(y * self.gate_act(z))
+        return self.mo_q(self.out_proj(g)), (conv_s, h)
 
     def step(self, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor]):
         """x [B,d] -> (y [B,d], new state)."""
         E = self.cfg.d_inner
         conv_s, h = state
         xz = self.in_proj(x)
-        xi, z = xz[:, :E], xz[:, E:]
+        xi, z = self.xs_q(xz[:, :E]), xz[:, E:]
         xc, conv_s = self.conv1d.forward_step(xi, conv_s)
         u = self.conv_act(xc)
         dt, A, Bm, Cm = self._ssm_inputs(u)
         h = torch.exp(dt.unsqueeze(-1) * A) * h + (dt * u).unsqueeze(-1) * Bm.unsqueeze(1)
-        y = (h * Cm.unsqueeze(1)).sum(-1) + self.D * u
-        y = y * self.gate_act(z)
-        return self.out_proj(y), (conv_s, h)
+        y = self.y_q((h * Cm.unsqueeze(1)).sum(-1) + self.D * u)
+        g = self.g_q(y * self.gate_act(z))
+        return self.mo_q(self.out_proj(g)), (conv_s, h)
+
+
+def _identity(x):
+    return x
 
 
 class Block(nn.Module):
@@ -269,27 +282,35 @@ class Block(nn.Module):
         self.ln2 = QLayerNorm(d, quant=quant)
         self.ff = nn.Sequential(QLinear(d, 4 * d, quant=quant), Act("gelu", quant=quant), QLinear(4 * d, d, quant=quant))
 
-    def forward(self, x, state):
+    def forward(self, x, state, res_q=_identity):
+        """res_q: the residual stream's q16 site (shared by all layers and the embedding)."""
         y, state = self.mamba(self.ln1(x), state)
-        return x + self.ff(self.ln2(y)), state
+        return res_q(x + res_q(self.ff(self.ln2(y)))), state
 
-    def step(self, x, state):
+    def step(self, x, state, res_q=_identity):
         y, state = self.mamba.step(self.ln1(x), state)
-        return x + self.ff(self.ln2(y)), state
+        return res_q(x + res_q(self.ff(self.ln2(y)))), state
 
 
 class BoaModel(nn.Module):
     """Byte-level Mamba next-byte predictor with BOA's tensor names."""
 
-    def __init__(self, cfg: ModelConfig = ModelConfig(), quant: Optional[QuantConfig] = None, reference_scan: bool = False):
+    def __init__(self, cfg: ModelConfig = ModelConfig(), quant: Optional[QuantConfig] = None,
+                 reference_scan: bool = False):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
         self.embedding = QEmbedding(256, d, quant=quant)
-        self.blocks = nn.ModuleList([Block(cfg, quant=quant, reference_scan=reference_scan) for _ in range(cfg.n_layers)])
-        self.head = nn.Sequential(QLinear(d, d, quant=quant), Act("relu", quant=quant), QLinear(d, 256, quant=quant))
+        self.blocks = nn.ModuleList([Block(cfg, quant=quant, reference_scan=reference_scan)
+                                     for _ in range(cfg.n_layers)])
+        self.head = nn.Sequential(QLinear(d, d, quant=quant), Act("relu", quant=quant, out_bits=None), QLinear(d, 256, quant=quant))
+        self.res_q = ActQuant(16)                                # residual stream and embeddings, q16
+        self.head_in_q = ActQuant(8)                             # head.in requantization, q8
+        self.logits_q = ActQuant(21, fixed_scale=LOGIT_SCALE)    # 1/256-bit grid, clamp +-2^20
+        set_quant(self, quant)
 
     def set_quant(self, quant: Optional[QuantConfig]) -> None:
+        """Enable fake-quant (QAT) with a QuantConfig, or back to pure float with None."""
         set_quant(self, quant)
 
     def set_reference_scan(self, on: bool) -> None:
@@ -300,26 +321,29 @@ class BoaModel(nn.Module):
         p = self.embedding.weight
         return [blk.mamba.zero_state(batch, device=p.device, dtype=p.dtype) for blk in self.blocks]
 
+    def _head(self, h):
+        return self.logits_q(self.head(self.head_in_q(h)))
+
     def forward(self, tokens: torch.Tensor, state: Optional[State] = None, return_state: bool = False):
         """tokens [B,L] (int) -> logits [B,L,256] predicting tokens[:, t+1]; optionally the final state."""
         if state is None:
             state = self.zero_state(tokens.shape[0])
-        h = self.embedding(tokens)
+        h = self.res_q(self.embedding(tokens))
         new_state = []
         for blk, st in zip(self.blocks, state):
-            h, st = blk(h, st)
+            h, st = blk(h, st, self.res_q)
             new_state.append(st)
-        logits = self.head(h)
+        logits = self._head(h)
         return (logits, new_state) if return_state else logits
 
     def step(self, byte: torch.Tensor, state: State):
         """byte [B] (int) -> (logits [B,256] for the next byte, new state)."""
-        h = self.embedding(byte)
+        h = self.res_q(self.embedding(byte))
         new_state = []
         for blk, st in zip(self.blocks, state):
-            h, st = blk.step(h, st)
+            h, st = blk.step(h, st, self.res_q)
             new_state.append(st)
-        return self.head(h), new_state
+        return self._head(h), new_state
 
 
 def expected_shapes(cfg: ModelConfig) -> dict:

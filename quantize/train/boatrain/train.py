@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -13,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from .data import EpochBatcher, load_splits
-from .io import save_float
+from .io import load_float, save_float
 from .model import BoaModel, ModelConfig
+from .quant import ActQuant, QuantConfig
 
 LN2 = math.log(2.0)
 
@@ -73,10 +75,28 @@ class TrainConfig:
     seed: int = 0
     resume: Optional[str] = None
     device: Optional[str] = None
+    qat: bool = False             # fake-quant training (arith v1 sites, see quant.py)
+    init: Optional[str] = None    # start from this boa-float model (e.g. QAT fine-tuning)
 
 
 def ckpt_path(out: str) -> str:
     return out + ".ckpt.pt"
+
+
+def act_ranges_path(out: str) -> str:
+    return out + ".act_ranges.json"
+
+
+def observer_state(model) -> dict:
+    """Activation observers (QAT) by site name: [absmax, seen]."""
+    return {n: [float(m.absmax), bool(m.seen)] for n, m in model.named_modules() if isinstance(m, ActQuant)}
+
+
+def load_observer_state(model, obs: dict) -> None:
+    for n, m in model.named_modules():
+        if isinstance(m, ActQuant) and n in obs:
+            m.absmax.fill_(obs[n][0])
+            m.seen.fill_(bool(obs[n][1]))
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: Optional[int]) -> float:
@@ -113,6 +133,9 @@ def train(cfg: TrainConfig) -> dict:
             if ck["train"].get(k) != getattr(cfg, k):
                 log(f"resume: using the checkpoint's {k}={ck['train'][k]}")
                 setattr(cfg, k, ck["train"][k])
+        if bool(ck["train"].get("qat", False)) != cfg.qat:
+            log(f"resume: using the checkpoint's qat={bool(ck['train'].get('qat', False))}")
+            cfg.qat = bool(ck["train"].get("qat", False))
     else:
         mc = ModelConfig(d_model=cfg.d_model, n_layers=cfg.n_layers)
         seed = cfg.seed
@@ -121,7 +144,17 @@ def train(cfg: TrainConfig) -> dict:
     np.random.seed(seed % (2 ** 32))
     splits = load_splits(cfg.data, cfg.val_frac)
     batcher = EpochBatcher(splits, cfg.seq_len, cfg.batch_size, seed)
-    model = BoaModel(mc).to(device)
+    model = BoaModel(mc)
+    if cfg.init and ck is None:
+        init = load_float(cfg.init)
+        if init.cfg != mc:
+            log(f"init: using {cfg.init}'s d_model={init.cfg.d_model} n_layers={init.cfg.n_layers}")
+            mc = init.cfg
+        model = init
+        log(f"initialised from {cfg.init}")
+    if cfg.qat:
+        model.set_quant(QuantConfig())
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
     epoch = step_in_epoch = global_step = 0
     bytes_seen = 0
@@ -130,6 +163,7 @@ def train(cfg: TrainConfig) -> dict:
         opt.load_state_dict(ck["optimizer"])
         epoch, step_in_epoch, global_step = int(ck["epoch"]), int(ck["step_in_epoch"]), int(ck["step"])
         bytes_seen = int(ck.get("bytes_seen", 0))
+        load_observer_state(model, ck.get("observers", {}))
         log(f"resumed from {cfg.resume} at step {global_step} (epoch {epoch}, step {step_in_epoch} in epoch)")
 
     total = batcher.steps_per_epoch * cfg.epochs
@@ -139,7 +173,7 @@ def train(cfg: TrainConfig) -> dict:
     n_val = sum(len(s.val) for s in splits)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"device {device}, threads {torch.get_num_threads()}, d_model {mc.d_model}, layers {mc.n_layers}, "
-        f"{n_params:,} parameters")
+        f"{n_params:,} parameters{', QAT (fake-quant arith v1)' if cfg.qat else ''}")
     log(f"data: {len(splits)} files, {n_train:,} train bytes, {n_val:,} validation bytes; "
         f"{batcher.steps_per_epoch} steps/epoch of {cfg.batch_size}x{cfg.seq_len} bytes; planned steps {total}")
 
@@ -149,7 +183,7 @@ def train(cfg: TrainConfig) -> dict:
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "model_config": {"d_model": mc.d_model, "n_layers": mc.n_layers},
             "seed": seed, "epoch": epoch, "step_in_epoch": step_in_epoch, "step": global_step,
-            "bytes_seen": bytes_seen,
+            "bytes_seen": bytes_seen, "observers": observer_state(model),
             "train": {k: v for k, v in asdict(cfg).items() if isinstance(v, (int, float, str, bool)) or v is None},
         }, tmp)
         os.replace(tmp, ckpt_path(cfg.out))
@@ -210,7 +244,12 @@ def train(cfg: TrainConfig) -> dict:
     elapsed = time.perf_counter() - t_start
     save_ckpt()
     save_float(model, cfg.out)
-    log(f"stopped ({stop}) at step {global_step}, {elapsed:.1f}s; wrote {cfg.out} and {ckpt_path(cfg.out)}")
+    wrote = f"{cfg.out} and {ckpt_path(cfg.out)}"
+    if cfg.qat:
+        with open(act_ranges_path(cfg.out), "w") as f:
+            json.dump({n: v[0] for n, v in observer_state(model).items()}, f, indent=1, sort_keys=True)
+        wrote += f" and {act_ranges_path(cfg.out)}"
+    log(f"stopped ({stop}) at step {global_step}, {elapsed:.1f}s; wrote {wrote}")
     v = validate(model, splits, cfg.val_bytes, per_file=len(splits) > 1)
     if v is not None:
         log(f"final val {v:.4f} bits/byte")
@@ -221,11 +260,19 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def evaluate_files(model_path: str, paths: Sequence[str], max_bytes: int = 0, chunk: int = 4096,
-                   device: Optional[str] = None) -> List[Tuple[str, float, int]]:
-    from .io import load_float
-
+                   device: Optional[str] = None, qat_ranges: Optional[str] = None) -> List[Tuple[str, float, int]]:
+    """bits/byte per file; with qat_ranges (an OUT.act_ranges.json) under fake-quant."""
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_float(model_path, device=dev)
+    model = load_float(model_path)
+    if qat_ranges:
+        with open(qat_ranges) as f:
+            ranges = json.load(f)
+        model.set_quant(QuantConfig())
+        sites = {n for n, m in model.named_modules() if isinstance(m, ActQuant) and m.fixed_scale is None}
+        if sites - set(ranges):
+            raise ValueError(f"{qat_ranges} lacks sites: {sorted(sites - set(ranges))}")
+        load_observer_state(model, {n: [v, True] for n, v in ranges.items()})
+    model = model.to(dev)
     res = []
     for p in paths:
         data = np.fromfile(p, dtype=np.uint8)

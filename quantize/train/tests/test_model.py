@@ -94,13 +94,13 @@ def test_step_equals_parallel_double_exact():
     assert torch.allclose(par, step, atol=1e-10)
 
 
-def test_quant_hook_default_is_identity():
+def test_quant_hook_disabled_is_identity():
     torch.manual_seed(3)
     m = BoaModel(ModelConfig(d_model=16, n_layers=1))
     x = torch.randint(0, 256, (2, 12))
     with torch.no_grad():
         a = m(x)
-        m.set_quant(QuantConfig())
+        m.set_quant(QuantConfig(enabled=False))
         b = m(x)
         m.set_quant(None)
     assert torch.equal(a, b)

@@ -1,10 +1,12 @@
+import json
+
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 
 from boatrain.io import load_float
-from boatrain.train import TrainConfig, ckpt_path, eval_bits, train
+from boatrain.train import TrainConfig, act_ranges_path, ckpt_path, eval_bits, train
 
 
 def _data(tmp_path, n=6000):
@@ -84,3 +86,20 @@ def test_periodic_checkpoint_and_epochs(tmp_path):
     # 1800 train bytes -> 28 windows of 65 bytes -> 7 steps per epoch
     assert res["step"] == 14 and res["epoch"] == 2
     assert torch.load(ckpt_path(cfg.out), weights_only=True)["step"] == 14
+
+
+def test_qat_training_and_resume_keeps_observers(tmp_path):
+    data = _data(tmp_path)
+    base = _cfg(tmp_path, data, out=str(tmp_path / "f.safetensors"), max_steps=10)
+    train(base)
+    q = _cfg(tmp_path, data, out=str(tmp_path / "q.safetensors"), max_steps=4, qat=True, init=base.out, lr=1e-3)
+    train(q)
+    ck = torch.load(ckpt_path(q.out), weights_only=True)
+    obs = ck["observers"]
+    assert ck["train"]["qat"] and obs["blocks.0.ln1.out_q"][1] and obs["blocks.0.ln1.out_q"][0] > 0
+    ranges = json.load(open(act_ranges_path(q.out)))
+    assert set(ranges) == set(obs)
+    res = train(_cfg(tmp_path, data, out=str(tmp_path / "q.safetensors"), max_steps=6, resume=ckpt_path(q.out)))
+    assert res["step"] == 6 and res["val_bpb"] < 8
+    with safe_open(q.out, framework="pt") as f:  # QAT output is still a plain boa-float file
+        assert f.metadata()["format"] == "boa-float"
