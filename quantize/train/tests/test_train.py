@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from boatrain.io import load_float
+from boatrain.train import TrainConfig, act_ranges_path, ckpt_path, eval_bits, train
+
+
+def _data(tmp_path, n=6000):
+    # a small, learnable byte string: repeated text with a counter
+    text = "".join(f"E {i % 97} 0.{(i * 37) % 1000:03d} pt eta phi\n" for i in range(400)).encode()
+    p = tmp_path / "data.txt"
+    p.write_bytes(text[:n])
+    return str(p)
+
+
+def _cfg(tmp_path, data, **kw):
+    base = dict(data=[data], out=str(tmp_path / "m.float.safetensors"), d_model=16, n_layers=1, seq_len=64,
+                batch_size=4, lr=3e-3, warmup=0, max_steps=30, val_frac=0.1, val_bytes=2048, val_every=0,
+                log_every=1000, ckpt_every=0, seed=0, device="cpu", epochs=100)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _first_loss(model, data_path):
+    data = np.fromfile(data_path, dtype=np.uint8)[:2000]
+    bits, n = eval_bits(model, data)
+    return bits / n
+
+
+def test_tiny_model_learns(tmp_path):
+    data = _data(tmp_path)
+    cfg = _cfg(tmp_path, data, max_steps=0)
+    train(cfg)
+    before = _first_loss(load_float(cfg.out), data)
+    cfg = _cfg(tmp_path, data, max_steps=40)
+    res = train(cfg)
+    after = _first_loss(load_float(cfg.out), data)
+    assert res["step"] == 40
+    assert after < before - 1.0, (before, after)
+    assert res["val_bpb"] < 7.0
+    with safe_open(cfg.out, framework="pt") as f:
+        meta = f.metadata()
+        assert meta == {"format": "boa-float", "d_model": "16", "n_layers": "1"}
+        assert all(f.get_tensor(k).dtype == torch.float32 for k in f.keys())
+
+
+def test_deterministic_with_seed(tmp_path):
+    data = _data(tmp_path)
+    outs = []
+    for i in range(2):
+        cfg = _cfg(tmp_path, data, out=str(tmp_path / f"m{i}.safetensors"), max_steps=5)
+        train(cfg)
+        outs.append(load_float(cfg.out).state_dict())
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+
+
+def test_resume_continues_step_count(tmp_path):
+    data = _data(tmp_path)
+    # straight run of 8 steps
+    straight = _cfg(tmp_path, data, out=str(tmp_path / "a.safetensors"), max_steps=8, warmup=3)
+    train(straight)
+    # 5 steps, then resume to 8
+    part = _cfg(tmp_path, data, out=str(tmp_path / "b.safetensors"), max_steps=5, warmup=3)
+    train(part)
+    ck = torch.load(ckpt_path(part.out), weights_only=True)
+    assert ck["step"] == 5
+    resumed = _cfg(tmp_path, data, out=str(tmp_path / "b.safetensors"), max_steps=8, warmup=3,
+                   resume=ckpt_path(part.out))
+    res = train(resumed)
+    assert res["step"] == 8
+    assert torch.load(ckpt_path(part.out), weights_only=True)["step"] == 8
+    a = load_float(straight.out).state_dict()
+    b = load_float(resumed.out).state_dict()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_periodic_checkpoint_and_epochs(tmp_path):
+    data = _data(tmp_path, n=2000)
+    cfg = _cfg(tmp_path, data, max_steps=None, epochs=2, ckpt_every=2)
+    res = train(cfg)
+    # 1800 train bytes -> 28 windows of 65 bytes -> 7 steps per epoch
+    assert res["step"] == 14 and res["epoch"] == 2
+    assert torch.load(ckpt_path(cfg.out), weights_only=True)["step"] == 14
+
+
+def test_qat_training_and_resume_keeps_observers(tmp_path):
+    data = _data(tmp_path)
+    base = _cfg(tmp_path, data, out=str(tmp_path / "f.safetensors"), max_steps=10)
+    train(base)
+    q = _cfg(tmp_path, data, out=str(tmp_path / "q.safetensors"), max_steps=4, qat=True, init=base.out, lr=1e-3)
+    train(q)
+    ck = torch.load(ckpt_path(q.out), weights_only=True)
+    obs = ck["observers"]
+    assert ck["train"]["qat"] and obs["blocks.0.ln1.out_q"][1] and obs["blocks.0.ln1.out_q"][0] > 0
+    ranges = json.load(open(act_ranges_path(q.out)))
+    assert set(ranges) == set(obs)
+    res = train(_cfg(tmp_path, data, out=str(tmp_path / "q.safetensors"), max_steps=6, resume=ckpt_path(q.out)))
+    assert res["step"] == 6 and res["val_bpb"] < 8
+    with safe_open(q.out, framework="pt") as f:  # QAT output is still a plain boa-float file
+        assert f.metadata()["format"] == "boa-float"
