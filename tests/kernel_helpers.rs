@@ -5,6 +5,9 @@
 use boa_det::arith;
 use boa_det::arith::freq::{Frequencies, LOGIT_MAX, default_exp2_table, logits_to_frequencies};
 use boa_det::backend::c_shim as c;
+use boa_det::coder::{
+    self, CoderError, CumulativeFrequencies, MAX_VIRTUAL_BYTES, RangeDecoder, RangeEncoder, TOTAL,
+};
 use boa_det::engine::kernels;
 use boa_det::model::synth::default_decay_table;
 use boa_det::model::{LayerNorm, Requant};
@@ -226,92 +229,6 @@ fn logits_extremes() {
     }
 }
 
-/// The range encoder as specified for boa-det, transcribed independently of
-/// the C code (the Rust coder in `src/coder/` is written in parallel).
-fn spec_encode(syms: &[u8], freqs: &[[u32; 256]]) -> Vec<u8> {
-    struct E {
-        low: u64,
-        range: u32,
-        cache: u8,
-        cache_size: u64,
-        first: bool,
-        out: Vec<u8>,
-    }
-    impl E {
-        fn emit(&mut self, b: u8) {
-            if self.first {
-                assert_eq!(b, 0);
-                self.first = false;
-            } else {
-                self.out.push(b);
-            }
-        }
-        fn shift_low(&mut self) {
-            if (self.low as u32) < 0xFF00_0000 || self.low >= 1 << 32 {
-                let carry = (self.low >> 32) as u8;
-                self.emit(self.cache.wrapping_add(carry));
-                for _ in 1..self.cache_size {
-                    self.emit(0xFFu8.wrapping_add(carry));
-                }
-                self.cache = (self.low >> 24) as u8;
-                self.cache_size = 0;
-            }
-            self.cache_size += 1;
-            self.low = (self.low & 0x00FF_FFFF) << 8;
-        }
-    }
-    let mut e = E {
-        low: 0,
-        range: u32::MAX,
-        cache: 0,
-        cache_size: 1,
-        first: true,
-        out: Vec::new(),
-    };
-    for (&s, f) in syms.iter().zip(freqs) {
-        let cum: u32 = f[..s as usize].iter().sum();
-        let r = e.range >> 24;
-        e.low += r as u64 * cum as u64;
-        e.range = r * f[s as usize];
-        while e.range < 1 << 24 {
-            e.range <<= 8;
-            e.shift_low();
-        }
-    }
-    for _ in 0..5 {
-        e.shift_low();
-    }
-    e.out
-}
-
-fn freq_table(seed: &[i32]) -> [u32; 256] {
-    let mut l = [0i32; 256];
-    for (i, v) in l.iter_mut().enumerate() {
-        *v = seed[i % seed.len()].wrapping_mul(i as i32 + 1) % LOGIT_MAX;
-    }
-    let mut f = Frequencies::default();
-    logits_to_frequencies(&l, &default_exp2_table(), &mut f);
-    f.0
-}
-
-#[test]
-fn coder_skewed_tables_roundtrip() {
-    // One-hot tables push the range to its limits (carries, long 0xFF runs).
-    let mut hot = [1u32; 256];
-    hot[0] = (1 << 24) - 255;
-    let mut cold = [1u32; 256];
-    cold[255] = (1 << 24) - 255;
-    let syms: Vec<u8> = (0..5000)
-        .map(|i| if i % 7 == 0 { 255 } else { 0 })
-        .collect();
-    let tables: Vec<[u32; 256]> = (0..5000)
-        .map(|i| if i % 3 == 0 { cold } else { hot })
-        .collect();
-    let enc = c::encode(&syms, &tables);
-    assert_eq!(enc, spec_encode(&syms, &tables));
-    assert_eq!(c::decode(&enc, &tables).unwrap(), syms);
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -414,18 +331,6 @@ proptest! {
         prop_assert_eq!(c::logits_to_frequencies(&l, &exp2), f.0);
     }
 
-    #[test]
-    fn coder_roundtrip_and_spec(
-        syms in proptest::collection::vec(any::<u8>(), 0..600),
-        seeds in proptest::collection::vec(any::<i32>(), 1..5),
-    ) {
-        let tables: Vec<[u32; 256]> = (0..syms.len())
-            .map(|i| freq_table(&[seeds[i % seeds.len()], i as i32]))
-            .collect();
-        let enc = c::encode(&syms, &tables);
-        prop_assert_eq!(&enc, &spec_encode(&syms, &tables));
-        prop_assert_eq!(c::decode(&enc, &tables), Some(syms));
-    }
 }
 
 #[test]
@@ -443,5 +348,420 @@ fn requant_struct_unused_guard() {
             c::clamp_q8(c::requant(acc[j] as i64, rq.mult[j], rq.shift[j])),
             want[j]
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The range coder of `boa_coder.h` against the real Rust coder (`src/coder/`,
+// docs/FORMAT.md section 9), byte for byte.
+
+/// Table from the fixed-point softmax (what the model actually produces).
+fn freq_table(seed: &[i32]) -> [u32; 256] {
+    let mut l = [0i32; 256];
+    for (i, v) in l.iter_mut().enumerate() {
+        *v = seed[i % seed.len()].wrapping_mul(i as i32 + 1) % LOGIT_MAX;
+    }
+    let mut f = Frequencies::default();
+    logits_to_frequencies(&l, &default_exp2_table(), &mut f);
+    f.0
+}
+
+/// `hot` gets 2^24 - 255, every other symbol 1.
+fn extreme(hot: u8) -> [u32; 256] {
+    let mut f = [1u32; 256];
+    f[usize::from(hot)] = TOTAL - 255;
+    f
+}
+
+/// Arbitrary weights to a valid table: `1 + w * (2^24 - 256) / sum(w)`, the
+/// remainder to the first heaviest.
+fn normalize(weights: &[u32]) -> [u32; 256] {
+    let wsum: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    let spare = u64::from(TOTAL) - 256;
+    let mut f = [1u32; 256];
+    if wsum == 0 {
+        f[0] += spare as u32;
+        return f;
+    }
+    let mut used = 0u64;
+    for (fi, &w) in f.iter_mut().zip(weights) {
+        let extra = u64::from(w) * spare / wsum;
+        used += extra;
+        *fi += extra as u32;
+    }
+    let imax = (0..256)
+        .max_by_key(|&i| (weights[i], std::cmp::Reverse(i)))
+        .unwrap();
+    f[imax] += (spare - used) as u32;
+    f
+}
+
+fn table_strategy() -> impl Strategy<Value = [u32; 256]> {
+    prop_oneof![
+        proptest::collection::vec(prop_oneof![Just(0u32), 0u32..1000, 0u32..1_000_000], 256)
+            .prop_map(|v| normalize(&v)),
+        any::<u8>().prop_map(extreme),
+        (any::<u8>(), any::<u8>()).prop_map(|(a, b)| {
+            let mut w = [0u32; 256];
+            w[usize::from(a)] = 1000;
+            w[usize::from(b)] += 999;
+            normalize(&w)
+        }),
+        proptest::collection::vec(any::<i32>(), 1..4).prop_map(|s| freq_table(&s)),
+        Just([1u32 << 16; 256]),
+    ]
+}
+
+/// Symbol `i` under `tables[i % len]`: mostly the symbol covering position
+/// `pick * 256` of the total (so likely symbols dominate), sometimes `arb`.
+fn pick_symbols(tables: &[[u32; 256]], picks: &[(u8, u16)]) -> (Vec<u8>, Vec<[u32; 256]>) {
+    let mut syms = Vec::with_capacity(picks.len());
+    let mut per = Vec::with_capacity(picks.len());
+    for (i, &(arb, pick)) in picks.iter().enumerate() {
+        let t = tables[i % tables.len()];
+        let s = if pick % 8 == 0 {
+            arb
+        } else {
+            let target = u64::from(pick) * 256;
+            let mut acc = 0u64;
+            let mut s = 255u8;
+            for (k, &f) in t.iter().enumerate() {
+                acc += u64::from(f);
+                if acc > target {
+                    s = k as u8;
+                    break;
+                }
+            }
+            s
+        };
+        syms.push(s);
+        per.push(t);
+    }
+    (syms, per)
+}
+
+fn cfs(tables: &[[u32; 256]]) -> Vec<CumulativeFrequencies> {
+    tables
+        .iter()
+        .map(|t| CumulativeFrequencies::new(t).unwrap())
+        .collect()
+}
+
+fn rust_encode(syms: &[u8], tables: &[[u32; 256]]) -> Vec<u8> {
+    let mut enc = RangeEncoder::new();
+    for (&s, t) in syms.iter().zip(tables) {
+        enc.encode_freqs(t, s).unwrap();
+    }
+    enc.finish()
+}
+
+/// The Rust decoder driven exactly as the C shim drives its decoder.
+fn rust_decode(data: &[u8], tables: &[[u32; 256]]) -> Result<Vec<u8>, CoderError> {
+    let cf = cfs(tables);
+    coder::decode_all(data, tables.len(), |i| &cf[i])
+}
+
+/// C and Rust agree on `data` (any bytes) decoded with `tables`.
+fn check_decoders_agree(data: &[u8], tables: &[[u32; 256]]) -> Result<Vec<u8>, CoderError> {
+    let want = rust_decode(data, tables);
+    assert_eq!(c::decode(data, tables), want, "len {}", data.len());
+    want
+}
+
+/// Encodes with both coders, asserts equal bytes, returns them and the stats.
+fn check_encoders_agree(syms: &[u8], tables: &[[u32; 256]]) -> (Vec<u8>, c::EncodeStats) {
+    let want = rust_encode(syms, tables);
+    let (got, stats) = c::encode_unchecked(syms, tables);
+    assert!(!stats.bad_table);
+    assert_eq!(got, want);
+    assert_eq!(c::encode(syms, tables).unwrap(), want);
+    (want, stats)
+}
+
+#[test]
+fn coder_empty_and_vectors() {
+    // Empty sequence: the 8 zero bytes.
+    let (enc, _) = check_encoders_agree(&[], &[]);
+    assert_eq!(enc, vec![0u8; 8]);
+    assert_eq!(check_decoders_agree(&enc, &[]), Ok(vec![]));
+    // FORMAT.md 9.7, hand-worked example.
+    let uni = [1u32 << 16; 256];
+    let (enc, _) = check_encoders_agree(&[0x41], &[uni]);
+    assert_eq!(enc, [0x40, 0xFF, 0xFF, 0xFF, 0xFF, 0xBF, 0, 0, 0]);
+    // FORMAT.md 9.7, recorded vector.
+    let mut odd = [32_896u32; 256];
+    odd[usize::from(b'e')] = TOTAL - 255 * 32_896;
+    let syms = b"boa-det range coder";
+    let tables: Vec<_> = (0..syms.len())
+        .map(|i| if i % 2 == 0 { uni } else { odd })
+        .collect();
+    let (enc, _) = check_encoders_agree(syms, &tables);
+    assert_eq!(
+        enc,
+        [
+            0x62, 0xB7, 0x68, 0x3B, 0xEF, 0x76, 0x06, 0x97, 0xB3, 0x4F, 0xB4, 0xAE, 0xA4, 0xB0,
+            0x04, 0xD1, 0xD7, 0x00, 0x28, 0xEC, 0x73, 0xDB, 0xB3, 0x80, 0x00, 0x00
+        ]
+    );
+    assert_eq!(check_decoders_agree(&enc, &tables), Ok(syms.to_vec()));
+}
+
+/// Builds a symbol sequence whose interval keeps straddling a byte boundary
+/// for `run` symbols (so the encoder queues a 0xFF byte per normalization)
+/// and then takes the symbol just above it: a carry through the whole queue.
+/// Tracks the 65-bit interval start `L` in a `u128` (FORMAT.md 9.3).
+fn carry_runs(runs: &[usize], pool: &[[u32; 256]]) -> (Vec<u8>, Vec<[u32; 256]>) {
+    let (mut syms, mut tables) = (Vec::new(), Vec::new());
+    let (mut low, mut range): (u128, u128) = (0, u128::from(u64::MAX));
+    let mut k = 0usize;
+    let mut step = |s: u8, t: [u32; 256], low: &mut u128, range: &mut u128, b: &mut u128| {
+        let cf = CumulativeFrequencies::new(&t).unwrap();
+        let r = *range >> 24;
+        *low += r * u128::from(cf.start(s));
+        *range = r * u128::from(cf.freq(s));
+        while *range < 1 << 56 {
+            *range <<= 8;
+            *b = (*b).wrapping_sub((*low >> 56) << 56) << 8;
+            *low = (*low & 0x00FF_FFFF_FFFF_FFFF) << 8;
+        }
+        syms.push(s);
+        tables.push(t);
+    };
+    for &run in runs {
+        let mut n = 0;
+        // A byte boundary B strictly inside the interval.
+        let mut b: u128 = ((low >> 56) + 1) << 56;
+        loop {
+            let t = pool[k % pool.len()];
+            k += 1;
+            if !(low < b && b < low + range) {
+                // Boundary lost (or not there yet): code a middle symbol, retry.
+                step(128, t, &mut low, &mut range, &mut b);
+                b = ((low >> 56) + 1) << 56;
+                n = 0;
+                continue;
+            }
+            let cf = CumulativeFrequencies::new(&t).unwrap();
+            let r = range >> 24;
+            let d = b - low;
+            // The symbol whose slot contains B; after `run` symbols the next one up.
+            let s0 = (0..=255u8)
+                .rev()
+                .find(|&s| r * u128::from(cf.start(s)) < d)
+                .unwrap();
+            // Crossing B is a carry once B has become 2^64 (after a shift).
+            let s = if n >= run && s0 < 255 && b == 1 << 64 {
+                s0 + 1
+            } else {
+                s0
+            };
+            step(s, t, &mut low, &mut range, &mut b);
+            if s != s0 {
+                break;
+            }
+            n += 1;
+        }
+        // Back to the 64-bit window: drop a carry that has not shifted out yet.
+        low &= u128::from(u64::MAX) | (1 << 64);
+    }
+    (syms, tables)
+}
+
+#[test]
+fn coder_carry_through_long_ff_runs() {
+    let runs = [1usize, 2, 7, 40, 300, 3000];
+    // The uniform table keeps the boundary every time; the others lose it
+    // sometimes (it can fall into the unused top of the interval) and restart.
+    for (pool, min_ripple) in [
+        (vec![[1u32 << 16; 256]], 3000),
+        (
+            vec![
+                freq_table(&[77, 3]),
+                [1u32 << 16; 256],
+                freq_table(&[-5, 1000]),
+            ],
+            500,
+        ),
+        (vec![extreme(0), extreme(255), [1u32 << 16; 256]], 500),
+    ] {
+        let (syms, tables) = carry_runs(&runs, &pool);
+        let (enc, stats) = check_encoders_agree(&syms, &tables);
+        assert!(stats.carries >= runs.len() as u64, "{stats:?}");
+        assert!(stats.max_ripple >= min_ripple, "{stats:?}");
+        assert!(stats.max_ff_queue >= stats.max_ripple, "{stats:?}");
+        // The queued 0xFF bytes came out as 0x00.
+        let ripple = stats.max_ripple as usize;
+        assert!(enc.windows(ripple).any(|w| w.iter().all(|&x| x == 0)));
+        assert_eq!(check_decoders_agree(&enc, &tables), Ok(syms));
+    }
+}
+
+#[test]
+fn coder_one_hot_tables_roundtrip() {
+    // One-hot tables at both ends: carries, long 0xFF and 0x00 runs.
+    let hot = extreme(0);
+    let cold = extreme(255);
+    let syms: Vec<u8> = (0..20_000)
+        .map(|i| if i % 7 == 0 { 255 } else { 0 })
+        .collect();
+    let tables: Vec<[u32; 256]> = (0..20_000)
+        .map(|i| if i % 3 == 0 { cold } else { hot })
+        .collect();
+    let (enc, stats) = check_encoders_agree(&syms, &tables);
+    assert!(stats.carries > 0, "{stats:?}");
+    assert_eq!(check_decoders_agree(&enc, &tables), Ok(syms));
+}
+
+#[test]
+fn coder_decoder_errors_match() {
+    let uni = [1u32 << 16; 256];
+    // Too short.
+    for n in 0..8 {
+        let r = check_decoders_agree(&vec![0u8; n], &[uni]);
+        assert_eq!(r, Err(CoderError::TooShort { len: n }));
+    }
+    // Corrupt: code >= range at the first symbol is impossible (range is
+    // 2^64 - 1 and code <= 2^64 - 1), but after a skewed symbol it is not.
+    let r = check_decoders_agree(&[0xFF; 16], &[extreme(0), uni]);
+    assert!(matches!(r, Err(CoderError::Corrupt { .. })), "{r:?}");
+    // Asking for more symbols than the stream holds: Truncated at the 9th
+    // virtual byte.
+    let enc = rust_encode(&[1, 2, 3], &[uni; 3]);
+    let r = check_decoders_agree(&enc, &[uni; 40]);
+    assert!(matches!(r, Err(CoderError::Truncated { .. })), "{r:?}");
+    // Trailing bytes.
+    let mut long = enc.clone();
+    long.push(0);
+    assert_eq!(
+        check_decoders_agree(&long, &[uni; 3]),
+        Err(CoderError::TrailingBytes {
+            consumed: enc.len(),
+            len: long.len(),
+            trailing: 1
+        })
+    );
+    // The C decoder keeps no state across an error: 256 from then on.
+    let raw = c::decode_unchecked(&[0u8; 3], &[uni; 2]);
+    assert_eq!(raw.status, c::DEC_TOO_SHORT);
+    assert!(raw.symbols.is_empty());
+}
+
+#[test]
+fn coder_bad_tables_do_not_hang() {
+    // The C coder trusts its tables but must neither loop forever nor
+    // overflow on a bad one; the checked wrappers report what Rust reports.
+    let mut zero = [1u32 << 16; 256];
+    zero[7] = 0;
+    zero[8] += 1 << 16;
+    let (_, stats) = c::encode_unchecked(&[7], &[zero]);
+    assert!(stats.bad_table);
+    assert_eq!(
+        c::encode(&[7], &[zero]),
+        Err(CoderError::ZeroFrequency { symbol: 7 })
+    );
+    let (_, stats) = c::encode_unchecked(&[255], &[[u32::MAX; 256]]);
+    assert!(stats.bad_table);
+    assert!(matches!(
+        c::decode(&[0u8; 8], &[[u32::MAX; 256]]),
+        Err(CoderError::BadTotal { .. })
+    ));
+    let mut last_zero = [1u32 << 16; 256];
+    last_zero[255] = 0;
+    // code / r = 0xFF8000.., inside the slot of symbol 255 (cum = 0xFF0000).
+    let data = [0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let raw = c::decode_unchecked(&data, &[last_zero]);
+    assert_eq!(raw.status, c::CODER_BAD_TABLE);
+    let raw = c::decode_unchecked(&data, &[[0u32; 256]]);
+    assert_eq!(raw.status, c::CODER_BAD_TABLE);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn coder_matches_rust(
+        pool in proptest::collection::vec(table_strategy(), 1..6),
+        picks in proptest::collection::vec((any::<u8>(), any::<u16>()), 0..1500),
+    ) {
+        let (syms, tables) = pick_symbols(&pool, &picks);
+        let (enc, _) = check_encoders_agree(&syms, &tables);
+        prop_assert_eq!(check_decoders_agree(&enc, &tables), Ok(syms.clone()));
+        // Every truncation and extension is an error, the same one in C and Rust.
+        for cut in 0..enc.len().min(MAX_VIRTUAL_BYTES + 3) {
+            let r = check_decoders_agree(&enc[..enc.len() - 1 - cut], &tables);
+            prop_assert!(r.is_err());
+        }
+        let mut long = enc.clone();
+        long.push(0);
+        prop_assert!(check_decoders_agree(&long, &tables).is_err());
+    }
+
+    #[test]
+    fn coder_truncation_anywhere(
+        pool in proptest::collection::vec(table_strategy(), 1..4),
+        picks in proptest::collection::vec((any::<u8>(), any::<u16>()), 1..300),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let (syms, tables) = pick_symbols(&pool, &picks);
+        let enc = rust_encode(&syms, &tables);
+        let cut = cut.index(enc.len());
+        prop_assert!(check_decoders_agree(&enc[..cut], &tables).is_err());
+    }
+
+    #[test]
+    fn coder_garbage_same_result(
+        pool in proptest::collection::vec(table_strategy(), 1..4),
+        data in proptest::collection::vec(any::<u8>(), 0..64),
+        n in 0usize..80,
+    ) {
+        let tables: Vec<_> = (0..n).map(|i| pool[i % pool.len()]).collect();
+        let _ = check_decoders_agree(&data, &tables);
+    }
+
+    #[test]
+    fn coder_bit_flips_same_result(
+        pool in proptest::collection::vec(table_strategy(), 1..4),
+        picks in proptest::collection::vec((any::<u8>(), any::<u16>()), 1..300),
+        flip in any::<proptest::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let (syms, tables) = pick_symbols(&pool, &picks);
+        let mut enc = rust_encode(&syms, &tables);
+        let i = flip.index(enc.len());
+        enc[i] ^= 1 << bit;
+        let _ = check_decoders_agree(&enc, &tables);
+    }
+}
+
+#[test]
+fn coder_decoder_state_matches_step_by_step() {
+    // Symbol by symbol: the same symbol and the same bytes consumed.
+    let pool = [
+        extreme(3),
+        freq_table(&[12345, -7]),
+        [1u32 << 16; 256],
+        extreme(250),
+    ];
+    let picks: Vec<(u8, u16)> = (0..2000u32)
+        .map(|i| ((i * 37) as u8, (i.wrapping_mul(40503)) as u16))
+        .collect();
+    let (syms, tables) = pick_symbols(&pool, &picks);
+    let enc = rust_encode(&syms, &tables);
+    let cf = cfs(&tables);
+    let mut dec = RangeDecoder::new(&enc).unwrap();
+    for (k, t) in cf.iter().enumerate() {
+        assert_eq!(dec.decode(t).unwrap(), syms[k]);
+        // The C decoder over the prefix of the tables consumes the same bytes:
+        // it reports TrailingBytes at exactly dec.consumed() (or succeeds at the end).
+        let raw = c::decode_unchecked(&enc, &tables[..=k]);
+        assert_eq!(raw.symbols, syms[..=k]);
+        if dec.consumed() < enc.len() {
+            assert_eq!(
+                (raw.status, raw.err_pos),
+                (c::DEC_TRAILING, dec.consumed() as u64)
+            );
+        } else {
+            assert_eq!(raw.status, c::DEC_OK);
+        }
     }
 }

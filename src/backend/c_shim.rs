@@ -3,6 +3,8 @@
 //! Used by `tests/kernel_helpers.rs`; not a production path.
 #![deny(clippy::float_arithmetic)]
 
+use crate::coder::{CoderError, CumulativeFrequencies};
+
 mod ffi {
     unsafe extern "C" {
         pub fn boa_shim_asr64(v: i64, s: u32) -> i64;
@@ -42,6 +44,7 @@ mod ffi {
             n: u64,
             out: *mut u8,
             cap: u64,
+            stats: *mut u64,
         ) -> u64;
         pub fn boa_shim_decode(
             input: *const u8,
@@ -49,7 +52,9 @@ mod ffi {
             freqs: *const u32,
             n: u64,
             syms: *mut u16,
-        ) -> i32;
+            err_pos: *mut u64,
+            decoded: *mut u64,
+        ) -> u32;
     }
 }
 
@@ -151,12 +156,28 @@ pub fn logits_to_frequencies(logits: &[i32; 256], exp2: &[u32; 256]) -> [u32; 25
     out
 }
 
-/// Range-encodes `syms[i]` with table `freqs[i]` (each summing to 2^24).
-pub fn encode(syms: &[u8], freqs: &[[u32; 256]]) -> Vec<u8> {
+/// What the C encoder observed (see `boa_shim_encode` in `host_shim.c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EncodeStats {
+    /// A symbol was skipped because its table was invalid.
+    pub bad_table: bool,
+    /// Number of carries out of the 64-bit `low`.
+    pub carries: u64,
+    /// Longest run of queued `0xFF` bytes that a carry turned into `0x00`.
+    pub max_ripple: u64,
+    /// Longest queue of `0xFF` bytes seen between symbols.
+    pub max_ff_queue: u64,
+}
+
+/// Range-encodes `syms[i]` with table `freqs[i]` by the C coder, without
+/// validating the tables (the C code skips a symbol whose table entry is
+/// unusable and reports it in [`EncodeStats::bad_table`]).
+pub fn encode_unchecked(syms: &[u8], freqs: &[[u32; 256]]) -> (Vec<u8>, EncodeStats) {
     assert_eq!(syms.len(), freqs.len());
-    let mut cap = syms.len() * 4 + 16;
+    let mut cap = syms.len() + crate::coder::MIN_STREAM_LEN + 16;
     loop {
         let mut out = vec![0u8; cap];
+        let mut st = [0u64; 4];
         let n = unsafe {
             ffi::boa_shim_encode(
                 syms.as_ptr(),
@@ -164,27 +185,98 @@ pub fn encode(syms: &[u8], freqs: &[[u32; 256]]) -> Vec<u8> {
                 syms.len() as u64,
                 out.as_mut_ptr(),
                 cap as u64,
+                st.as_mut_ptr(),
             )
         } as usize;
         if n <= cap {
             out.truncate(n);
-            return out;
+            let stats = EncodeStats {
+                bad_table: st[0] != 0,
+                carries: st[1],
+                max_ripple: st[2],
+                max_ff_queue: st[3],
+            };
+            return (out, stats);
         }
         cap = n;
     }
 }
 
-/// Decodes `freqs.len()` symbols; `None` if the decoder reports corrupt input.
-pub fn decode(input: &[u8], freqs: &[[u32; 256]]) -> Option<Vec<u8>> {
+/// Range-encodes `syms[i]` with table `freqs[i]` by the C coder. Like
+/// [`crate::coder::RangeEncoder::encode_freqs`], every table is validated
+/// first (here all of them before any symbol is coded).
+pub fn encode(syms: &[u8], freqs: &[[u32; 256]]) -> Result<Vec<u8>, CoderError> {
+    for f in freqs {
+        CumulativeFrequencies::new(f)?;
+    }
+    Ok(encode_unchecked(syms, freqs).0)
+}
+
+/// Status codes of `boa_coder.h` (`BOA_DEC_*`).
+pub const DEC_OK: u32 = 0;
+pub const DEC_CORRUPT: u32 = 1;
+pub const DEC_TRUNCATED: u32 = 2;
+pub const DEC_TOO_SHORT: u32 = 3;
+pub const DEC_TRAILING: u32 = 4;
+pub const CODER_BAD_TABLE: u32 = 5;
+
+/// The raw result of the C decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawDecode {
+    /// `BOA_DEC_*` after `boa_dec_finish`.
+    pub status: u32,
+    /// `boa_dec_t.err_pos`.
+    pub err_pos: u64,
+    /// The symbols decoded before the first error (all of them on success).
+    pub symbols: Vec<u8>,
+}
+
+/// Decodes `freqs.len()` symbols with the C decoder, stopping at the first
+/// error, then applies `boa_dec_finish`. Tables are not validated.
+pub fn decode_unchecked(input: &[u8], freqs: &[[u32; 256]]) -> RawDecode {
     let mut syms = vec![0u16; freqs.len()];
-    let err = unsafe {
+    let (mut err_pos, mut decoded) = (0u64, 0u64);
+    let status = unsafe {
         ffi::boa_shim_decode(
             input.as_ptr(),
             input.len() as u64,
             freqs.as_ptr().cast(),
             freqs.len() as u64,
             syms.as_mut_ptr(),
+            &mut err_pos,
+            &mut decoded,
         )
     };
-    (err == 0).then(|| syms.iter().map(|&s| s as u8).collect())
+    let symbols = syms[..decoded as usize].iter().map(|&s| s as u8).collect();
+    RawDecode {
+        status,
+        err_pos,
+        symbols,
+    }
+}
+
+/// Decodes `freqs.len()` symbols with the C decoder and maps its status to the
+/// [`CoderError`] that [`crate::coder::decode_all`] reports for the same
+/// input. Tables are validated first, all before decoding (the Rust coder
+/// validates table `i` when symbol `i` is decoded).
+pub fn decode(input: &[u8], freqs: &[[u32; 256]]) -> Result<Vec<u8>, CoderError> {
+    for f in freqs {
+        CumulativeFrequencies::new(f)?;
+    }
+    let raw = decode_unchecked(input, freqs);
+    let len = input.len();
+    let at = raw.err_pos as usize;
+    match raw.status {
+        DEC_OK => Ok(raw.symbols),
+        DEC_CORRUPT => Err(CoderError::Corrupt { consumed: at }),
+        DEC_TRUNCATED => Err(CoderError::Truncated { needed: at, len }),
+        DEC_TOO_SHORT => Err(CoderError::TooShort { len: at }),
+        DEC_TRAILING => Err(CoderError::TrailingBytes {
+            consumed: at,
+            len,
+            trailing: len - at,
+        }),
+        // Unreachable with validated tables.
+        other => panic!("C decoder status {other} (bad table) after validation"),
+    }
 }
