@@ -88,14 +88,27 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             println!("description:   {}", m.description);
             Ok(())
         }
-        ModelCommand::Eval { model, files, chunk_size, max_bytes } => {
+        ModelCommand::Eval {
+            model,
+            files,
+            chunk_size,
+            max_bytes,
+        } => {
             let m = load(&model)?;
             println!("model {} ({})", m.fingerprint(), model.display());
-            println!("{:<60} {:>12} {:>10} {:>8} {:>7}", "file", "bytes", "bits/byte", "ratio", "top-1");
+            println!(
+                "{:<60} {:>12} {:>10} {:>8} {:>7}",
+                "file", "bytes", "bits/byte", "ratio", "top-1"
+            );
             for f in files {
-                let data = std::fs::read(&f)
-                    .map_err(|e| CliError::new(exit::IO, format!("cannot read {}: {e}", f.display())))?;
-                let n = if max_bytes == 0 { data.len() } else { data.len().min(max_bytes) };
+                let data = std::fs::read(&f).map_err(|e| {
+                    CliError::new(exit::IO, format!("cannot read {}: {e}", f.display()))
+                })?;
+                let n = if max_bytes == 0 {
+                    data.len()
+                } else {
+                    data.len().min(max_bytes)
+                };
                 let r = crate::eval::code_length(&m, &data[..n], chunk_size.max(1));
                 let bpb = r.bits_per_byte();
                 println!(
