@@ -11,10 +11,12 @@
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
 //! - [`vectors`]: the portability vectors (golden digests) generator and checker.
+//! - [`bench`]: classical codecs side by side, with round-trip checks.
 //! - [`cli`]: the `boa-det` command line; [`io_util`]: safe file output.
 
 pub mod arith;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod coder;
 pub mod container;

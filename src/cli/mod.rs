@@ -1,6 +1,7 @@
 //! The `boa-det` command line. Errors are one line on stderr and a documented
 //! non-zero exit code (see `docs/CLI.md`), never a panic backtrace.
 
+mod bench_cmd;
 mod model_cmd;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,8 @@ enum Command {
     /// Generate or check the portability vectors (golden digests).
     #[command(subcommand)]
     Vectors(VectorsCommand),
+    /// Benchmark codecs side by side on files, checking every round trip.
+    Bench(bench_cmd::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Model(c) => model_cmd::run(c),
         Command::Vectors(c) => run_vectors(c),
+        Command::Bench(a) => bench_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
