@@ -7,7 +7,7 @@
 //! exactly `2^PRECISION_BITS`.
 #![deny(clippy::float_arithmetic)]
 
-/// Frequencies sum to `2^PRECISION_BITS`: 24 suits a range coder with 32-bit range.
+/// Frequencies sum to `2^PRECISION_BITS`: 24 bits, as the range coder (64-bit range) expects.
 pub const PRECISION_BITS: u32 = 24;
 /// The exact total of every frequency table.
 pub const FREQ_TOTAL: u32 = 1 << PRECISION_BITS;

@@ -1,5 +1,5 @@
 //! Byte-oriented, carry-propagating range coder (LZMA style) over 256-symbol
-//! frequency tables with a fixed total of `2^24`.
+//! frequency tables with a fixed total of `2^24` and a 64-bit range.
 //!
 //! The normative, byte-exact specification is in `docs/FORMAT.md`, section
 //! "Range coder". This module is its reference implementation; a port (for
@@ -29,16 +29,19 @@ pub const PRECISION_BITS: u32 = 24;
 /// Sum that every frequency table must have: `2^24`.
 pub const TOTAL: u32 = 1 << PRECISION_BITS;
 
-/// Normalization threshold: `range` is kept `>= 2^24` between symbols.
-const TOP: u32 = 1 << 24;
+/// Normalization threshold: `range` is kept `>= 2^56` between symbols.
+const TOP: u64 = 1 << 56;
+
+/// Initial `range` of encoder and decoder.
+const INITIAL_RANGE: u64 = u64::MAX;
 
 /// The largest number of bytes past the end of the input that the decoder
 /// reads as `0x00` before it reports [`CoderError::Truncated`].
-pub const MAX_VIRTUAL_BYTES: usize = 4;
+pub const MAX_VIRTUAL_BYTES: usize = 8;
 
 /// Length in bytes of the stream produced for an empty symbol sequence; every
 /// valid stream is at least this long.
-pub const MIN_STREAM_LEN: usize = 4;
+pub const MIN_STREAM_LEN: usize = 8;
 
 /// Errors of the range coder.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -55,8 +58,8 @@ pub enum CoderError {
         /// The actual sum (computed in `u64`, so it cannot overflow).
         sum: u64,
     },
-    /// The stream is shorter than the 4 bytes that initialize the decoder.
-    #[error("range-coded stream is {len} bytes, shorter than the minimum of 4")]
+    /// The stream is shorter than the 8 bytes that initialize the decoder.
+    #[error("range-coded stream is {len} bytes, shorter than the minimum of 8")]
     TooShort {
         /// Length of the stream.
         len: usize,
@@ -169,9 +172,11 @@ impl CumulativeFrequencies {
 /// Range encoder. See the module documentation and `docs/FORMAT.md`.
 #[derive(Debug, Clone)]
 pub struct RangeEncoder {
-    /// Low end of the interval; up to 33 significant bits (bit 32 = carry).
+    /// Low end of the interval, modulo 2^64.
     low: u64,
-    range: u32,
+    /// Bit 64 of the low end: a carry not yet propagated into the output.
+    carry: bool,
+    range: u64,
     /// The byte waiting for a possible carry.
     cache: u8,
     /// `1 +` the number of `0xFF` bytes waiting behind `cache`.
@@ -188,8 +193,8 @@ impl Default for RangeEncoder {
 }
 
 impl RangeEncoder {
-    /// A fresh encoder: `low = 0`, `range = 0xFFFF_FFFF`, `cache = 0`,
-    /// `cache_size = 1`.
+    /// A fresh encoder: `low = 0`, `carry = false`,
+    /// `range = 0xFFFF_FFFF_FFFF_FFFF`, `cache = 0`, `cache_size = 1`.
     pub fn new() -> Self {
         Self::with_capacity(0)
     }
@@ -198,7 +203,8 @@ impl RangeEncoder {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             low: 0,
-            range: 0xFFFF_FFFF,
+            carry: false,
+            range: INITIAL_RANGE,
             cache: 0,
             cache_size: 1,
             first_byte_pending: true,
@@ -209,11 +215,16 @@ impl RangeEncoder {
     /// Encodes `sym` under the table `cf`.
     #[inline]
     pub fn encode(&mut self, cf: &CumulativeFrequencies, sym: u8) {
-        // range >= 2^24 between symbols, so r is in 1..=255 and
-        // r * cum, r * freq <= 255 * 2^24 < 2^32.
+        // range >= 2^56 between symbols, so r is in 2^32..2^40 and
+        // r * cum + r * freq <= r * 2^24 <= range < 2^64.
+        // low + carry * 2^64 + range < 2^65 always (docs/FORMAT.md 9.3), so
+        // at most one carry is pending: an overflow here cannot happen while
+        // `carry` is already set.
         let r = self.range >> PRECISION_BITS;
-        self.low += u64::from(r) * u64::from(cf.start(sym));
-        self.range = r * cf.freq(sym);
+        let (low, overflow) = self.low.overflowing_add(r * u64::from(cf.start(sym)));
+        self.low = low;
+        self.carry |= overflow;
+        self.range = r * u64::from(cf.freq(sym));
         while self.range < TOP {
             self.range <<= 8;
             self.shift_low();
@@ -228,24 +239,25 @@ impl RangeEncoder {
     }
 
     fn shift_low(&mut self) {
-        if (self.low as u32) < 0xFF00_0000 || self.low >= (1u64 << 32) {
-            let carry = (self.low >> 32) as u8;
+        if self.low < 0xFF00_0000_0000_0000 || self.carry {
+            let carry = u8::from(self.carry);
             self.emit(self.cache.wrapping_add(carry));
             for _ in 1..self.cache_size {
                 self.emit(0xFFu8.wrapping_add(carry));
             }
-            self.cache = ((self.low >> 24) & 0xFF) as u8;
+            self.cache = (self.low >> 56) as u8;
             self.cache_size = 0;
         }
         self.cache_size += 1;
-        self.low = (self.low & 0x00FF_FFFF) << 8;
+        self.low = (self.low & 0x00FF_FFFF_FFFF_FFFF) << 8;
+        self.carry = false;
     }
 
     #[inline]
     fn emit(&mut self, byte: u8) {
         if self.first_byte_pending {
             // The first byte is always 0 (the final code value is below the
-            // initial `low + range = 2^32 - 1`); it is not written.
+            // initial `low + range = 2^64 - 1`); it is not written.
             self.first_byte_pending = false;
         } else {
             self.out.push(byte);
@@ -258,9 +270,9 @@ impl RangeEncoder {
         self.out.len()
     }
 
-    /// Flushes (five `shift_low` calls) and returns the stream.
+    /// Flushes (nine `shift_low` calls) and returns the stream.
     pub fn finish(mut self) -> Vec<u8> {
-        for _ in 0..5 {
+        for _ in 0..9 {
             self.shift_low();
         }
         self.out
@@ -273,23 +285,23 @@ pub struct RangeDecoder<'a> {
     data: &'a [u8],
     /// Number of bytes read so far, including virtual bytes past the end.
     pos: usize,
-    code: u32,
-    range: u32,
+    code: u64,
+    range: u64,
 }
 
 impl<'a> RangeDecoder<'a> {
-    /// Starts decoding `data`: `code` = its first 4 bytes big-endian,
-    /// `range = 0xFFFF_FFFF`. Fails with [`CoderError::TooShort`] when `data`
-    /// has fewer than 4 bytes.
+    /// Starts decoding `data`: `code` = its first 8 bytes big-endian,
+    /// `range = 0xFFFF_FFFF_FFFF_FFFF`. Fails with [`CoderError::TooShort`]
+    /// when `data` has fewer than 8 bytes.
     pub fn new(data: &'a [u8]) -> Result<Self, CoderError> {
-        let Some(first) = data.first_chunk::<4>() else {
+        let Some(first) = data.first_chunk::<8>() else {
             return Err(CoderError::TooShort { len: data.len() });
         };
         Ok(Self {
             data,
-            pos: 4,
-            code: u32::from_be_bytes(*first),
-            range: 0xFFFF_FFFF,
+            pos: 8,
+            code: u64::from_be_bytes(*first),
+            range: INITIAL_RANGE,
         })
     }
 
@@ -315,20 +327,21 @@ impl<'a> RangeDecoder<'a> {
     /// After an error the decoder's state is unspecified; discard it.
     #[inline]
     pub fn decode(&mut self, cf: &CumulativeFrequencies) -> Result<u8, CoderError> {
-        // range >= 2^24, so r >= 1.
+        // range >= 2^56, so r >= 2^32.
         let r = self.range >> PRECISION_BITS;
         let q = self.code / r;
-        let Some(sym) = cf.symbol_for(q) else {
+        // q >= 2^24 (also when code >= range) cannot come from the encoder.
+        let Some(sym) = u32::try_from(q).ok().and_then(|q| cf.symbol_for(q)) else {
             return Err(CoderError::Corrupt { consumed: self.pos });
         };
         // q >= cum[sym], so code >= r * cum[sym]; q < cum[sym] + freq[sym],
         // so the new code is < r * freq[sym] = new range.
-        self.code -= r * cf.start(sym);
-        self.range = r * cf.freq(sym);
+        self.code -= r * u64::from(cf.start(sym));
+        self.range = r * u64::from(cf.freq(sym));
         while self.range < TOP {
-            // code < range < 2^24 here, so the shift cannot overflow.
+            // code < range < 2^56 here, so the shift cannot overflow.
             self.range <<= 8;
-            self.code = (self.code << 8) | u32::from(self.next_byte()?);
+            self.code = (self.code << 8) | u64::from(self.next_byte()?);
         }
         Ok(sym)
     }
