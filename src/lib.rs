@@ -10,13 +10,17 @@
 //!   `docs/FORMAT.md`, section "Range coder".
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
+//! - [`compress`]: the pipeline (chunking, batched neural coding, archive
+//!   writing and reading); [`default_models`]: built-in models by fingerprint.
 //! - [`vectors`]: the portability vectors (golden digests) generator and checker.
 //! - [`cli`]: the `boa-det` command line; [`io_util`]: safe file output.
 
 pub mod arith;
 pub mod cli;
 pub mod coder;
+pub mod compress;
 pub mod container;
+pub mod default_models;
 pub mod engine;
 pub mod io_util;
 pub mod model;
