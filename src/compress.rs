@@ -75,6 +75,28 @@ impl Default for CompressOptions {
     }
 }
 
+/// Below this many active streams a time step runs on the calling thread:
+/// dispatching to the pool would cost more than it saves. (The results are
+/// the same either way.)
+const SERIAL_BELOW: usize = 32;
+
+/// Steps `states` by `bytes`, in parallel when there are enough of them.
+fn step_some(
+    model: &Model,
+    scratch: &mut engine::Scratch,
+    states: &mut [StreamState],
+    bytes: &[u8],
+    freqs: &mut [Frequencies],
+) {
+    if states.len() < SERIAL_BELOW {
+        for ((st, &b), f) in states.iter_mut().zip(bytes).zip(freqs.iter_mut()) {
+            engine::step_into(model, st, b, scratch, f);
+        }
+    } else {
+        engine::step_batch(model, states, bytes, freqs);
+    }
+}
+
 /// Table of the model's frequencies, validated for the coder.
 fn cum(f: &Frequencies) -> Result<CumulativeFrequencies, CoderError> {
     CumulativeFrequencies::new(&f.0)
@@ -101,25 +123,34 @@ pub fn encode_chunks(model: &Model, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
         .map(|c| RangeEncoder::with_capacity(c.len() / 2 + 16))
         .collect();
     let mut bytes = vec![PRIME_BYTE; n];
-    engine::step_batch(model, &mut states, &bytes, &mut freqs);
+    let mut scratch = engine::Scratch::new(model);
+    step_some(model, &mut scratch, &mut states, &bytes, &mut freqs);
     let max_len = sorted.first().map_or(0, |c| c.len());
+    let encode_one = |enc: &mut RangeEncoder, f: &Frequencies, sym: u8| match cum(f) {
+        Ok(cf) => enc.encode(&cf, sym),
+        // The engine always produces valid tables (arith v1 proof).
+        Err(e) => unreachable!("engine produced an invalid table: {e}"),
+    };
     for t in 0..max_len {
         let active = sorted.partition_point(|c| c.len() > t);
-        encoders[..active]
-            .par_iter_mut()
-            .zip(freqs[..active].par_iter())
-            .zip(sorted[..active].par_iter())
-            .for_each(|((enc, f), c)| match cum(f) {
-                Ok(cf) => enc.encode(&cf, c[t]),
-                // The engine always produces valid tables (arith v1 proof).
-                Err(e) => unreachable!("engine produced an invalid table: {e}"),
-            });
+        if active < SERIAL_BELOW {
+            for ((enc, f), c) in encoders[..active].iter_mut().zip(&freqs).zip(&sorted) {
+                encode_one(enc, f, c[t]);
+            }
+        } else {
+            encoders[..active]
+                .par_iter_mut()
+                .zip(freqs[..active].par_iter())
+                .zip(sorted[..active].par_iter())
+                .for_each(|((enc, f), c)| encode_one(enc, f, c[t]));
+        }
         let stepping = sorted.partition_point(|c| c.len() > t + 1);
         for (b, c) in bytes[..stepping].iter_mut().zip(&sorted) {
             *b = c[t];
         }
-        engine::step_batch(
+        step_some(
             model,
+            &mut scratch,
             &mut states[..stepping],
             &bytes[..stepping],
             &mut freqs[..stepping],
@@ -159,36 +190,53 @@ pub fn decode_chunks(
     let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(model)).collect();
     let mut freqs = vec![Frequencies::default(); n];
     let mut bytes = vec![PRIME_BYTE; n];
-    engine::step_batch(model, &mut states, &bytes, &mut freqs);
+    let mut scratch = engine::Scratch::new(model);
+    step_some(model, &mut scratch, &mut states, &bytes, &mut freqs);
     let max_len = sorted_lens.first().copied().unwrap_or(0);
+    let decode_one = |dec: &mut Option<RangeDecoder<'_>>,
+                      res: &mut Result<Vec<u8>, CoderError>,
+                      f: &Frequencies,
+                      b: &mut u8| {
+        let (Some(d), Ok(out)) = (dec.as_mut(), res.as_mut()) else {
+            // A failed stream is stepped with 0 bytes until it ends.
+            *b = 0;
+            return;
+        };
+        match cum(f).and_then(|cf| d.decode(&cf)) {
+            Ok(s) => {
+                out.push(s);
+                *b = s;
+            }
+            Err(e) => {
+                *res = Err(e);
+                *dec = None;
+                *b = 0;
+            }
+        }
+    };
     for t in 0..max_len {
         let active = sorted_lens.partition_point(|&l| l > t);
-        decoders[..active]
-            .par_iter_mut()
-            .zip(results[..active].par_iter_mut())
-            .zip(freqs[..active].par_iter())
-            .zip(bytes[..active].par_iter_mut())
-            .for_each(|(((dec, res), f), b)| {
-                let (Some(d), Ok(out)) = (dec.as_mut(), res.as_mut()) else {
-                    // A failed stream is stepped with 0 bytes until it ends.
-                    *b = 0;
-                    return;
-                };
-                match cum(f).and_then(|cf| d.decode(&cf)) {
-                    Ok(s) => {
-                        out.push(s);
-                        *b = s;
-                    }
-                    Err(e) => {
-                        *res = Err(e);
-                        *dec = None;
-                        *b = 0;
-                    }
-                }
-            });
+        if active < SERIAL_BELOW {
+            for (((dec, res), f), b) in decoders[..active]
+                .iter_mut()
+                .zip(results.iter_mut())
+                .zip(&freqs)
+                .zip(bytes.iter_mut())
+            {
+                decode_one(dec, res, f, b);
+            }
+        } else {
+            decoders[..active]
+                .par_iter_mut()
+                .zip(results[..active].par_iter_mut())
+                .zip(freqs[..active].par_iter())
+                .zip(bytes[..active].par_iter_mut())
+                .for_each(|(((dec, res), f), b)| decode_one(dec, res, f, b));
+        }
         let stepping = sorted_lens.partition_point(|&l| l > t + 1);
-        engine::step_batch(
+        step_some(
             model,
+            &mut scratch,
             &mut states[..stepping],
             &bytes[..stepping],
             &mut freqs[..stepping],

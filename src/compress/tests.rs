@@ -82,9 +82,10 @@ fn round_trip_edge_sizes() {
 
 #[test]
 fn archive_independent_of_threads_and_window() {
-    let mut data = greedy(256 * 20, 256);
+    // About 90 chunks, so a window of 256 takes the parallel path.
+    let mut data = greedy(64 * 60, 64);
     data.extend(random(700, 9));
-    data.extend(vec![0u8; 900]);
+    data.extend(vec![0u8; 1200]);
     let mut archives = Vec::new();
     for threads in [1, 3] {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -92,7 +93,7 @@ fn archive_independent_of_threads_and_window() {
             .build()
             .unwrap();
         for window in [1, 3, 256] {
-            archives.push(pool.install(|| round_trip(&data, 256, window)));
+            archives.push(pool.install(|| round_trip(&data, 64, window)));
         }
     }
     assert!(archives.windows(2).all(|w| w[0] == w[1]));
