@@ -80,7 +80,7 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum VectorsCommand {
-    /// Write models, inputs and manifest.tsv into DIR (the committed set is `portability-vectors/`).
+    /// Write models, inputs, manifest.tsv and golden archives into DIR (the committed set is `portability-vectors/`).
     Generate { dir: std::path::PathBuf },
     /// Recompute every digest in DIR with this build's engine and compare.
     Check { dir: std::path::PathBuf },
@@ -93,6 +93,9 @@ fn run_vectors(cmd: VectorsCommand) -> Result<(), CliError> {
         VectorsCommand::Check { dir } => {
             let n = crate::vectors::check(&dir).map_err(|e| CliError::new(exit::CORRUPT, e))?;
             println!("{n} portability vectors match ({})", dir.display());
+            let n = crate::vectors::check_archives(&dir)
+                .map_err(|e| CliError::new(exit::CORRUPT, e))?;
+            println!("{n} golden archives decode correctly ({})", dir.display());
             Ok(())
         }
     }
