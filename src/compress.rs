@@ -75,10 +75,14 @@ impl Default for CompressOptions {
     }
 }
 
-/// Below this many active streams a time step runs on the calling thread:
-/// dispatching to the pool would cost more than it saves. (The results are
-/// the same either way.)
-const SERIAL_BELOW: usize = 32;
+/// Below this many active streams the engine step runs on the calling thread
+/// ([`engine::step_batch`] hands out 16 streams per task, so fewer would be
+/// one task anyway). The results are the same either way.
+const STEP_SERIAL_BELOW: usize = 17;
+
+/// Below this many active streams the range coding of one time step runs on
+/// the calling thread: coding a symbol is cheap next to a pool dispatch.
+const CODE_SERIAL_BELOW: usize = 128;
 
 /// Steps `states` by `bytes`, in parallel when there are enough of them.
 fn step_some(
@@ -88,7 +92,7 @@ fn step_some(
     bytes: &[u8],
     freqs: &mut [Frequencies],
 ) {
-    if states.len() < SERIAL_BELOW {
+    if states.len() < STEP_SERIAL_BELOW {
         for ((st, &b), f) in states.iter_mut().zip(bytes).zip(freqs.iter_mut()) {
             engine::step_into(model, st, b, scratch, f);
         }
@@ -133,7 +137,7 @@ pub fn encode_chunks(model: &Model, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
     };
     for t in 0..max_len {
         let active = sorted.partition_point(|c| c.len() > t);
-        if active < SERIAL_BELOW {
+        if active < CODE_SERIAL_BELOW {
             for ((enc, f), c) in encoders[..active].iter_mut().zip(&freqs).zip(&sorted) {
                 encode_one(enc, f, c[t]);
             }
@@ -216,7 +220,7 @@ pub fn decode_chunks(
     };
     for t in 0..max_len {
         let active = sorted_lens.partition_point(|&l| l > t);
-        if active < SERIAL_BELOW {
+        if active < CODE_SERIAL_BELOW {
             for (((dec, res), f), b) in decoders[..active]
                 .iter_mut()
                 .zip(results.iter_mut())

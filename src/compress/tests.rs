@@ -82,8 +82,8 @@ fn round_trip_edge_sizes() {
 
 #[test]
 fn archive_independent_of_threads_and_window() {
-    // About 90 chunks, so a window of 256 takes the parallel path.
-    let mut data = greedy(64 * 60, 64);
+    // About 150 chunks, so a window of 256 takes the parallel paths.
+    let mut data = greedy(64 * 120, 64);
     data.extend(random(700, 9));
     data.extend(vec![0u8; 1200]);
     let mut archives = Vec::new();
