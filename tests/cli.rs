@@ -233,3 +233,65 @@ fn corrupt_archive_verify_names_chunk() {
     assert_eq!(o.status.code(), Some(5));
     no_panic(&o);
 }
+
+#[test]
+fn empty_input_round_trip() {
+    let d = Dir::new("empty");
+    let (m, _) = setup(&d, 1);
+    let o = run_stdin(&["-q", "--model", s(&m)], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout.len(), 116);
+    let o = run_stdin(&["-d"], &o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}
+
+/// Ctrl-C while writing a file: exit 130, no output and no temporary file left.
+#[cfg(unix)]
+#[test]
+fn interrupt_removes_partial_output() {
+    let d = Dir::new("sigint");
+    let model = d.path("big.safetensors");
+    let o = run(&[
+        "model",
+        "synth",
+        "--d-model",
+        "64",
+        "--layers",
+        "2",
+        "-o",
+        s(&model),
+    ]);
+    assert!(o.status.success());
+    let input = d.path("big.bin");
+    std::fs::write(&input, vec![7u8; 4 << 20]).unwrap();
+    let out = d.path("big.boa");
+    let child = Command::new(BIN)
+        .args(["-q", "-T1", "--model", s(&model), s(&input), "-o", s(&out)])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary output exists.
+    let start = std::time::Instant::now();
+    let has_tmp = || {
+        std::fs::read_dir(&d.0).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("boa-det-tmp")
+        })
+    };
+    while !has_tmp() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(has_tmp(), "temporary output never appeared");
+    let k = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(!has_tmp(), "temporary output left behind");
+}
