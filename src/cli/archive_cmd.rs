@@ -418,6 +418,8 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
     });
     pb.finish_and_clear();
     for (i, why) in &rep.bad {
+        let prefix = format!("chunk {i}: ");
+        let why = why.strip_prefix(&prefix).unwrap_or(why);
         eprintln!("{name}: chunk {i} is bad: {why}");
     }
     if rep.ok() {
