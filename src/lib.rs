@@ -10,6 +10,8 @@
 //!   `docs/FORMAT.md`, section "Range coder".
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
+//! - [`compress`]: the pipeline (chunking, batched neural coding, archive
+//!   writing and reading); [`default_models`]: built-in models by fingerprint.
 //! - [`vectors`]: the portability vectors (golden digests) generator and checker.
 //! - [`bench`]: classical codecs side by side, with round-trip checks.
 //! - [`cli`]: the `boa-det` command line; [`io_util`]: safe file output.
@@ -19,7 +21,9 @@ pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod coder;
+pub mod compress;
 pub mod container;
+pub mod default_models;
 pub mod engine;
 pub mod eval;
 pub mod io_util;

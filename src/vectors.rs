@@ -176,7 +176,8 @@ pub fn generate(dir: &Path) -> std::io::Result<()> {
     for (name, data) in inputs() {
         std::fs::write(dir.join("inputs").join(format!("{name}.bin")), data)?;
     }
-    std::fs::write(dir.join("manifest.tsv"), manifest())
+    std::fs::write(dir.join("manifest.tsv"), manifest())?;
+    generate_archives(dir)
 }
 
 /// Checks the committed vectors in `dir` with this build's engine: loads every
@@ -223,4 +224,133 @@ pub fn check(dir: &Path) -> Result<usize, String> {
         checked += 1;
     }
     Ok(checked)
+}
+
+/// Model used for the golden archives (`portability-vectors/archives/`).
+pub const ARCHIVE_MODEL: &str = "d32-l2";
+
+/// Chunk length of the golden archives: small, so that inputs span several
+/// chunks and the last chunk is short.
+pub const ARCHIVE_CHUNK_LEN: u32 = 200;
+
+/// The model's greedy (most likely byte) continuation from a fresh stream,
+/// `ARCHIVE_CHUNK_LEN` bytes, repeated to `n` bytes: every chunk of it is
+/// coded well even by an untrained model, so its archive uses the neural codec.
+pub fn greedy_input(model: &Model, n: usize) -> Vec<u8> {
+    let mut state = StreamState::new(model);
+    let mut f = engine::step(model, &mut state, PRIME_BYTE);
+    let mut one = Vec::new();
+    for _ in 0..ARCHIVE_CHUNK_LEN {
+        let b = (0..=255u8)
+            .max_by_key(|&b| (f.0[usize::from(b)], b))
+            .unwrap_or(0);
+        one.push(b);
+        f = engine::step(model, &mut state, b);
+    }
+    one.iter().copied().cycle().take(n).collect()
+}
+
+/// The golden archives: `(name, input path relative to the vector directory,
+/// input, archive)`. Every input is compressed with the [`ARCHIVE_MODEL`]
+/// model; `text-embedded` also embeds the model; `greedy` (input stored as
+/// `archives/greedy.bin`) exercises the neural codec.
+pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
+    let spec = MODELS
+        .iter()
+        .find(|s| s.name == ARCHIVE_MODEL)
+        .expect("archive model is in MODELS");
+    let model = build_model(spec);
+    let mut items: Vec<(String, String, Vec<u8>, bool)> = Vec::new();
+    for (name, data) in inputs() {
+        items.push((
+            name.to_string(),
+            format!("inputs/{name}.bin"),
+            data.clone(),
+            false,
+        ));
+        if name == "text" {
+            items.push((
+                "text-embedded".into(),
+                format!("inputs/{name}.bin"),
+                data,
+                true,
+            ));
+        }
+    }
+    let g = greedy_input(&model, 3 * ARCHIVE_CHUNK_LEN as usize + 57);
+    items.push(("greedy".into(), "archives/greedy.bin".into(), g, false));
+    items
+        .into_iter()
+        .map(|(name, path, data, embed)| {
+            let opts = crate::compress::CompressOptions {
+                chunk_len: ARCHIVE_CHUNK_LEN,
+                embed_model: embed,
+                window: crate::compress::DEFAULT_WINDOW,
+            };
+            let a = crate::compress::compress_bytes(&model, &data, &opts)
+                .expect("in-memory compression cannot fail");
+            (name, path, data, a)
+        })
+        .collect()
+}
+
+/// `archives/manifest.tsv`: name, archive length, archive xxh3-64, input path.
+pub fn archives_manifest() -> String {
+    let mut s = String::from(
+        "# archive\tlen\txxh3_64\tinput (compressed with models/d32-l2.safetensors)\n",
+    );
+    for (name, path, _, a) in archives() {
+        let _ = writeln!(s, "{name}\t{}\t{:016x}\t{path}", a.len(), xxh3_64(&a));
+    }
+    s
+}
+
+/// Writes the golden archives and their manifest into `dir/archives`.
+pub fn generate_archives(dir: &Path) -> std::io::Result<()> {
+    let d = dir.join("archives");
+    std::fs::create_dir_all(&d)?;
+    for (name, path, data, a) in archives() {
+        std::fs::write(d.join(format!("{name}.boa")), a)?;
+        if path.starts_with("archives/") {
+            std::fs::write(dir.join(&path), data)?;
+        }
+    }
+    std::fs::write(d.join("manifest.tsv"), archives_manifest())
+}
+
+/// Decodes every committed archive listed in `dir/archives/manifest.tsv`
+/// (with the committed model file, or the embedded one) and compares with the
+/// committed input and the recorded hash. Returns the number checked.
+pub fn check_archives(dir: &Path) -> Result<usize, String> {
+    let d = dir.join("archives");
+    let text = std::fs::read_to_string(d.join("manifest.tsv"))
+        .map_err(|e| format!("cannot read archives manifest: {e}"))?;
+    let model = Model::load(
+        &dir.join("models")
+            .join(format!("{ARCHIVE_MODEL}.safetensors")),
+    )
+    .map_err(|e| format!("{ARCHIVE_MODEL}: {e}"))?;
+    let mut n = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [name, len, hash, input] = cols[..] else {
+            return Err(format!("malformed archives manifest line: {line}"));
+        };
+        let a = std::fs::read(d.join(format!("{name}.boa")))
+            .map_err(|e| format!("archive {name}: {e}"))?;
+        if a.len().to_string() != len || format!("{:016x}", xxh3_64(&a)) != hash {
+            return Err(format!("archive {name}: bytes differ from the manifest"));
+        }
+        let expected = std::fs::read(dir.join(input)).map_err(|e| format!("input {input}: {e}"))?;
+        let got = crate::compress::decompress_bytes(&a, Some(model.clone()))
+            .map_err(|e| format!("archive {name}: {e}"))?;
+        if got != expected {
+            return Err(format!("archive {name}: decodes to different bytes"));
+        }
+        n += 1;
+    }
+    Ok(n)
 }

@@ -40,3 +40,38 @@ fn committed_files_are_generated_not_hand_made() {
         assert!(on_disk == data, "input {name} differs from the generator");
     }
 }
+
+/// The committed golden archives decode to the committed inputs, forever.
+#[test]
+fn committed_archives_decode() {
+    let n = vectors::check_archives(Path::new(DIR))
+        .unwrap_or_else(|e| panic!("golden archive failure: {e}"));
+    assert_eq!(n, vectors::archives().len());
+}
+
+/// This build's compressor reproduces the committed archives byte for byte.
+#[test]
+fn committed_archives_are_regenerated_exactly() {
+    let dir = Path::new(DIR).join("archives");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("manifest.tsv")).unwrap(),
+        vectors::archives_manifest(),
+        "regenerate with `boa-det vectors generate {DIR}` (only for a new format)"
+    );
+    let mut neural = 0;
+    for (name, path, data, a) in vectors::archives() {
+        let on_disk = std::fs::read(dir.join(format!("{name}.boa"))).unwrap();
+        assert!(
+            on_disk == a,
+            "archive {name} differs from the compressor's output"
+        );
+        assert!(std::fs::read(Path::new(DIR).join(path)).unwrap() == data);
+        let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
+        neural += r
+            .entries()
+            .iter()
+            .filter(|e| e.codec == boa_det::container::Codec::Neural)
+            .count();
+    }
+    assert!(neural > 0, "no golden archive exercises the neural codec");
+}

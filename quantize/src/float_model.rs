@@ -167,20 +167,63 @@ fn layer_norm(x: &[f32], w: &T, b: &T) -> Vec<f32> {
         .collect()
 }
 
-/// Largest |value| seen at every quantization site (per layer where it applies).
+/// Activation magnitudes seen at every quantization site (per layer where it applies).
+///
+/// Keeps the maximum and a bounded, evenly strided sample of |values| per site, so
+/// a scale can be set at a high percentile instead of the maximum: clipping a
+/// few outliers buys resolution for everything else.
 #[derive(Clone, Debug, Default)]
 pub struct Ranges {
-    pub sites: HashMap<String, f32>,
+    pub sites: HashMap<String, Site>,
 }
+
+#[derive(Clone, Debug, Default)]
+pub struct Site {
+    pub max: f32,
+    sample: Vec<f32>,
+    seen: u64,
+}
+
+/// Values kept per site for percentiles.
+const SAMPLE_CAP: usize = 1 << 18;
 
 impl Ranges {
     fn see(&mut self, site: String, v: &[f32]) {
-        let m = v.iter().fold(0f32, |a, x| a.max(x.abs()));
-        let e = self.sites.entry(site).or_insert(0.0);
-        *e = e.max(m);
+        let e = self.sites.entry(site).or_default();
+        for &x in v {
+            let a = x.abs();
+            e.max = e.max.max(a);
+            e.seen += 1;
+            // Keep every value until the cap, then every 2^k-th (k grows with the count).
+            let stride = (e.seen / SAMPLE_CAP as u64).max(1).next_power_of_two();
+            if e.sample.len() < SAMPLE_CAP || e.seen % stride == 0 {
+                if e.sample.len() >= SAMPLE_CAP {
+                    let i = (e.seen / stride) as usize % SAMPLE_CAP;
+                    e.sample[i] = a;
+                } else {
+                    e.sample.push(a);
+                }
+            }
+        }
     }
+
+    /// The largest |value| seen at a site.
     pub fn get(&self, site: &str) -> f32 {
-        self.sites.get(site).copied().unwrap_or(0.0).max(1e-6)
+        self.sites.get(site).map_or(0.0, |s| s.max).max(1e-6)
+    }
+
+    /// The `q`-quantile (0..=1) of |value| at a site.
+    pub fn quantile(&self, site: &str, q: f64) -> f32 {
+        let Some(s) = self.sites.get(site) else {
+            return 1e-6;
+        };
+        if s.sample.is_empty() {
+            return 1e-6;
+        }
+        let mut v = s.sample.clone();
+        let k = ((v.len() - 1) as f64 * q).round() as usize;
+        let (_, x, _) = v.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+        x.max(1e-6)
     }
 }
 

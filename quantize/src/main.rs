@@ -32,6 +32,9 @@ struct Args {
     /// Bytes per calibration segment.
     #[arg(long, default_value_t = 2048)]
     segment_len: usize,
+    /// Quantile of |activation| that sets each int8 scale (1.0 = the maximum).
+    #[arg(long, default_value_t = 0.999)]
+    clip: f64,
     /// Description stored in the model file.
     #[arg(long, default_value = "")]
     description: String,
@@ -102,7 +105,7 @@ fn run(a: Args) -> Result<(), String> {
     } else {
         a.description.clone()
     };
-    let model = quant::quantize(&fm, &rg, desc)?;
+    let model = quant::quantize(&fm, &rg, a.clip, desc)?;
     // Check with the real integer engine on the same segments.
     let mut ibits = 0f64;
     for seg in &segs {

@@ -107,7 +107,12 @@ fn layer_norm(ln: &mut boa_det::model::LayerNorm, w: &T, b: &T, s_out: f64, s_in
 }
 
 /// Builds the integer model. `ranges` are the calibrated max |value| per site.
-pub fn quantize(fm: &FloatModel, rg: &Ranges, description: String) -> Result<Model, String> {
+pub fn quantize(
+    fm: &FloatModel,
+    rg: &Ranges,
+    clip: f64,
+    description: String,
+) -> Result<Model, String> {
     let dims = Dims {
         d_model: fm.d,
         n_layers: fm.layers.len(),
@@ -115,7 +120,9 @@ pub fn quantize(fm: &FloatModel, rg: &Ranges, description: String) -> Result<Mod
     dims.validate().map_err(|e| e.to_string())?;
     let (d, e, r) = (fm.d, fm.e, fm.r);
     let mut m = zero_model(dims);
-    let s8 = |site: &str| rg.get(site) as f64 / Q8;
+    // int8 sites are scaled at the `clip` quantile (outliers saturate); 16-bit
+    // sites and the scan bounds use the maximum.
+    let s8 = |site: &str| rg.quantile(site, clip) as f64 / Q8;
     // Residual stream scale: everything added to it (embedding, FF outputs) uses it.
     let s_x = rg.get("x") as f64 * 1.05 / Q16;
     for (o, &v) in m.embedding.iter_mut().zip(&fm.emb.data) {

@@ -1,10 +1,12 @@
 //! The `boa-det` command line. Errors are one line on stderr and a documented
 //! non-zero exit code (see `docs/CLI.md`), never a panic backtrace.
 
+mod archive_cmd;
 mod bench_cmd;
 mod model_cmd;
 
-use clap::{Parser, Subcommand};
+use archive_cmd::{ArchiveOpts, Mode};
+use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Exit codes, documented in `docs/CLI.md`.
@@ -25,15 +27,50 @@ pub mod exit {
 #[command(
     name = "boa-det",
     version,
-    about = "Deterministic neural compression for scientific data"
+    about = "Deterministic neural compression for scientific data",
+    long_about = "Deterministic neural compression for scientific data.\n\n\
+        Without a subcommand it works like zstd: `boa-det FILE` compresses FILE to FILE.boa, \
+        `-d` decompresses, `-t` verifies, `-l` lists. See docs/CLI.md.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    mode: ModeFlags,
+    #[command(flatten)]
+    opts: ArchiveOpts,
+}
+
+/// The zstd-style short forms of the archive subcommands.
+#[derive(Args, Debug)]
+#[group(multiple = false)]
+struct ModeFlags {
+    /// Compress (the default).
+    #[arg(short = 'z', long = "compress")]
+    compress: bool,
+    /// Decompress.
+    #[arg(short = 'd', long = "decompress")]
+    decompress: bool,
+    /// Verify: decode everything and check every checksum.
+    #[arg(short = 't', long = "test")]
+    test: bool,
+    /// List archive information.
+    #[arg(short = 'l', long = "list")]
+    list: bool,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Compress files (FILE -> FILE.boa; stdin -> stdout).
+    Compress(ArchiveOpts),
+    /// Decompress archives (FILE.boa -> FILE; stdin -> stdout).
+    Decompress(ArchiveOpts),
+    /// Decode every chunk and check every checksum; non-zero exit if anything is wrong.
+    #[command(alias = "test")]
+    Verify(ArchiveOpts),
+    /// Show sizes, ratio, chunks, codecs, model fingerprint and versions.
+    List(ArchiveOpts),
     /// Inspect, generate and measure integer model files.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
@@ -46,7 +83,7 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum VectorsCommand {
-    /// Write models, inputs and manifest.tsv into DIR (the committed set is `portability-vectors/`).
+    /// Write models, inputs, manifest.tsv and golden archives into DIR (the committed set is `portability-vectors/`).
     Generate { dir: std::path::PathBuf },
     /// Recompute every digest in DIR with this build's engine and compare.
     Check { dir: std::path::PathBuf },
@@ -59,6 +96,9 @@ fn run_vectors(cmd: VectorsCommand) -> Result<(), CliError> {
         VectorsCommand::Check { dir } => {
             let n = crate::vectors::check(&dir).map_err(|e| CliError::new(exit::CORRUPT, e))?;
             println!("{n} portability vectors match ({})", dir.display());
+            let n = crate::vectors::check_archives(&dir)
+                .map_err(|e| CliError::new(exit::CORRUPT, e))?;
+            println!("{n} golden archives decode correctly ({})", dir.display());
             Ok(())
         }
     }
@@ -90,9 +130,26 @@ impl From<crate::model::ModelError> for CliError {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Model(c) => model_cmd::run(c),
-        Command::Vectors(c) => run_vectors(c),
-        Command::Bench(a) => bench_cmd::run(a),
+        Some(Command::Model(c)) => model_cmd::run(c),
+        Some(Command::Vectors(c)) => run_vectors(c),
+        Some(Command::Bench(a)) => bench_cmd::run(a),
+        Some(Command::Compress(o)) => archive_cmd::run(Mode::Compress, o),
+        Some(Command::Decompress(o)) => archive_cmd::run(Mode::Decompress, o),
+        Some(Command::Verify(o)) => archive_cmd::run(Mode::Verify, o),
+        Some(Command::List(o)) => archive_cmd::run(Mode::List, o),
+        None => {
+            let m = &cli.mode;
+            let mode = if m.decompress {
+                Mode::Decompress
+            } else if m.test {
+                Mode::Verify
+            } else if m.list {
+                Mode::List
+            } else {
+                Mode::Compress
+            };
+            archive_cmd::run(mode, cli.opts)
+        }
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -1,0 +1,23 @@
+//! Arbitrary input (first byte: chunk length 1..=64, second: window 1..=4)
+//! compresses and decompresses to itself.
+#![no_main]
+
+mod common;
+
+use boa_det::compress::{self, CompressOptions};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let [c, w, rest @ ..] = data else {
+        return;
+    };
+    let opts = CompressOptions {
+        chunk_len: u32::from(c % 64) + 1,
+        embed_model: w & 0x80 != 0,
+        window: usize::from(w % 4) + 1,
+    };
+    let model = common::model();
+    let archive = compress::compress_bytes(model, rest, &opts).expect("compress");
+    let back = compress::decompress_bytes(&archive, Some(model.clone())).expect("decompress");
+    assert_eq!(back, rest);
+});

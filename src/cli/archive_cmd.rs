@@ -1,0 +1,515 @@
+//! `compress`, `decompress`, `verify`, `list` (and `-z`, `-d`, `-t`, `-l`).
+
+use super::{CliError, exit};
+use crate::compress::{self as pipeline, CompressOptions, PipelineError};
+use crate::container::{ArchiveReader, Codec, ContainerError};
+use crate::io_util::AtomicFile;
+use crate::model::Model;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to do with the inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Compress,
+    Decompress,
+    Verify,
+    List,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Device {
+    /// The best available backend (the CPU in this build).
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// Options shared by the archive commands.
+#[derive(Args, Debug, Clone)]
+pub struct ArchiveOpts {
+    /// Input files; `-` or none reads standard input.
+    pub files: Vec<PathBuf>,
+    /// Write the output to FILE (one input only).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write to standard output.
+    #[arg(short = 'c', long = "stdout")]
+    pub stdout: bool,
+    /// Overwrite existing output files; allow compressed data on a terminal.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Keep the input files (the default; accepted for zstd compatibility).
+    #[arg(short = 'k', long)]
+    pub keep: bool,
+    /// Worker threads; 0 = all cores.
+    #[arg(short = 'T', long = "threads", value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Model file (default: the built-in model; decoding: the embedded one).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Store the model in the archive, so it decodes without --model.
+    #[arg(long)]
+    pub embed_model: bool,
+    /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M.
+    #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size, default_value = "64K")]
+    pub chunk_size: u32,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    pub device: Device,
+    /// Decompress only the original bytes START..END (END may be omitted).
+    #[arg(long, value_name = "START..END", value_parser = parse_range)]
+    pub range: Option<(u64, Option<u64>)>,
+    /// Quiet: no progress bar or summary.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Verbose: more detail.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Chunks coded together (testing; the output does not depend on it).
+    #[arg(long, hide = true, default_value_t = pipeline::DEFAULT_WINDOW)]
+    pub window: usize,
+}
+
+fn parse_size(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        None => (t, 1u64),
+        Some((i, _)) => {
+            let m = match t[i..].to_ascii_uppercase().as_str() {
+                "K" | "KB" | "KIB" => 1 << 10,
+                "M" | "MB" | "MIB" => 1 << 20,
+                _ => return Err(format!("bad size {s:?} (use e.g. 65536, 64K, 1M)")),
+            };
+            (&t[..i], m)
+        }
+    };
+    let n: u64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
+    let v = n.checked_mul(mult).ok_or("size too large")?;
+    if v == 0 || v > u64::from(crate::container::MAX_CHUNK_LEN) {
+        return Err(format!("chunk size must be 1 ..= 64M, got {s}"));
+    }
+    Ok(v as u32)
+}
+
+fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("bad range {s:?} (use START..END)"))?;
+    let a: u64 = if a.is_empty() {
+        0
+    } else {
+        a.parse().map_err(|_| format!("bad range start {a:?}"))?
+    };
+    let b = if b.is_empty() {
+        None
+    } else {
+        Some(b.parse().map_err(|_| format!("bad range end {b:?}"))?)
+    };
+    if let Some(b) = b
+        && b < a
+    {
+        return Err(format!("range end {b} is before start {a}"));
+    }
+    Ok((a, b))
+}
+
+impl From<PipelineError> for CliError {
+    fn from(e: PipelineError) -> CliError {
+        let code = match e {
+            PipelineError::Io(_) => exit::IO,
+            PipelineError::Model(_) => exit::MODEL,
+            PipelineError::Corrupt(_) => exit::CORRUPT,
+            PipelineError::Usage(_) => exit::USAGE,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+fn with_name(name: &str) -> impl Fn(CliError) -> CliError + '_ {
+    move |e| CliError::new(e.code, format!("{name}: {}", e.message))
+}
+
+fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
+    let pb = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::no_length(),
+    };
+    if quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        let style = ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        pb.set_style(style);
+    }
+    pb
+}
+
+/// Runs `mode` on every input.
+pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
+    if opts.device == Device::Cuda {
+        return Err(CliError::new(
+            exit::USAGE,
+            "CUDA backend not available in this build (use --device cpu or auto)",
+        ));
+    }
+    let files = if opts.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        opts.files.clone()
+    };
+    if files.len() > 1 && opts.output.is_some() {
+        return Err(CliError::new(
+            exit::USAGE,
+            "-o FILE needs exactly one input",
+        ));
+    }
+    if opts.range.is_some() && mode != Mode::Decompress {
+        return Err(CliError::new(
+            exit::USAGE,
+            "--range applies to decompress only",
+        ));
+    }
+    // `-T 0` (rayon's default) uses all cores. A second call (tests running
+    // in one process) keeps the first pool.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build_global();
+    crate::io_util::install_interrupt_handler();
+    let supplied = match &opts.model {
+        Some(p) => Some(Model::load(p)?),
+        None => None,
+    };
+    for f in &files {
+        match mode {
+            Mode::Compress => compress_one(f, &opts, supplied.as_ref())?,
+            Mode::Decompress => decompress_one(f, &opts, supplied.clone())?,
+            Mode::Verify => verify_one(f, &opts, supplied.clone())?,
+            Mode::List => list_one(f, &opts)?,
+        }
+    }
+    Ok(())
+}
+
+fn is_stdio(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn display(p: &Path) -> String {
+    if is_stdio(p) {
+        "<stdin>".into()
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// Where the output goes.
+enum Output {
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    File(AtomicFile),
+}
+
+impl Output {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Output::Stdout(s) => s,
+            Output::File(f) => f.writer(),
+        }
+    }
+
+    fn commit(self) -> Result<(), CliError> {
+        match self {
+            Output::Stdout(mut s) => s
+                .flush()
+                .map_err(|e| CliError::new(exit::IO, format!("cannot write stdout: {e}"))),
+            Output::File(f) => f.commit(),
+        }
+    }
+}
+
+fn open_output(dest: Option<&Path>, force: bool, binary: bool) -> Result<Output, CliError> {
+    match dest {
+        Some(p) if !is_stdio(p) => Ok(Output::File(AtomicFile::create(p, force)?)),
+        _ => {
+            if binary && !force && std::io::stdout().is_terminal() {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    "refusing to write compressed data to a terminal (use -o FILE, redirect, or -f)",
+                ));
+            }
+            Ok(Output::Stdout(std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::io::stdout(),
+            )))
+        }
+    }
+}
+
+fn compress_one(
+    input: &Path,
+    opts: &ArchiveOpts,
+    supplied: Option<&Model>,
+) -> Result<(), CliError> {
+    let name = display(input);
+    let default;
+    let model = match supplied {
+        Some(m) => m,
+        None => {
+            let bytes = crate::default_models::default_model().ok_or_else(|| {
+                CliError::new(exit::MODEL, crate::default_models::NO_DEFAULT_MODEL)
+            })?;
+            default = Model::from_bytes(bytes)?;
+            &default
+        }
+    };
+    let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
+        None
+    } else if let Some(o) = &opts.output {
+        Some(o.clone())
+    } else {
+        let mut s = input.as_os_str().to_owned();
+        s.push(".boa");
+        Some(PathBuf::from(s))
+    };
+    let (reader, total): (Box<dyn Read>, Option<u64>) = if is_stdio(input) {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = std::fs::File::open(input)
+            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), len)
+    };
+    let mut out = open_output(dest.as_deref(), opts.force, true).map_err(with_name(&name))?;
+    let pb = progress_bar(total, opts.quiet);
+    let copts = CompressOptions {
+        chunk_len: opts.chunk_size,
+        embed_model: opts.embed_model,
+        window: opts.window,
+    };
+    let t0 = Instant::now();
+    let mut counter = CountingWriter {
+        inner: out.writer(),
+        n: 0,
+    };
+    let (_, n_in) = pipeline::compress(model, reader, &mut counter, &copts, &mut |d| {
+        pb.set_position(d)
+    })
+    .map_err(|e| with_name(&name)(e.into()))?;
+    let n_out = counter.n;
+    pb.finish_and_clear();
+    out.commit().map_err(with_name(&name))?;
+    if !opts.quiet {
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "{name}: {n_in} -> {n_out} bytes ({:.2}%), {:.2} MB/s",
+            100.0 * n_out as f64 / (n_in.max(1)) as f64,
+            n_in as f64 / secs / 1e6
+        );
+    }
+    Ok(())
+}
+
+struct CountingWriter<'a> {
+    inner: &'a mut dyn Write,
+    n: u64,
+}
+
+impl Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+fn open_archive(input: &Path) -> Result<ArchiveReader<Box<dyn ReadSeek>>, CliError> {
+    let name = display(input);
+    let src: Box<dyn ReadSeek> = if is_stdio(input) {
+        let mut v = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut v)
+            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
+        Box::new(std::io::Cursor::new(v))
+    } else {
+        let f = std::fs::File::open(input)
+            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    ArchiveReader::open(src).map_err(|e| {
+        let code = match e {
+            ContainerError::Io(_) => exit::IO,
+            _ => exit::CORRUPT,
+        };
+        CliError::new(code, format!("{name}: not a valid .boa archive: {e}"))
+    })
+}
+
+fn decompress_one(
+    input: &Path,
+    opts: &ArchiveOpts,
+    supplied: Option<Model>,
+) -> Result<(), CliError> {
+    let name = display(input);
+    let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
+        None
+    } else if let Some(o) = &opts.output {
+        Some(o.clone())
+    } else {
+        match input.to_str().and_then(|s| s.strip_suffix(".boa")) {
+            Some(stem) if !stem.is_empty() && !stem.ends_with('/') => Some(PathBuf::from(stem)),
+            _ => {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    format!(
+                        "{name}: unknown suffix (expected .boa); use -o FILE or -c to choose the output"
+                    ),
+                ));
+            }
+        }
+    };
+    let mut reader = open_archive(input)?;
+    let model =
+        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
+    let range = opts.range.map(|(a, b)| a..b.unwrap_or(reader.total_len()));
+    let total = range
+        .as_ref()
+        .map_or(reader.total_len(), |r| r.end.saturating_sub(r.start));
+    let mut out = open_output(dest.as_deref(), opts.force, false).map_err(with_name(&name))?;
+    let pb = progress_bar(Some(total), opts.quiet);
+    let t0 = Instant::now();
+    let n = pipeline::decompress(
+        &mut reader,
+        model.as_ref(),
+        range,
+        out.writer(),
+        opts.window,
+        &mut |d| pb.set_position(d),
+    )
+    .map_err(|e| with_name(&name)(e.into()))?;
+    pb.finish_and_clear();
+    out.commit().map_err(with_name(&name))?;
+    if opts.verbose && !opts.quiet {
+        let secs = t0.elapsed().as_secs_f64().max(1e-9);
+        eprintln!("{name}: {n} bytes, {:.2} MB/s", n as f64 / secs / 1e6);
+    }
+    Ok(())
+}
+
+fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Result<(), CliError> {
+    let name = display(input);
+    let mut reader = open_archive(input)?;
+    let model =
+        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
+    let pb = progress_bar(Some(reader.total_len()), opts.quiet);
+    let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window, &mut |d| {
+        pb.set_position(d)
+    });
+    pb.finish_and_clear();
+    for (i, why) in &rep.bad {
+        let prefix = format!("chunk {i}: ");
+        let why = why.strip_prefix(&prefix).unwrap_or(why);
+        eprintln!("{name}: chunk {i} is bad: {why}");
+    }
+    if rep.ok() {
+        if !opts.quiet {
+            eprintln!(
+                "{name}: OK ({} chunks, {} bytes, model {})",
+                rep.chunks,
+                reader.total_len(),
+                crate::model::Fingerprint(reader.header().params.model_fingerprint)
+            );
+        }
+        Ok(())
+    } else if rep.bad.is_empty() {
+        Err(CliError::new(
+            exit::CORRUPT,
+            format!("{name}: content checksum mismatch"),
+        ))
+    } else {
+        Err(CliError::new(
+            exit::CORRUPT,
+            format!("{name}: {} of {} chunks are bad", rep.bad.len(), rep.chunks),
+        ))
+    }
+}
+
+fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
+    let name = display(input);
+    let reader = open_archive(input)?;
+    let h = *reader.header();
+    let total = reader.total_len();
+    let file_len = reader.file_len();
+    let mut counts = [0usize; 3];
+    for e in reader.entries() {
+        counts[usize::from(e.codec.id()).min(2)] += 1;
+    }
+    let codecs: Vec<String> = [
+        (Codec::Stored, "stored"),
+        (Codec::Neural, "neural"),
+        (Codec::Zstd, "zstd"),
+    ]
+    .iter()
+    .filter(|(c, _)| counts[usize::from(c.id())] > 0)
+    .map(|(c, n)| format!("{n} x{}", counts[usize::from(c.id())]))
+    .collect();
+    println!("{name}");
+    println!("  original size:   {total}");
+    println!("  archive size:    {file_len}");
+    println!(
+        "  ratio:           {:.4} ({:.3} bits/byte)",
+        if total == 0 {
+            0.0
+        } else {
+            file_len as f64 / total as f64
+        },
+        if total == 0 {
+            0.0
+        } else {
+            8.0 * file_len as f64 / total as f64
+        }
+    );
+    println!(
+        "  chunks:          {} of {} bytes",
+        reader.chunk_count(),
+        h.params.chunk_len
+    );
+    println!(
+        "  codecs:          {}",
+        if codecs.is_empty() {
+            "-".into()
+        } else {
+            codecs.join(", ")
+        }
+    );
+    println!(
+        "  model:           {}{}",
+        crate::model::Fingerprint(h.params.model_fingerprint),
+        match reader.model_blob_len() {
+            Some(l) => format!(" (embedded, {l} bytes)"),
+            None => String::new(),
+        }
+    );
+    println!("  format version:  {}", h.format_version);
+    println!("  arith version:   {}", h.params.arith_version);
+    if opts.verbose {
+        for (i, e) in reader.entries().iter().enumerate() {
+            println!(
+                "  chunk {i}: {:?} {} -> {} bytes at {}",
+                e.codec, e.original_size, e.compressed_size, e.offset
+            );
+        }
+    }
+    Ok(())
+}

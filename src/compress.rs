@@ -1,0 +1,571 @@
+//! The compressor pipeline: input -> chunks -> batched neural coding -> `.boa`.
+//!
+//! The input is cut into chunks of `chunk_len` bytes (`docs/FORMAT.md` section
+//! 5). Every chunk is an independent stream with a fresh [`StreamState`]
+//! primed with [`PRIME_BYTE`]. Chunks are coded in windows of at most
+//! `window` chunks; inside a window all streams advance one byte per time step
+//! with [`engine::step_batch`] (parallel on the current rayon pool). Each
+//! stream's bytes depend only on its chunk and the model, so the archive is the
+//! same for any thread count and any window size. Memory is bounded by the
+//! window: about `window * chunk_len` bytes of input plus the same of output.
+
+use crate::coder::{CoderError, CumulativeFrequencies, RangeDecoder, RangeEncoder};
+use crate::container::{
+    ArchiveParams, ArchiveReader, ArchiveWriter, Codec, ContainerError, MAX_CHUNK_LEN,
+};
+use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
+use crate::model::{Fingerprint, Model};
+use rayon::prelude::*;
+use std::io::{Read, Seek, Write};
+use std::ops::Range;
+use thiserror::Error;
+use xxhash_rust::xxh3::Xxh3Default;
+
+/// Default chunk length: 64 KiB.
+pub const DEFAULT_CHUNK_LEN: u32 = 64 << 10;
+
+/// Default number of chunks coded together (bounds memory; not derived from
+/// the thread count, and the output does not depend on it).
+pub const DEFAULT_WINDOW: usize = 256;
+
+/// Errors of the pipeline, grouped the way the CLI maps them to exit codes.
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// Reading the input or writing the output failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The model is missing, invalid or does not match the archive.
+    #[error("{0}")]
+    Model(String),
+    /// The archive is malformed or fails a check.
+    #[error("{0}")]
+    Corrupt(String),
+    /// Bad parameters (chunk length, byte range).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<ContainerError> for PipelineError {
+    fn from(e: ContainerError) -> Self {
+        match e {
+            ContainerError::Io(io) => PipelineError::Io(io),
+            other => PipelineError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+/// Parameters of [`compress`].
+#[derive(Debug, Clone, Copy)]
+pub struct CompressOptions {
+    /// Chunk length, `1..=MAX_CHUNK_LEN`.
+    pub chunk_len: u32,
+    /// Store the model file bytes in the archive.
+    pub embed_model: bool,
+    /// Chunks coded together, `>= 1`.
+    pub window: usize,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        Self {
+            chunk_len: DEFAULT_CHUNK_LEN,
+            embed_model: false,
+            window: DEFAULT_WINDOW,
+        }
+    }
+}
+
+/// Below this many active streams the engine step runs on the calling thread
+/// ([`engine::step_batch`] hands out 16 streams per task, so fewer would be
+/// one task anyway). The results are the same either way.
+const STEP_SERIAL_BELOW: usize = 17;
+
+/// Below this many active streams the range coding of one time step runs on
+/// the calling thread: coding a symbol is cheap next to a pool dispatch.
+const CODE_SERIAL_BELOW: usize = 128;
+
+/// Steps `states` by `bytes`, in parallel when there are enough of them.
+fn step_some(
+    model: &Model,
+    scratch: &mut engine::Scratch,
+    states: &mut [StreamState],
+    bytes: &[u8],
+    freqs: &mut [Frequencies],
+) {
+    if states.len() < STEP_SERIAL_BELOW {
+        for ((st, &b), f) in states.iter_mut().zip(bytes).zip(freqs.iter_mut()) {
+            engine::step_into(model, st, b, scratch, f);
+        }
+    } else {
+        engine::step_batch(model, states, bytes, freqs);
+    }
+}
+
+/// Table of the model's frequencies, validated for the coder.
+fn cum(f: &Frequencies) -> Result<CumulativeFrequencies, CoderError> {
+    CumulativeFrequencies::new(&f.0)
+}
+
+/// Indices of `lens` sorted by decreasing length (stable), so that the
+/// streams still active at any time step are a prefix of this order.
+fn by_decreasing_len(lens: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
+    order
+}
+
+/// Encodes each chunk as one neural stream; all chunks advance together.
+pub fn encode_chunks(model: &Model, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+    let n = chunks.len();
+    let lens: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+    let order = by_decreasing_len(&lens);
+    let sorted: Vec<&[u8]> = order.iter().map(|&i| chunks[i]).collect();
+    let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(model)).collect();
+    let mut freqs = vec![Frequencies::default(); n];
+    let mut encoders: Vec<RangeEncoder> = sorted
+        .iter()
+        .map(|c| RangeEncoder::with_capacity(c.len() / 2 + 16))
+        .collect();
+    let mut bytes = vec![PRIME_BYTE; n];
+    let mut scratch = engine::Scratch::new(model);
+    step_some(model, &mut scratch, &mut states, &bytes, &mut freqs);
+    let max_len = sorted.first().map_or(0, |c| c.len());
+    let encode_one = |enc: &mut RangeEncoder, f: &Frequencies, sym: u8| match cum(f) {
+        Ok(cf) => enc.encode(&cf, sym),
+        // The engine always produces valid tables (arith v1 proof).
+        Err(e) => unreachable!("engine produced an invalid table: {e}"),
+    };
+    for t in 0..max_len {
+        let active = sorted.partition_point(|c| c.len() > t);
+        if active < CODE_SERIAL_BELOW {
+            for ((enc, f), c) in encoders[..active].iter_mut().zip(&freqs).zip(&sorted) {
+                encode_one(enc, f, c[t]);
+            }
+        } else {
+            encoders[..active]
+                .par_iter_mut()
+                .zip(freqs[..active].par_iter())
+                .zip(sorted[..active].par_iter())
+                .for_each(|((enc, f), c)| encode_one(enc, f, c[t]));
+        }
+        let stepping = sorted.partition_point(|c| c.len() > t + 1);
+        for (b, c) in bytes[..stepping].iter_mut().zip(&sorted) {
+            *b = c[t];
+        }
+        step_some(
+            model,
+            &mut scratch,
+            &mut states[..stepping],
+            &bytes[..stepping],
+            &mut freqs[..stepping],
+        );
+    }
+    let mut out = vec![Vec::new(); n];
+    for (enc, &i) in encoders.into_iter().zip(&order) {
+        out[i] = enc.finish();
+    }
+    out
+}
+
+/// Decodes neural streams `(payload, original length)` together. A stream
+/// that fails keeps its error; the others are unaffected.
+pub fn decode_chunks(
+    model: &Model,
+    streams: &[(&[u8], usize)],
+) -> Vec<Result<Vec<u8>, CoderError>> {
+    let n = streams.len();
+    let lens: Vec<usize> = streams.iter().map(|s| s.1).collect();
+    let order = by_decreasing_len(&lens);
+    let mut results: Vec<Result<Vec<u8>, CoderError>> = Vec::with_capacity(n);
+    let mut decoders: Vec<Option<RangeDecoder<'_>>> = Vec::with_capacity(n);
+    for &i in &order {
+        match RangeDecoder::new(streams[i].0) {
+            Ok(d) => {
+                decoders.push(Some(d));
+                results.push(Ok(Vec::with_capacity(streams[i].1)));
+            }
+            Err(e) => {
+                decoders.push(None);
+                results.push(Err(e));
+            }
+        }
+    }
+    let sorted_lens: Vec<usize> = order.iter().map(|&i| lens[i]).collect();
+    let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(model)).collect();
+    let mut freqs = vec![Frequencies::default(); n];
+    let mut bytes = vec![PRIME_BYTE; n];
+    let mut scratch = engine::Scratch::new(model);
+    step_some(model, &mut scratch, &mut states, &bytes, &mut freqs);
+    let max_len = sorted_lens.first().copied().unwrap_or(0);
+    let decode_one = |dec: &mut Option<RangeDecoder<'_>>,
+                      res: &mut Result<Vec<u8>, CoderError>,
+                      f: &Frequencies,
+                      b: &mut u8| {
+        let (Some(d), Ok(out)) = (dec.as_mut(), res.as_mut()) else {
+            // A failed stream is stepped with 0 bytes until it ends.
+            *b = 0;
+            return;
+        };
+        match cum(f).and_then(|cf| d.decode(&cf)) {
+            Ok(s) => {
+                out.push(s);
+                *b = s;
+            }
+            Err(e) => {
+                *res = Err(e);
+                *dec = None;
+                *b = 0;
+            }
+        }
+    };
+    for t in 0..max_len {
+        let active = sorted_lens.partition_point(|&l| l > t);
+        if active < CODE_SERIAL_BELOW {
+            for (((dec, res), f), b) in decoders[..active]
+                .iter_mut()
+                .zip(results.iter_mut())
+                .zip(&freqs)
+                .zip(bytes.iter_mut())
+            {
+                decode_one(dec, res, f, b);
+            }
+        } else {
+            decoders[..active]
+                .par_iter_mut()
+                .zip(results[..active].par_iter_mut())
+                .zip(freqs[..active].par_iter())
+                .zip(bytes[..active].par_iter_mut())
+                .for_each(|(((dec, res), f), b)| decode_one(dec, res, f, b));
+        }
+        let stepping = sorted_lens.partition_point(|&l| l > t + 1);
+        step_some(
+            model,
+            &mut scratch,
+            &mut states[..stepping],
+            &bytes[..stepping],
+            &mut freqs[..stepping],
+        );
+    }
+    for (dec, res) in decoders.into_iter().zip(results.iter_mut()) {
+        if let (Some(d), Ok(_)) = (dec, &res)
+            && let Err(e) = d.finish()
+        {
+            *res = Err(e);
+        }
+    }
+    let mut out: Vec<Option<Result<Vec<u8>, CoderError>>> = (0..n).map(|_| None).collect();
+    for (res, &i) in results.into_iter().zip(&order) {
+        out[i] = Some(res);
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or(Err(CoderError::TooShort { len: 0 })))
+        .collect()
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Compresses `input` into `out` with `model`. `progress` is called with the
+/// number of input bytes done after each window. Returns the output and the
+/// number of input bytes.
+pub fn compress<R: Read, W: Write>(
+    model: &Model,
+    mut input: R,
+    out: W,
+    opts: &CompressOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(W, u64), PipelineError> {
+    if opts.chunk_len == 0 || opts.chunk_len > MAX_CHUNK_LEN {
+        return Err(PipelineError::Usage(format!(
+            "chunk size must be 1..={MAX_CHUNK_LEN} bytes, got {}",
+            opts.chunk_len
+        )));
+    }
+    let params = ArchiveParams {
+        arith_version: crate::arith::ARITH_VERSION,
+        model_fingerprint: model.fingerprint().0,
+        chunk_len: opts.chunk_len,
+    };
+    let blob = opts.embed_model.then(|| model.to_bytes());
+    let mut writer = ArchiveWriter::new(out, &params, blob.as_deref())?;
+    let chunk_len = opts.chunk_len as usize;
+    let window = opts.window.max(1);
+    let mut buf = vec![0u8; chunk_len * window];
+    let mut done: u64 = 0;
+    loop {
+        let got = read_full(&mut input, &mut buf)?;
+        if got == 0 {
+            break;
+        }
+        let chunks: Vec<&[u8]> = buf[..got].chunks(chunk_len).collect();
+        let payloads = encode_chunks(model, &chunks);
+        for (c, p) in chunks.iter().zip(&payloads) {
+            writer.write_encoded(c, Codec::Neural, p)?;
+        }
+        done += got as u64;
+        progress(done);
+        if got < buf.len() {
+            break;
+        }
+    }
+    Ok((writer.finish()?, done))
+}
+
+/// Compresses a byte slice in memory (convenience for tests and tools).
+pub fn compress_bytes(
+    model: &Model,
+    data: &[u8],
+    opts: &CompressOptions,
+) -> Result<Vec<u8>, PipelineError> {
+    Ok(compress(model, data, Vec::new(), opts, &mut |_| {})?.0)
+}
+
+/// Whether any chunk of the archive needs the model.
+pub fn needs_model<R: Read + Seek>(reader: &ArchiveReader<R>) -> bool {
+    reader.entries().iter().any(|e| e.codec != Codec::Stored)
+}
+
+/// Chooses the model to decode `reader` with: the embedded one, else
+/// `supplied`, else a built-in one with the header's fingerprint. A model
+/// whose fingerprint differs from the header is refused. Returns `None` only
+/// when no chunk needs a model and none is available.
+pub fn resolve_model<R: Read + Seek>(
+    reader: &mut ArchiveReader<R>,
+    supplied: Option<Model>,
+) -> Result<Option<Model>, PipelineError> {
+    let header = *reader.header();
+    let want = Fingerprint(header.params.model_fingerprint);
+    if header.params.arith_version != crate::arith::ARITH_VERSION {
+        return Err(PipelineError::Model(format!(
+            "archive uses arith version {}, this build implements {}",
+            header.params.arith_version,
+            crate::arith::ARITH_VERSION
+        )));
+    }
+    let check = |m: Model, what: &str| {
+        if m.fingerprint() == want {
+            Ok(m)
+        } else {
+            Err(PipelineError::Model(format!(
+                "{what} has fingerprint {}, but the archive was made with model {want}",
+                m.fingerprint()
+            )))
+        }
+    };
+    if let Some(blob) = reader.read_model_blob()? {
+        let m = Model::from_bytes(&blob)
+            .map_err(|e| PipelineError::Corrupt(format!("embedded model is invalid: {e}")))?;
+        return check(m, "the embedded model").map(Some);
+    }
+    if let Some(m) = supplied {
+        return check(m, "the model given with --model").map(Some);
+    }
+    if let Some(bytes) = crate::default_models::lookup(&want) {
+        let m = Model::from_bytes(bytes).map_err(|e| PipelineError::Model(e.to_string()))?;
+        return check(m, "the built-in model").map(Some);
+    }
+    if needs_model(reader) {
+        return Err(PipelineError::Model(format!(
+            "archive needs model {want}, which is not embedded and not built in; pass --model FILE"
+        )));
+    }
+    Ok(None)
+}
+
+/// Decodes chunks `indices` (read from `reader`); returns per chunk the
+/// verified original bytes or the error.
+fn decode_window<R: Read + Seek>(
+    reader: &mut ArchiveReader<R>,
+    model: Option<&Model>,
+    indices: Range<usize>,
+) -> Vec<Result<Vec<u8>, String>> {
+    let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
+    let mut neural: Vec<(usize, Vec<u8>, usize)> = Vec::new();
+    for i in indices.clone() {
+        match reader.read_payload(i) {
+            Err(e) => results.push(Err(e.to_string())),
+            Ok(p) => {
+                let e = reader.entries()[i];
+                match e.codec {
+                    Codec::Stored => results.push(Ok(p)),
+                    Codec::Neural => {
+                        results.push(Ok(Vec::new()));
+                        neural.push((i - indices.start, p, e.original_size as usize));
+                    }
+                    Codec::Zstd => results.push(Err(format!(
+                        "chunk {i}: codec zstd is not supported by this build"
+                    ))),
+                }
+            }
+        }
+    }
+    if !neural.is_empty() {
+        let Some(model) = model else {
+            for (k, _, _) in &neural {
+                results[*k] = Err("no model to decode with".into());
+            }
+            return results;
+        };
+        let streams: Vec<(&[u8], usize)> = neural.iter().map(|(_, p, n)| (&p[..], *n)).collect();
+        for ((k, _, _), r) in neural.iter().zip(decode_chunks(model, &streams)) {
+            let i = indices.start + k;
+            results[*k] = r.map_err(|e| format!("chunk {i}: {e}"));
+        }
+    }
+    for (k, r) in results.iter_mut().enumerate() {
+        if let Ok(data) = r
+            && let Err(e) = reader.verify_chunk(indices.start + k, data)
+        {
+            *r = Err(e.to_string());
+        }
+    }
+    results
+}
+
+/// Decompresses the original bytes `range` (all of them when `None`) into
+/// `out`, decoding only the chunks that overlap it, `window` chunks at a time.
+/// Every decoded chunk is verified; a full extraction also checks the content
+/// checksum. Returns the number of bytes written.
+pub fn decompress<R: Read + Seek, W: Write>(
+    reader: &mut ArchiveReader<R>,
+    model: Option<&Model>,
+    range: Option<Range<u64>>,
+    mut out: W,
+    window: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, PipelineError> {
+    let total = reader.total_len();
+    let full = range.is_none();
+    let range = range.unwrap_or(0..total);
+    if range.start > range.end || range.end > total {
+        return Err(PipelineError::Usage(format!(
+            "byte range {}..{} is outside the archive's {total} bytes",
+            range.start, range.end
+        )));
+    }
+    let chunk_len = u64::from(reader.header().params.chunk_len);
+    let first = usize::try_from(range.start / chunk_len).unwrap_or(usize::MAX);
+    let last = if range.is_empty() {
+        first
+    } else {
+        usize::try_from(range.end.div_ceil(chunk_len)).unwrap_or(usize::MAX)
+    };
+    let mut hasher = Xxh3Default::new();
+    let mut written = 0u64;
+    let mut start = first;
+    while start < last {
+        let end = (start + window.max(1)).min(last);
+        for (k, r) in decode_window(reader, model, start..end)
+            .into_iter()
+            .enumerate()
+        {
+            let data = r.map_err(PipelineError::Corrupt)?;
+            let i = (start + k) as u64;
+            let chunk_start = i * chunk_len;
+            let lo = range
+                .start
+                .saturating_sub(chunk_start)
+                .min(data.len() as u64) as usize;
+            let hi = (range.end - chunk_start).min(data.len() as u64) as usize;
+            if full {
+                hasher.update(&data);
+            }
+            out.write_all(&data[lo..hi])?;
+            written += (hi - lo) as u64;
+        }
+        progress(written);
+        start = end;
+    }
+    out.flush()?;
+    if full && hasher.digest() != reader.content_hash() {
+        return Err(PipelineError::Corrupt(
+            ContainerError::ContentChecksum.to_string(),
+        ));
+    }
+    Ok(written)
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Chunks checked.
+    pub chunks: usize,
+    /// `(chunk index, what is wrong)` for every bad chunk.
+    pub bad: Vec<(usize, String)>,
+    /// Whether the whole-content checksum matched (false if any chunk is bad).
+    pub content_ok: bool,
+}
+
+impl VerifyReport {
+    /// True when every check passed.
+    pub fn ok(&self) -> bool {
+        self.bad.is_empty() && self.content_ok
+    }
+}
+
+/// Decodes every chunk and checks every checksum, collecting all failures.
+pub fn verify<R: Read + Seek>(
+    reader: &mut ArchiveReader<R>,
+    model: Option<&Model>,
+    window: usize,
+    progress: &mut dyn FnMut(u64),
+) -> VerifyReport {
+    let n = reader.chunk_count();
+    let mut bad = Vec::new();
+    let mut hasher = Xxh3Default::new();
+    let mut done = 0u64;
+    let mut start = 0;
+    while start < n {
+        let end = (start + window.max(1)).min(n);
+        for (k, r) in decode_window(reader, model, start..end)
+            .into_iter()
+            .enumerate()
+        {
+            match r {
+                Ok(d) => {
+                    hasher.update(&d);
+                    done += d.len() as u64;
+                }
+                Err(e) => bad.push((start + k, e)),
+            }
+        }
+        progress(done);
+        start = end;
+    }
+    let content_ok = bad.is_empty() && hasher.digest() == reader.content_hash();
+    VerifyReport {
+        chunks: n,
+        bad,
+        content_ok,
+    }
+}
+
+/// Decompresses a whole archive held in memory (convenience for tests).
+pub fn decompress_bytes(archive: &[u8], model: Option<Model>) -> Result<Vec<u8>, PipelineError> {
+    let mut reader = ArchiveReader::from_bytes(archive)?;
+    let model = resolve_model(&mut reader, model)?;
+    let mut out = Vec::new();
+    decompress(
+        &mut reader,
+        model.as_ref(),
+        None,
+        &mut out,
+        DEFAULT_WINDOW,
+        &mut |_| {},
+    )?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+use super::*;
+use crate::model::Dims;
+use crate::model::synth::{SplitMix64, SynthKind, random_model};
+use proptest::prelude::*;
+use std::sync::OnceLock;
+
+fn tiny(seed: u64) -> Model {
+    random_model(
+        Dims {
+            d_model: 16,
+            n_layers: 1,
+        },
+        SynthKind::Typical,
+        seed,
+    )
+    .unwrap()
+}
+
+fn model() -> &'static Model {
+    static M: OnceLock<Model> = OnceLock::new();
+    M.get_or_init(|| tiny(1))
+}
+
+fn opts(chunk_len: u32, window: usize) -> CompressOptions {
+    CompressOptions {
+        chunk_len,
+        embed_model: false,
+        window,
+    }
+}
+
+/// Compressible text-like input.
+fn text(n: usize) -> Vec<u8> {
+    b"the quick brown fox jumps over the lazy dog; "
+        .iter()
+        .copied()
+        .cycle()
+        .take(n)
+        .collect()
+}
+
+/// The model's own greedy continuation from a fresh stream: the model codes
+/// it well, so each `chunk_len`-long repetition compresses.
+fn greedy(n: usize, chunk_len: usize) -> Vec<u8> {
+    let m = model();
+    let mut state = StreamState::new(m);
+    let mut f = engine::step(m, &mut state, PRIME_BYTE);
+    let mut one = Vec::new();
+    for _ in 0..chunk_len.min(n) {
+        let b = (0..=255u8)
+            .max_by_key(|&b| (f.0[usize::from(b)], b))
+            .unwrap();
+        one.push(b);
+        f = engine::step(m, &mut state, b);
+    }
+    one.iter().copied().cycle().take(n).collect()
+}
+
+fn random(n: usize, seed: u64) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    SplitMix64(seed).fill_bytes(&mut v);
+    v
+}
+
+fn round_trip(data: &[u8], chunk_len: u32, window: usize) -> Vec<u8> {
+    let archive = compress_bytes(model(), data, &opts(chunk_len, window)).unwrap();
+    let back = decompress_bytes(&archive, Some(model().clone())).unwrap();
+    assert_eq!(back, data);
+    archive
+}
+
+#[test]
+fn round_trip_edge_sizes() {
+    for chunk_len in [1u32, 7, 64] {
+        for n in [0usize, 1, 6, 7, 8, 63, 64, 65, 200] {
+            round_trip(&text(n), chunk_len, 3);
+            round_trip(&vec![0u8; n], chunk_len, 2);
+            round_trip(&random(n, n as u64), chunk_len, 256);
+        }
+    }
+}
+
+#[test]
+fn archive_independent_of_threads_and_window() {
+    // About 150 chunks, so a window of 256 takes the parallel paths.
+    let mut data = greedy(64 * 120, 64);
+    data.extend(random(700, 9));
+    data.extend(vec![0u8; 1200]);
+    let mut archives = Vec::new();
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for window in [1, 3, 256] {
+            archives.push(pool.install(|| round_trip(&data, 64, window)));
+        }
+    }
+    assert!(archives.windows(2).all(|w| w[0] == w[1]));
+    // Text chunks are coded (the container falls back to stored for the
+    // random ones, whose encoding does not shrink).
+    let r = ArchiveReader::from_bytes(&archives[0]).unwrap();
+    assert!(r.entries().iter().any(|e| e.codec == Codec::Neural));
+    assert!(r.entries().iter().any(|e| e.codec == Codec::Stored));
+}
+
+#[test]
+fn embedded_model_decodes_without_model() {
+    let data = text(3000);
+    let o = CompressOptions {
+        embed_model: true,
+        ..opts(1000, 2)
+    };
+    let archive = compress_bytes(model(), &data, &o).unwrap();
+    assert_eq!(decompress_bytes(&archive, None).unwrap(), data);
+    // A different supplied model is ignored when one is embedded.
+    assert_eq!(decompress_bytes(&archive, Some(tiny(2))).unwrap(), data);
+}
+
+#[test]
+fn wrong_or_missing_model_refused() {
+    let archive = compress_bytes(model(), &greedy(3000, 1000), &opts(1000, 2)).unwrap();
+    let e = decompress_bytes(&archive, Some(tiny(2))).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, PipelineError::Model(_)), "{msg}");
+    assert!(msg.contains(&model().fingerprint().to_string()), "{msg}");
+    assert!(msg.contains(&tiny(2).fingerprint().to_string()), "{msg}");
+    let e = decompress_bytes(&archive, None).unwrap_err();
+    assert!(e.to_string().contains("--model"), "{e}");
+}
+
+#[test]
+fn byte_ranges() {
+    let data = greedy(1000, 64);
+    let archive = compress_bytes(model(), &data, &opts(64, 3)).unwrap();
+    let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
+    for (a, b) in [
+        (0u64, 0u64),
+        (0, 1),
+        (63, 65),
+        (100, 900),
+        (999, 1000),
+        (0, 1000),
+        (1000, 1000),
+    ] {
+        let mut out = Vec::new();
+        let n = decompress(
+            &mut reader,
+            Some(model()),
+            Some(a..b),
+            &mut out,
+            2,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(n, b - a);
+        assert_eq!(out, &data[a as usize..b as usize]);
+    }
+    let mut out = Vec::new();
+    assert!(
+        decompress(
+            &mut reader,
+            Some(model()),
+            Some(5..1001),
+            &mut out,
+            2,
+            &mut |_| {}
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn verify_names_bad_chunk() {
+    let data = greedy(1000, 100);
+    let mut archive = compress_bytes(model(), &data, &opts(100, 4)).unwrap();
+    let r = ArchiveReader::from_bytes(&archive).unwrap();
+    let e = r.entries()[3];
+    assert_eq!(e.codec, Codec::Neural);
+    let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
+    assert!(verify(&mut reader, Some(model()), 3, &mut |_| {}).ok());
+    archive[e.offset as usize + 2] ^= 0x10;
+    let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
+    let rep = verify(&mut reader, Some(model()), 3, &mut |_| {});
+    assert!(!rep.ok());
+    assert_eq!(rep.bad.len(), 1);
+    assert_eq!(rep.bad[0].0, 3);
+}
+
+/// Every single-byte corruption and every truncation of a small archive is
+/// reported as an error; none panics.
+#[test]
+fn every_flip_and_truncation_is_an_error() {
+    let mut data = greedy(200, 100);
+    data.extend(random(100, 3));
+    let o = CompressOptions {
+        embed_model: false,
+        ..opts(100, 2)
+    };
+    let archive = compress_bytes(model(), &data, &o).unwrap();
+    let r = ArchiveReader::from_bytes(&archive).unwrap();
+    let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
+    assert_eq!(codecs, [Codec::Neural, Codec::Neural, Codec::Stored]);
+    for i in 0..archive.len() {
+        for flip in [0x01u8, 0x80, 0xFF] {
+            let mut a = archive.clone();
+            a[i] ^= flip;
+            assert!(
+                decompress_bytes(&a, Some(model().clone())).is_err(),
+                "flip {flip:#x} at {i} not detected"
+            );
+        }
+    }
+    for len in 0..archive.len() {
+        assert!(decompress_bytes(&archive[..len], Some(model().clone())).is_err());
+    }
+}
+
+#[test]
+fn decode_chunks_garbage_never_panics() {
+    let mut rng = SplitMix64(5);
+    for n in 0..200usize {
+        let mut p = vec![0u8; n % 40];
+        rng.fill_bytes(&mut p);
+        let r = decode_chunks(model(), &[(&p, n % 17), (&p, 3)]);
+        assert_eq!(r.len(), 2);
+    }
+}
+
+#[test]
+fn bad_chunk_len_is_usage_error() {
+    let e = compress_bytes(model(), b"x", &opts(0, 1)).unwrap_err();
+    assert!(matches!(e, PipelineError::Usage(_)));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn prop_round_trip(
+        data in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            proptest::collection::vec(0u8..4, 0..300),
+            (0usize..300).prop_map(|n| vec![0u8; n]),
+        ],
+        chunk_len in 1u32..80,
+        window in 1usize..5,
+    ) {
+        let archive = compress_bytes(model(), &data, &opts(chunk_len, window)).unwrap();
+        prop_assert_eq!(decompress_bytes(&archive, Some(model().clone())).unwrap(), data);
+    }
+}

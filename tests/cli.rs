@@ -1,0 +1,304 @@
+//! End-to-end tests of the `boa-det` binary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_boa-det");
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("boa-det-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn no_panic(o: &Output) {
+    let e = stderr(o);
+    assert!(
+        !e.contains("panicked") && !e.contains("RUST_BACKTRACE"),
+        "{e}"
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A d=16 synthetic model file and a text input.
+fn setup(d: &Dir, seed: u64) -> (PathBuf, PathBuf) {
+    let model = d.path(&format!("m{seed}.safetensors"));
+    let o = run(&[
+        "model",
+        "synth",
+        "--d-model",
+        "16",
+        "--layers",
+        "1",
+        "--seed",
+        &seed.to_string(),
+        "-o",
+        s(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let input = d.path("in.txt");
+    let text: Vec<u8> = b"boa-det cli test line 0123456789\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(5000)
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    (model, input)
+}
+
+#[test]
+fn round_trip_files_and_short_forms() {
+    let d = Dir::new("rt");
+    let (m, input) = setup(&d, 1);
+    let o = run(&["-q", "--model", s(&m), "--chunk-size", "1K", s(&input)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let boa = d.path("in.txt.boa");
+    assert!(boa.exists() && input.exists());
+    let out = d.path("back.txt");
+    let o = run(&["-d", "--model", s(&m), s(&boa), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&input).unwrap());
+    // Subcommand forms, -t and -l.
+    let o = run(&["verify", "--model", s(&m), s(&boa)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["-t", "--model", s(&m), s(&boa)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["-l", s(&boa)]);
+    assert!(o.status.success());
+    let listing = String::from_utf8_lossy(&o.stdout);
+    assert!(listing.contains("chunks:          5"), "{listing}");
+    // Decompress to the stripped name.
+    std::fs::remove_file(&input).unwrap();
+    let o = run(&["decompress", "--model", s(&m), s(&boa)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(input.exists());
+    // Range.
+    let o = run(&[
+        "-d",
+        "--model",
+        s(&m),
+        "--range",
+        "100..1500",
+        "-c",
+        s(&boa),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, &std::fs::read(&input).unwrap()[100..1500]);
+}
+
+#[test]
+fn stdin_stdout_and_thread_identity() {
+    let d = Dir::new("stdio");
+    let (m, input) = setup(&d, 1);
+    let data = std::fs::read(&input).unwrap();
+    let mut archives = Vec::new();
+    for t in ["1", "2", "3"] {
+        let o = run_stdin(
+            &["-q", "-T", t, "--model", s(&m), "--chunk-size", "100"],
+            &data,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        archives.push(o.stdout);
+    }
+    assert!(archives.windows(2).all(|w| w[0] == w[1]));
+    let o = run_stdin(&["-d", "--model", s(&m)], &archives[0]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, data);
+    let o = run_stdin(&["-d", "--model", s(&m), "-"], &archives[0]);
+    assert_eq!(o.stdout, data);
+    // Embedded model: no --model needed.
+    let o = run_stdin(&["-q", "--model", s(&m), "--embed-model"], &data);
+    let o = run_stdin(&["-d"], &o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, data);
+}
+
+#[test]
+fn refusals() {
+    let d = Dir::new("refuse");
+    let (m, input) = setup(&d, 1);
+    let (m2, _) = setup(&d, 2);
+    let o = run(&["-q", "--model", s(&m), s(&input)]);
+    assert!(o.status.success());
+    let boa = d.path("in.txt.boa");
+    let before = std::fs::read(&boa).unwrap();
+    // Refuse to overwrite without -f.
+    let o = run(&["-q", "--model", s(&m2), s(&input)]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&boa).unwrap(), before);
+    let o = run(&["-q", "-f", "--model", s(&m), s(&input)]);
+    assert!(o.status.success());
+    // Wrong suffix.
+    let o = run(&["-d", "--model", s(&m), s(&input)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("suffix"), "{}", stderr(&o));
+    // The built-in default model: compress without --model, decode by fingerprint.
+    let dflt = d.path("default.boa");
+    let o = run(&["-q", s(&input), "-o", s(&dflt)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let back = d.path("default.back");
+    let o = run(&["-d", "-q", s(&dflt), "-o", s(&back)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&input).unwrap()
+    );
+    // No CUDA.
+    let o = run(&["--device", "cuda", "--model", s(&m), "-c", s(&input)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("CUDA backend not available"));
+    // Wrong model refused, naming both fingerprints; no output left behind.
+    let out = d.path("x.out");
+    let o = run(&["-d", "--model", s(&m2), s(&boa), "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("fingerprint"), "{e}");
+    assert!(!out.exists());
+    no_panic(&o);
+    // Missing input.
+    let o = run(&["--model", s(&m), s(&d.path("nope"))]);
+    assert_eq!(o.status.code(), Some(3));
+    no_panic(&o);
+}
+
+#[test]
+fn corrupt_archive_verify_names_chunk() {
+    let d = Dir::new("corrupt");
+    let (m, input) = setup(&d, 1);
+    let o = run(&["-q", "--model", s(&m), "--chunk-size", "1000", s(&input)]);
+    assert!(o.status.success());
+    let boa = d.path("in.txt.boa");
+    let l = run(&["-l", "-v", s(&boa)]);
+    let listing = String::from_utf8_lossy(&l.stdout).into_owned();
+    // Corrupt the payload of chunk 2.
+    let line = listing.lines().find(|l| l.contains("chunk 2:")).unwrap();
+    let offset: usize = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let mut a = std::fs::read(&boa).unwrap();
+    a[offset + 3] ^= 0x20;
+    std::fs::write(&boa, &a).unwrap();
+    let o = run(&["verify", "--model", s(&m), s(&boa)]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("chunk 2"), "{}", stderr(&o));
+    no_panic(&o);
+    let out = d.path("o.txt");
+    let o = run(&["-d", "--model", s(&m), s(&boa), "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(!out.exists(), "partial output left behind");
+    no_panic(&o);
+    // Garbage and truncated archives.
+    std::fs::write(&boa, &a[..a.len() / 2]).unwrap();
+    let o = run(&["-t", "--model", s(&m), s(&boa)]);
+    assert_eq!(o.status.code(), Some(5));
+    no_panic(&o);
+    let o = run_stdin(&["-d", "--model", s(&m)], b"not an archive at all");
+    assert_eq!(o.status.code(), Some(5));
+    no_panic(&o);
+}
+
+#[test]
+fn empty_input_round_trip() {
+    let d = Dir::new("empty");
+    let (m, _) = setup(&d, 1);
+    let o = run_stdin(&["-q", "--model", s(&m)], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout.len(), 116);
+    let o = run_stdin(&["-d"], &o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+}
+
+/// Ctrl-C while writing a file: exit 130, no output and no temporary file left.
+#[cfg(unix)]
+#[test]
+fn interrupt_removes_partial_output() {
+    let d = Dir::new("sigint");
+    let model = d.path("big.safetensors");
+    let o = run(&[
+        "model",
+        "synth",
+        "--d-model",
+        "64",
+        "--layers",
+        "2",
+        "-o",
+        s(&model),
+    ]);
+    assert!(o.status.success());
+    let input = d.path("big.bin");
+    std::fs::write(&input, vec![7u8; 4 << 20]).unwrap();
+    let out = d.path("big.boa");
+    let child = Command::new(BIN)
+        .args(["-q", "-T1", "--model", s(&model), s(&input), "-o", s(&out)])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary output exists.
+    let start = std::time::Instant::now();
+    let has_tmp = || {
+        std::fs::read_dir(&d.0).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("boa-det-tmp")
+        })
+    };
+    while !has_tmp() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(has_tmp(), "temporary output never appeared");
+    let k = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(!has_tmp(), "temporary output left behind");
+}
