@@ -196,7 +196,7 @@ impl Ranges {
             e.seen += 1;
             // Keep every value until the cap, then every 2^k-th (k grows with the count).
             let stride = (e.seen / SAMPLE_CAP as u64).max(1).next_power_of_two();
-            if e.sample.len() < SAMPLE_CAP || e.seen % stride == 0 {
+            if e.sample.len() < SAMPLE_CAP || e.seen.is_multiple_of(stride) {
                 if e.sample.len() >= SAMPLE_CAP {
                     let i = (e.seen / stride) as usize % SAMPLE_CAP;
                     e.sample[i] = a;
