@@ -21,8 +21,9 @@ use std::ops::Range;
 use thiserror::Error;
 use xxhash_rust::xxh3::Xxh3Default;
 
-/// Default chunk length: 64 KiB.
-pub const DEFAULT_CHUNK_LEN: u32 = 64 << 10;
+/// Default chunk length: 4 KiB, chosen from measurements with default model v1
+/// (docs/FORMAT.md section 5.1).
+pub const DEFAULT_CHUNK_LEN: u32 = 4 << 10;
 
 /// Default number of chunks coded together (bounds memory; not derived from
 /// the thread count, and the output does not depend on it).

@@ -55,7 +55,7 @@ pub struct ArchiveOpts {
     #[arg(long)]
     pub embed_model: bool,
     /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M.
-    #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size, default_value = "64K")]
+    #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size, default_value = "4K")]
     pub chunk_size: u32,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Device::Auto)]

@@ -18,7 +18,7 @@ pub enum ModelCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Chunk length, as in the archive (each chunk starts from a fresh state).
-        #[arg(long, default_value_t = 65536)]
+        #[arg(long, default_value_t = crate::compress::DEFAULT_CHUNK_LEN as usize)]
         chunk_size: usize,
         /// Evaluate at most this many bytes of each file (0 = all).
         #[arg(long, default_value_t = 0)]
