@@ -7,6 +7,7 @@ use boa_det::arith::freq::{Frequencies, LOGIT_MAX, default_exp2_table, logits_to
 use boa_det::backend::c_shim as c;
 use boa_det::coder::{
     self, CoderError, CumulativeFrequencies, MAX_VIRTUAL_BYTES, RangeDecoder, RangeEncoder, TOTAL,
+    frequencies_from_weights,
 };
 use boa_det::engine::kernels;
 use boa_det::model::synth::default_decay_table;
@@ -373,39 +374,16 @@ fn extreme(hot: u8) -> [u32; 256] {
     f
 }
 
-/// Arbitrary weights to a valid table: `1 + w * (2^24 - 256) / sum(w)`, the
-/// remainder to the first heaviest.
-fn normalize(weights: &[u32]) -> [u32; 256] {
-    let wsum: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-    let spare = u64::from(TOTAL) - 256;
-    let mut f = [1u32; 256];
-    if wsum == 0 {
-        f[0] += spare as u32;
-        return f;
-    }
-    let mut used = 0u64;
-    for (fi, &w) in f.iter_mut().zip(weights) {
-        let extra = u64::from(w) * spare / wsum;
-        used += extra;
-        *fi += extra as u32;
-    }
-    let imax = (0..256)
-        .max_by_key(|&i| (weights[i], std::cmp::Reverse(i)))
-        .unwrap();
-    f[imax] += (spare - used) as u32;
-    f
-}
-
 fn table_strategy() -> impl Strategy<Value = [u32; 256]> {
     prop_oneof![
         proptest::collection::vec(prop_oneof![Just(0u32), 0u32..1000, 0u32..1_000_000], 256)
-            .prop_map(|v| normalize(&v)),
+            .prop_map(|v| frequencies_from_weights(&v)),
         any::<u8>().prop_map(extreme),
         (any::<u8>(), any::<u8>()).prop_map(|(a, b)| {
             let mut w = [0u32; 256];
             w[usize::from(a)] = 1000;
             w[usize::from(b)] += 999;
-            normalize(&w)
+            frequencies_from_weights(&w)
         }),
         proptest::collection::vec(any::<i32>(), 1..4).prop_map(|s| freq_table(&s)),
         Just([1u32 << 16; 256]),

@@ -410,3 +410,29 @@ pub fn decode_all<'t>(
     dec.finish()?;
     Ok(out)
 }
+
+/// Turns arbitrary non-negative weights (up to 256 of them) into a valid table:
+/// `1 + w * (2^24 - 256) / sum(w)`, the remainder to the first heaviest symbol;
+/// all-zero weights give symbol 0 the whole spare mass. Integer only, for test
+/// and fuzz inputs; the engine makes its tables in `arith::freq`.
+pub fn frequencies_from_weights(weights: &[u32]) -> [u32; 256] {
+    let weights = &weights[..weights.len().min(256)];
+    let wsum: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    let spare = u64::from(TOTAL) - 256;
+    let mut f = [1u32; 256];
+    if wsum == 0 {
+        f[0] += spare as u32;
+        return f;
+    }
+    let mut used = 0u64;
+    for (fi, &w) in f.iter_mut().zip(weights) {
+        let extra = u64::from(w) * spare / wsum;
+        used += extra;
+        *fi += extra as u32;
+    }
+    let imax = (0..weights.len())
+        .max_by_key(|&i| (weights[i], std::cmp::Reverse(i)))
+        .expect("wsum > 0 means at least one weight");
+    f[imax] += (spare - used) as u32;
+    f
+}

@@ -13,31 +13,6 @@ fn extreme(hot: u8) -> [u32; 256] {
     f
 }
 
-/// Turns arbitrary weights into a valid table (each >= 1, sum 2^24), integer
-/// only: `1 + w * (2^24 - 256) / sum(w)`, remainder to the first heaviest.
-fn normalize(weights: &[u32; 256]) -> [u32; 256] {
-    let wsum: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-    let spare = u64::from(TOTAL) - 256;
-    let mut f = [1u32; 256];
-    if wsum == 0 {
-        f[0] += spare as u32;
-        return f;
-    }
-    let mut used = 0u64;
-    for (fi, &w) in f.iter_mut().zip(weights) {
-        let extra = u64::from(w) * spare / wsum;
-        used += extra;
-        *fi += extra as u32;
-    }
-    let (imax, _) = weights
-        .iter()
-        .enumerate()
-        .max_by_key(|&(i, &w)| (w, std::cmp::Reverse(i)))
-        .unwrap();
-    f[imax] += (spare - used) as u32;
-    f
-}
-
 /// Independent encoder: keeps every finished byte in a vector and propagates a
 /// carry into it directly, instead of the cache / cache_size scheme. Returns
 /// the stream including the leading byte, which must be 0.
@@ -87,7 +62,7 @@ fn table_strategy() -> impl Strategy<Value = [u32; 256]> {
     prop_oneof![
         // Random weights, with many zeros so that frequency-1 symbols occur.
         proptest::collection::vec(prop_oneof![Just(0u32), 0u32..1000, 0u32..1_000_000], 256)
-            .prop_map(|v| normalize(&v.try_into().unwrap())),
+            .prop_map(|v| frequencies_from_weights(&v)),
         // One symbol has almost everything.
         any::<u8>().prop_map(extreme),
         // Two heavy symbols.
@@ -95,7 +70,7 @@ fn table_strategy() -> impl Strategy<Value = [u32; 256]> {
             let mut w = [0u32; 256];
             w[usize::from(a)] = 1000;
             w[usize::from(b)] += 999;
-            normalize(&w)
+            frequencies_from_weights(&w)
         }),
         Just([1u32 << 16; 256]),
     ]
