@@ -3,8 +3,9 @@
 //! The input is cut into chunks of `chunk_len` bytes (`docs/FORMAT.md` section
 //! 5). Every chunk is an independent stream with a fresh [`StreamState`]
 //! primed with [`PRIME_BYTE`]. Chunks are coded in windows of at most
-//! `window` chunks; inside a window all streams advance one byte per time step
-//! with [`engine::step_batch`] (parallel on the current rayon pool). Each
+//! `window` chunks, in parallel on the current rayon pool: encoding is one task
+//! per chunk, time-batched (all bytes are known, [`encode_chunk`]); decoding
+//! steps groups of chunks byte by byte together ([`decode_chunks`]). Each
 //! stream's bytes depend only on its chunk and the model, so the archive is the
 //! same for any thread count and any window size. Memory is bounded by the
 //! window: about `window * chunk_len` bytes of input plus the same of output.
@@ -13,6 +14,7 @@ use crate::coder::{CoderError, CumulativeFrequencies, RangeDecoder, RangeEncoder
 use crate::container::{
     ArchiveParams, ArchiveReader, ArchiveWriter, Codec, ContainerError, MAX_CHUNK_LEN,
 };
+use crate::engine::group::{self, GroupScratch, Prepared};
 use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
 use crate::model::{Fingerprint, Model};
 use rayon::prelude::*;
@@ -76,31 +78,10 @@ impl Default for CompressOptions {
     }
 }
 
-/// Below this many active streams the engine step runs on the calling thread
-/// ([`engine::step_batch`] hands out 16 streams per task, so fewer would be
-/// one task anyway). The results are the same either way.
-const STEP_SERIAL_BELOW: usize = 17;
-
-/// Below this many active streams the range coding of one time step runs on
-/// the calling thread: coding a symbol is cheap next to a pool dispatch.
-const CODE_SERIAL_BELOW: usize = 128;
-
-/// Steps `states` by `bytes`, in parallel when there are enough of them.
-fn step_some(
-    model: &Model,
-    scratch: &mut engine::Scratch,
-    states: &mut [StreamState],
-    bytes: &[u8],
-    freqs: &mut [Frequencies],
-) {
-    if states.len() < STEP_SERIAL_BELOW {
-        for ((st, &b), f) in states.iter_mut().zip(bytes).zip(freqs.iter_mut()) {
-            engine::step_into(model, st, b, scratch, f);
-        }
-    } else {
-        engine::step_batch(model, states, bytes, freqs);
-    }
-}
+/// Positions of one chunk stepped together when encoding ([`group::step_sequence`]):
+/// every linear layer is one GEMM over this many consecutive bytes. Chosen by
+/// measurement (`docs/KERNELS.md`); the output does not depend on it.
+pub const ENCODE_BLOCK: usize = 64;
 
 /// Table of the model's frequencies, validated for the coder.
 fn cum(f: &Frequencies) -> Result<CumulativeFrequencies, CoderError> {
@@ -115,75 +96,74 @@ fn by_decreasing_len(lens: &[usize]) -> Vec<usize> {
     order
 }
 
-/// Encodes each chunk as one neural stream; all chunks advance together.
-pub fn encode_chunks(model: &Model, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
-    let n = chunks.len();
-    let lens: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
-    let order = by_decreasing_len(&lens);
-    let sorted: Vec<&[u8]> = order.iter().map(|&i| chunks[i]).collect();
-    let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(model)).collect();
-    let mut freqs = vec![Frequencies::default(); n];
-    let mut encoders: Vec<RangeEncoder> = sorted
-        .iter()
-        .map(|c| RangeEncoder::with_capacity(c.len() / 2 + 16))
-        .collect();
-    let mut bytes = vec![PRIME_BYTE; n];
-    let mut scratch = engine::Scratch::new(model);
-    step_some(model, &mut scratch, &mut states, &bytes, &mut freqs);
-    let max_len = sorted.first().map_or(0, |c| c.len());
-    let encode_one = |enc: &mut RangeEncoder, f: &Frequencies, sym: u8| match cum(f) {
-        Ok(cf) => enc.encode(&cf, sym),
-        // The engine always produces valid tables (arith v1 proof).
-        Err(e) => unreachable!("engine produced an invalid table: {e}"),
-    };
-    for t in 0..max_len {
-        let active = sorted.partition_point(|c| c.len() > t);
-        if active < CODE_SERIAL_BELOW {
-            for ((enc, f), c) in encoders[..active].iter_mut().zip(&freqs).zip(&sorted) {
-                encode_one(enc, f, c[t]);
-            }
-        } else {
-            encoders[..active]
-                .par_iter_mut()
-                .zip(freqs[..active].par_iter())
-                .zip(sorted[..active].par_iter())
-                .for_each(|((enc, f), c)| encode_one(enc, f, c[t]));
-        }
-        let stepping = sorted.partition_point(|c| c.len() > t + 1);
-        for (b, c) in bytes[..stepping].iter_mut().zip(&sorted) {
-            *b = c[t];
-        }
-        step_some(
-            model,
-            &mut scratch,
-            &mut states[..stepping],
-            &bytes[..stepping],
-            &mut freqs[..stepping],
-        );
-    }
-    let mut out = vec![Vec::new(); n];
-    for (enc, &i) in encoders.into_iter().zip(&order) {
-        out[i] = enc.finish();
-    }
-    out
+/// Working memory of one encoding task.
+struct EncodeScratch {
+    group: GroupScratch,
+    freqs: Vec<Frequencies>,
+    inputs: Vec<u8>,
 }
 
-/// Decodes neural streams `(payload, original length)` together. A stream
-/// that fails keeps its error; the others are unaffected.
-pub fn decode_chunks(
+/// Encodes one chunk as one neural stream, time-batched: the engine input for
+/// byte `p` is byte `p - 1` (the priming byte for `p = 0`), all known in
+/// advance, so blocks of [`ENCODE_BLOCK`] positions are stepped at once.
+fn encode_chunk(model: &Model, prep: &Prepared, chunk: &[u8], s: &mut EncodeScratch) -> Vec<u8> {
+    let mut state = StreamState::new(model);
+    let mut enc = RangeEncoder::with_capacity(chunk.len() / 2 + 16);
+    for start in (0..chunk.len()).step_by(ENCODE_BLOCK) {
+        let end = (start + ENCODE_BLOCK).min(chunk.len());
+        s.inputs.clear();
+        if start == 0 {
+            s.inputs.push(PRIME_BYTE);
+            s.inputs.extend_from_slice(&chunk[..end - 1]);
+        } else {
+            s.inputs.extend_from_slice(&chunk[start - 1..end - 1]);
+        }
+        let freqs = &mut s.freqs[..end - start];
+        group::step_sequence(model, prep, &mut state, &s.inputs, freqs, &mut s.group);
+        for (f, &sym) in freqs.iter().zip(&chunk[start..end]) {
+            match cum(f) {
+                Ok(cf) => enc.encode(&cf, sym),
+                // The engine always produces valid tables (arith v1 proof).
+                Err(e) => unreachable!("engine produced an invalid table: {e}"),
+            }
+        }
+    }
+    enc.finish()
+}
+
+/// Encodes each chunk as one neural stream, one rayon task per chunk.
+pub fn encode_chunks(model: &Model, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+    let prep = Prepared::cached(model, engine::dispatch::active());
+    chunks
+        .par_iter()
+        .map_init(
+            || EncodeScratch {
+                group: GroupScratch::new(model, ENCODE_BLOCK),
+                freqs: vec![Frequencies::default(); ENCODE_BLOCK],
+                inputs: Vec::with_capacity(ENCODE_BLOCK),
+            },
+            |s, c| encode_chunk(model, &prep, c, s),
+        )
+        .collect()
+}
+
+/// Decodes one group of streams `(payload, original length)`, sorted by
+/// decreasing length, stepping them together byte by byte ([`group::step_group`]).
+/// A stream that fails keeps its error; the others are unaffected.
+fn decode_group(
     model: &Model,
+    prep: &Prepared,
     streams: &[(&[u8], usize)],
+    scratch: &mut GroupScratch,
 ) -> Vec<Result<Vec<u8>, CoderError>> {
     let n = streams.len();
-    let lens: Vec<usize> = streams.iter().map(|s| s.1).collect();
-    let order = by_decreasing_len(&lens);
     let mut results: Vec<Result<Vec<u8>, CoderError>> = Vec::with_capacity(n);
     let mut decoders: Vec<Option<RangeDecoder<'_>>> = Vec::with_capacity(n);
-    for &i in &order {
-        match RangeDecoder::new(streams[i].0) {
+    for &(payload, len) in streams {
+        match RangeDecoder::new(payload) {
             Ok(d) => {
                 decoders.push(Some(d));
-                results.push(Ok(Vec::with_capacity(streams[i].1)));
+                results.push(Ok(Vec::with_capacity(len)));
             }
             Err(e) => {
                 decoders.push(None);
@@ -191,60 +171,44 @@ pub fn decode_chunks(
             }
         }
     }
-    let sorted_lens: Vec<usize> = order.iter().map(|&i| lens[i]).collect();
     let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(model)).collect();
     let mut freqs = vec![Frequencies::default(); n];
     let mut bytes = vec![PRIME_BYTE; n];
-    let mut scratch = engine::Scratch::new(model);
-    step_some(model, &mut scratch, &mut states, &bytes, &mut freqs);
-    let max_len = sorted_lens.first().copied().unwrap_or(0);
-    let decode_one = |dec: &mut Option<RangeDecoder<'_>>,
-                      res: &mut Result<Vec<u8>, CoderError>,
-                      f: &Frequencies,
-                      b: &mut u8| {
-        let (Some(d), Ok(out)) = (dec.as_mut(), res.as_mut()) else {
-            // A failed stream is stepped with 0 bytes until it ends.
-            *b = 0;
-            return;
-        };
-        match cum(f).and_then(|cf| d.decode(&cf)) {
-            Ok(s) => {
-                out.push(s);
-                *b = s;
-            }
-            Err(e) => {
-                *res = Err(e);
-                *dec = None;
-                *b = 0;
-            }
-        }
-    };
+    group::step_group(model, prep, &mut states, &bytes, &mut freqs, scratch);
+    let max_len = streams.first().map_or(0, |s| s.1);
     for t in 0..max_len {
-        let active = sorted_lens.partition_point(|&l| l > t);
-        if active < CODE_SERIAL_BELOW {
-            for (((dec, res), f), b) in decoders[..active]
-                .iter_mut()
-                .zip(results.iter_mut())
-                .zip(&freqs)
-                .zip(bytes.iter_mut())
-            {
-                decode_one(dec, res, f, b);
+        let active = streams.partition_point(|s| s.1 > t);
+        for (((dec, res), f), b) in decoders[..active]
+            .iter_mut()
+            .zip(results.iter_mut())
+            .zip(&freqs)
+            .zip(bytes.iter_mut())
+        {
+            let (Some(d), Ok(out)) = (dec.as_mut(), res.as_mut()) else {
+                // A failed stream is stepped with 0 bytes until it ends.
+                *b = 0;
+                continue;
+            };
+            match cum(f).and_then(|cf| d.decode(&cf)) {
+                Ok(sym) => {
+                    out.push(sym);
+                    *b = sym;
+                }
+                Err(e) => {
+                    *res = Err(e);
+                    *dec = None;
+                    *b = 0;
+                }
             }
-        } else {
-            decoders[..active]
-                .par_iter_mut()
-                .zip(results[..active].par_iter_mut())
-                .zip(freqs[..active].par_iter())
-                .zip(bytes[..active].par_iter_mut())
-                .for_each(|(((dec, res), f), b)| decode_one(dec, res, f, b));
         }
-        let stepping = sorted_lens.partition_point(|&l| l > t + 1);
-        step_some(
+        let stepping = streams.partition_point(|s| s.1 > t + 1);
+        group::step_group(
             model,
-            &mut scratch,
+            prep,
             &mut states[..stepping],
             &bytes[..stepping],
             &mut freqs[..stepping],
+            scratch,
         );
     }
     for (dec, res) in decoders.into_iter().zip(results.iter_mut()) {
@@ -254,8 +218,39 @@ pub fn decode_chunks(
             *res = Err(e);
         }
     }
+    results
+}
+
+/// Decodes neural streams `(payload, original length)`. Streams of similar
+/// length are grouped (at most [`group::GROUP`] per group, and enough groups to
+/// give every thread work); each group is one rayon task that keeps its states
+/// in cache for the whole chunk. A stream that fails keeps its error; the
+/// others are unaffected. Results never depend on the grouping.
+pub fn decode_chunks(
+    model: &Model,
+    streams: &[(&[u8], usize)],
+) -> Vec<Result<Vec<u8>, CoderError>> {
+    let n = streams.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let lens: Vec<usize> = streams.iter().map(|s| s.1).collect();
+    let order = by_decreasing_len(&lens);
+    let sorted: Vec<(&[u8], usize)> = order.iter().map(|&i| streams[i]).collect();
+    let g = group::group_size()
+        .min(n.div_ceil(rayon::current_num_threads()))
+        .max(1);
+    let prep = Prepared::cached(model, engine::dispatch::active());
+    let decoded: Vec<Result<Vec<u8>, CoderError>> = sorted
+        .par_chunks(g)
+        .map_init(
+            || GroupScratch::new(model, g),
+            |scratch, grp| decode_group(model, &prep, grp, scratch),
+        )
+        .flatten_iter()
+        .collect();
     let mut out: Vec<Option<Result<Vec<u8>, CoderError>>> = (0..n).map(|_| None).collect();
-    for (res, &i) in results.into_iter().zip(&order) {
+    for (res, &i) in decoded.into_iter().zip(&order) {
         out[i] = Some(res);
     }
     out.into_iter()
@@ -263,7 +258,6 @@ pub fn decode_chunks(
         .collect()
 }
 
-/// Reads until `buf` is full or the input ends; returns the bytes read.
 fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {

@@ -7,7 +7,7 @@
 //! skipped with a message on stderr.
 
 use boa_det::engine::dispatch::Kernels;
-use boa_det::engine::group::{GroupScratch, Prepared, step_group};
+use boa_det::engine::group::{GroupScratch, Prepared, step_group, step_sequence};
 use boa_det::engine::kernels::linear_acc;
 use boa_det::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
 use boa_det::model::synth::{SplitMix64, SynthKind, random_model};
@@ -93,6 +93,23 @@ fn check_gemm(k: Kernels, rows: usize, cols: usize, n: usize, bias: bool, mode: 
     );
 }
 
+fn synth_model(d: usize, layers: usize, adversarial: bool, seed: u64) -> boa_det::model::Model {
+    let kind = if adversarial {
+        SynthKind::Adversarial
+    } else {
+        SynthKind::Typical
+    };
+    random_model(
+        Dims {
+            d_model: d,
+            n_layers: layers,
+        },
+        kind,
+        seed,
+    )
+    .unwrap()
+}
+
 /// Steps `n` streams for `len` bytes through `step_group` at level `k` in groups
 /// of `g`, and compares every frequency table and final state with `step_into`.
 fn check_model(
@@ -104,20 +121,7 @@ fn check_model(
     n: usize,
     g: usize,
 ) {
-    let kind = if adversarial {
-        SynthKind::Adversarial
-    } else {
-        SynthKind::Typical
-    };
-    let m = random_model(
-        Dims {
-            d_model: d,
-            n_layers: layers,
-        },
-        kind,
-        seed,
-    )
-    .unwrap();
+    let m = synth_model(d, layers, adversarial, seed);
     let prep = Prepared::new(&m, k);
     let mut rng = SplitMix64(seed ^ 0xABCD);
     let len = 6;
@@ -148,6 +152,91 @@ fn check_model(
         }
     }
     assert_eq!(st, ref_st, "{}: states differ", k.name);
+}
+
+/// Time batching: one stream stepped through `len` known bytes in blocks of `block`
+/// with `step_sequence` equals `len` single `step_into` calls (every table and the
+/// final state).
+fn check_sequence(
+    k: Kernels,
+    d: usize,
+    layers: usize,
+    adversarial: bool,
+    seed: u64,
+    len: usize,
+    block: usize,
+) {
+    let m = synth_model(d, layers, adversarial, seed);
+    let prep = Prepared::new(&m, k);
+    let mut rng = SplitMix64(seed ^ 0x5EC);
+    let mut bytes = vec![0u8; len];
+    rng.fill_bytes(&mut bytes);
+    bytes[0] = PRIME_BYTE;
+    let mut ref_st = StreamState::new(&m);
+    let mut sc = Scratch::new(&m);
+    let mut want = vec![Frequencies::default(); len];
+    for (b, w) in bytes.iter().zip(want.iter_mut()) {
+        engine::step_into(&m, &mut ref_st, *b, &mut sc, w);
+    }
+    let mut st = StreamState::new(&m);
+    let mut gs = GroupScratch::new(&m, block);
+    let mut got = vec![Frequencies::default(); len];
+    for (by, o) in bytes.chunks(block).zip(got.chunks_mut(block)) {
+        step_sequence(&m, &prep, &mut st, by, o, &mut gs);
+    }
+    for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "{} position {t}", k.name);
+    }
+    assert_eq!(st, ref_st, "{}: states differ", k.name);
+}
+
+/// The level's requantization and conv kernels against the reference on
+/// extreme-biased inputs (accumulators at the int32 bound, every shift 1..=62
+/// with multipliers that keep the product in range, as the loader requires).
+fn check_requant_conv(k: Kernels, e: usize, seed: u64) {
+    use boa_det::engine::kernels as r;
+    let mut rng = SplitMix64(seed);
+    let mut pick = |lo: i64, hi: i64| match rng.next_u64() % 4 {
+        0 => lo,
+        1 => hi,
+        _ => rng.range_i64(lo, hi),
+    };
+    let shift: Vec<u8> = (0..e).map(|_| pick(1, 62) as u8).collect();
+    let mult: Vec<i32> = shift
+        .iter()
+        .map(|&s| pick(0, (1i64 << s.clamp(1, 31)) - 1) as i32)
+        .collect();
+    let rq = Requant { mult, shift };
+    let acc: Vec<i32> = (0..e)
+        .map(|_| pick(-(1 << 31) + 1, (1 << 31) - 1) as i32)
+        .collect();
+    let (mut a8, mut b8) = (vec![0i8; e], vec![0i8; e]);
+    r::requant_to_q8(&acc, &rq, &mut a8);
+    (k.requant_q8)(&acc, &rq, &mut b8);
+    assert_eq!(a8, b8, "{} requant_q8", k.name);
+    let (mut a16, mut b16) = (vec![0i16; e], vec![0i16; e]);
+    r::requant_to_q16(&acc, &rq, &mut a16);
+    (k.requant_q16)(&acc, &rq, &mut b16);
+    assert_eq!(a16, b16, "{} requant_q16", k.name);
+    let wide: Vec<i64> = (0..e).map(|_| pick(-(1 << 31), 1 << 31)).collect();
+    r::requant_wide_to_q8(&wide, &rq, &mut a8);
+    (k.requant_wide)(&wide, &rq, &mut b8);
+    assert_eq!(a8, b8, "{} requant_wide", k.name);
+    // conv: weights and inputs at +-127, biases up to the int32 room left.
+    let kk = boa_det::model::D_CONV;
+    let w: Vec<i8> = (0..e * kk).map(|_| pick(-127, 127) as i8).collect();
+    let wt: Vec<i32> = (0..kk * e)
+        .map(|i| w[(i % e) * kk + i / e] as i32)
+        .collect();
+    let room = (1i64 << 31) - 1 - 4 * 127 * 127;
+    let bias: Vec<i32> = (0..e).map(|_| pick(-room, room) as i32).collect();
+    let x: Vec<i8> = (0..e).map(|_| pick(-127, 127) as i8).collect();
+    let win0: Vec<i8> = (0..(kk - 1) * e).map(|_| pick(-127, 127) as i8).collect();
+    let (mut w1, mut w2) = (win0.clone(), win0);
+    r::conv_step(&x, &mut w1, &w, &bias, &rq, &mut a8);
+    (k.conv)(&x, &mut w2, &w, &wt, &bias, &rq, &mut b8);
+    assert_eq!(a8, b8, "{} conv output", k.name);
+    assert_eq!(w1, w2, "{} conv window", k.name);
 }
 
 /// The level's scan against the reference on random (extreme-biased) inputs.
@@ -212,6 +301,26 @@ macro_rules! level_tests {
             }
 
             #[test]
+            fn sequence_matches_single_steps() {
+                let Some(k) = level($level) else { return };
+                for (seed, adversarial) in [(7u64, false), (8, true)] {
+                    for block in [1, 5, 64] {
+                        check_sequence(k, 32, 2, adversarial, seed, 150, block);
+                    }
+                }
+            }
+
+            #[test]
+            fn requant_and_conv_extremes() {
+                let Some(k) = level($level) else { return };
+                for e in [1usize, 7, 8, 16, 17, 64, 100] {
+                    for seed in 0..20u64 {
+                        check_requant_conv(k, e, seed * 1000 + e as u64);
+                    }
+                }
+            }
+
+            #[test]
             fn scan_every_shift() {
                 let Some(k) = level($level) else { return };
                 for a_shift in 0..=32u8 {
@@ -223,6 +332,19 @@ macro_rules! level_tests {
 
             proptest! {
                 #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+                #[test]
+                fn sequence_matches_reference(
+                    seed in any::<u64>(),
+                    d in prop::sample::select(vec![16usize, 32]),
+                    layers in 1usize..=2,
+                    adversarial in any::<bool>(),
+                    len in 1usize..80,
+                    block in 1usize..40,
+                ) {
+                    let Some(k) = level($level) else { return Ok(()) };
+                    check_sequence(k, d, layers, adversarial, seed, len, block);
+                }
 
                 #[test]
                 fn scan_matches_reference(

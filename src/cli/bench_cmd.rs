@@ -3,6 +3,8 @@
 
 use super::{CliError, exit};
 use crate::bench::{self, Codec, Format};
+use crate::compress::{CompressOptions, compress_bytes, decompress_bytes};
+use crate::model::Model;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -20,12 +22,65 @@ pub struct BenchArgs {
     /// e.g. `xz-9,zstd-19`.
     #[arg(long, value_delimiter = ',')]
     pub codecs: Option<Vec<String>>,
+    /// Model of the boa-det row (default: the built-in default model).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Worker threads of the boa-det row (the classical codecs are single-threaded;
+    /// with N > 1 the row is named `boa-det-TN`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub boa_threads: u32,
 }
 
-/// Codecs beyond the classical baselines. The boa-det neural codec (model file
-/// and backend options taken from `args`) is added here.
-pub fn extra_codecs(_args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {
-    Ok(Vec::new())
+/// The boa-det neural codec as a benchmark row: the real pipeline
+/// (`compress_bytes` / `decompress_bytes`, default chunk length, model not
+/// embedded) on a private rayon pool of `threads` threads.
+struct BoaDet {
+    model: Model,
+    threads: usize,
+    pool: rayon::ThreadPool,
+}
+
+impl Codec for BoaDet {
+    fn name(&self) -> String {
+        if self.threads == 1 {
+            "boa-det".to_string()
+        } else {
+            format!("boa-det-T{}", self.threads)
+        }
+    }
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        self.pool
+            .install(|| compress_bytes(&self.model, data, &CompressOptions::default()))
+            .map_err(|e| e.to_string())
+    }
+    fn decompress(&self, packed: &[u8], _original_len: usize) -> Result<Vec<u8>, String> {
+        self.pool
+            .install(|| decompress_bytes(packed, Some(self.model.clone())))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Codecs beyond the classical baselines: the boa-det neural codec.
+pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {
+    let model = match &args.model {
+        Some(p) => Model::load(p)?,
+        None => {
+            let bytes = crate::default_models::default_model().ok_or_else(|| {
+                CliError::new(exit::MODEL, crate::default_models::NO_DEFAULT_MODEL)
+            })?;
+            Model::from_bytes(bytes)?
+        }
+    };
+    let threads = args.boa_threads as usize;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| CliError::new(exit::IO, format!("cannot start {threads} threads: {e}")))?;
+    Ok(vec![Box::new(BoaDet {
+        model,
+        threads,
+        pool,
+    })])
 }
 
 fn select(args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {

@@ -11,7 +11,8 @@
 //! is an error, reported by [`selected`]).
 #![deny(clippy::float_arithmetic)]
 
-use crate::model::Linear;
+use super::kernels::{requant_to_q8, requant_to_q16, requant_wide_to_q8};
+use crate::model::{Linear, Requant};
 use std::sync::OnceLock;
 
 /// A linear layer re-laid-out for one kernel level. `data8`/`data16` hold the
@@ -56,6 +57,17 @@ pub type GemmFn = fn(&PackedLinear, &[i8], usize, &mut [i32]);
 pub type ScanFn =
     fn(&[i8], &[u16], &[i8], &[i8], &[u16], u8, u8, &[i32], &[u16], &mut [i32], &mut [i64]);
 
+/// Per-channel requantization of int32 accumulators to int8 ([`super::kernels::requant_to_q8`]).
+pub type RequantQ8Fn = fn(&[i32], &Requant, &mut [i8]);
+/// Per-channel requantization of int32 accumulators to q16 ([`super::kernels::requant_to_q16`]).
+pub type RequantQ16Fn = fn(&[i32], &Requant, &mut [i16]);
+/// Per-channel requantization of wide accumulators to int8 ([`super::kernels::requant_wide_to_q8`]).
+pub type RequantWideFn = fn(&[i64], &Requant, &mut [i8]);
+
+/// One causal-conv step ([`super::kernels::conv_step`]); the extra `&[i32]` is the
+/// weight transposed to `[K][E]` (levels that do not need it ignore it).
+pub type ConvFn = fn(&[i8], &mut [i8], &[i8], &[i32], &[i32], &Requant, &mut [i8]);
+
 /// One kernel level: a name and a function per operation.
 #[derive(Clone, Copy)]
 pub struct Kernels {
@@ -63,6 +75,10 @@ pub struct Kernels {
     pub pack: PackFn,
     pub gemm: GemmFn,
     pub scan: ScanFn,
+    pub requant_q8: RequantQ8Fn,
+    pub requant_q16: RequantQ16Fn,
+    pub requant_wide: RequantWideFn,
+    pub conv: ConvFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -82,6 +98,10 @@ impl Kernels {
             pack: pack_scalar,
             gemm: gemm_scalar,
             scan: super::kernels::scan_step,
+            requant_q8: requant_to_q8,
+            requant_q16: requant_to_q16,
+            requant_wide: requant_wide_to_q8,
+            conv: conv_reference,
         }
     }
 
@@ -94,6 +114,10 @@ impl Kernels {
                 pack: super::x86::avx2::pack,
                 gemm: super::x86::avx2::gemm,
                 scan: super::kernels::scan_step,
+                requant_q8: requant_to_q8,
+                requant_q16: requant_to_q16,
+                requant_wide: requant_wide_to_q8,
+                conv: conv_reference,
             });
         }
         None
@@ -102,12 +126,16 @@ impl Kernels {
     /// AVX-512 VNNI: `vpdpbusd` with the +128 activation offset. `None` if unsupported.
     pub fn avx512vnni() -> Option<Kernels> {
         #[cfg(target_arch = "x86_64")]
-        if super::x86::avx512::supported() {
+        if super::x86::avx512::supported() && super::x86::avx512_requant::supported() {
             return Some(Kernels {
                 name: "avx512",
                 pack: super::x86::avx512::pack,
                 gemm: super::x86::avx512::gemm,
                 scan: super::x86::avx512::scan_step,
+                requant_q8: super::x86::avx512_requant::requant_to_q8,
+                requant_q16: super::x86::avx512_requant::requant_to_q16,
+                requant_wide: super::x86::avx512_requant::requant_wide_to_q8,
+                conv: super::x86::avx512_requant::conv_step,
             });
         }
         None
@@ -165,6 +193,19 @@ pub fn selected() -> Result<Kernels, String> {
 /// [`selected`], panicking with its message if the forced level is unusable.
 pub fn active() -> Kernels {
     selected().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`super::kernels::conv_step`] behind the [`ConvFn`] signature.
+fn conv_reference(
+    x: &[i8],
+    window: &mut [i8],
+    weight: &[i8],
+    _weight_t: &[i32],
+    bias: &[i32],
+    rq: &Requant,
+    out: &mut [i8],
+) {
+    super::kernels::conv_step(x, window, weight, bias, rq, out)
 }
 
 fn pack_scalar(l: &Linear) -> PackedLinear {

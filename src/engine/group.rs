@@ -13,7 +13,7 @@ use super::kernels::*;
 use super::{Frequencies, StreamState};
 use crate::arith::freq::{LOGIT_MAX, logits_to_frequencies};
 use crate::arith::{clamp_q16, lut_index, requant, requant_q8};
-use crate::model::{D_STATE, Fingerprint, Model};
+use crate::model::{D_CONV, D_STATE, Fingerprint, Model};
 use std::sync::{Arc, Mutex};
 
 /// Streams stepped together by [`super::step_batch`] (chosen by measurement, see `docs/KERNELS.md`).
@@ -39,6 +39,8 @@ struct PreparedLayer {
     out_proj: PackedLinear,
     ff1: PackedLinear,
     ff2: PackedLinear,
+    /// The conv weight transposed to `[K][E]`, widened to int32 (for [`Kernels::conv`]).
+    conv_t: Vec<i32>,
 }
 
 /// A model's linear layers packed for one kernel level.
@@ -67,6 +69,7 @@ impl Prepared {
                     out_proj: p(&l.out_proj),
                     ff1: p(&l.ff1),
                     ff2: p(&l.ff2),
+                    conv_t: transpose_conv(&l.conv_weight),
                 })
                 .collect(),
             fc1: p(&model.head.fc1),
@@ -97,6 +100,14 @@ impl Prepared {
     pub fn kernels(&self) -> Kernels {
         self.kernels
     }
+}
+
+/// `[E][K]` int8 conv weights as `[K][E]` int32.
+fn transpose_conv(w: &[i8]) -> Vec<i32> {
+    let e = w.len() / D_CONV;
+    (0..D_CONV * e)
+        .map(|i| w[(i % e) * D_CONV + i / e] as i32)
+        .collect()
 }
 
 /// Working buffers for up to `cap` streams (`[stream][width]` each).
@@ -144,9 +155,29 @@ impl GroupScratch {
     }
 }
 
+/// What the columns of a group are: `n` streams stepped once each, or one
+/// stream stepped `n` times in a row (time batching: when encoding, every input
+/// byte is known in advance, so all layers except the conv window and the scan
+/// recurrence see the `n` positions of a block as one GEMM, `docs/ARITHMETIC.md`
+/// §10). Column `i` is processed in increasing `i` wherever state is touched, so
+/// a sequence gives exactly the results of `n` single steps.
+enum Columns<'a> {
+    Streams(&'a mut [StreamState]),
+    Sequence(&'a mut StreamState),
+}
+
+impl Columns<'_> {
+    #[inline]
+    fn layer(&mut self, i: usize, li: usize) -> &mut super::LayerState {
+        match self {
+            Columns::Streams(s) => &mut s[i].layers[li],
+            Columns::Sequence(s) => &mut s.layers[li],
+        }
+    }
+}
+
 /// Steps every stream of a group by one byte; `states`, `bytes`, `out` have equal
 /// lengths, at most the scratch capacity. Same results as [`super::step_into`] per stream.
-#[allow(clippy::needless_range_loop)] // `i` indexes the states and several [stream][width] buffers
 pub fn step_group(
     model: &Model,
     prep: &Prepared,
@@ -155,8 +186,36 @@ pub fn step_group(
     out: &mut [Frequencies],
     s: &mut GroupScratch,
 ) {
-    let n = states.len();
-    assert!(n == bytes.len() && n == out.len(), "group lengths differ");
+    assert!(states.len() == bytes.len(), "group lengths differ");
+    step_columns(model, prep, Columns::Streams(states), bytes, out, s)
+}
+
+/// Steps one stream by `bytes` in order (at most the scratch capacity), writing
+/// the frequencies after each byte: `out[i]` equals the result of the `i`-th of
+/// `bytes.len()` consecutive [`super::step_into`] calls. For encoders, which know
+/// the bytes ahead; a decoder must step one byte at a time.
+pub fn step_sequence(
+    model: &Model,
+    prep: &Prepared,
+    state: &mut StreamState,
+    bytes: &[u8],
+    out: &mut [Frequencies],
+    s: &mut GroupScratch,
+) {
+    step_columns(model, prep, Columns::Sequence(state), bytes, out, s)
+}
+
+#[allow(clippy::needless_range_loop)] // `i` indexes the columns and several [column][width] buffers
+fn step_columns(
+    model: &Model,
+    prep: &Prepared,
+    mut cols: Columns<'_>,
+    bytes: &[u8],
+    out: &mut [Frequencies],
+    s: &mut GroupScratch,
+) {
+    let n = bytes.len();
+    assert!(n == out.len(), "group lengths differ");
     assert!(n <= s.cap, "group larger than its scratch");
     assert!(
         prep.fingerprint == model.fingerprint(),
@@ -164,6 +223,10 @@ pub fn step_group(
     );
     let gemm = prep.kernels.gemm;
     let scan_step = prep.kernels.scan;
+    let requant_to_q8 = prep.kernels.requant_q8;
+    let requant_to_q16 = prep.kernels.requant_q16;
+    let requant_wide_to_q8 = prep.kernels.requant_wide;
+    let conv = prep.kernels.conv;
     let dims = model.dims;
     let (d, e, r, ffw) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
     let xo = dims.x_proj_out();
@@ -184,10 +247,11 @@ pub fn step_group(
             let xz = &mut s.xz[i * 2 * e..(i + 1) * 2 * e];
             requant_to_q8(&s.acc[i * 2 * e..(i + 1) * 2 * e], &layer.in_proj.rq, xz);
             let xc = &mut s.xc[i * e..(i + 1) * e];
-            conv_step(
+            conv(
                 &xz[..e],
-                &mut states[i].layers[li].conv,
+                &mut cols.layer(i, li).conv,
                 &layer.conv_weight,
+                &pl.conv_t,
                 &layer.conv_bias,
                 &layer.conv_rq,
                 xc,
@@ -219,7 +283,7 @@ pub fn step_group(
                 layer.inc_shift,
                 &layer.d_skip,
                 &model.decay_exp2,
-                &mut states[i].layers[li].h,
+                &mut cols.layer(i, li).h,
                 &mut s.y_acc,
             );
             requant_wide_to_q8(&s.y_acc, &layer.y_rq, &mut s.y);

@@ -78,17 +78,37 @@ pub fn conv_step(
     rq: &Requant,
     out: &mut [i8],
 ) {
+    for (c, o) in out[..x.len()].iter_mut().enumerate() {
+        *o = conv_channel(x, window, weight, bias, rq, c);
+    }
+    conv_push(window, x);
+}
+
+/// The conv output of channel `c` (before the window moves).
+#[inline]
+pub fn conv_channel(
+    x: &[i8],
+    window: &[i8],
+    weight: &[i8],
+    bias: &[i32],
+    rq: &Requant,
+    c: usize,
+) -> i8 {
     let e = x.len();
     let k = weight.len() / e;
-    for c in 0..e {
-        let w = &weight[c * k..(c + 1) * k];
-        let mut acc = bias[c];
-        for t in 0..k - 1 {
-            acc += w[t] as i32 * window[t * e + c] as i32;
-        }
-        acc += w[k - 1] as i32 * x[c] as i32;
-        out[c] = requant_q8(acc as i64, rq.mult[c], rq.shift[c]);
+    let w = &weight[c * k..(c + 1) * k];
+    let mut acc = bias[c];
+    for t in 0..k - 1 {
+        acc += w[t] as i32 * window[t * e + c] as i32;
     }
+    acc += w[k - 1] as i32 * x[c] as i32;
+    requant_q8(acc as i64, rq.mult[c], rq.shift[c])
+}
+
+/// Moves the conv window by one step: drop the oldest row, append `x`.
+#[inline]
+pub fn conv_push(window: &mut [i8], x: &[i8]) {
+    let e = x.len();
     window.copy_within(e.., 0);
     let last = window.len() - e;
     window[last..].copy_from_slice(x);

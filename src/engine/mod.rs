@@ -30,7 +30,7 @@ pub struct StreamState {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct LayerState {
+pub(crate) struct LayerState {
     /// `[K-1][E]` previous conv inputs, oldest first.
     conv: Vec<i8>,
     /// `[E][N]` SSM state.

@@ -24,6 +24,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--d-model", type=int, default=256)
     t.add_argument("--layers", type=int, default=1)
     t.add_argument("--seq-len", type=int, default=512, help="bytes per training sequence (default 512)")
+    t.add_argument("--chunk-len", type=int, default=0,
+                   help="carry the state through chunks of this many bytes, seq-len at a time, as the "
+                        "compressor codes them (0 = independent seq-len windows; default 0)")
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
     t.add_argument("--warmup", type=int, default=100, help="linear warm-up steps (default 100)")
@@ -68,7 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .train import TrainConfig, train
 
         cfg = TrainConfig(
-            data=a.data, out=a.out, d_model=a.d_model, n_layers=a.layers, seq_len=a.seq_len,
+            data=a.data, out=a.out, d_model=a.d_model, n_layers=a.layers, seq_len=a.seq_len, chunk_len=a.chunk_len,
             batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, cosine=a.cosine, weight_decay=a.weight_decay,
             grad_clip=a.grad_clip, epochs=a.epochs, max_steps=a.max_steps, max_seconds=a.max_seconds,
             val_frac=a.val_frac, val_bytes=a.val_bytes, val_every=a.val_every, log_every=a.log_every,

@@ -73,3 +73,40 @@ class EpochBatcher:
         sel = self.windows[self._order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]]
         L = self.seq_len + 1
         return np.stack([self.sources[f][s:s + L] for f, s in sel])
+
+
+class ChunkBatcher:
+    """Training on whole archive chunks with the state carried (truncated BPTT).
+
+    The compressor codes every chunk of ``chunk_len`` bytes from the zero state, so the
+    model should learn on exactly that: each of the ``batch_size`` lanes walks through one
+    chunk in pieces of ``seq_len`` bytes, and the caller carries the (detached) state from
+    piece to piece.  Piece 0 of a chunk starts from the zero state.  Chunks are the
+    non-overlapping ``chunk_len + 1``-byte windows of the training parts, shuffled per
+    epoch with ``(seed, epoch)``; ``batch(epoch, i)`` is a pure function of its arguments.
+    """
+
+    def __init__(self, splits: Sequence[FileSplit], seq_len: int, batch_size: int, seed: int, chunk_len: int):
+        if chunk_len % seq_len:
+            raise ValueError(f"chunk-len {chunk_len} is not a multiple of seq-len {seq_len}")
+        self.inner = EpochBatcher(splits, chunk_len, batch_size, seed)
+        self.seq_len, self.batch_size, self.chunk_len = seq_len, batch_size, chunk_len
+        self.pieces = chunk_len // seq_len
+        self.steps_per_epoch = self.inner.steps_per_epoch * self.pieces
+        self._cache = (None, None)
+
+    @property
+    def bytes_per_step(self) -> int:
+        return self.batch_size * self.seq_len
+
+    def starts_chunk(self, i: int) -> bool:
+        """True when step ``i`` of an epoch is piece 0 of new chunks (reset the state)."""
+        return i % self.pieces == 0
+
+    def batch(self, epoch: int, i: int) -> np.ndarray:
+        """uint8 [batch_size, seq_len+1]: piece ``i % pieces`` of chunk group ``i // pieces``."""
+        key = (epoch, i // self.pieces)
+        if self._cache[0] != key:
+            self._cache = (key, self.inner.batch(epoch, i // self.pieces))
+        p = i % self.pieces
+        return self._cache[1][:, p * self.seq_len:(p + 1) * self.seq_len + 1]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import EpochBatcher, load_splits
+from .data import ChunkBatcher, EpochBatcher, load_splits
 from .io import load_float, save_float
 from .model import BoaModel, ModelConfig
 from .quant import ActQuant, QuantConfig
@@ -58,6 +58,7 @@ class TrainConfig:
     d_model: int = 256
     n_layers: int = 1
     seq_len: int = 512
+    chunk_len: int = 0  # > 0: carry the state through chunks of this many bytes (ChunkBatcher)
     batch_size: int = 16
     lr: float = 1e-3
     warmup: int = 100
@@ -143,7 +144,10 @@ def train(cfg: TrainConfig) -> dict:
     torch.manual_seed(seed)
     np.random.seed(seed % (2 ** 32))
     splits = load_splits(cfg.data, cfg.val_frac)
-    batcher = EpochBatcher(splits, cfg.seq_len, cfg.batch_size, seed)
+    if cfg.chunk_len:
+        batcher = ChunkBatcher(splits, cfg.seq_len, cfg.batch_size, seed, cfg.chunk_len)
+    else:
+        batcher = EpochBatcher(splits, cfg.seq_len, cfg.batch_size, seed)
     model = BoaModel(mc)
     if cfg.init and ck is None:
         init = load_float(cfg.init)
@@ -193,6 +197,7 @@ def train(cfg: TrainConfig) -> dict:
     t_log, bytes_log, loss_sum, loss_n = t_start, 0, 0.0, 0
     last_train = None
     stop = None
+    carried = None  # the state carried between pieces of a chunk (--chunk-len)
     try:
         while stop is None:
             if epoch >= cfg.epochs:
@@ -212,7 +217,14 @@ def train(cfg: TrainConfig) -> dict:
             lr = _lr_at(cfg, global_step, total)
             for g in opt.param_groups:
                 g["lr"] = lr
-            logits = model(x)
+            if cfg.chunk_len:
+                # truncated BPTT through the chunk; a resumed run restarts mid-chunk from zero
+                if carried is None or batcher.starts_chunk(step_in_epoch):
+                    carried = model.zero_state(x.shape[0])
+                logits, carried = model(x, carried, return_state=True)
+                carried = [tuple(t.detach() for t in st) for st in carried]
+            else:
+                logits = model(x)
             loss = F.cross_entropy(logits.reshape(-1, 256).float(), y.reshape(-1))
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -102,3 +102,30 @@ def test_qat_training_and_resume_keeps_observers(tmp_path):
     assert res["step"] == 6 and res["val_bpb"] < 8
     with safe_open(q.out, framework="pt") as f:  # QAT output is still a plain boa-float file
         assert f.metadata()["format"] == "boa-float"
+
+
+def test_chunk_batcher_walks_each_chunk_in_order():
+    from boatrain.data import ChunkBatcher, FileSplit
+    buf = np.arange(1000, dtype=np.int64).astype(np.uint8)
+    b = ChunkBatcher([FileSplit("x", buf, buf[:0])], seq_len=16, batch_size=3, seed=1, chunk_len=64)
+    assert b.pieces == 4 and b.steps_per_epoch == b.inner.steps_per_epoch * 4
+    for g in range(b.inner.steps_per_epoch):
+        whole = b.inner.batch(0, g)
+        pieces = [b.batch(0, g * 4 + p) for p in range(4)]
+        assert b.starts_chunk(g * 4) and not b.starts_chunk(g * 4 + 1)
+        # consecutive pieces overlap by one byte (the target of one is the input of the next)
+        for p, piece in enumerate(pieces):
+            assert piece.shape == (3, 17)
+            assert np.array_equal(piece, whole[:, p * 16:p * 16 + 17])
+
+
+def test_carried_state_training_learns(tmp_path):
+    data = _data(tmp_path)
+    cfg = _cfg(tmp_path, data, max_steps=0, chunk_len=256)
+    train(cfg)
+    before = _first_loss(load_float(cfg.out), data)
+    cfg = _cfg(tmp_path, data, max_steps=40, chunk_len=256)
+    res = train(cfg)
+    after = _first_loss(load_float(cfg.out), data)
+    assert res["step"] == 40
+    assert after < before - 0.5, (before, after)

@@ -6,6 +6,7 @@
 
 pub mod avx2;
 pub mod avx512;
+pub mod avx512_requant;
 
 /// Number of column groups of `g` needed for `cols` columns.
 #[inline]

@@ -1,0 +1,205 @@
+//! AVX-512 requantization (`docs/ARITHMETIC.md` §1.1-1.2), eight channels per
+//! zmm in 64-bit lanes: `clamp(rshift_round(acc * m, s))` exactly as
+//! `arith::requant_q8` / `requant_q16`, with the per-channel shift as a
+//! variable shift (`vpsravq`, arithmetic = floor, as §1.1 requires).
+//!
+//! The loader guarantees `1 <= s <= 62` and `|acc * m| + 2^(s-1) < 2^63`
+//! (§9.2), so the 64-bit lanes never overflow; the scalar tails call the
+//! reference functions themselves.
+#![deny(clippy::float_arithmetic)]
+
+use crate::arith::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
+use crate::engine::kernels as reference;
+use crate::model::Requant;
+use std::arch::x86_64::*;
+
+pub fn supported() -> bool {
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")
+}
+
+/// Eight channels `i..i+8` of `rshift_round(acc * m, s)`, with `acc` already widened.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn round_shift8(prod: __m512i, rq: &Requant, i: usize) -> __m512i {
+    debug_assert!(i + 8 <= rq.shift.len());
+    // SAFETY: the caller guarantees i + 8 <= len of the shift vector (8 bytes read).
+    let s = _mm512_cvtepu8_epi64(unsafe { _mm_loadl_epi64(rq.shift.as_ptr().add(i).cast()) });
+    let one = _mm512_set1_epi64(1);
+    let half = _mm512_sllv_epi64(one, _mm512_sub_epi64(s, one));
+    _mm512_srav_epi64(_mm512_add_epi64(prod, half), s)
+}
+
+/// `acc[j] * m[j]` for eight int32 channels as exact 64-bit products.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn product8(acc: &[i32], rq: &Requant, i: usize) -> __m512i {
+    debug_assert!(i + 8 <= acc.len() && i + 8 <= rq.mult.len());
+    // SAFETY: the caller guarantees i + 8 <= both lengths (32 bytes read from each).
+    let (a, m) = unsafe {
+        (
+            _mm512_cvtepi32_epi64(_mm256_loadu_si256(acc.as_ptr().add(i).cast())),
+            _mm512_cvtepi32_epi64(_mm256_loadu_si256(rq.mult.as_ptr().add(i).cast())),
+        )
+    };
+    // vpmuldq: signed 32 x 32 -> 64 of the low halves (the sign-extended values).
+    _mm512_mul_epi32(a, m)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn clamp8(v: __m512i, lim: i64) -> __m512i {
+    _mm512_min_epi64(
+        _mm512_max_epi64(v, _mm512_set1_epi64(-lim)),
+        _mm512_set1_epi64(lim),
+    )
+}
+
+/// [`crate::engine::kernels::requant_to_q8`].
+pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
+    assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
+    // SAFETY: only reached through the dispatch table after `supported()`.
+    unsafe { requant_to_q8_impl(acc, rq, out) }
+}
+
+#[target_feature(enable = "avx512f")]
+fn requant_to_q8_impl(acc: &[i32], rq: &Requant, out: &mut [i8]) {
+    let n = out.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        let v = clamp8(round_shift8(product8(acc, rq, i), rq, i), Q8_MAX as i64);
+        // SAFETY: i + 8 <= n = out.len(); vpmovqb writes 8 bytes.
+        unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi8(v)) };
+        i += 8;
+    }
+    for j in i..n {
+        out[j] = requant_q8(acc[j] as i64, rq.mult[j], rq.shift[j]);
+    }
+}
+
+/// [`crate::engine::kernels::requant_to_q16`].
+pub fn requant_to_q16(acc: &[i32], rq: &Requant, out: &mut [i16]) {
+    assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
+    // SAFETY: only reached through the dispatch table after `supported()`.
+    unsafe { requant_to_q16_impl(acc, rq, out) }
+}
+
+#[target_feature(enable = "avx512f")]
+fn requant_to_q16_impl(acc: &[i32], rq: &Requant, out: &mut [i16]) {
+    let n = out.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        let v = clamp8(round_shift8(product8(acc, rq, i), rq, i), Q16_MAX as i64);
+        // SAFETY: i + 8 <= n = out.len(); vpmovqw writes 16 bytes.
+        unsafe { _mm_storeu_si128(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi16(v)) };
+        i += 8;
+    }
+    for j in i..n {
+        out[j] = requant_q16(acc[j] as i64, rq.mult[j], rq.shift[j]);
+    }
+}
+
+/// [`crate::engine::kernels::requant_wide_to_q8`] (64-bit accumulators: `vpmullq`,
+/// exact because the loader proved the product fits 63 bits).
+pub fn requant_wide_to_q8(acc: &[i64], rq: &Requant, out: &mut [i8]) {
+    assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
+    // SAFETY: only reached through the dispatch table after `supported()`.
+    unsafe { requant_wide_impl(acc, rq, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
+    let n = out.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n <= both lengths.
+        let (a, m) = unsafe {
+            (
+                _mm512_loadu_si512(acc.as_ptr().add(i).cast()),
+                _mm512_cvtepi32_epi64(_mm256_loadu_si256(rq.mult.as_ptr().add(i).cast())),
+            )
+        };
+        let v = clamp8(round_shift8(_mm512_mullo_epi64(a, m), rq, i), Q8_MAX as i64);
+        // SAFETY: as above, 8 bytes written.
+        unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi8(v)) };
+        i += 8;
+    }
+    for j in i..n {
+        out[j] = crate::arith::clamp_q8(crate::arith::requant(acc[j], rq.mult[j], rq.shift[j]));
+    }
+}
+
+/// [`crate::engine::kernels::conv_step`] with the weights transposed to
+/// `[K][E]` int32 (`weight_t`, see `group::Prepared`): sixteen channels per zmm,
+/// exact int32 sums (§9.1 bounds them), then the requantization above.
+pub fn conv_step(
+    x: &[i8],
+    window: &mut [i8],
+    weight: &[i8],
+    weight_t: &[i32],
+    bias: &[i32],
+    rq: &Requant,
+    out: &mut [i8],
+) {
+    use crate::model::D_CONV;
+    let e = x.len();
+    assert!(window.len() == (D_CONV - 1) * e && weight_t.len() == D_CONV * e);
+    assert!(weight.len() == D_CONV * e && bias.len() >= e && out.len() >= e);
+    assert!(rq.mult.len() >= e && rq.shift.len() >= e);
+    // SAFETY: only reached through the dispatch table after `supported()`; lengths asserted.
+    unsafe { conv_impl(x, window, weight_t, bias, rq, out) };
+    // Channels past the last full block of 16, and the window shift, as the reference.
+    let full = e - e % 16;
+    for (c, o) in out[..e].iter_mut().enumerate().skip(full) {
+        *o = reference::conv_channel(x, window, weight, bias, rq, c);
+    }
+    reference::conv_push(window, x);
+}
+
+#[target_feature(enable = "avx512f")]
+fn conv_impl(
+    x: &[i8],
+    window: &[i8],
+    weight_t: &[i32],
+    bias: &[i32],
+    rq: &Requant,
+    out: &mut [i8],
+) {
+    use crate::model::D_CONV;
+    let e = x.len();
+    let mut c = 0;
+    while c + 16 <= e {
+        // SAFETY: c + 16 <= e and the caller's asserted lengths cover every read
+        // (16 bytes of window rows and x, 16 int32 of weight_t rows and bias).
+        let acc = unsafe {
+            let mut acc = _mm512_loadu_si512(bias.as_ptr().add(c).cast());
+            for t in 0..D_CONV {
+                let src = if t < D_CONV - 1 {
+                    window.as_ptr().add(t * e + c)
+                } else {
+                    x.as_ptr().add(c)
+                };
+                let a = _mm512_cvtepi8_epi32(_mm_loadu_si128(src.cast()));
+                let w = _mm512_loadu_si512(weight_t.as_ptr().add(t * e + c).cast());
+                acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(w, a));
+            }
+            acc
+        };
+        for half in 0..2 {
+            let i = c + 8 * half;
+            let a = if half == 0 {
+                _mm512_castsi512_si256(acc)
+            } else {
+                _mm512_extracti64x4_epi64::<1>(acc)
+            };
+            // SAFETY: i + 8 <= e <= mult length.
+            let m = unsafe {
+                _mm512_cvtepi32_epi64(_mm256_loadu_si256(rq.mult.as_ptr().add(i).cast()))
+            };
+            let p = _mm512_mul_epi32(_mm512_cvtepi32_epi64(a), m);
+            let v = clamp8(round_shift8(p, rq, i), Q8_MAX as i64);
+            // SAFETY: i + 8 <= e <= out length; 8 bytes written.
+            unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi8(v)) };
+        }
+        c += 16;
+    }
+}
