@@ -237,6 +237,32 @@ fn check_requant_conv(k: Kernels, e: usize, seed: u64) {
     (k.conv)(&x, &mut w2, &w, &wt, &bias, &rq, &mut b8);
     assert_eq!(a8, b8, "{} conv output", k.name);
     assert_eq!(w1, w2, "{} conv window", k.name);
+    // layer norm over d = 16 * ceil(e / 16) (the engine's d is a multiple of 16),
+    // inputs at +-32767 or constant (zero variance), every shift and eps range.
+    let d = e.next_multiple_of(16);
+    let constant = pick(0, 3) == 0;
+    let c0 = pick(-32767, 32767) as i16;
+    let xs: Vec<i16> = (0..d)
+        .map(|_| {
+            if constant {
+                c0
+            } else {
+                pick(-32767, 32767) as i16
+            }
+        })
+        .collect();
+    let ln = boa_det::model::LayerNorm {
+        gamma: (0..d).map(|_| pick(-32767, 32767) as i16).collect(),
+        beta: (0..d)
+            .map(|_| pick(i32::MIN as i64 + 1, i32::MAX as i64) as i32)
+            .collect(),
+        shift: pick(1, 62) as u8,
+        eps: pick(1, 1 << 60) as u64,
+    };
+    let (mut l1, mut l2) = (vec![0i8; d], vec![0i8; d]);
+    r::layer_norm(&xs, &ln, &mut l1);
+    (k.layer_norm)(&xs, &ln, &mut l2);
+    assert_eq!(l1, l2, "{} layer norm", k.name);
 }
 
 /// The level's scan against the reference on random (extreme-biased) inputs.

@@ -12,7 +12,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::kernels::{requant_to_q8, requant_to_q16, requant_wide_to_q8};
-use crate::model::{Linear, Requant};
+use crate::model::{LayerNorm, Linear, Requant};
 use std::sync::OnceLock;
 
 /// A linear layer re-laid-out for one kernel level. `data8`/`data16` hold the
@@ -68,6 +68,9 @@ pub type RequantWideFn = fn(&[i64], &Requant, &mut [i8]);
 /// weight transposed to `[K][E]` (levels that do not need it ignore it).
 pub type ConvFn = fn(&[i8], &mut [i8], &[i8], &[i32], &[i32], &Requant, &mut [i8]);
 
+/// Integer layer norm ([`super::kernels::layer_norm`]).
+pub type LayerNormFn = fn(&[i16], &LayerNorm, &mut [i8]);
+
 /// One kernel level: a name and a function per operation.
 #[derive(Clone, Copy)]
 pub struct Kernels {
@@ -79,6 +82,7 @@ pub struct Kernels {
     pub requant_q16: RequantQ16Fn,
     pub requant_wide: RequantWideFn,
     pub conv: ConvFn,
+    pub layer_norm: LayerNormFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -102,6 +106,7 @@ impl Kernels {
             requant_q16: requant_to_q16,
             requant_wide: requant_wide_to_q8,
             conv: conv_reference,
+            layer_norm: super::kernels::layer_norm,
         }
     }
 
@@ -118,6 +123,7 @@ impl Kernels {
                 requant_q16: requant_to_q16,
                 requant_wide: requant_wide_to_q8,
                 conv: conv_reference,
+                layer_norm: super::kernels::layer_norm,
             });
         }
         None
@@ -126,16 +132,17 @@ impl Kernels {
     /// AVX-512 VNNI: `vpdpbusd` with the +128 activation offset. `None` if unsupported.
     pub fn avx512vnni() -> Option<Kernels> {
         #[cfg(target_arch = "x86_64")]
-        if super::x86::avx512::supported() && super::x86::avx512_requant::supported() {
+        if super::x86::avx512::supported() && super::x86::avx512_eltwise::supported() {
             return Some(Kernels {
                 name: "avx512",
                 pack: super::x86::avx512::pack,
                 gemm: super::x86::avx512::gemm,
                 scan: super::x86::avx512::scan_step,
-                requant_q8: super::x86::avx512_requant::requant_to_q8,
-                requant_q16: super::x86::avx512_requant::requant_to_q16,
-                requant_wide: super::x86::avx512_requant::requant_wide_to_q8,
-                conv: super::x86::avx512_requant::conv_step,
+                requant_q8: super::x86::avx512_eltwise::requant_to_q8,
+                requant_q16: super::x86::avx512_eltwise::requant_to_q16,
+                requant_wide: super::x86::avx512_eltwise::requant_wide_to_q8,
+                conv: super::x86::avx512_eltwise::conv_step,
+                layer_norm: super::x86::avx512_eltwise::layer_norm,
             });
         }
         None

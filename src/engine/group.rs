@@ -12,7 +12,7 @@ use super::dispatch::{Kernels, PackedLinear};
 use super::kernels::*;
 use super::{Frequencies, StreamState};
 use crate::arith::freq::{LOGIT_MAX, logits_to_frequencies};
-use crate::arith::{clamp_q16, lut_index, requant, requant_q8};
+use crate::arith::{clamp_q16, lut_index, requant};
 use crate::model::{D_CONV, D_STATE, Fingerprint, Model};
 use std::sync::{Arc, Mutex};
 
@@ -127,6 +127,8 @@ pub struct GroupScratch {
     g: Vec<i8>,
     mo: Vec<i16>,
     f: Vec<i8>,
+    /// One column's int32 operands of a requantization (gate product, head input).
+    tmp32: Vec<i32>,
     logits: [i32; 256],
 }
 
@@ -150,6 +152,7 @@ impl GroupScratch {
             g: vec![0; cap * e],
             mo: vec![0; cap * d],
             f: vec![0; cap * ff],
+            tmp32: vec![0; e.max(d)],
             logits: [0; 256],
         }
     }
@@ -227,6 +230,7 @@ fn step_columns(
     let requant_to_q16 = prep.kernels.requant_q16;
     let requant_wide_to_q8 = prep.kernels.requant_wide;
     let conv = prep.kernels.conv;
+    let layer_norm = prep.kernels.layer_norm;
     let dims = model.dims;
     let (d, e, r, ffw) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
     let xo = dims.x_proj_out();
@@ -288,11 +292,11 @@ fn step_columns(
             );
             requant_wide_to_q8(&s.y_acc, &layer.y_rq, &mut s.y);
             let z = &s.xz[i * 2 * e + e..(i + 1) * 2 * e];
-            let g = &mut s.g[i * e..(i + 1) * e];
-            for (j, (g, (&y, &zj))) in g.iter_mut().zip(s.y.iter().zip(z)).enumerate() {
-                let gated = y as i64 * layer.gate_silu[lut_index(zj)] as i64;
-                *g = requant_q8(gated, layer.gate_rq.mult[j], layer.gate_rq.shift[j]);
+            // |y * silu(z)| <= 127^2: exact in int32, then the vector requantization.
+            for (t, (&y, &zj)) in s.tmp32.iter_mut().zip(s.y.iter().zip(z)) {
+                *t = y as i32 * layer.gate_silu[lut_index(zj)] as i32;
             }
+            requant_to_q8(&s.tmp32[..e], &layer.gate_rq, &mut s.g[i * e..(i + 1) * e]);
         }
         gemm(&pl.out_proj, &s.g[..n * e], n, &mut s.acc[..n * d]);
         for i in 0..n {
@@ -317,10 +321,10 @@ fn step_columns(
     }
     let head = &model.head;
     for i in 0..n {
-        let u = &mut s.u[i * d..(i + 1) * d];
-        for (j, (u, &x)) in u.iter_mut().zip(&s.x[i * d..(i + 1) * d]).enumerate() {
-            *u = requant_q8(x as i64, head.in_rq.mult[j], head.in_rq.shift[j]);
+        for (t, &x) in s.tmp32.iter_mut().zip(&s.x[i * d..(i + 1) * d]) {
+            *t = x as i32;
         }
+        requant_to_q8(&s.tmp32[..d], &head.in_rq, &mut s.u[i * d..(i + 1) * d]);
     }
     gemm(&prep.fc1, &s.u[..n * d], n, &mut s.acc[..n * d]);
     for i in 0..n {

@@ -242,6 +242,64 @@ pub fn scan_step(
     }
 }
 
+/// The decay table as eight registers of 32 u16 entries, for [`lookup2`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn decay_regs(table: &[u16]) -> [__m512i; 8] {
+    assert!(table.len() == 256);
+    // SAFETY: 256 u16 = 8 x 64 bytes, asserted above.
+    std::array::from_fn(|i| unsafe { _mm512_loadu_si512(table.as_ptr().add(32 * i).cast()) })
+}
+
+/// `table[idx]` for the 16 + 16 u32 indices (< 256) of two channels, widened to u32:
+/// both index vectors are narrowed into one of 32 u16 lanes, looked up with four
+/// `vpermt2w` (64 entries each) and two blends on index bits 6 and 7.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn lookup2(tab: &[__m512i; 8], ia: __m512i, ib: __m512i) -> (__m512i, __m512i) {
+    let idx = _mm512_inserti64x4::<1>(
+        _mm512_castsi256_si512(_mm512_cvtepi32_epi16(ia)),
+        _mm512_cvtepi32_epi16(ib),
+    );
+    let l0 = _mm512_permutex2var_epi16(tab[0], idx, tab[1]);
+    let l1 = _mm512_permutex2var_epi16(tab[2], idx, tab[3]);
+    let l2 = _mm512_permutex2var_epi16(tab[4], idx, tab[5]);
+    let l3 = _mm512_permutex2var_epi16(tab[6], idx, tab[7]);
+    let b6 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(64));
+    let b7 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(128));
+    let lo = _mm512_mask_blend_epi16(b6, l0, l1);
+    let hi = _mm512_mask_blend_epi16(b6, l2, l3);
+    let t = _mm512_mask_blend_epi16(b7, lo, hi);
+    (
+        _mm512_cvtepu16_epi32(_mm512_castsi512_si256(t)),
+        _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(t)),
+    )
+}
+
+/// Lane `k` of the result is the sum of the eight 64-bit lanes of `v[k]`
+/// (a transposed reduction: 21 instructions for eight channels).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn reduce8(v: &[__m512i; 8]) -> __m512i {
+    let pair = |a: __m512i, b: __m512i| {
+        _mm512_add_epi64(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b))
+    };
+    // each 128-bit block of pXY holds [partial of X, partial of Y]
+    let (p01, p23, p45, p67) = (
+        pair(v[0], v[1]),
+        pair(v[2], v[3]),
+        pair(v[4], v[5]),
+        pair(v[6], v[7]),
+    );
+    let fold = |a: __m512i, b: __m512i| {
+        _mm512_add_epi64(
+            _mm512_shuffle_i64x2::<0b10_00_10_00>(a, b),
+            _mm512_shuffle_i64x2::<0b11_01_11_01>(a, b),
+        )
+    };
+    fold(fold(p01, p23), fold(p45, p67))
+}
+
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn scan_impl(
@@ -284,16 +342,18 @@ unsafe fn scan_impl(
         let iadd_v = _mm512_set1_epi32(iadd);
         let icount_x = _mm_set_epi64x(0, icount);
         let inc_zero = s >= 31;
-        for ch in 0..x.len() {
-            let dtv = dt[ch] as i32;
-            let xv = x[ch] as i32;
+        // The decay exponent v (<= 4096) of a channel's 16 states.
+        let exponent = |ch: usize| {
             let rates =
                 _mm512_cvtepu16_epi32(_mm256_loadu_si256(a_rate.as_ptr().add(ch * 16) as *const _));
-            let v = _mm512_mullo_epi32(rates, _mm512_set1_epi32(dtv));
-            let v = _mm512_min_epu32(_mm512_srlv_epi32(v, ashift), vmax);
-            let t =
-                _mm512_i32gather_epi32::<4>(_mm512_and_si512(v, lo8), table.as_ptr() as *const _);
-            let da = _mm512_srlv_epi32(t, _mm512_srli_epi32(v, 8));
+            let v = _mm512_mullo_epi32(rates, _mm512_set1_epi32(dt[ch] as i32));
+            _mm512_min_epu32(_mm512_srlv_epi32(v, ashift), vmax)
+        };
+        // h' = round(dA h / 2^16) + inc for one channel (stored); returns the
+        // eight 64-bit partial sums of C . h'.
+        let mut update = |ch: usize, da: __m512i| {
+            let dtv = dt[ch] as i32;
+            let xv = x[ch] as i32;
             let inc = if inc_zero {
                 _mm512_setzero_si512()
             } else {
@@ -312,8 +372,37 @@ unsafe fn scan_impl(
             _mm512_storeu_si512(hp as *mut _, hn);
             let ye = _mm512_mul_epi32(c32, hn);
             let yo = _mm512_mul_epi32(c_odd, _mm512_srli_epi64(hn, 32));
-            let y = _mm512_reduce_add_epi64(_mm512_add_epi64(ye, yo));
-            y_acc[ch] = y + d_skip[ch] as i64 * xv as i64;
+            _mm512_add_epi64(ye, yo)
+        };
+        // Blocks of eight channels: table lookups two channels at a time, one
+        // transposed reduction, D * x added in vector form.
+        let tab = decay_regs(decay_table);
+        let full = x.len() - x.len() % 8;
+        for ch0 in (0..full).step_by(8) {
+            let mut ys = [_mm512_setzero_si512(); 8];
+            for p in 0..4 {
+                let (ca, cb) = (ch0 + 2 * p, ch0 + 2 * p + 1);
+                let (va, vb) = (exponent(ca), exponent(cb));
+                let (ta, tb) = lookup2(&tab, _mm512_and_si512(va, lo8), _mm512_and_si512(vb, lo8));
+                ys[2 * p] = update(ca, _mm512_srlv_epi32(ta, _mm512_srli_epi32(va, 8)));
+                ys[2 * p + 1] = update(cb, _mm512_srlv_epi32(tb, _mm512_srli_epi32(vb, 8)));
+            }
+            let dx = _mm512_mul_epi32(
+                _mm512_cvtepi32_epi64(_mm256_loadu_si256(d_skip.as_ptr().add(ch0) as *const _)),
+                _mm512_cvtepi8_epi64(_mm_loadl_epi64(x.as_ptr().add(ch0) as *const _)),
+            );
+            _mm512_storeu_si512(
+                y_acc.as_mut_ptr().add(ch0) as *mut _,
+                _mm512_add_epi64(reduce8(&ys), dx),
+            );
+        }
+        // Remaining channels one at a time, with a gather.
+        for ch in full..x.len() {
+            let v = exponent(ch);
+            let t =
+                _mm512_i32gather_epi32::<4>(_mm512_and_si512(v, lo8), table.as_ptr() as *const _);
+            let y = update(ch, _mm512_srlv_epi32(t, _mm512_srli_epi32(v, 8)));
+            y_acc[ch] = _mm512_reduce_add_epi64(y) + d_skip[ch] as i64 * x[ch] as i64;
         }
     }
 }

@@ -6,7 +6,7 @@
 
 pub mod avx2;
 pub mod avx512;
-pub mod avx512_requant;
+pub mod avx512_eltwise;
 
 /// Number of column groups of `g` needed for `cols` columns.
 #[inline]

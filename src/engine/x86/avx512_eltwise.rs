@@ -1,4 +1,6 @@
-//! AVX-512 requantization (`docs/ARITHMETIC.md` §1.1-1.2), eight channels per
+//! AVX-512 element-wise kernels: requantization, the conv step and layer norm.
+//!
+//! Requantization (`docs/ARITHMETIC.md` §1.1-1.2), eight channels per
 //! zmm in 64-bit lanes: `clamp(rshift_round(acc * m, s))` exactly as
 //! `arith::requant_q8` / `requant_q16`, with the per-channel shift as a
 //! variable shift (`vpsravq`, arithmetic = floor, as §1.1 requires).
@@ -10,11 +12,13 @@
 
 use crate::arith::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::engine::kernels as reference;
-use crate::model::Requant;
+use crate::model::{LayerNorm, Requant};
 use std::arch::x86_64::*;
 
 pub fn supported() -> bool {
-    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512dq")
+        && is_x86_feature_detected!("avx512bw")
 }
 
 /// Eight channels `i..i+8` of `rshift_round(acc * m, s)`, with `acc` already widened.
@@ -201,5 +205,70 @@ fn conv_impl(
             unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi8(v)) };
         }
         c += 16;
+    }
+}
+
+/// [`crate::engine::kernels::layer_norm`]: the two sums in vector form (int32
+/// for `S`, exact as `|S| < 2^27`; unsigned 64-bit for `V`, each `c^2 < 2^32`),
+/// the scalar statistics of §4 unchanged, then eight outputs per zmm in 64-bit
+/// lanes (`vpmullq`: `|c * inv| < 2^56`, `|n * gamma| < 2^51`, §9.4).
+pub fn layer_norm(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
+    assert!(ln.gamma.len() >= x.len() && ln.beta.len() >= x.len() && out.len() >= x.len());
+    if !x.len().is_multiple_of(16) {
+        return reference::layer_norm(x, ln, out);
+    }
+    // SAFETY: only reached through the dispatch table after `supported()`; lengths asserted.
+    unsafe { layer_norm_impl(x, ln, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
+    use crate::arith::{floor_div, isqrt_u64};
+    let d = x.len();
+    let load16 = |i: usize| {
+        // SAFETY: i + 16 <= d (d is a multiple of 16).
+        _mm512_cvtepi16_epi32(unsafe { _mm256_loadu_si256(x.as_ptr().add(i).cast()) })
+    };
+    let mut sum = _mm512_setzero_si512();
+    for i in (0..d).step_by(16) {
+        sum = _mm512_add_epi32(sum, load16(i));
+    }
+    let mean = floor_div(_mm512_reduce_add_epi32(sum) as i64, d as i64);
+    let mean32 = _mm512_set1_epi32(mean as i32); // |mean| <= 32767
+    let lo32 = _mm512_set1_epi64(0xFFFF_FFFF);
+    let mut sq = _mm512_setzero_si512();
+    for i in (0..d).step_by(16) {
+        let c = _mm512_sub_epi32(load16(i), mean32);
+        let c2 = _mm512_mullo_epi32(c, c); // the exact square as u32
+        sq = _mm512_add_epi64(sq, _mm512_and_si512(c2, lo32));
+        sq = _mm512_add_epi64(sq, _mm512_srli_epi64(c2, 32));
+    }
+    let sq = _mm512_reduce_add_epi64(sq) as u64;
+    let var_q16 = (sq << 16) / d as u64;
+    let std_q8 = isqrt_u64(var_q16 + ln.eps);
+    let inv = _mm512_set1_epi64(((1u64 << 40) / std_q8) as i64);
+    let mean64 = _mm512_set1_epi64(mean);
+    let half20 = _mm512_set1_epi64(1 << 19);
+    let s = ln.shift as i64;
+    let half_s = _mm512_set1_epi64(1i64 << (s - 1));
+    let count = _mm_set_epi64x(0, s);
+    for i in (0..d).step_by(8) {
+        // SAFETY: i + 8 <= d <= every length asserted by the caller.
+        let (xv, g, b) = unsafe {
+            (
+                _mm512_cvtepi16_epi64(_mm_loadu_si128(x.as_ptr().add(i).cast())),
+                _mm512_cvtepi16_epi64(_mm_loadu_si128(ln.gamma.as_ptr().add(i).cast())),
+                _mm512_cvtepi32_epi64(_mm256_loadu_si256(ln.beta.as_ptr().add(i).cast())),
+            )
+        };
+        let c = _mm512_sub_epi64(xv, mean64);
+        let n = _mm512_srai_epi64::<20>(_mm512_add_epi64(_mm512_mullo_epi64(c, inv), half20));
+        let v = _mm512_add_epi64(_mm512_mullo_epi64(n, g), b);
+        let v = clamp8(
+            _mm512_sra_epi64(_mm512_add_epi64(v, half_s), count),
+            Q8_MAX as i64,
+        );
+        // SAFETY: i + 8 <= d <= out.len(); 8 bytes written.
+        unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi8(v)) };
     }
 }
