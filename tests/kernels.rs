@@ -193,7 +193,7 @@ fn check_sequence(
 /// The level's requantization and conv kernels against the reference on
 /// extreme-biased inputs (accumulators at the int32 bound, every shift 1..=62
 /// with multipliers that keep the product in range, as the loader requires).
-fn check_requant_conv(k: Kernels, e: usize, seed: u64) {
+fn check_eltwise(k: Kernels, e: usize, seed: u64) {
     use boa_det::engine::kernels as r;
     let mut rng = SplitMix64(seed);
     let mut pick = |lo: i64, hi: i64| match rng.next_u64() % 4 {
@@ -263,6 +263,36 @@ fn check_requant_conv(k: Kernels, e: usize, seed: u64) {
     r::layer_norm(&xs, &ln, &mut l1);
     (k.layer_norm)(&xs, &ln, &mut l2);
     assert_eq!(l1, l2, "{} layer norm", k.name);
+    // 8-bit tables, any length (vector body and tail)
+    let table: Vec<i8> = (0..256).map(|_| pick(-127, 127) as i8).collect();
+    let mut v1: Vec<i8> = (0..e * 3).map(|_| pick(-128, 127) as i8).collect();
+    let mut v2 = v1.clone();
+    r::lut_q8(&table, &mut v1);
+    (k.lut_q8)(&table, &mut v2);
+    assert_eq!(v1, v2, "{} lut_q8", k.name);
+    // head accumulators to frequencies: clamped logits, ties for the maximum,
+    // gaps beyond the table's 32 bits
+    let mode = pick(0, 3);
+    let hacc: Vec<i32> = (0..256)
+        .map(|j| match mode {
+            0 => pick(i32::MIN as i64 + 1, i32::MAX as i64) as i32,
+            1 => [(1 << 30), -(1 << 30), 12345][j % 3],
+            _ => pick(-3000, 3000) as i32,
+        })
+        .collect();
+    let hs: Vec<u8> = (0..256).map(|_| pick(1, 40) as u8).collect();
+    let hrq = Requant {
+        mult: hs
+            .iter()
+            .map(|&s| pick(0, (1i64 << s.min(31)) - 1) as i32)
+            .collect(),
+        shift: hs,
+    };
+    let exp2 = boa_det::arith::freq::default_exp2_table();
+    let (mut f1, mut f2) = (Frequencies::default(), Frequencies::default());
+    r::head_frequencies(&hacc, &hrq, &exp2, &mut f1);
+    (k.head_frequencies)(&hacc, &hrq, &exp2, &mut f2);
+    assert_eq!(f1, f2, "{} head frequencies", k.name);
 }
 
 /// The level's scan against the reference on random (extreme-biased) inputs.
@@ -341,7 +371,7 @@ macro_rules! level_tests {
                 let Some(k) = level($level) else { return };
                 for e in [1usize, 7, 8, 16, 17, 64, 100] {
                     for seed in 0..20u64 {
-                        check_requant_conv(k, e, seed * 1000 + e as u64);
+                        check_eltwise(k, e, seed * 1000 + e as u64);
                     }
                 }
             }

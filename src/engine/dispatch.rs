@@ -71,6 +71,11 @@ pub type ConvFn = fn(&[i8], &mut [i8], &[i8], &[i32], &[i32], &Requant, &mut [i8
 /// Integer layer norm ([`super::kernels::layer_norm`]).
 pub type LayerNormFn = fn(&[i16], &LayerNorm, &mut [i8]);
 
+/// A 256-entry int8 table applied in place ([`super::kernels::lut_q8`]).
+pub type LutQ8Fn = fn(&[i8], &mut [i8]);
+/// Head accumulators to frequencies ([`super::kernels::head_frequencies`]).
+pub type HeadFreqFn = fn(&[i32], &Requant, &[u32; 256], &mut super::Frequencies);
+
 /// One kernel level: a name and a function per operation.
 #[derive(Clone, Copy)]
 pub struct Kernels {
@@ -83,6 +88,8 @@ pub struct Kernels {
     pub requant_wide: RequantWideFn,
     pub conv: ConvFn,
     pub layer_norm: LayerNormFn,
+    pub lut_q8: LutQ8Fn,
+    pub head_frequencies: HeadFreqFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -107,6 +114,8 @@ impl Kernels {
             requant_wide: requant_wide_to_q8,
             conv: conv_reference,
             layer_norm: super::kernels::layer_norm,
+            lut_q8: super::kernels::lut_q8,
+            head_frequencies: super::kernels::head_frequencies,
         }
     }
 
@@ -124,6 +133,8 @@ impl Kernels {
                 requant_wide: requant_wide_to_q8,
                 conv: conv_reference,
                 layer_norm: super::kernels::layer_norm,
+                lut_q8: super::kernels::lut_q8,
+                head_frequencies: super::kernels::head_frequencies,
             });
         }
         None
@@ -143,6 +154,12 @@ impl Kernels {
                 requant_wide: super::x86::avx512_eltwise::requant_wide_to_q8,
                 conv: super::x86::avx512_eltwise::conv_step,
                 layer_norm: super::x86::avx512_eltwise::layer_norm,
+                lut_q8: if super::x86::avx512_eltwise::vbmi_supported() {
+                    super::x86::avx512_eltwise::lut_q8
+                } else {
+                    super::kernels::lut_q8
+                },
+                head_frequencies: super::x86::avx512_eltwise::logits_to_frequencies,
             });
         }
         None

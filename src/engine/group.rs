@@ -9,10 +9,8 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::dispatch::{Kernels, PackedLinear};
-use super::kernels::*;
 use super::{Frequencies, StreamState};
-use crate::arith::freq::{LOGIT_MAX, logits_to_frequencies};
-use crate::arith::{clamp_q16, lut_index, requant};
+use crate::arith::{clamp_q16, lut_index};
 use crate::model::{D_CONV, D_STATE, Fingerprint, Model};
 use std::sync::{Arc, Mutex};
 
@@ -129,7 +127,6 @@ pub struct GroupScratch {
     f: Vec<i8>,
     /// One column's int32 operands of a requantization (gate product, head input).
     tmp32: Vec<i32>,
-    logits: [i32; 256],
 }
 
 impl GroupScratch {
@@ -153,7 +150,6 @@ impl GroupScratch {
             mo: vec![0; cap * d],
             f: vec![0; cap * ff],
             tmp32: vec![0; e.max(d)],
-            logits: [0; 256],
         }
     }
 }
@@ -231,6 +227,7 @@ fn step_columns(
     let requant_wide_to_q8 = prep.kernels.requant_wide;
     let conv = prep.kernels.conv;
     let layer_norm = prep.kernels.layer_norm;
+    let lut_q8 = prep.kernels.lut_q8;
     let dims = model.dims;
     let (d, e, r, ffw) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
     let xo = dims.x_proj_out();
@@ -337,15 +334,6 @@ fn step_columns(
     gemm(&prep.fc2, h1, n, &mut s.acc[..n * 256]);
     let exp2: &[u32; 256] = model.exp2.as_slice().try_into().expect("validated size");
     for (i, o) in out.iter_mut().enumerate() {
-        for (j, (l, &a)) in s
-            .logits
-            .iter_mut()
-            .zip(&s.acc[i * 256..(i + 1) * 256])
-            .enumerate()
-        {
-            let v = requant(a as i64, head.fc2.rq.mult[j], head.fc2.rq.shift[j]);
-            *l = v.clamp(-(LOGIT_MAX as i64), LOGIT_MAX as i64) as i32;
-        }
-        logits_to_frequencies(&s.logits, exp2, o);
+        (prep.kernels.head_frequencies)(&s.acc[i * 256..(i + 1) * 256], &head.fc2.rq, exp2, o);
     }
 }

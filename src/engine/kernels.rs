@@ -3,6 +3,7 @@
 //! reproduce them bit for bit.
 #![deny(clippy::float_arithmetic)]
 
+use crate::arith::freq::{Frequencies, LOGIT_MAX, logits_to_frequencies};
 use crate::arith::{clamp_q8, floor_div, isqrt_u64, requant, requant_q8, rshift_round};
 use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
 use crate::model::{D_STATE, LayerNorm, Linear, Requant};
@@ -157,4 +158,15 @@ pub fn requant_wide_to_q8(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     for (j, (o, &a)) in out.iter_mut().zip(acc).enumerate() {
         *o = clamp_q8(requant(a, rq.mult[j], rq.shift[j]));
     }
+}
+
+/// The head's last step: `clamp(requant(acc[j]), +-LOGIT_MAX)` for the 256
+/// logits, then §7 (logits to frequencies).
+pub fn head_frequencies(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
+    let mut logits = [0i32; 256];
+    for (j, (l, &a)) in logits.iter_mut().zip(&acc[..256]).enumerate() {
+        let v = requant(a as i64, rq.mult[j], rq.shift[j]);
+        *l = v.clamp(-(LOGIT_MAX as i64), LOGIT_MAX as i64) as i32;
+    }
+    logits_to_frequencies(&logits, exp2, out);
 }

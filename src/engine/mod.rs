@@ -12,8 +12,7 @@ pub mod kernels;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
-use crate::arith::freq::{LOGIT_MAX, logits_to_frequencies};
-use crate::arith::{clamp_q16, lut_index, requant};
+use crate::arith::{clamp_q16, lut_index};
 use crate::model::{D_CONV, D_STATE, Model};
 use kernels::*;
 use rayon::prelude::*;
@@ -77,7 +76,6 @@ pub struct Scratch {
     g: Vec<i8>,
     mo: Vec<i16>,
     f: Vec<i8>,
-    logits: [i32; 256],
 }
 
 impl Scratch {
@@ -98,7 +96,6 @@ impl Scratch {
             g: vec![0; e],
             mo: vec![0; d],
             f: vec![0; ff],
-            logits: [0; 256],
         }
     }
 }
@@ -180,12 +177,8 @@ pub fn step_into(
     requant_to_q8(&s.acc[..d], &head.fc1.rq, &mut s.g[..d]);
     s.g[..d].iter_mut().for_each(|v| *v = (*v).max(0));
     linear_acc(&head.fc2, &s.g[..d], &mut s.acc[..256]);
-    for (j, (l, &a)) in s.logits.iter_mut().zip(&s.acc[..256]).enumerate() {
-        let v = requant(a as i64, head.fc2.rq.mult[j], head.fc2.rq.shift[j]);
-        *l = v.clamp(-(LOGIT_MAX as i64), LOGIT_MAX as i64) as i32;
-    }
     let exp2: &[u32; 256] = model.exp2.as_slice().try_into().expect("validated size");
-    logits_to_frequencies(&s.logits, exp2, out);
+    head_frequencies(&s.acc[..256], &head.fc2.rq, exp2, out);
 }
 
 /// Steps one stream by one byte (allocates scratch; use [`step_into`] in loops).

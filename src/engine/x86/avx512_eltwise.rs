@@ -11,6 +11,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use crate::arith::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
+use crate::engine::Frequencies;
 use crate::engine::kernels as reference;
 use crate::model::{LayerNorm, Requant};
 use std::arch::x86_64::*;
@@ -271,4 +272,108 @@ fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
         // SAFETY: i + 8 <= d <= out.len(); 8 bytes written.
         unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi8(v)) };
     }
+}
+
+/// Whether the byte-permute kernels ([`lut_q8`], with `vpermt2b`) can run.
+pub fn vbmi_supported() -> bool {
+    supported() && is_x86_feature_detected!("avx512vbmi")
+}
+
+/// [`crate::engine::kernels::lut_q8`]: 64 lookups per step, two `vpermt2b` over
+/// the table halves (index `v + 128 = v ^ 0x80`, low 7 bits) and a blend on bit 7.
+pub fn lut_q8(table: &[i8], x: &mut [i8]) {
+    assert!(table.len() == 256);
+    // SAFETY: only reached through the dispatch table after `vbmi_supported()`.
+    unsafe { lut_q8_impl(table, x) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+fn lut_q8_impl(table: &[i8], x: &mut [i8]) {
+    // SAFETY: table.len() == 256 (asserted by the caller): four 64-byte loads.
+    let t: [__m512i; 4] =
+        std::array::from_fn(|i| unsafe { _mm512_loadu_si512(table.as_ptr().add(64 * i).cast()) });
+    let flip = _mm512_set1_epi8(-128);
+    let n = x.len();
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n.
+        let v = unsafe { _mm512_loadu_si512(x.as_ptr().add(i).cast()) };
+        let idx = _mm512_xor_si512(v, flip);
+        let lo = _mm512_permutex2var_epi8(t[0], idx, t[1]);
+        let hi = _mm512_permutex2var_epi8(t[2], idx, t[3]);
+        let r = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi);
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_si512(x.as_mut_ptr().add(i).cast(), r) };
+        i += 64;
+    }
+    reference::lut_q8(table, &mut x[i..]);
+}
+
+/// Head output: `clamp(requant(acc), +-LOGIT_MAX)` then
+/// [`crate::arith::freq::logits_to_frequencies`], in vector form: the same
+/// integers (the weights `exp2[gap & 255] >> (gap >> 8)` by gather, their sum in
+/// 64-bit lanes, `w * scale < 2^56` by `vpmuludq`, the remainder to the first
+/// maximum).
+pub fn logits_to_frequencies(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
+    assert!(acc.len() >= 256 && rq.mult.len() >= 256 && rq.shift.len() >= 256);
+    // SAFETY: only reached through the dispatch table after `supported()`.
+    unsafe { logits_impl(acc, rq, exp2, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn logits_impl(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
+    use crate::arith::freq::{FREQ_TOTAL, LOGIT_MAX};
+    let mut logits = [0i32; 256];
+    for i in (0..256).step_by(8) {
+        let v = clamp8(round_shift8(product8(acc, rq, i), rq, i), LOGIT_MAX as i64);
+        // SAFETY: i + 8 <= 256; vpmovqd writes 32 bytes.
+        unsafe { _mm256_storeu_si256(logits.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi32(v)) };
+    }
+    // SAFETY (all loads and stores below): offsets i + 16 <= 256 of 256-entry arrays.
+    let load = |i: usize| unsafe { _mm512_loadu_si512(logits.as_ptr().add(i).cast()) };
+    let mut mx = load(0);
+    for i in (16..256).step_by(16) {
+        mx = _mm512_max_epi32(mx, load(i));
+    }
+    let max = _mm512_reduce_max_epi32(mx);
+    let maxv = _mm512_set1_epi32(max);
+    let gap_max = _mm512_set1_epi32(crate::arith::freq::LOGIT_GAP_MAX);
+    let lo8 = _mm512_set1_epi32(255);
+    let lo32 = _mm512_set1_epi64(0xFFFF_FFFF);
+    let mut weights = [0u32; 256];
+    let mut total = _mm512_setzero_si512();
+    for i in (0..256).step_by(16) {
+        let gap = _mm512_min_epi32(_mm512_sub_epi32(maxv, load(i)), gap_max);
+        // SAFETY: gather indices are `gap & 255` into the 256-entry table.
+        let t = unsafe {
+            _mm512_i32gather_epi32::<4>(_mm512_and_si512(gap, lo8), exp2.as_ptr().cast())
+        };
+        let w = _mm512_srlv_epi32(t, _mm512_srli_epi32::<8>(gap));
+        unsafe { _mm512_storeu_si512(weights.as_mut_ptr().add(i).cast(), w) };
+        total = _mm512_add_epi64(total, _mm512_and_si512(w, lo32));
+        total = _mm512_add_epi64(total, _mm512_srli_epi64::<32>(w));
+    }
+    let total = _mm512_reduce_add_epi64(total) as u64;
+    let scale = _mm512_set1_epi64(((((FREQ_TOTAL - 256) as u64) << 32) / total) as i64);
+    let one = _mm512_set1_epi32(1);
+    let mut sum = _mm512_setzero_si512();
+    let mut first_max = 256;
+    for i in (0..256).step_by(16) {
+        let w = unsafe { _mm512_loadu_si512(weights.as_ptr().add(i).cast()) };
+        let pe = _mm512_mul_epu32(w, scale);
+        let po = _mm512_mul_epu32(_mm512_srli_epi64::<32>(w), scale);
+        // even lanes: the high half of pe; odd lanes: the high half of po in place
+        let f = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64::<32>(pe), po);
+        let f = _mm512_add_epi32(f, one);
+        unsafe { _mm512_storeu_si512(out.0.as_mut_ptr().add(i).cast(), f) };
+        sum = _mm512_add_epi32(sum, f);
+        if first_max == 256 {
+            let m = _mm512_cmpeq_epi32_mask(load(i), maxv);
+            if m != 0 {
+                first_max = i + m.trailing_zeros() as usize;
+            }
+        }
+    }
+    let sum = _mm512_reduce_add_epi32(sum) as u32;
+    out.0[first_max] += FREQ_TOTAL - sum;
 }
