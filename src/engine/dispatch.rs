@@ -127,7 +127,7 @@ impl Kernels {
                 name: "avx2",
                 pack: super::x86::avx2::pack,
                 gemm: super::x86::avx2::gemm,
-                scan: super::kernels::scan_step,
+                scan: super::x86::avx2::scan_step,
                 requant_q8: requant_to_q8,
                 requant_q16: requant_to_q16,
                 requant_wide: requant_wide_to_q8,

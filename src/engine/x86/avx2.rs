@@ -137,3 +137,139 @@ fn micro<const NS: usize>(
         }
     }
 }
+
+/// AVX2 selective scan (§6): one channel's 16 states as two ymm of 8 lanes;
+/// same signature and results as `kernels::scan_step`.
+///
+/// Exactness: as the AVX-512 scan (32-bit lanes for `dt * A_rate`, the
+/// increment and the state; 64-bit lanes for `dA * h < 2^47` and `C * h'`).
+/// AVX2 has no 64-bit arithmetic shift, but the rounded `(dA*h + 2^15) >> 16`
+/// fits int32 (§9.3), and the low 32 bits of a right shift by 16 are bits
+/// 16..47 of the operand whether the shift is logical or arithmetic; so a
+/// logical shift (even lanes) or a left shift by 16 (odd lanes, bits 16..47
+/// land in the high half) gives the exact result.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_step(
+    x: &[i8],
+    dt: &[u16],
+    b: &[i8],
+    c: &[i8],
+    a_rate: &[u16],
+    a_shift: u8,
+    inc_shift: u8,
+    d_skip: &[i32],
+    decay_table: &[u16],
+    h: &mut [i32],
+    y_acc: &mut [i64],
+) {
+    use crate::model::D_STATE;
+    let e = x.len();
+    assert!(supported(), "avx2 kernels called on a CPU without AVX2");
+    assert!(D_STATE == 16 && b.len() >= 16 && c.len() >= 16 && decay_table.len() == 256);
+    assert!(dt.len() >= e && d_skip.len() >= e && y_acc.len() >= e);
+    assert!(a_rate.len() >= e * 16 && h.len() >= e * 16);
+    assert!(a_shift <= 32 && inc_shift <= 62);
+    // SAFETY: feature support and every slice length asserted above.
+    unsafe {
+        scan_impl(
+            x,
+            dt,
+            b,
+            c,
+            a_rate,
+            a_shift,
+            inc_shift,
+            d_skip,
+            decay_table,
+            h,
+            y_acc,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_impl(
+    x: &[i8],
+    dt: &[u16],
+    b: &[i8],
+    c: &[i8],
+    a_rate: &[u16],
+    a_shift: u8,
+    inc_shift: u8,
+    d_skip: &[i32],
+    decay_table: &[u16],
+    h: &mut [i32],
+    y_acc: &mut [i64],
+) {
+    use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
+    let mut table = [0u32; 256];
+    for (t, &v) in table.iter_mut().zip(decay_table) {
+        *t = v as u32;
+    }
+    // SAFETY: the caller asserted the lengths: 16 bytes of b and c, 16 u16
+    // rates and 16 i32 states per channel, 256 table entries (gather indices
+    // are `v & 255`).
+    unsafe {
+        let half = |p: &[i8], k: usize| {
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.as_ptr().add(8 * k).cast()))
+        };
+        let b32 = [half(b, 0), half(b, 1)];
+        let c32 = [half(c, 0), half(c, 1)];
+        let c_odd = [_mm256_srli_epi64(c32[0], 32), _mm256_srli_epi64(c32[1], 32)];
+        let acount = _mm_set_epi64x(0, a_shift as i64);
+        let vmax = _mm256_set1_epi32(DECAY_GAP_MAX as i32);
+        let lo8 = _mm256_set1_epi32(255);
+        let imax = _mm256_set1_epi32(INC_MAX as i32);
+        let imin = _mm256_set1_epi32(-(INC_MAX as i32));
+        let half16 = _mm256_set1_epi64x(1 << 15);
+        let s = inc_shift as i64;
+        let (iadd, icount) = match s {
+            1..=30 => (1i32 << (s - 1), s),
+            _ => (0, 0), // s = 0: no shift; s >= 31: the increment is 0
+        };
+        let iadd_v = _mm256_set1_epi32(iadd);
+        let icount_x = _mm_set_epi64x(0, icount);
+        let inc_zero = s >= 31;
+        for ch in 0..x.len() {
+            let dtv = dt[ch] as i32;
+            let xv = x[ch] as i32;
+            let mut y = _mm256_setzero_si256();
+            for k in 0..2 {
+                let off = ch * 16 + 8 * k;
+                let rates = _mm256_cvtepu16_epi32(_mm_loadu_si128(a_rate.as_ptr().add(off).cast()));
+                let v = _mm256_mullo_epi32(rates, _mm256_set1_epi32(dtv));
+                let v = _mm256_min_epu32(_mm256_srl_epi32(v, acount), vmax);
+                let t =
+                    _mm256_i32gather_epi32::<4>(table.as_ptr().cast(), _mm256_and_si256(v, lo8));
+                let da = _mm256_srlv_epi32(t, _mm256_srli_epi32(v, 8));
+                let inc = if inc_zero {
+                    _mm256_setzero_si256()
+                } else {
+                    let p = _mm256_mullo_epi32(b32[k], _mm256_set1_epi32(dtv * xv));
+                    let r = _mm256_sra_epi32(_mm256_add_epi32(p, iadd_v), icount_x);
+                    _mm256_max_epi32(_mm256_min_epi32(r, imax), imin)
+                };
+                let hp = h.as_mut_ptr().add(off);
+                let hv = _mm256_loadu_si256(hp as *const _);
+                let pe = _mm256_add_epi64(_mm256_mul_epi32(da, hv), half16);
+                let po = _mm256_add_epi64(
+                    _mm256_mul_epi32(_mm256_srli_epi64(da, 32), _mm256_srli_epi64(hv, 32)),
+                    half16,
+                );
+                let hr = _mm256_blend_epi32::<0b1010_1010>(
+                    _mm256_srli_epi64(pe, 16),
+                    _mm256_slli_epi64(po, 16),
+                );
+                let hn = _mm256_add_epi32(hr, inc);
+                _mm256_storeu_si256(hp as *mut _, hn);
+                let ye = _mm256_mul_epi32(c32[k], hn);
+                let yo = _mm256_mul_epi32(c_odd[k], _mm256_srli_epi64(hn, 32));
+                y = _mm256_add_epi64(y, _mm256_add_epi64(ye, yo));
+            }
+            let mut lanes = [0i64; 4];
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), y);
+            y_acc[ch] = lanes.iter().sum::<i64>() + d_skip[ch] as i64 * xv as i64;
+        }
+    }
+}
