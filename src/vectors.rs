@@ -305,10 +305,92 @@ pub fn archives_manifest() -> String {
     s
 }
 
-/// Writes the golden archives and their manifest into `dir/archives`.
+/// Input of the built-in-model golden archives (`archives/mixed.bin`): every
+/// vector input concatenated, 4,386 bytes, so that with the default chunk length
+/// it spans a full chunk (text and floats, the neural codec) and a short one.
+pub fn mixed_input() -> Vec<u8> {
+    inputs().into_iter().flat_map(|(_, d)| d).collect()
+}
+
+/// One golden archive per built-in model (`default_models::builtin`): the
+/// [`mixed_input`] compressed with that model at the default chunk length,
+/// model not embedded, so decoding finds the model by fingerprint.
+/// `(name, fingerprint, archive)`.
+pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
+    let data = mixed_input();
+    crate::default_models::builtin()
+        .map(|(name, fp, bytes)| {
+            let model = Model::from_bytes(bytes).expect("built-in model is valid");
+            let a = crate::compress::compress_bytes(
+                &model,
+                &data,
+                &crate::compress::CompressOptions::default(),
+            )
+            .expect("in-memory compression cannot fail");
+            (format!("{name}-mixed"), fp, a)
+        })
+        .collect()
+}
+
+/// `archives/builtin-models.tsv`: name, archive length, xxh3-64, model fingerprint.
+pub fn builtin_archives_manifest() -> String {
+    let mut s = String::from(
+        "# archive\tlen\txxh3_64\tmodel fingerprint (built in; input archives/mixed.bin)\n",
+    );
+    for (name, fp, a) in builtin_archives() {
+        let _ = writeln!(s, "{name}\t{}\t{:016x}\t{fp}", a.len(), xxh3_64(&a));
+    }
+    s
+}
+
+/// Decodes every archive of `dir/archives/builtin-models.tsv` without a model
+/// argument (the built-in registry must supply it) and compares with
+/// `archives/mixed.bin` and the recorded hash. Returns the number checked.
+pub fn check_builtin_archives(dir: &Path) -> Result<usize, String> {
+    let d = dir.join("archives");
+    let text = std::fs::read_to_string(d.join("builtin-models.tsv"))
+        .map_err(|e| format!("cannot read builtin-models.tsv: {e}"))?;
+    let expected = std::fs::read(d.join("mixed.bin")).map_err(|e| format!("mixed.bin: {e}"))?;
+    let mut n = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [name, len, hash, fp] = cols[..] else {
+            return Err(format!("malformed builtin-models.tsv line: {line}"));
+        };
+        let a = std::fs::read(d.join(format!("{name}.boa")))
+            .map_err(|e| format!("archive {name}: {e}"))?;
+        if a.len().to_string() != len || format!("{:016x}", xxh3_64(&a)) != hash {
+            return Err(format!("archive {name}: bytes differ from the manifest"));
+        }
+        let r = crate::container::ArchiveReader::from_bytes(&a)
+            .map_err(|e| format!("archive {name}: {e}"))?;
+        if crate::model::Fingerprint(r.header().params.model_fingerprint).to_string() != fp {
+            return Err(format!(
+                "archive {name}: made with another model than recorded"
+            ));
+        }
+        let got = crate::compress::decompress_bytes(&a, None)
+            .map_err(|e| format!("archive {name}: {e}"))?;
+        if got != expected {
+            return Err(format!("archive {name}: decodes to different bytes"));
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Writes the golden archives and their manifests into `dir/archives`.
 pub fn generate_archives(dir: &Path) -> std::io::Result<()> {
     let d = dir.join("archives");
     std::fs::create_dir_all(&d)?;
+    std::fs::write(d.join("mixed.bin"), mixed_input())?;
+    for (name, _, a) in builtin_archives() {
+        std::fs::write(d.join(format!("{name}.boa")), a)?;
+    }
+    std::fs::write(d.join("builtin-models.tsv"), builtin_archives_manifest())?;
     for (name, path, data, a) in archives() {
         std::fs::write(d.join(format!("{name}.boa")), a)?;
         if path.starts_with("archives/") {

@@ -75,3 +75,29 @@ fn committed_archives_are_regenerated_exactly() {
     }
     assert!(neural > 0, "no golden archive exercises the neural codec");
 }
+
+/// Every built-in default model has a golden archive that decodes without a
+/// model argument (found by fingerprint), and this build reproduces it exactly.
+#[test]
+fn builtin_model_archives_decode_and_regenerate() {
+    let dir = Path::new(DIR).join("archives");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("builtin-models.tsv")).unwrap(),
+        vectors::builtin_archives_manifest(),
+        "a built-in model lacks its golden archive, or an old one changed: \
+         regenerate with `boa-det vectors generate {DIR}` only to add a new model"
+    );
+    assert!(std::fs::read(dir.join("mixed.bin")).unwrap() == vectors::mixed_input());
+    let n = vectors::check_builtin_archives(Path::new(DIR))
+        .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
+    assert_eq!(n, boa_det::default_models::builtin().count());
+    for (name, _, a) in vectors::builtin_archives() {
+        let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
+        assert!(
+            r.entries()
+                .iter()
+                .any(|e| e.codec == boa_det::container::Codec::Neural),
+            "{name}: the golden archive does not exercise the neural codec"
+        );
+    }
+}

@@ -99,6 +99,12 @@ fn run_vectors(cmd: VectorsCommand) -> Result<(), CliError> {
             let n = crate::vectors::check_archives(&dir)
                 .map_err(|e| CliError::new(exit::CORRUPT, e))?;
             println!("{n} golden archives decode correctly ({})", dir.display());
+            let n = crate::vectors::check_builtin_archives(&dir)
+                .map_err(|e| CliError::new(exit::CORRUPT, e))?;
+            println!(
+                "{n} built-in model archives decode correctly ({})",
+                dir.display()
+            );
             Ok(())
         }
     }

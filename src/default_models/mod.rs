@@ -12,9 +12,13 @@ const DEFAULT_V1: [u8; 16] = [
     0x7a, 0xd7, 0x4a, 0xf8, 0x4d, 0x9e, 0xa5, 0x07, 0x4b, 0xdd, 0x72, 0x28, 0x32, 0x06, 0xe1, 0xfd,
 ];
 
-/// `(fingerprint, model file bytes)` of every built-in model.
-static REGISTRY: &[([u8; 16], &[u8])] =
-    &[(DEFAULT_V1, include_bytes!("default-v1-d128.safetensors"))];
+/// `(fingerprint, name, model file bytes)` of every built-in model. Entries are
+/// only ever added: each has a golden archive in `portability-vectors/archives/`.
+static REGISTRY: &[([u8; 16], &str, &[u8])] = &[(
+    DEFAULT_V1,
+    "default-v1",
+    include_bytes!("default-v1-d128.safetensors"),
+)];
 
 /// Fingerprint of the model `compress` uses without `--model`.
 const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V1);
@@ -26,8 +30,15 @@ pub const NO_DEFAULT_MODEL: &str = "no default model is built into this binary; 
 pub fn lookup(fp: &Fingerprint) -> Option<&'static [u8]> {
     REGISTRY
         .iter()
-        .find(|(f, _)| *f == fp.0)
-        .map(|&(_, bytes)| bytes)
+        .find(|(f, _, _)| *f == fp.0)
+        .map(|&(_, _, bytes)| bytes)
+}
+
+/// `(name, fingerprint, model file bytes)` of every built-in model, oldest first.
+pub fn builtin() -> impl Iterator<Item = (&'static str, Fingerprint, &'static [u8])> {
+    REGISTRY
+        .iter()
+        .map(|&(fp, name, bytes)| (name, Fingerprint(fp), bytes))
 }
 
 /// The bytes of the default model, if one is built in.
@@ -41,7 +52,7 @@ mod tests {
 
     #[test]
     fn every_builtin_model_loads_and_matches_its_fingerprint() {
-        for (fp, bytes) in super::REGISTRY {
+        for (fp, _, bytes) in super::REGISTRY {
             let m = Model::from_bytes(bytes).expect("built-in model is valid");
             assert_eq!(
                 m.fingerprint().0,
