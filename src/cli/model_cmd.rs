@@ -59,6 +59,17 @@ pub enum ModelCommand {
         /// and the GEMM rate of the selected kernel level on this model's in_proj.
         #[arg(long)]
         peak: bool,
+        /// Instead, time the real codec paths: `--codec-mib` MiB of text (the
+        /// portability-vector text, repeated) cut into 4 KiB chunks, encoded
+        /// (time-batched) and decoded (chunk groups stepped together), checked,
+        /// with MB/s and the share of the VNNI peak (`--peak-gmacs` per core).
+        #[arg(long)]
+        codec: bool,
+        #[arg(long, default_value_t = 1)]
+        codec_mib: usize,
+        /// One core's int8 peak in GMAC/s for the efficiency figure (measure it with --peak).
+        #[arg(long, default_value_t = 490.0)]
+        peak_gmacs: f64,
     },
 }
 
@@ -155,6 +166,9 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             steps,
             threads,
             peak,
+            codec,
+            codec_mib,
+            peak_gmacs,
         } => {
             let kernels =
                 engine::dispatch::selected().map_err(|e| CliError::new(exit::USAGE, e))?;
@@ -177,6 +191,9 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 .num_threads(threads)
                 .build()
                 .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?;
+            if codec {
+                return bench_codec(&m, kernels, &pool, codec_mib, peak_gmacs);
+            }
             let mut states: Vec<StreamState> = (0..streams).map(|_| StreamState::new(&m)).collect();
             let mut out = vec![Frequencies::default(); streams];
             let bytes = vec![PRIME_BYTE; streams];
@@ -199,6 +216,79 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `model bench --codec`: encode and decode speed of the real chunk paths.
+fn bench_codec(
+    m: &Model,
+    kernels: engine::dispatch::Kernels,
+    pool: &rayon::ThreadPool,
+    mib: usize,
+    peak_gmacs: f64,
+) -> Result<(), CliError> {
+    let text = crate::vectors::inputs()
+        .into_iter()
+        .find(|(n, _)| *n == "text")
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    let data: Vec<u8> = text
+        .iter()
+        .copied()
+        .cycle()
+        .take(mib.max(1) << 20)
+        .collect();
+    let chunks: Vec<&[u8]> = data
+        .chunks(crate::compress::DEFAULT_CHUNK_LEN as usize)
+        .collect();
+    let t0 = Instant::now();
+    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks));
+    let enc = t0.elapsed().as_secs_f64();
+    let streams: Vec<(&[u8], usize)> = payloads
+        .iter()
+        .zip(&chunks)
+        .map(|(p, c)| (p.as_slice(), c.len()))
+        .collect();
+    let t0 = Instant::now();
+    let back = pool.install(|| crate::compress::decode_chunks(m, &streams));
+    let dec = t0.elapsed().as_secs_f64();
+    for (b, c) in back.iter().zip(&chunks) {
+        match b {
+            Ok(b) if b == c => {}
+            _ => {
+                return Err(CliError::new(
+                    exit::CORRUPT,
+                    "codec bench: round trip failed",
+                ));
+            }
+        }
+    }
+    let n = data.len() as f64;
+    let macs = m.macs_per_byte() as f64;
+    let cores = pool.current_num_threads() as f64;
+    let peak_bytes = peak_gmacs * 1e9 * cores / macs;
+    println!(
+        "kernels={} d_model={} layers={} threads={} {} MiB in {}-byte chunks, {} MAC/byte:",
+        kernels.name,
+        m.dims().d_model,
+        m.dims().n_layers,
+        cores,
+        mib.max(1),
+        crate::compress::DEFAULT_CHUNK_LEN,
+        m.macs_per_byte()
+    );
+    println!(
+        "  encode {:.3} MB/s ({:.1}% of the {peak_gmacs} GMAC/s/core peak rate {:.3} MB/s)",
+        n / enc / 1e6,
+        100.0 * n / enc / peak_bytes,
+        peak_bytes / 1e6
+    );
+    println!(
+        "  decode {:.3} MB/s ({:.1}% of peak); encode/decode speed ratio {:.2}",
+        n / dec / 1e6,
+        100.0 * n / dec / peak_bytes,
+        dec / enc
+    );
+    Ok(())
 }
 
 /// `model bench --peak`: the VNNI peak of one core and the achieved GEMM rate.

@@ -189,6 +189,24 @@ impl Model {
     }
 
     /// Reads and validates a model file.
+    /// Multiply-accumulates of the linear layers per coded byte (one step).
+    pub fn macs_per_byte(&self) -> u64 {
+        let lin = |l: &Linear| (l.rows * l.cols) as u64;
+        self.layers
+            .iter()
+            .map(|l| {
+                lin(&l.in_proj)
+                    + lin(&l.x_proj)
+                    + lin(&l.dt_proj)
+                    + lin(&l.out_proj)
+                    + lin(&l.ff1)
+                    + lin(&l.ff2)
+            })
+            .sum::<u64>()
+            + lin(&self.head.fc1)
+            + lin(&self.head.fc2)
+    }
+
     pub fn load(path: &std::path::Path) -> Result<Model, ModelError> {
         let bytes = std::fs::read(path)
             .map_err(|e| ModelError::Io(format!("cannot read {}: {e}", path.display())))?;
