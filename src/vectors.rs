@@ -313,20 +313,20 @@ pub fn mixed_input() -> Vec<u8> {
 }
 
 /// One golden archive per built-in model (`default_models::builtin`): the
-/// [`mixed_input`] compressed with that model at the default chunk length,
+/// [`mixed_input`] compressed with that model at its chunk length,
 /// model not embedded, so decoding finds the model by fingerprint.
 /// `(name, fingerprint, archive)`.
 pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     let data = mixed_input();
     crate::default_models::builtin()
-        .map(|(name, fp, bytes)| {
+        .map(|(name, fp, chunk_len, bytes)| {
             let model = Model::from_bytes(bytes).expect("built-in model is valid");
-            let a = crate::compress::compress_bytes(
-                &model,
-                &data,
-                &crate::compress::CompressOptions::default(),
-            )
-            .expect("in-memory compression cannot fail");
+            let opts = crate::compress::CompressOptions {
+                chunk_len,
+                ..Default::default()
+            };
+            let a = crate::compress::compress_bytes(&model, &data, &opts)
+                .expect("in-memory compression cannot fail");
             (format!("{name}-mixed"), fp, a)
         })
         .collect()

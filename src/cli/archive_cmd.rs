@@ -54,9 +54,10 @@ pub struct ArchiveOpts {
     /// Store the model in the archive, so it decodes without --model.
     #[arg(long)]
     pub embed_model: bool,
-    /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M.
-    #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size, default_value = "4K")]
-    pub chunk_size: u32,
+    /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M [default: the
+    /// chunk length the built-in model was trained for; 4K for other models].
+    #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size)]
+    pub chunk_size: Option<u32>,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
@@ -250,6 +251,13 @@ fn open_output(dest: Option<&Path>, force: bool, binary: bool) -> Result<Output,
     }
 }
 
+/// The chunk length used without `--chunk-size`: the built-in model's own, else
+/// [`crate::compress::DEFAULT_CHUNK_LEN`].
+pub fn chunk_len_for(model: &Model) -> u32 {
+    crate::default_models::chunk_len(&model.fingerprint())
+        .unwrap_or(crate::compress::DEFAULT_CHUNK_LEN)
+}
+
 fn compress_one(
     input: &Path,
     opts: &ArchiveOpts,
@@ -287,7 +295,7 @@ fn compress_one(
     let mut out = open_output(dest.as_deref(), opts.force, true).map_err(with_name(&name))?;
     let pb = progress_bar(total, opts.quiet);
     let copts = CompressOptions {
-        chunk_len: opts.chunk_size,
+        chunk_len: opts.chunk_size.unwrap_or_else(|| chunk_len_for(model)),
         embed_model: opts.embed_model,
         window: opts.window,
     };

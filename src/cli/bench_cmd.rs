@@ -32,7 +32,7 @@ pub struct BenchArgs {
 }
 
 /// The boa-det neural codec as a benchmark row: the real pipeline
-/// (`compress_bytes` / `decompress_bytes`, default chunk length, model not
+/// (`compress_bytes` / `decompress_bytes`, the model's chunk length, model not
 /// embedded) on a private rayon pool of `threads` threads.
 struct BoaDet {
     model: Model,
@@ -50,7 +50,13 @@ impl Codec for BoaDet {
     }
     fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
         self.pool
-            .install(|| compress_bytes(&self.model, data, &CompressOptions::default()))
+            .install(|| {
+                let opts = CompressOptions {
+                    chunk_len: super::archive_cmd::chunk_len_for(&self.model),
+                    ..CompressOptions::default()
+                };
+                compress_bytes(&self.model, data, &opts)
+            })
             .map_err(|e| e.to_string())
     }
     fn decompress(&self, packed: &[u8], _original_len: usize) -> Result<Vec<u8>, String> {

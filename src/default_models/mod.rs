@@ -12,13 +12,24 @@ const DEFAULT_V1: [u8; 16] = [
     0x7a, 0xd7, 0x4a, 0xf8, 0x4d, 0x9e, 0xa5, 0x07, 0x4b, 0xdd, 0x72, 0x28, 0x32, 0x06, 0xe1, 0xfd,
 ];
 
-/// `(fingerprint, name, model file bytes)` of every built-in model. Entries are
-/// only ever added: each has a golden archive in `portability-vectors/archives/`.
-static REGISTRY: &[([u8; 16], &str, &[u8])] = &[(
-    DEFAULT_V1,
-    "default-v1",
-    include_bytes!("default-v1-d128.safetensors"),
-)];
+/// One built-in model.
+struct Builtin {
+    fingerprint: [u8; 16],
+    name: &'static str,
+    /// The chunk length `compress` uses with this model unless `--chunk-size`
+    /// is given: the one it was trained and measured for (`docs/MODELS.md`).
+    chunk_len: u32,
+    bytes: &'static [u8],
+}
+
+/// Every built-in model, oldest first. Entries are only ever added: each has a
+/// golden archive in `portability-vectors/archives/`.
+static REGISTRY: &[Builtin] = &[Builtin {
+    fingerprint: DEFAULT_V1,
+    name: "default-v1",
+    chunk_len: 4 << 10,
+    bytes: include_bytes!("default-v1-d128.safetensors"),
+}];
 
 /// Fingerprint of the model `compress` uses without `--model`.
 const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V1);
@@ -30,15 +41,24 @@ pub const NO_DEFAULT_MODEL: &str = "no default model is built into this binary; 
 pub fn lookup(fp: &Fingerprint) -> Option<&'static [u8]> {
     REGISTRY
         .iter()
-        .find(|(f, _, _)| *f == fp.0)
-        .map(|&(_, _, bytes)| bytes)
+        .find(|b| b.fingerprint == fp.0)
+        .map(|b| b.bytes)
 }
 
-/// `(name, fingerprint, model file bytes)` of every built-in model, oldest first.
-pub fn builtin() -> impl Iterator<Item = (&'static str, Fingerprint, &'static [u8])> {
+/// The chunk length a built-in model was trained for, `None` for other models.
+pub fn chunk_len(fp: &Fingerprint) -> Option<u32> {
     REGISTRY
         .iter()
-        .map(|&(fp, name, bytes)| (name, Fingerprint(fp), bytes))
+        .find(|b| b.fingerprint == fp.0)
+        .map(|b| b.chunk_len)
+}
+
+/// `(name, fingerprint, chunk length, model file bytes)` of every built-in
+/// model, oldest first.
+pub fn builtin() -> impl Iterator<Item = (&'static str, Fingerprint, u32, &'static [u8])> {
+    REGISTRY
+        .iter()
+        .map(|b| (b.name, Fingerprint(b.fingerprint), b.chunk_len, b.bytes))
 }
 
 /// The bytes of the default model, if one is built in.
@@ -52,11 +72,12 @@ mod tests {
 
     #[test]
     fn every_builtin_model_loads_and_matches_its_fingerprint() {
-        for (fp, _, bytes) in super::REGISTRY {
-            let m = Model::from_bytes(bytes).expect("built-in model is valid");
+        for b in super::REGISTRY {
+            let m = Model::from_bytes(b.bytes).expect("built-in model is valid");
+            assert!(b.chunk_len >= 1 && b.chunk_len <= crate::container::MAX_CHUNK_LEN);
             assert_eq!(
                 m.fingerprint().0,
-                *fp,
+                b.fingerprint,
                 "registry key differs from the file's fingerprint"
             );
         }
