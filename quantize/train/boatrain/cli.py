@@ -56,6 +56,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("data", nargs="+")
     e.add_argument("--max-bytes", type=int, default=0, help="only the first N bytes of each file, 0 = all")
     e.add_argument("--chunk", type=int, default=4096, help="bytes per parallel chunk (state is carried)")
+    e.add_argument("--segment", type=int, default=0,
+                   help="code each N-byte segment from the zero state after the priming byte, as "
+                        "`boa-det compress --chunk-size N` does (comparable with `boa-det model eval`)")
     e.add_argument("--qat", action="store_true",
                    help="evaluate under fake-quant with the activation ranges in MODEL.act_ranges.json")
     e.add_argument("--threads", type=int, default=None)
@@ -87,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .train import act_ranges_path
 
         res = evaluate_files(a.model, a.data, max_bytes=a.max_bytes, chunk=a.chunk, device=a.device,
-                             qat_ranges=act_ranges_path(a.model) if a.qat else None)
+                             qat_ranges=act_ranges_path(a.model) if a.qat else None, segment=a.segment)
         for path, bpb, n in res:
             print(f"{path}\t{bpb:.4f} bits/byte\t{n} bytes", flush=True)
             if n:

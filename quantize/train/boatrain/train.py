@@ -51,6 +51,35 @@ def eval_bits(model: BoaModel, data: np.ndarray, chunk: int = 4096) -> Tuple[flo
     return total / LN2, n - 1
 
 
+@torch.no_grad()
+def eval_segments(model: BoaModel, data: np.ndarray, seg_len: int, batch: int = 32) -> Tuple[float, int]:
+    """Total bits and bytes when ``data`` is coded as ``boa-det compress --chunk-size
+    seg_len`` codes it: every segment from the zero state, its byte 0 predicted after the
+    priming byte 0x00, every byte scored.  Segments of equal length run as one batch."""
+    n = len(data)
+    if n == 0:
+        return 0.0, 0
+    was_training = model.training
+    model.eval()
+    dev = model.embedding.weight.device
+    t = torch.from_numpy(data.astype(np.int64)).to(dev)
+    full = n // seg_len
+    total = 0.0
+
+    def score(targets: torch.Tensor) -> float:
+        inputs = torch.cat([torch.zeros_like(targets[:, :1]), targets[:, :-1]], dim=1)
+        logits = model(inputs)
+        return F.cross_entropy(logits.reshape(-1, 256).float(), targets.reshape(-1), reduction="sum").item()
+
+    segs = t[:full * seg_len].reshape(full, seg_len) if full else t[:0].reshape(0, seg_len)
+    for i in range(0, full, batch):
+        total += score(segs[i:i + batch])
+    if n > full * seg_len:
+        total += score(t[full * seg_len:].unsqueeze(0))
+    model.train(was_training)
+    return total / LN2, n
+
+
 @dataclass
 class TrainConfig:
     data: List[str]
@@ -272,7 +301,8 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def evaluate_files(model_path: str, paths: Sequence[str], max_bytes: int = 0, chunk: int = 4096,
-                   device: Optional[str] = None, qat_ranges: Optional[str] = None) -> List[Tuple[str, float, int]]:
+                   device: Optional[str] = None, qat_ranges: Optional[str] = None,
+                   segment: int = 0) -> List[Tuple[str, float, int]]:
     """bits/byte per file; with qat_ranges (an OUT.act_ranges.json) under fake-quant."""
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_float(model_path)
@@ -290,7 +320,7 @@ def evaluate_files(model_path: str, paths: Sequence[str], max_bytes: int = 0, ch
         data = np.fromfile(p, dtype=np.uint8)
         if max_bytes > 0:
             data = data[:max_bytes]
-        bits, n = eval_bits(model, data, chunk=chunk)
+        bits, n = eval_segments(model, data, segment) if segment > 0 else eval_bits(model, data, chunk=chunk)
         res.append((p, bits / n if n else float("nan"), n))
     return res
 

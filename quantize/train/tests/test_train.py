@@ -129,3 +129,22 @@ def test_carried_state_training_learns(tmp_path):
     after = _first_loss(load_float(cfg.out), data)
     assert res["step"] == 40
     assert after < before - 0.5, (before, after)
+
+
+def test_eval_segments_equals_stepping_each_segment(tmp_path):
+    from boatrain.model import BoaModel, ModelConfig
+    from boatrain.train import eval_segments
+    torch.manual_seed(0)
+    model = BoaModel(ModelConfig(d_model=16, n_layers=1))
+    data = np.frombuffer(b"E 1 0.25 pt eta phi\n" * 13, dtype=np.uint8)
+    bits, n = eval_segments(model, data, seg_len=100, batch=2)
+    assert n == len(data)
+    want = 0.0
+    for s in range(0, len(data), 100):
+        state = model.zero_state(1)
+        prev = 0
+        for b in data[s:s + 100]:
+            logits, state = model.step(torch.tensor([prev]), state)
+            want -= torch.log_softmax(logits[0].double(), -1)[int(b)].item()
+            prev = int(b)
+    assert abs(bits - want / np.log(2)) < 1e-3 * bits
