@@ -41,6 +41,10 @@ struct Args {
     /// Overwrite the output.
     #[arg(short, long)]
     force: bool,
+    /// Keep the range rule's scan increment scale instead of choosing it per layer
+    /// by measuring the integer model on the calibration segments.
+    #[arg(long)]
+    no_search: bool,
 }
 
 mod calib {
@@ -81,6 +85,12 @@ fn float_bits(fm: &FloatModel, segs: &[&[u8]], rg: &mut Ranges) -> (f64, u64) {
 }
 
 fn run(a: Args) -> Result<(), String> {
+    if a.output.exists() && !a.force {
+        return Err(format!(
+            "{} already exists (use -f to overwrite)",
+            a.output.display()
+        ));
+    }
     let bytes =
         std::fs::read(&a.float_model).map_err(|e| format!("{}: {e}", a.float_model.display()))?;
     let fm = FloatModel::load(&bytes).map_err(|e| format!("{}: {e}", a.float_model.display()))?;
@@ -105,17 +115,45 @@ fn run(a: Args) -> Result<(), String> {
     } else {
         a.description.clone()
     };
-    let model = quant::quantize(&fm, &rg, a.clip, desc)?;
-    // Check with the real integer engine on the same segments.
-    let mut ibits = 0f64;
-    for seg in &segs {
-        ibits += boa_det::eval::code_length(&model, seg, seg.len().max(1)).bits;
-    }
-    if a.output.exists() && !a.force {
-        return Err(format!(
-            "{} already exists (use -f to overwrite)",
-            a.output.display()
-        ));
+    let mut opts = quant::QuantOptions {
+        clip: a.clip,
+        inc_shift: vec![None; fm.layers.len()],
+    };
+    let mut model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
+    // Measured with the real integer engine on the calibration segments.
+    let int_bits = |m: &boa_det::model::Model| -> f64 {
+        segs.iter()
+            .map(|seg| boa_det::eval::code_length(m, seg, seg.len().max(1)).bits)
+            .sum()
+    };
+    let mut ibits = int_bits(&model);
+    if !a.no_search {
+        // The scan's increment scale, layer by layer: a few shifts below the range
+        // rule (finer increments, the largest ones clamped) and one above.
+        for li in 0..fm.layers.len() {
+            let rule = model.layers[li].inc_shift;
+            let mut best = (ibits, rule);
+            for cand in rule.saturating_sub(4)..=(rule + 1).min(40) {
+                if cand == rule {
+                    continue;
+                }
+                opts.inc_shift[li] = Some(cand);
+                let m = quant::quantize(&fm, &rg, &opts, desc.clone())?;
+                let b = int_bits(&m);
+                println!(
+                    "layer {li}: inc_shift {cand:2}: {:.4} bits/byte (range rule {rule}: {:.4})",
+                    b / n as f64,
+                    ibits / n as f64
+                );
+                if b < best.0 {
+                    best = (b, cand);
+                }
+            }
+            opts.inc_shift[li] = Some(best.1);
+            model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
+            ibits = best.0;
+            println!("layer {li}: inc_shift {} chosen", best.1);
+        }
     }
     std::fs::write(&a.output, model.to_bytes())
         .map_err(|e| format!("{}: {e}", a.output.display()))?;

@@ -106,13 +106,30 @@ fn layer_norm(ln: &mut boa_det::model::LayerNorm, w: &T, b: &T, s_out: f64, s_in
         .clamp(1.0, 2f64.powi(60)) as u64;
 }
 
-/// Builds the integer model. `ranges` are the calibrated max |value| per site.
+/// Choices the caller can make beyond the calibrated ranges.
+#[derive(Clone, Debug)]
+pub struct QuantOptions {
+    /// Quantile of |activation| that int8 sites are scaled to (outliers saturate).
+    pub clip: f64,
+    /// Per layer: the scan's `inc_shift`, overriding the range rule (see [`quantize`]).
+    pub inc_shift: Vec<Option<u8>>,
+}
+
+/// Builds the integer model. `ranges` are the calibrated |value| statistics per site.
+///
+/// The scan's state scale `s_h = s_dt * s_B * s_xc * 2^inc_shift` trades the
+/// resolution of the increment against its clamp at `INC_MAX` (arith v1 §6):
+/// the default `inc_shift` is the smallest that keeps the largest calibrated
+/// increment inside the clamp; the caller may search around it by measuring the
+/// integer model (`boa-det-quantize` does, see `--no-search`). The state needs no
+/// margin: the engine clamps the increment, and §9.3 bounds the state for any input.
 pub fn quantize(
     fm: &FloatModel,
     rg: &Ranges,
-    clip: f64,
+    opts: &QuantOptions,
     description: String,
 ) -> Result<Model, String> {
+    let clip = opts.clip;
     let dims = Dims {
         d_model: fm.d,
         n_layers: fm.layers.len(),
@@ -193,14 +210,14 @@ pub fn quantize(
         }
         // State scale s_h = s_dt * s_B * s_xc * 2^inc_shift: the smallest shift that keeps
         // the calibrated increment and state inside their proven bounds with margin.
-        let (inc_max, h_max) = (rg.get(&p("inc")) as f64, rg.get(&p("h")) as f64);
+        let inc_max = rg.get(&p("inc")) as f64;
         let base = s_dt * s_b * s_xc;
         let mut inc_shift = 0u8;
-        while inc_shift < 40
-            && (inc_max / (base * 2f64.powi(inc_shift as i32)) > INC_MAX as f64 * 0.5
-                || h_max / (base * 2f64.powi(inc_shift as i32)) > H_MAX as f64 * 0.25)
-        {
+        while inc_shift < 40 && inc_max / (base * 2f64.powi(inc_shift as i32)) > INC_MAX as f64 {
             inc_shift += 1;
+        }
+        if let Some(Some(s)) = opts.inc_shift.get(li) {
+            inc_shift = (*s).min(40);
         }
         l.inc_shift = inc_shift;
         let s_h = base * 2f64.powi(inc_shift as i32);
