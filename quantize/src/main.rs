@@ -118,6 +118,7 @@ fn run(a: Args) -> Result<(), String> {
     let mut opts = quant::QuantOptions {
         clip: a.clip,
         inc_shift: vec![None; fm.layers.len()],
+        site_clip: Default::default(),
     };
     let mut model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
     // Measured with the real integer engine on the calibration segments.
@@ -154,6 +155,30 @@ fn run(a: Args) -> Result<(), String> {
             ibits = best.0;
             println!("layer {li}: inc_shift {} chosen", best.1);
         }
+        // Each int8 site's clip quantile, one pass in network order.
+        for site in quant::int8_sites(fm.layers.len()) {
+            let mut best = (ibits, a.clip);
+            for q in [0.99, 0.995, 0.998, 0.9995, 0.9999, 1.0] {
+                if q == a.clip {
+                    continue;
+                }
+                opts.site_clip.insert(site.clone(), q);
+                let b = int_bits(&quant::quantize(&fm, &rg, &opts, desc.clone())?);
+                if b < best.0 {
+                    best = (b, q);
+                }
+            }
+            opts.site_clip.insert(site.clone(), best.1);
+            if best.1 != a.clip {
+                println!(
+                    "site {site}: clip {} ({:.4} bits/byte)",
+                    best.1,
+                    best.0 / n as f64
+                );
+            }
+            ibits = best.0;
+        }
+        model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
     }
     std::fs::write(&a.output, model.to_bytes())
         .map_err(|e| format!("{}: {e}", a.output.display()))?;

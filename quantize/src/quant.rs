@@ -113,6 +113,20 @@ pub struct QuantOptions {
     pub clip: f64,
     /// Per layer: the scan's `inc_shift`, overriding the range rule (see [`quantize`]).
     pub inc_shift: Vec<Option<u8>>,
+    /// Per int8 site (a name of [`int8_sites`]): a quantile overriding `clip`.
+    pub site_clip: std::collections::HashMap<String, f64>,
+}
+
+/// The int8 requantization sites whose scale is a quantile of |activation|:
+/// per layer `{li}.u1`, `{li}.xs`, ... and the head's `h1`.
+pub fn int8_sites(layers: usize) -> Vec<String> {
+    const PER_LAYER: [&str; 15] = [
+        "u1", "xs", "z", "conv", "xc", "dtl", "B", "C", "dtp", "y", "silu_z", "g", "u2", "f1", "f2",
+    ];
+    (0..layers)
+        .flat_map(|li| PER_LAYER.iter().map(move |s| format!("{li}.{s}")))
+        .chain(std::iter::once("h1".to_string()))
+        .collect()
 }
 
 /// Builds the integer model. `ranges` are the calibrated |value| statistics per site.
@@ -139,7 +153,10 @@ pub fn quantize(
     let mut m = zero_model(dims);
     // int8 sites are scaled at the `clip` quantile (outliers saturate); 16-bit
     // sites and the scan bounds use the maximum.
-    let s8 = |site: &str| rg.quantile(site, clip) as f64 / Q8;
+    let s8 = |site: &str| {
+        let q = opts.site_clip.get(site).copied().unwrap_or(clip);
+        rg.quantile(site, q) as f64 / Q8
+    };
     // Residual stream scale: everything added to it (embedding, FF outputs) uses it.
     let s_x = rg.get("x") as f64 * 1.05 / Q16;
     for (o, &v) in m.embedding.iter_mut().zip(&fm.emb.data) {
