@@ -28,10 +28,11 @@ fi
 step "CUDA kernels: regenerate PTX, compare with the committed PTX, ptxas sm_80/sm_90"
 kernels/build_ptx.sh --check
 
-step "Python training package (float model, import, resume)"
+step "Python training package (float model, import, resume, integer simulation vs the engine)"
 quantize/train/setup_venv.sh
 venv=${BOA_VENV:-$PWD/.venv-train}
-(cd quantize/train && "$venv/bin/python" -m pytest -q tests)
+cargo build -q --release
+(cd quantize/train && BOA_DET_BIN="$PWD/../../target/release/boa-det" "$venv/bin/python" -m pytest -q tests)
 
 step "pipeline: train a tiny model, quantize it, compress and decompress with it"
 tests/pipeline.sh

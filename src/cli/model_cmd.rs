@@ -23,6 +23,10 @@ pub enum ModelCommand {
         /// Evaluate at most this many bytes of each file (0 = all).
         #[arg(long, default_value_t = 0)]
         max_bytes: usize,
+        /// Print one JSON object per file (exact code length in bits, bytes, top-1 count)
+        /// instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
     Synth {
@@ -104,13 +108,16 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             files,
             chunk_size,
             max_bytes,
+            json,
         } => {
             let m = load(&model)?;
-            println!("model {} ({})", m.fingerprint(), model.display());
-            println!(
-                "{:<60} {:>12} {:>10} {:>8} {:>7}",
-                "file", "bytes", "bits/byte", "ratio", "top-1"
-            );
+            if !json {
+                println!("model {} ({})", m.fingerprint(), model.display());
+                println!(
+                    "{:<60} {:>12} {:>10} {:>8} {:>7}",
+                    "file", "bytes", "bits/byte", "ratio", "top-1"
+                );
+            }
             for f in files {
                 let data = std::fs::read(&f).map_err(|e| {
                     CliError::new(exit::IO, format!("cannot read {}: {e}", f.display()))
@@ -121,6 +128,20 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                     data.len().min(max_bytes)
                 };
                 let r = crate::eval::code_length(&m, &data[..n], chunk_size.max(1));
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "file": f.display().to_string(),
+                            "model": m.fingerprint().to_string(),
+                            "chunk_size": chunk_size.max(1),
+                            "bytes": r.bytes,
+                            "bits": r.bits,
+                            "top1": r.top1,
+                        })
+                    );
+                    continue;
+                }
                 let bpb = r.bits_per_byte();
                 println!(
                     "{:<60} {:>12} {:>10.4} {:>8.3} {:>6.1}%",

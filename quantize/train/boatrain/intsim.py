@@ -1,0 +1,180 @@
+"""A bit-exact PyTorch simulation of the integer engine (docs/ARITHMETIC.md, arith v1).
+
+It loads an integer model file (``boa-det-int`` safetensors, docs/MODEL_FORMAT.md) and
+steps a batch of streams with int64 tensors, following the spec line by line.  It is
+slow (one Python iteration per byte) and exists to check the training side against the
+engine: its frequencies are the engine's frequencies, so its bits/byte equal
+``boa-det model eval`` up to the order of the final floating-point sum of ``-log2 p``.
+
+Why int64 is exact here: every intermediate of arith v1 is proven to fit in 63 bits
+(ARITHMETIC.md §9); ``>>`` on negative int64 tensors is an arithmetic shift (floor), as
+§1.1 requires; divisions below are of non-negative values (truncation = floor) except
+the layer-norm mean, which uses ``floor_divide``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file
+from safetensors import safe_open
+
+N_STATE, K_CONV = 16, 4
+INC_MAX, DECAY_GAP_MAX = 1 << 14, 4096
+LOGIT_MAX, LOGIT_GAP_MAX = 1 << 20, 32 * 256 - 1
+PRECISION_BITS = 24
+
+
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a.astype(np.int64))
+
+
+def rshift_round(v: torch.Tensor, s) -> torch.Tensor:
+    """floor((v + 2^(s-1)) / 2^s) for s >= 1, v for s == 0 (s an int or a tensor)."""
+    if isinstance(s, int):
+        return v if s == 0 else (v + (1 << (s - 1))) >> s
+    half = torch.where(s > 0, torch.ones_like(s) << (s - 1).clamp(min=0), torch.zeros_like(s))
+    return (v + half) >> s
+
+
+def requant(acc: torch.Tensor, rq: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    return rshift_round(acc * rq[0], rq[1])
+
+
+def q8(v: torch.Tensor) -> torch.Tensor:
+    return v.clamp(-127, 127)
+
+
+def q16(v: torch.Tensor) -> torch.Tensor:
+    return v.clamp(-32767, 32767)
+
+
+def isqrt(n: torch.Tensor) -> torch.Tensor:
+    """floor(sqrt(n)) for 0 <= n < 2^62: a float64 estimate corrected to the exact root."""
+    r = torch.sqrt(n.double()).floor().long()
+    r = torch.where(r * r > n, r - 1, r)
+    r = torch.where((r + 1) * (r + 1) <= n, r + 1, r)
+    return r
+
+
+class IntModel:
+    """The tensors of an integer model file, as int64 tensors."""
+
+    def __init__(self, path: str):
+        with safe_open(path, "np") as f:
+            meta = f.metadata() or {}
+        if meta.get("format") != "boa-det-int" or meta.get("arith_version") != "1":
+            raise ValueError(f"{path}: not a boa-det-int arith v1 model")
+        self.d, self.n_layers = int(meta["d_model"]), int(meta["n_layers"])
+        self.t: Dict[str, torch.Tensor] = {k: _t(v) for k, v in load_file(path).items()}
+
+    def __getitem__(self, k: str) -> torch.Tensor:
+        return self.t[k]
+
+    def rq(self, p: str):
+        return self.t[p + ".mult"], self.t[p + ".shift"]
+
+    def lin(self, p: str, a: torch.Tensor, bias: bool) -> torch.Tensor:
+        acc = a @ self.t[p + ".weight"].T
+        return acc + self.t[p + ".bias"] if bias else acc
+
+    def layer_norm(self, p: str, x: torch.Tensor) -> torch.Tensor:
+        d = x.shape[-1]
+        mean = torch.floor_divide(x.sum(-1, keepdim=True), d)
+        c = x - mean
+        var16 = ((c * c).sum(-1, keepdim=True) << 16) // d
+        std8 = isqrt(var16 + self.t[p + ".eps"])
+        inv = (1 << 40) // std8
+        n = rshift_round(c * inv, 20)
+        return q8(rshift_round(n * self.t[p + ".weight"] + self.t[p + ".bias"], int(self.t[p + ".shift"])))
+
+
+def lut(table: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return table[v + 128]
+
+
+def frequencies(m: IntModel, logits: torch.Tensor) -> torch.Tensor:
+    """§7 for a batch [B, 256] of logits."""
+    mx = logits.max(-1, keepdim=True).values
+    gap = (mx - logits).clamp(max=LOGIT_GAP_MAX)
+    w = m["tables.exp2"][gap & 255] >> (gap >> 8)
+    total = w.sum(-1, keepdim=True)
+    scale = ((((1 << PRECISION_BITS) - 256)) << 32) // total
+    f = 1 + ((w * scale) >> 32)
+    rem = (1 << PRECISION_BITS) - f.sum(-1)
+    first = (logits == mx).int().argmax(-1)  # the first index holding the maximum
+    f[torch.arange(f.shape[0]), first] += rem
+    return f
+
+
+class IntState:
+    def __init__(self, m: IntModel, batch: int):
+        e = 2 * m.d
+        self.conv = [torch.zeros(batch, K_CONV - 1, e, dtype=torch.int64) for _ in range(m.n_layers)]
+        self.h = [torch.zeros(batch, e, N_STATE, dtype=torch.int64) for _ in range(m.n_layers)]
+
+
+def step(m: IntModel, st: IntState, byte: torch.Tensor) -> torch.Tensor:
+    """One step of every stream (bytes [B]); returns the frequencies [B, 256] (§3)."""
+    d, e = m.d, 2 * m.d
+    r = math.ceil(d / 16)
+    x = m["embedding.weight"][byte]
+    for i in range(m.n_layers):
+        b, mb = f"blocks.{i}", f"blocks.{i}.mamba"
+        u = m.layer_norm(f"{b}.ln1", x)
+        xz = q8(requant(m.lin(f"{mb}.in_proj", u, False), m.rq(f"{mb}.in_proj")))
+        xs, z = xz[:, :e], xz[:, e:]
+        w = m[f"{mb}.conv1d.weight"].reshape(e, K_CONV)
+        win = st.conv[i]
+        acc = m[f"{mb}.conv1d.bias"] + (win * w[:, :K_CONV - 1].T).sum(1) + w[:, K_CONV - 1] * xs
+        xc = lut(m[f"{mb}.conv1d.silu_lut"], q8(requant(acc, m.rq(f"{mb}.conv1d"))))
+        st.conv[i] = torch.cat([win[:, 1:], xs[:, None]], 1)
+        xdbl = q8(requant(m.lin(f"{mb}.x_proj", xc, False), m.rq(f"{mb}.x_proj")))
+        dtl, bm, cm = xdbl[:, :r], xdbl[:, r:r + N_STATE], xdbl[:, r + N_STATE:]
+        dt8 = q8(requant(m.lin(f"{mb}.dt_proj", dtl, True), m.rq(f"{mb}.dt_proj")))
+        dt = lut(m[f"{mb}.dt_proj.softplus_lut"], dt8)                      # [B, E]
+        v = ((dt[:, :, None] * m[f"{mb}.A_rate"]) >> int(m[f"{mb}.A_shift"])).clamp(max=DECAY_GAP_MAX)
+        da = m["tables.decay_exp2"][v & 255] >> (v >> 8)                   # [B, E, N]
+        inc = rshift_round((dt * xc)[:, :, None] * bm[:, None, :], int(m[f"{mb}.inc_shift"]))
+        h = rshift_round(da * st.h[i], 16) + inc.clamp(-INC_MAX, INC_MAX)
+        st.h[i] = h
+        yacc = (h * cm[:, None, :]).sum(-1) + m[f"{mb}.D"] * xc
+        y = q8(requant(yacc, m.rq(f"{mb}.y")))
+        g = q8(requant(y * lut(m[f"{mb}.gate.silu_lut"], z), m.rq(f"{mb}.gate")))
+        mo = q16(requant(m.lin(f"{mb}.out_proj", g, False), m.rq(f"{mb}.out_proj")))
+        u2 = m.layer_norm(f"{b}.ln2", mo)
+        f = lut(m[f"{b}.ff.gelu_lut"], q8(requant(m.lin(f"{b}.ff.0", u2, True), m.rq(f"{b}.ff.0"))))
+        fo = q16(requant(m.lin(f"{b}.ff.2", f, True), m.rq(f"{b}.ff.2")))
+        x = q16(x + fo)
+    hi = q8(requant(x, m.rq("head.in")))
+    h1 = q8(requant(m.lin("head.0", hi, True), m.rq("head.0"))).clamp(min=0)
+    logits = requant(m.lin("head.2", h1, True), m.rq("head.2")).clamp(-LOGIT_MAX, LOGIT_MAX)
+    return frequencies(m, logits)
+
+
+def code_length(model_path: str, data: bytes, chunk: int) -> Tuple[float, int]:
+    """Bits and bytes of ``data`` coded as the archive codes it: chunks of ``chunk``
+    bytes, each a fresh stream primed with byte 0 (all chunks of a length in one batch)."""
+    m = IntModel(model_path)
+    chunks = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+    bits = 0.0
+    for group in _by_length(chunks):
+        st = IntState(m, len(group))
+        arr = torch.tensor([list(c) for c in group], dtype=torch.int64)
+        prev = torch.zeros(len(group), dtype=torch.int64)
+        for t in range(arr.shape[1]):
+            f = step(m, st, prev)
+            p = f[torch.arange(len(group)), arr[:, t]]
+            bits += float(-(torch.log2(p.double()) - PRECISION_BITS).sum())
+            prev = arr[:, t]
+    return bits, len(data)
+
+
+def _by_length(chunks: Sequence[bytes]) -> List[List[bytes]]:
+    groups: Dict[int, List[bytes]] = {}
+    for c in chunks:
+        groups.setdefault(len(c), []).append(c)
+    return list(groups.values())
