@@ -45,6 +45,9 @@ struct Args {
     /// by measuring the integer model on the calibration segments.
     #[arg(long)]
     no_search: bool,
+    /// Fix the scan's inc_shift of every layer (implies no search of it).
+    #[arg(long)]
+    inc_shift: Option<u8>,
 }
 
 mod calib {
@@ -117,7 +120,7 @@ fn run(a: Args) -> Result<(), String> {
     };
     let mut opts = quant::QuantOptions {
         clip: a.clip,
-        inc_shift: vec![None; fm.layers.len()],
+        inc_shift: vec![a.inc_shift; fm.layers.len()],
         site_clip: Default::default(),
     };
     let mut model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
@@ -132,6 +135,9 @@ fn run(a: Args) -> Result<(), String> {
         // The scan's increment scale, layer by layer: a few shifts below the range
         // rule (finer increments, the largest ones clamped) and one above.
         for li in 0..fm.layers.len() {
+            if a.inc_shift.is_some() {
+                break;
+            }
             let rule = model.layers[li].inc_shift;
             let mut best = (ibits, rule);
             for cand in rule.saturating_sub(4)..=(rule + 1).min(40) {

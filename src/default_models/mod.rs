@@ -12,6 +12,12 @@ const DEFAULT_V1: [u8; 16] = [
     0x7a, 0xd7, 0x4a, 0xf8, 0x4d, 0x9e, 0xa5, 0x07, 0x4b, 0xdd, 0x72, 0x28, 0x32, 0x06, 0xe1, 0xfd,
 ];
 
+/// Default model v2 (boa-det 0.1, second release): v1's float weights re-quantized
+/// with the measured scan-scale and clip search (recipe: `quantize/recipes/default-v2.sh`).
+const DEFAULT_V2: [u8; 16] = [
+    0x20, 0xff, 0xe5, 0xf5, 0xbc, 0x07, 0xdc, 0x54, 0xbd, 0x0a, 0x18, 0xd2, 0x86, 0x68, 0x04, 0x8a,
+];
+
 /// One built-in model.
 struct Builtin {
     fingerprint: [u8; 16],
@@ -24,15 +30,23 @@ struct Builtin {
 
 /// Every built-in model, oldest first. Entries are only ever added: each has a
 /// golden archive in `portability-vectors/archives/`.
-static REGISTRY: &[Builtin] = &[Builtin {
-    fingerprint: DEFAULT_V1,
-    name: "default-v1",
-    chunk_len: 4 << 10,
-    bytes: include_bytes!("default-v1-d128.safetensors"),
-}];
+static REGISTRY: &[Builtin] = &[
+    Builtin {
+        fingerprint: DEFAULT_V1,
+        name: "default-v1",
+        chunk_len: 4 << 10,
+        bytes: include_bytes!("default-v1-d128.safetensors"),
+    },
+    Builtin {
+        fingerprint: DEFAULT_V2,
+        name: "default-v2",
+        chunk_len: 4 << 10,
+        bytes: include_bytes!("default-v2-d128.safetensors"),
+    },
+];
 
 /// Fingerprint of the model `compress` uses without `--model`.
-const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V1);
+const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V2);
 
 /// The message shown when a default model is needed but none is built in.
 pub const NO_DEFAULT_MODEL: &str = "no default model is built into this binary; pass --model FILE";

@@ -39,8 +39,9 @@ def test_synthetic_models_match_the_engine(model, inp):
     assert abs(bits - want) <= 1e-12 * want, (bits, want)
 
 
-def test_default_model_matches_the_engine():
-    m = ROOT / "src/default_models/default-v1-d128.safetensors"
+@pytest.mark.parametrize("name", ["default-v1-d128", "default-v2-d128"])
+def test_default_models_match_the_engine(name):
+    m = ROOT / f"src/default_models/{name}.safetensors"
     d = VEC / "archives/mixed.bin"
     bits, n = code_length(str(m), d.read_bytes(), 4096)
     want = _engine_bits(m, d, 4096)
