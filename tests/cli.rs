@@ -1,6 +1,6 @@
 //! End-to-end tests of the `boa-det` binary.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -301,4 +301,42 @@ fn interrupt_removes_partial_output() {
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert!(!out.exists());
     assert!(!has_tmp(), "temporary output left behind");
+}
+
+/// `boa-det -dc X | head -c 1`: the reader closes the pipe early; boa-det exits
+/// quietly with 141 (as if killed by SIGPIPE), without an error message.
+#[test]
+fn closed_stdout_pipe_is_quiet() {
+    let d = Dir::new("pipe");
+    let input = d.path("big.bin");
+    // stored chunks (incompressible bytes under any model) decode fast; 4 MiB
+    // is far more than a pipe buffer
+    let mut rng = boa_det::model::synth::SplitMix64(9);
+    let mut data = vec![0u8; 4 << 20];
+    rng.fill_bytes(&mut data);
+    std::fs::write(&input, &data).unwrap();
+    let (model, _) = setup(&d, 5);
+    let arch = d.path("big.bin.boa");
+    let o = run(&[
+        "compress",
+        "-q",
+        "--model",
+        s(&model),
+        s(&input),
+        "-o",
+        s(&arch),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut child = Command::new(BIN)
+        .args(["decompress", "-c", "--model", s(&model), s(&arch)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut one = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut one).unwrap(); // then drop: closed
+    let out = child.wait_with_output().unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
 }

@@ -120,7 +120,10 @@ fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
 
 impl From<PipelineError> for CliError {
     fn from(e: PipelineError) -> CliError {
-        let code = match e {
+        let code = match &e {
+            PipelineError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                exit::BROKEN_PIPE
+            }
             PipelineError::Io(_) => exit::IO,
             PipelineError::Model(_) => exit::MODEL,
             PipelineError::Corrupt(_) => exit::CORRUPT,
@@ -225,9 +228,14 @@ impl Output {
 
     fn commit(self) -> Result<(), CliError> {
         match self {
-            Output::Stdout(mut s) => s
-                .flush()
-                .map_err(|e| CliError::new(exit::IO, format!("cannot write stdout: {e}"))),
+            Output::Stdout(mut s) => s.flush().map_err(|e| {
+                let code = if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    exit::BROKEN_PIPE
+                } else {
+                    exit::IO
+                };
+                CliError::new(code, format!("cannot write stdout: {e}"))
+            }),
             Output::File(f) => f.commit(),
         }
     }

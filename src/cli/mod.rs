@@ -21,6 +21,9 @@ pub mod exit {
     pub const MODEL: u8 = 4;
     /// An archive is corrupt or fails a checksum.
     pub const CORRUPT: u8 = 5;
+    /// Standard output was closed by the reader (`boa-det -dc X | head`): exit
+    /// quietly with the status a shell gives a process killed by SIGPIPE.
+    pub const BROKEN_PIPE: u8 = 141;
 }
 
 #[derive(Parser, Debug)]
@@ -159,6 +162,7 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
+        Err(e) if e.code == exit::BROKEN_PIPE => ExitCode::from(e.code),
         Err(e) => {
             eprintln!("boa-det: {}", e.message);
             ExitCode::from(e.code)
