@@ -145,19 +145,12 @@ pub fn conv_step(
     rq: &Requant,
     out: &mut [i8],
 ) {
-    use crate::model::D_CONV;
-    let e = x.len();
-    assert!(window.len() == (D_CONV - 1) * e && weight_t.len() == D_CONV * e);
-    assert!(weight.len() == D_CONV * e && bias.len() >= e && out.len() >= e);
-    assert!(rq.mult.len() >= e && rq.shift.len() >= e);
-    // SAFETY: only reached through the dispatch table after `supported()`; lengths asserted.
-    unsafe { conv_impl(x, window, weight_t, bias, rq, out) };
-    // Channels past the last full block of 16, and the window shift, as the reference.
-    let full = e - e % 16;
-    for (c, o) in out[..e].iter_mut().enumerate().skip(full) {
-        *o = reference::conv_channel(x, window, weight, bias, rq, c);
-    }
-    reference::conv_push(window, x);
+    // SAFETY: only reached through the dispatch table after `supported()`;
+    // `conv_with` checked every length the body reads or writes.
+    let simd = |x: &[i8], w: &[i8], wt: &[i32], b: &[i32], rq: &Requant, o: &mut [i8]| unsafe {
+        conv_impl(x, w, wt, b, rq, o)
+    };
+    super::conv_with(16, simd, x, window, weight, weight_t, bias, rq, out)
 }
 
 #[target_feature(enable = "avx512f")]

@@ -5,6 +5,7 @@
 #![deny(clippy::float_arithmetic)]
 
 pub mod avx2;
+pub mod avx2_eltwise;
 pub mod avx512;
 pub mod avx512_eltwise;
 
@@ -12,4 +13,34 @@ pub mod avx512_eltwise;
 #[inline]
 pub(crate) fn groups(cols: usize, g: usize) -> usize {
     cols.div_ceil(g)
+}
+
+/// The conv step around a SIMD body (`docs/ARITHMETIC.md` §5): checks the
+/// lengths, lets `simd` write the outputs of the channels in full blocks of
+/// `block`, finishes the remaining channels with the reference, and moves the
+/// window. `simd` gets `(x, window, weight_t, bias, rq, out)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_with(
+    block: usize,
+    simd: impl FnOnce(&[i8], &[i8], &[i32], &[i32], &crate::model::Requant, &mut [i8]),
+    x: &[i8],
+    window: &mut [i8],
+    weight: &[i8],
+    weight_t: &[i32],
+    bias: &[i32],
+    rq: &crate::model::Requant,
+    out: &mut [i8],
+) {
+    use crate::engine::kernels::{conv_channel, conv_push};
+    use crate::model::D_CONV;
+    let e = x.len();
+    assert!(window.len() == (D_CONV - 1) * e && weight_t.len() == D_CONV * e);
+    assert!(weight.len() == D_CONV * e && bias.len() >= e && out.len() >= e);
+    assert!(rq.mult.len() >= e && rq.shift.len() >= e);
+    simd(x, window, weight_t, bias, rq, out);
+    let full = e - e % block;
+    for (c, o) in out[..e].iter_mut().enumerate().skip(full) {
+        *o = conv_channel(x, window, weight, bias, rq, c);
+    }
+    conv_push(window, x);
 }
