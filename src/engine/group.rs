@@ -1,11 +1,14 @@
-//! Group stepping: a group of streams is stepped layer by layer, and every
-//! linear layer is one GEMM over the group through the selected kernel level
-//! ([`super::dispatch`]), so each weight matrix is streamed once per group
-//! instead of once per stream. The element-wise parts (layer norm, conv, scan,
-//! requantization, tables) run per stream through the scalar reference kernels.
+//! Group stepping: the columns of a group (several streams, or several
+//! consecutive positions of one stream when encoding) are stepped layer by
+//! layer, and every linear layer is one GEMM over the columns through the
+//! selected kernel level ([`super::dispatch`]), so each weight matrix is
+//! streamed once per group instead of once per column. The element-wise parts
+//! (layer norm, conv, scan, requantization, tables, frequencies) run per column
+//! through the level's entries of the same table.
 //!
-//! Results are bit-identical to [`super::step_into`] for every stream (the GEMM
-//! levels compute the exact integers of §1.3; everything else is the reference).
+//! Results are bit-identical to [`super::step_into`] for every stream: every
+//! level computes the exact integers of the scalar reference (tested per level
+//! in `tests/kernels.rs`).
 #![deny(clippy::float_arithmetic)]
 
 use super::dispatch::{Kernels, PackedLinear};
