@@ -189,9 +189,19 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
         Some(p) => Some(Model::load(p)?),
         None => None,
     };
+    // Compression needs a model: the supplied one or the built-in default,
+    // loaded once for all inputs.
+    let compress_model = match (mode, &supplied) {
+        (Mode::Compress, None) => Some(super::default_model()?),
+        (Mode::Compress, Some(m)) => Some(m.clone()),
+        _ => None,
+    };
     for f in &files {
         match mode {
-            Mode::Compress => compress_one(f, &opts, supplied.as_ref())?,
+            Mode::Compress => {
+                let model = compress_model.as_ref().expect("resolved for compression");
+                compress_one(f, &opts, model)?
+            }
             Mode::Decompress => decompress_one(f, &opts, supplied.clone())?,
             Mode::Verify => verify_one(f, &opts, supplied.clone())?,
             Mode::List => list_one(f, &opts)?,
@@ -266,23 +276,8 @@ pub fn chunk_len_for(model: &Model) -> u32 {
         .unwrap_or(crate::compress::DEFAULT_CHUNK_LEN)
 }
 
-fn compress_one(
-    input: &Path,
-    opts: &ArchiveOpts,
-    supplied: Option<&Model>,
-) -> Result<(), CliError> {
+fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {
     let name = display(input);
-    let default;
-    let model = match supplied {
-        Some(m) => m,
-        None => {
-            let bytes = crate::default_models::default_model().ok_or_else(|| {
-                CliError::new(exit::MODEL, crate::default_models::NO_DEFAULT_MODEL)
-            })?;
-            default = Model::from_bytes(bytes)?;
-            &default
-        }
-    };
     let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
         None
     } else if let Some(o) = &opts.output {

@@ -70,12 +70,7 @@ impl Codec for BoaDet {
 pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {
     let model = match &args.model {
         Some(p) => Model::load(p)?,
-        None => {
-            let bytes = crate::default_models::default_model().ok_or_else(|| {
-                CliError::new(exit::MODEL, crate::default_models::NO_DEFAULT_MODEL)
-            })?;
-            Model::from_bytes(bytes)?
-        }
+        None => super::default_model()?,
     };
     let threads = args.boa_threads as usize;
     let pool = rayon::ThreadPoolBuilder::new()

@@ -135,6 +135,13 @@ impl From<crate::model::ModelError> for CliError {
     }
 }
 
+/// The built-in default model, or the error saying none is built in.
+pub fn default_model() -> Result<crate::model::Model, CliError> {
+    let bytes = crate::default_models::default_model()
+        .ok_or_else(|| CliError::new(exit::MODEL, crate::default_models::NO_DEFAULT_MODEL))?;
+    Ok(crate::model::Model::from_bytes(bytes)?)
+}
+
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
