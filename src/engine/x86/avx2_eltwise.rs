@@ -7,8 +7,7 @@
 //! The loader guarantees `1 <= s <= 62` and `|acc * m| + 2^(s-1) < 2^63` (§9.2).
 #![deny(clippy::float_arithmetic)]
 
-use crate::arith::{Q8_MAX, Q16_MAX};
-use crate::engine::kernels as reference;
+use crate::arith::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::model::Requant;
 use std::arch::x86_64::*;
 
@@ -45,6 +44,18 @@ fn requant4(acc: __m128i, rq: &Requant, i: usize, lim: i64) -> __m128i {
     _mm256_castsi256_si128(packed)
 }
 
+/// Stores four int32 lanes already in [-127, 127] as bytes (the saturating
+/// packs are exact on that range).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store4_q8(v: __m128i, out: &mut [i8]) {
+    let b = _mm_packs_epi16(_mm_packs_epi32(v, v), v);
+    let bytes = (_mm_cvtsi128_si32(b) as u32).to_le_bytes();
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = b as i8;
+    }
+}
+
 /// [`crate::engine::kernels::requant_to_q8`].
 pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
@@ -59,14 +70,12 @@ fn requant_q8_impl(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     while i + 4 <= n {
         // SAFETY: i + 4 <= n <= acc.len().
         let a = unsafe { _mm_loadu_si128(acc.as_ptr().add(i).cast()) };
-        let v = requant4(a, rq, i, Q8_MAX as i64);
-        // values are in [-127, 127]: the saturating packs are exact
-        let b = _mm_packs_epi16(_mm_packs_epi32(v, v), v);
-        out[i..i + 4]
-            .copy_from_slice(&(_mm_cvtsi128_si32(b) as u32).to_le_bytes().map(|x| x as i8));
+        store4_q8(requant4(a, rq, i, Q8_MAX as i64), &mut out[i..i + 4]);
         i += 4;
     }
-    reference::requant_to_q8(&acc[i..n], &tail(rq, i), &mut out[i..n]);
+    for j in i..n {
+        out[j] = requant_q8(acc[j] as i64, rq.mult[j], rq.shift[j]);
+    }
 }
 
 /// [`crate::engine::kernels::requant_to_q16`].
@@ -89,14 +98,8 @@ fn requant_q16_impl(acc: &[i32], rq: &Requant, out: &mut [i16]) {
         }
         i += 4;
     }
-    reference::requant_to_q16(&acc[i..n], &tail(rq, i), &mut out[i..n]);
-}
-
-/// The per-channel parameters from channel `i` on (for the scalar tails).
-fn tail(rq: &Requant, i: usize) -> Requant {
-    Requant {
-        mult: rq.mult[i.min(rq.mult.len())..].to_vec(),
-        shift: rq.shift[i.min(rq.shift.len())..].to_vec(),
+    for j in i..n {
+        out[j] = requant_q16(acc[j] as i64, rq.mult[j], rq.shift[j]);
     }
 }
 
@@ -155,10 +158,7 @@ fn conv_impl(
         .enumerate()
         {
             let i = c + 4 * half;
-            let v = requant4(a, rq, i, Q8_MAX as i64);
-            let b = _mm_packs_epi16(_mm_packs_epi32(v, v), v);
-            out[i..i + 4]
-                .copy_from_slice(&(_mm_cvtsi128_si32(b) as u32).to_le_bytes().map(|x| x as i8));
+            store4_q8(requant4(a, rq, i, Q8_MAX as i64), &mut out[i..i + 4]);
         }
         c += 8;
     }
