@@ -155,19 +155,15 @@ fn ref_scan(
     d_skip: i32,
 ) -> i64 {
     let mut y = [0i64; 1];
-    kernels::scan_step(
-        &[xc],
-        &[dt],
-        b,
-        cc,
-        rate,
+    let table = default_decay_table();
+    let p = kernels::ScanLayer {
+        a_rate: rate,
         a_shift,
         inc_shift,
-        &[d_skip],
-        &default_decay_table(),
-        h,
-        &mut y,
-    );
+        d_skip: &[d_skip],
+        decay: &table,
+    };
+    kernels::scan_step(&[xc], &[dt], b, cc, &p, h, &mut y);
     y[0]
 }
 

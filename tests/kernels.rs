@@ -320,12 +320,15 @@ fn check_scan(k: Kernels, e: usize, a_shift: u8, inc_shift: u8, seed: u64) {
         .collect();
     let (mut h1, mut h2) = (h0.clone(), h0);
     let (mut y1, mut y2) = (vec![0i64; e], vec![0i64; e]);
-    boa_det::engine::kernels::scan_step(
-        &x, &dt, &b, &c, &a_rate, a_shift, inc_shift, &d_skip, &table, &mut h1, &mut y1,
-    );
-    (k.scan)(
-        &x, &dt, &b, &c, &a_rate, a_shift, inc_shift, &d_skip, &table, &mut h2, &mut y2,
-    );
+    let p = boa_det::engine::kernels::ScanLayer {
+        a_rate: &a_rate,
+        a_shift,
+        inc_shift,
+        d_skip: &d_skip,
+        decay: &table,
+    };
+    boa_det::engine::kernels::scan_step(&x, &dt, &b, &c, &p, &mut h1, &mut y1);
+    (k.scan)(&x, &dt, &b, &c, &p, &mut h2, &mut y2);
     assert_eq!(h1, h2, "{} scan state", k.name);
     assert_eq!(y1, y2, "{} scan output", k.name);
 }

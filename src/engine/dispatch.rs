@@ -55,7 +55,7 @@ pub type GemmFn = fn(&PackedLinear, &[i8], usize, &mut [i32]);
 
 /// One selective-scan step, the signature of [`super::kernels::scan_step`].
 pub type ScanFn =
-    fn(&[i8], &[u16], &[i8], &[i8], &[u16], u8, u8, &[i32], &[u16], &mut [i32], &mut [i64]);
+    fn(&[i8], &[u16], &[i8], &[i8], &super::kernels::ScanLayer, &mut [i32], &mut [i64]);
 
 /// Per-channel requantization of int32 accumulators to int8 ([`super::kernels::requant_to_q8`]).
 pub type RequantQ8Fn = fn(&[i32], &Requant, &mut [i8]);

@@ -12,6 +12,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::dispatch::{Kernels, PackedLinear};
+use super::kernels::ScanLayer;
 use super::{Frequencies, StreamState};
 use crate::arith::{clamp_q16, lut_index};
 use crate::model::{D_CONV, D_STATE, Fingerprint, Model};
@@ -282,11 +283,7 @@ fn step_columns(
                 &s.dt,
                 b,
                 c,
-                &layer.a_rate,
-                layer.a_shift,
-                layer.inc_shift,
-                &layer.d_skip,
-                &model.decay_exp2,
+                &ScanLayer::of(layer, &model.decay_exp2),
                 &mut cols.layer(i, li).h,
                 &mut s.y_acc,
             );

@@ -6,7 +6,7 @@
 use crate::arith::freq::{Frequencies, LOGIT_MAX, logits_to_frequencies};
 use crate::arith::{clamp_q8, floor_div, isqrt_u64, requant, requant_q8, rshift_round};
 use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
-use crate::model::{D_STATE, LayerNorm, Linear, Requant};
+use crate::model::{D_STATE, Layer, LayerNorm, Linear, Requant};
 
 /// `acc[j] = bias[j] + sum_k W[j][k] * a[k]` with int32 accumulation (proven not to overflow).
 pub fn linear_acc(l: &Linear, a: &[i8], acc: &mut [i32]) {
@@ -122,21 +122,58 @@ pub fn decay(dt: u16, a_rate: u16, a_shift: u8, table: &[u16]) -> i64 {
     (table[(v & 255) as usize] as u32 >> (v >> 8)) as i64
 }
 
+/// The constants of one layer's selective scan (§6): per-state rates
+/// `[E][N]`, the two shifts, the skip weights `[E]` and the model's decay table.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanLayer<'a> {
+    pub a_rate: &'a [u16],
+    pub a_shift: u8,
+    pub inc_shift: u8,
+    pub d_skip: &'a [i32],
+    pub decay: &'a [u16],
+}
+
+impl<'a> ScanLayer<'a> {
+    /// The scan constants of `layer`, with the model's decay table.
+    pub fn of(layer: &'a Layer, decay: &'a [u16]) -> ScanLayer<'a> {
+        ScanLayer {
+            a_rate: &layer.a_rate,
+            a_shift: layer.a_shift,
+            inc_shift: layer.inc_shift,
+            d_skip: &layer.d_skip,
+            decay,
+        }
+    }
+
+    /// Panics unless every slice a scan step over `x.len()` channels reads or
+    /// writes is long enough and the shifts are in their ranges: what the SIMD
+    /// scans rely on for their unchecked loads.
+    pub fn check(&self, x: &[i8], dt: &[u16], b: &[i8], c: &[i8], h: &[i32], y_acc: &[i64]) {
+        let e = x.len();
+        assert!(b.len() >= D_STATE && c.len() >= D_STATE && self.decay.len() == 256);
+        assert!(dt.len() >= e && self.d_skip.len() >= e && y_acc.len() >= e);
+        assert!(self.a_rate.len() >= e * D_STATE && h.len() >= e * D_STATE);
+        assert!(self.a_shift <= 32 && self.inc_shift <= 62);
+    }
+}
+
 /// One selective-scan step for every channel; returns `y_acc = C . h + D x` per channel.
-#[allow(clippy::too_many_arguments)]
 pub fn scan_step(
     x: &[i8],
     dt: &[u16],
     b: &[i8],
     c: &[i8],
-    a_rate: &[u16],
-    a_shift: u8,
-    inc_shift: u8,
-    d_skip: &[i32],
-    decay_table: &[u16],
+    p: &ScanLayer,
     h: &mut [i32],
     y_acc: &mut [i64],
 ) {
+    let ScanLayer {
+        a_rate,
+        a_shift,
+        inc_shift,
+        d_skip,
+        decay: decay_table,
+    } = *p;
     for e in 0..x.len() {
         let hs = &mut h[e * D_STATE..(e + 1) * D_STATE];
         let rates = &a_rate[e * D_STATE..(e + 1) * D_STATE];

@@ -141,11 +141,7 @@ pub fn step_into(
             &s.dt,
             b,
             c,
-            &layer.a_rate,
-            layer.a_shift,
-            layer.inc_shift,
-            &layer.d_skip,
-            &model.decay_exp2,
+            &ScanLayer::of(layer, &model.decay_exp2),
             &mut ls.h,
             &mut s.y_acc,
         );

@@ -9,6 +9,7 @@
 
 use super::groups;
 use crate::engine::dispatch::PackedLinear;
+use crate::engine::kernels::ScanLayer;
 use crate::model::Linear;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -148,60 +149,38 @@ fn micro<const NS: usize>(
 /// 16..47 of the operand whether the shift is logical or arithmetic; so a
 /// logical shift (even lanes) or a left shift by 16 (odd lanes, bits 16..47
 /// land in the high half) gives the exact result.
-#[allow(clippy::too_many_arguments)]
 pub fn scan_step(
     x: &[i8],
     dt: &[u16],
     b: &[i8],
     c: &[i8],
-    a_rate: &[u16],
-    a_shift: u8,
-    inc_shift: u8,
-    d_skip: &[i32],
-    decay_table: &[u16],
+    p: &ScanLayer,
     h: &mut [i32],
     y_acc: &mut [i64],
 ) {
-    use crate::model::D_STATE;
-    let e = x.len();
     assert!(supported(), "avx2 kernels called on a CPU without AVX2");
-    assert!(D_STATE == 16 && b.len() >= 16 && c.len() >= 16 && decay_table.len() == 256);
-    assert!(dt.len() >= e && d_skip.len() >= e && y_acc.len() >= e);
-    assert!(a_rate.len() >= e * 16 && h.len() >= e * 16);
-    assert!(a_shift <= 32 && inc_shift <= 62);
-    // SAFETY: feature support and every slice length asserted above.
-    unsafe {
-        scan_impl(
-            x,
-            dt,
-            b,
-            c,
-            a_rate,
-            a_shift,
-            inc_shift,
-            d_skip,
-            decay_table,
-            h,
-            y_acc,
-        )
-    }
+    p.check(x, dt, b, c, h, y_acc);
+    // SAFETY: feature support and every slice length checked above.
+    unsafe { scan_impl(x, dt, b, c, p, h, y_acc) }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 unsafe fn scan_impl(
     x: &[i8],
     dt: &[u16],
     b: &[i8],
     c: &[i8],
-    a_rate: &[u16],
-    a_shift: u8,
-    inc_shift: u8,
-    d_skip: &[i32],
-    decay_table: &[u16],
+    p: &ScanLayer,
     h: &mut [i32],
     y_acc: &mut [i64],
 ) {
+    let ScanLayer {
+        a_rate,
+        a_shift,
+        inc_shift,
+        d_skip,
+        decay: decay_table,
+    } = *p;
     use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
     let mut table = [0u32; 256];
     for (t, &v) in table.iter_mut().zip(decay_table) {

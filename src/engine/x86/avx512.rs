@@ -14,6 +14,7 @@
 
 use super::groups;
 use crate::engine::dispatch::PackedLinear;
+use crate::engine::kernels::ScanLayer;
 use crate::model::Linear;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -200,46 +201,22 @@ fn peak_loop(iters: u64) -> i32 {
 /// 64-bit shift of a value below 2^32; `|dt * x * B| <= 65535 * 127^2 < 2^30`, so
 /// its rounding shift fits int32 for `inc_shift <= 30` and is 0 for
 /// `inc_shift >= 31`. `dA * h` (< 2^47) and `C * h'` (< 2^38) use 64-bit lanes.
-#[allow(clippy::too_many_arguments)]
 pub fn scan_step(
     x: &[i8],
     dt: &[u16],
     b: &[i8],
     c: &[i8],
-    a_rate: &[u16],
-    a_shift: u8,
-    inc_shift: u8,
-    d_skip: &[i32],
-    decay_table: &[u16],
+    p: &ScanLayer,
     h: &mut [i32],
     y_acc: &mut [i64],
 ) {
-    use crate::model::D_STATE;
-    let e = x.len();
     assert!(
         supported(),
         "avx512 kernels called on a CPU without AVX-512 VNNI"
     );
-    assert!(D_STATE == 16 && b.len() >= 16 && c.len() >= 16 && decay_table.len() == 256);
-    assert!(dt.len() >= e && d_skip.len() >= e && y_acc.len() >= e);
-    assert!(a_rate.len() >= e * 16 && h.len() >= e * 16);
-    assert!(a_shift <= 32 && inc_shift <= 62);
-    // SAFETY: feature support and every slice length asserted above.
-    unsafe {
-        scan_impl(
-            x,
-            dt,
-            b,
-            c,
-            a_rate,
-            a_shift,
-            inc_shift,
-            d_skip,
-            decay_table,
-            h,
-            y_acc,
-        )
-    }
+    p.check(x, dt, b, c, h, y_acc);
+    // SAFETY: feature support and every slice length checked above.
+    unsafe { scan_impl(x, dt, b, c, p, h, y_acc) }
 }
 
 /// The decay table as eight registers of 32 u16 entries, for [`lookup2`].
@@ -300,21 +277,23 @@ fn reduce8(v: &[__m512i; 8]) -> __m512i {
     fold(fold(p01, p23), fold(p45, p67))
 }
 
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn scan_impl(
     x: &[i8],
     dt: &[u16],
     b: &[i8],
     c: &[i8],
-    a_rate: &[u16],
-    a_shift: u8,
-    inc_shift: u8,
-    d_skip: &[i32],
-    decay_table: &[u16],
+    p: &ScanLayer,
     h: &mut [i32],
     y_acc: &mut [i64],
 ) {
+    let ScanLayer {
+        a_rate,
+        a_shift,
+        inc_shift,
+        d_skip,
+        decay: decay_table,
+    } = *p;
     use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
     let mut table = [0u32; 256];
     for (t, &v) in table.iter_mut().zip(decay_table) {

@@ -4,6 +4,9 @@
 //! Every `unsafe` block says which invariant makes it sound.
 #![deny(clippy::float_arithmetic)]
 
+// The SIMD scans hold one channel's states in 512 bits (or two 256-bit halves).
+const _: () = assert!(crate::model::D_STATE == 16);
+
 pub mod avx2;
 pub mod avx2_eltwise;
 pub mod avx512;
