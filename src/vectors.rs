@@ -348,38 +348,48 @@ pub fn builtin_archives_manifest() -> String {
 /// `archives/mixed.bin` and the recorded hash. Returns the number checked.
 pub fn check_builtin_archives(dir: &Path) -> Result<usize, String> {
     let d = dir.join("archives");
-    let text = std::fs::read_to_string(d.join("builtin-models.tsv"))
-        .map_err(|e| format!("cannot read builtin-models.tsv: {e}"))?;
     let expected = std::fs::read(d.join("mixed.bin")).map_err(|e| format!("mixed.bin: {e}"))?;
-    let mut n = 0;
+    let recorded = recorded_archives(&d, "builtin-models.tsv")?;
+    for (name, a, fp) in &recorded {
+        let r = crate::container::ArchiveReader::from_bytes(a)
+            .map_err(|e| format!("archive {name}: {e}"))?;
+        if crate::model::Fingerprint(r.header().params.model_fingerprint).to_string() != *fp {
+            return Err(format!(
+                "archive {name}: made with another model than recorded"
+            ));
+        }
+        let got = crate::compress::decompress_bytes(a, None)
+            .map_err(|e| format!("archive {name}: {e}"))?;
+        if got != expected {
+            return Err(format!("archive {name}: decodes to different bytes"));
+        }
+    }
+    Ok(recorded.len())
+}
+
+/// The archives a manifest in `d` lists (`name, len, xxh3_64, extra` per line),
+/// each read from `d/name.boa` and checked against its recorded length and
+/// hash: `(name, archive bytes, extra column)`.
+fn recorded_archives(d: &Path, manifest: &str) -> Result<Vec<(String, Vec<u8>, String)>, String> {
+    let text = std::fs::read_to_string(d.join(manifest))
+        .map_err(|e| format!("cannot read {manifest}: {e}"))?;
+    let mut out = Vec::new();
     for line in text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
     {
         let cols: Vec<&str> = line.split('\t').collect();
-        let [name, len, hash, fp] = cols[..] else {
-            return Err(format!("malformed builtin-models.tsv line: {line}"));
+        let [name, len, hash, extra] = cols[..] else {
+            return Err(format!("malformed {manifest} line: {line}"));
         };
         let a = std::fs::read(d.join(format!("{name}.boa")))
             .map_err(|e| format!("archive {name}: {e}"))?;
         if a.len().to_string() != len || format!("{:016x}", xxh3_64(&a)) != hash {
             return Err(format!("archive {name}: bytes differ from the manifest"));
         }
-        let r = crate::container::ArchiveReader::from_bytes(&a)
-            .map_err(|e| format!("archive {name}: {e}"))?;
-        if crate::model::Fingerprint(r.header().params.model_fingerprint).to_string() != fp {
-            return Err(format!(
-                "archive {name}: made with another model than recorded"
-            ));
-        }
-        let got = crate::compress::decompress_bytes(&a, None)
-            .map_err(|e| format!("archive {name}: {e}"))?;
-        if got != expected {
-            return Err(format!("archive {name}: decodes to different bytes"));
-        }
-        n += 1;
+        out.push((name.to_string(), a, extra.to_string()));
     }
-    Ok(n)
+    Ok(out)
 }
 
 /// Writes the golden archives and their manifests into `dir/archives`.
@@ -405,34 +415,19 @@ pub fn generate_archives(dir: &Path) -> std::io::Result<()> {
 /// committed input and the recorded hash. Returns the number checked.
 pub fn check_archives(dir: &Path) -> Result<usize, String> {
     let d = dir.join("archives");
-    let text = std::fs::read_to_string(d.join("manifest.tsv"))
-        .map_err(|e| format!("cannot read archives manifest: {e}"))?;
     let model = Model::load(
         &dir.join("models")
             .join(format!("{ARCHIVE_MODEL}.safetensors")),
     )
     .map_err(|e| format!("{ARCHIVE_MODEL}: {e}"))?;
-    let mut n = 0;
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-    {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let [name, len, hash, input] = cols[..] else {
-            return Err(format!("malformed archives manifest line: {line}"));
-        };
-        let a = std::fs::read(d.join(format!("{name}.boa")))
-            .map_err(|e| format!("archive {name}: {e}"))?;
-        if a.len().to_string() != len || format!("{:016x}", xxh3_64(&a)) != hash {
-            return Err(format!("archive {name}: bytes differ from the manifest"));
-        }
+    let recorded = recorded_archives(&d, "manifest.tsv")?;
+    for (name, a, input) in &recorded {
         let expected = std::fs::read(dir.join(input)).map_err(|e| format!("input {input}: {e}"))?;
-        let got = crate::compress::decompress_bytes(&a, Some(model.clone()))
+        let got = crate::compress::decompress_bytes(a, Some(model.clone()))
             .map_err(|e| format!("archive {name}: {e}"))?;
         if got != expected {
             return Err(format!("archive {name}: decodes to different bytes"));
         }
-        n += 1;
     }
-    Ok(n)
+    Ok(recorded.len())
 }
