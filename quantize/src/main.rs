@@ -132,13 +132,11 @@ fn run(a: Args) -> Result<(), String> {
     };
     let mut ibits = int_bits(&model);
     if !a.no_search {
-        // The scan's increment scale, layer by layer: a few shifts below the range
-        // rule (finer increments, the largest ones clamped) and one above.
-        for li in 0..fm.layers.len() {
-            if a.inc_shift.is_some() {
-                break;
-            }
-            let rule = model.layers[li].inc_shift;
+        // The scan's increment scale, layer by layer (unless fixed by --inc-shift):
+        // a few shifts below the range rule (finer increments, the largest ones
+        // clamped) and one above.
+        let rules: Vec<u8> = model.layers.iter().map(|l| l.inc_shift).collect();
+        for (li, &rule) in rules.iter().enumerate().filter(|_| a.inc_shift.is_none()) {
             let mut best = (ibits, rule);
             for cand in rule.saturating_sub(4)..=(rule + 1).min(40) {
                 if cand == rule {
@@ -157,7 +155,6 @@ fn run(a: Args) -> Result<(), String> {
                 }
             }
             opts.inc_shift[li] = Some(best.1);
-            model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
             ibits = best.0;
             println!("layer {li}: inc_shift {} chosen", best.1);
         }
