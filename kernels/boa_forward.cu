@@ -183,7 +183,8 @@ extern "C" __global__ void boa_softplus_k(const int8_t *dt8, const uint16_t *lut
 // h [S, E, 16] is owned per thread. g [S, E] is the gated output.
 extern "C" __global__ void boa_scan_gate_k(const int8_t *xc, const uint16_t *dt, const int8_t *xdbl,
                                          uint32_t X, uint32_t R, const uint16_t *a_rate,
-                                         uint32_t a_shift, uint32_t inc_shift, const int32_t *d_skip,
+                                         uint32_t a_shift, uint32_t inc_shift, uint32_t min_v,
+                                         int32_t inc_max, const int32_t *d_skip,
                                          const uint16_t *decay_table, int32_t *h,
                                          const int32_t *y_mult, const uint8_t *y_shift,
                                          const int8_t *xz, const int8_t *gate_silu,
@@ -202,7 +203,8 @@ extern "C" __global__ void boa_scan_gate_k(const int8_t *xc, const uint16_t *dt,
             hs[n] = hp[n];
         }
         const int64_t yacc = boa_scan_channel(hs, dt[i], xc[i], b, c, a_rate + (uint64_t)e * BOA_D_STATE,
-                                              a_shift, inc_shift, d_skip[e], decay_table);
+                                              a_shift, inc_shift, min_v, (int64_t)inc_max, d_skip[e],
+                                              decay_table);
         for (int n = 0; n < BOA_D_STATE; n++) {
             hp[n] = hs[n];
         }

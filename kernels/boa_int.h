@@ -29,7 +29,6 @@
 #define BOA_LOGIT_GAP_MAX ((32 << 8) - 1)
 #define BOA_D_STATE 16
 #define BOA_D_CONV 4
-#define BOA_INC_MAX (1 << 14)
 #define BOA_DECAY_GAP_MAX 4096u
 #define BOA_FREQ_BITS 24
 #define BOA_FREQ_TOTAL (1u << BOA_FREQ_BITS)
@@ -118,23 +117,30 @@ BOA_HD int64_t boa_floor_div(int64_t n, int64_t d) {
     return q;
 }
 
-/* SSM decay in Q16 (section 6): T[v & 255] >> (v >> 8), v = min((dt * rate) >> a_shift, 4096). */
-BOA_HD uint32_t boa_decay(uint32_t dt, uint32_t a_rate, uint32_t a_shift, const uint16_t *table) {
+/* SSM decay in Q16 (section 6): T[v & 255] >> (v >> 8), v = (dt * rate) >> a_shift
+ * clamped to [min_v, 4096]; min_v is the arith version's smallest exponent (v1: 0, v2: 1). */
+BOA_HD uint32_t boa_decay(uint32_t dt, uint32_t a_rate, uint32_t a_shift, uint32_t min_v,
+                          const uint16_t *table) {
     uint64_t v = ((uint64_t)(dt & 0xFFFFu) * (uint64_t)(a_rate & 0xFFFFu)) >> a_shift;
     if (v > BOA_DECAY_GAP_MAX) {
         v = BOA_DECAY_GAP_MAX;
     }
+    if (v < (uint64_t)min_v) {
+        v = (uint64_t)min_v;
+    }
     return (uint32_t)table[v & 255u] >> (uint32_t)(v >> 8);
 }
 
-/* One scan update for one (e, n) (section 6); returns h'. Bounds: |dt*xc*b| <
- * 2^30, |dA*h| < 2^47, |h'| <= 2^30 + 2^16 (section 9.3), so every product is
- * exact in int64 and the result fits int32. */
+/* One scan update for one (e, n) (section 6); returns h'. inc_max is the arith
+ * version's increment bound (v1: 2^14, v2: 2^22). Bounds: |dt*xc*b| < 2^30,
+ * |dA*h| < 2^47, |h'| < 2^31 (section 9.3, checked per model by the loader), so
+ * every product is exact in int64 and the result fits int32. */
 BOA_HD int32_t boa_scan_h(int32_t h, uint32_t dt, int8_t xc, int8_t b, uint32_t a_rate,
-                          uint32_t a_shift, uint32_t inc_shift, const uint16_t *decay_table) {
-    int64_t da = (int64_t)boa_decay(dt, a_rate, a_shift, decay_table);
+                          uint32_t a_shift, uint32_t inc_shift, uint32_t min_v, int64_t inc_max,
+                          const uint16_t *decay_table) {
+    int64_t da = (int64_t)boa_decay(dt, a_rate, a_shift, min_v, decay_table);
     int64_t dtx = (int64_t)(dt & 0xFFFFu) * (int64_t)xc;
-    int64_t inc = boa_clamp64(boa_rshift_round(dtx * (int64_t)b, inc_shift), -BOA_INC_MAX, BOA_INC_MAX);
+    int64_t inc = boa_clamp64(boa_rshift_round(dtx * (int64_t)b, inc_shift), -inc_max, inc_max);
     int64_t hn = boa_rshift_round(da * (int64_t)h, 16) + inc;
     return (int32_t)hn;
 }
@@ -143,10 +149,12 @@ BOA_HD int32_t boa_scan_h(int32_t h, uint32_t dt, int8_t xc, int8_t b, uint32_t 
  * yacc = sum_n C[n] h'[n] + D * xc (|yacc| < 2^42 + 2^38). */
 BOA_HD int64_t boa_scan_channel(int32_t *h, uint32_t dt, int8_t xc, const int8_t *b,
                                 const int8_t *c, const uint16_t *a_rate, uint32_t a_shift,
-                                uint32_t inc_shift, int32_t d_skip, const uint16_t *decay_table) {
+                                uint32_t inc_shift, uint32_t min_v, int64_t inc_max,
+                                int32_t d_skip, const uint16_t *decay_table) {
     int64_t y = 0;
     for (int n = 0; n < BOA_D_STATE; n++) {
-        int32_t hn = boa_scan_h(h[n], dt, xc, b[n], a_rate[n], a_shift, inc_shift, decay_table);
+        int32_t hn = boa_scan_h(h[n], dt, xc, b[n], a_rate[n], a_shift, inc_shift, min_v, inc_max,
+                                decay_table);
         h[n] = hn;
         y += (int64_t)c[n] * (int64_t)hn;
     }

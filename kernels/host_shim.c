@@ -14,13 +14,16 @@ int16_t boa_shim_clamp_q16(int64_t v) { return boa_clamp_q16(v); }
 int32_t boa_shim_clamp_logit(int64_t v) { return boa_clamp_logit(v); }
 uint64_t boa_shim_isqrt_u64(uint64_t n) { return boa_isqrt_u64(n); }
 int64_t boa_shim_floor_div(int64_t n, int64_t d) { return boa_floor_div(n, d); }
-uint32_t boa_shim_decay(uint32_t dt, uint32_t a_rate, uint32_t a_shift, const uint16_t *table) {
-    return boa_decay(dt, a_rate, a_shift, table);
+uint32_t boa_shim_decay(uint32_t dt, uint32_t a_rate, uint32_t a_shift, uint32_t min_v,
+                        const uint16_t *table) {
+    return boa_decay(dt, a_rate, a_shift, min_v, table);
 }
 int64_t boa_shim_scan_channel(int32_t *h, uint32_t dt, int8_t xc, const int8_t *b, const int8_t *c,
                               const uint16_t *a_rate, uint32_t a_shift, uint32_t inc_shift,
-                              int32_t d_skip, const uint16_t *decay_table) {
-    return boa_scan_channel(h, dt, xc, b, c, a_rate, a_shift, inc_shift, d_skip, decay_table);
+                              uint32_t min_v, int64_t inc_max, int32_t d_skip,
+                              const uint16_t *decay_table) {
+    return boa_scan_channel(h, dt, xc, b, c, a_rate, a_shift, inc_shift, min_v, inc_max, d_skip,
+                            decay_table);
 }
 void boa_shim_layer_norm(const int16_t *x, uint32_t d, const int16_t *gamma, const int32_t *beta,
                          uint32_t shift, uint64_t eps, int8_t *out) {

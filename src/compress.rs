@@ -288,7 +288,7 @@ pub fn compress<R: Read, W: Write>(
         )));
     }
     let params = ArchiveParams {
-        arith_version: crate::arith::ARITH_VERSION,
+        arith_version: model.arith.number(),
         model_fingerprint: model.fingerprint().0,
         chunk_len: opts.chunk_len,
     };
@@ -341,15 +341,21 @@ pub fn resolve_model<R: Read + Seek>(
 ) -> Result<Option<Model>, PipelineError> {
     let header = *reader.header();
     let want = Fingerprint(header.params.model_fingerprint);
-    if header.params.arith_version != crate::arith::ARITH_VERSION {
-        return Err(PipelineError::Model(format!(
-            "archive uses arith version {}, this build implements {}",
-            header.params.arith_version,
-            crate::arith::ARITH_VERSION
-        )));
-    }
+    let arith = crate::arith::ArithVersion::from_number(header.params.arith_version as u64)
+        .ok_or_else(|| {
+            PipelineError::Model(format!(
+                "archive uses arith version {}, this build implements 1 to {}",
+                header.params.arith_version,
+                crate::arith::ArithVersion::NEWEST
+            ))
+        })?;
     let check = |m: Model, what: &str| {
-        if m.fingerprint() == want {
+        if m.arith != arith {
+            Err(PipelineError::Model(format!(
+                "{what} is in arith version {}, but the archive header says {arith}",
+                m.arith
+            )))
+        } else if m.fingerprint() == want {
             Ok(m)
         } else {
             Err(PipelineError::Model(format!(

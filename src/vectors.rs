@@ -5,8 +5,9 @@
 //! the inputs and `manifest.tsv`; [`check`] recomputes every digest with the
 //! engine and compares. A change to the arithmetic changes a digest and fails.
 
+use crate::arith::ArithVersion;
 use crate::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
-use crate::model::synth::{SplitMix64, SynthKind, random_model};
+use crate::model::synth::{SplitMix64, SynthKind, random_model_in};
 use crate::model::{Dims, Model};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,16 +16,20 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 /// One model of the vector set.
 pub struct ModelSpec {
     pub name: &'static str,
+    pub arith: ArithVersion,
     pub dims: Dims,
     pub kind: SynthKind,
     pub seed: u64,
 }
 
 /// The vector models: several widths (including d=48 with dt_rank 3), depths,
-/// and one adversarial model whose values sit at the limits of the spec.
+/// and one adversarial model whose values sit at the limits of the spec, in
+/// arith v1; then arith v2 models (a typical and an adversarial one). Models are
+/// only ever appended: the lines of older versions never change.
 pub const MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: "d16-l1",
+        arith: ArithVersion::V1,
         dims: Dims {
             d_model: 16,
             n_layers: 1,
@@ -34,6 +39,7 @@ pub const MODELS: &[ModelSpec] = &[
     },
     ModelSpec {
         name: "d32-l2",
+        arith: ArithVersion::V1,
         dims: Dims {
             d_model: 32,
             n_layers: 2,
@@ -43,6 +49,7 @@ pub const MODELS: &[ModelSpec] = &[
     },
     ModelSpec {
         name: "d48-l1",
+        arith: ArithVersion::V1,
         dims: Dims {
             d_model: 48,
             n_layers: 1,
@@ -52,6 +59,7 @@ pub const MODELS: &[ModelSpec] = &[
     },
     ModelSpec {
         name: "d64-l2",
+        arith: ArithVersion::V1,
         dims: Dims {
             d_model: 64,
             n_layers: 2,
@@ -61,6 +69,27 @@ pub const MODELS: &[ModelSpec] = &[
     },
     ModelSpec {
         name: "adv-d32-l1",
+        arith: ArithVersion::V1,
+        dims: Dims {
+            d_model: 32,
+            n_layers: 1,
+        },
+        kind: SynthKind::Adversarial,
+        seed: 5,
+    },
+    ModelSpec {
+        name: "v2-d32-l2",
+        arith: ArithVersion::V2,
+        dims: Dims {
+            d_model: 32,
+            n_layers: 2,
+        },
+        kind: SynthKind::Typical,
+        seed: 2,
+    },
+    ModelSpec {
+        name: "v2-adv-d32-l1",
+        arith: ArithVersion::V2,
         dims: Dims {
             d_model: 32,
             n_layers: 1,
@@ -130,7 +159,8 @@ pub fn digests(model: &Model, input: &[u8]) -> (u64, u64) {
 
 /// Builds the model of a spec.
 pub fn build_model(spec: &ModelSpec) -> Model {
-    random_model(spec.dims, spec.kind, spec.seed).expect("vector model specs are valid")
+    random_model_in(spec.arith, spec.dims, spec.kind, spec.seed)
+        .expect("vector model specs are valid")
 }
 
 const MANIFEST_HEADER: &str =

@@ -340,3 +340,29 @@ fn closed_stdout_pipe_is_quiet() {
     assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
     assert_eq!(stderr(&out), "");
 }
+
+/// Report commands (`model info`, `vectors check`, ...) print with `outln!`:
+/// a reader that closed stdout before they write gives the same quiet 141,
+/// never the panic of `println!`.
+#[test]
+fn report_commands_on_closed_stdout_are_quiet() {
+    let d = Dir::new("pipe-report");
+    let (model, _) = setup(&d, 6);
+    for args in [
+        vec!["model", "info", s(&model)],
+        vec!["vectors", "check", "portability-vectors"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // closed before the first line
+        let out = child.wait_with_output().unwrap();
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}

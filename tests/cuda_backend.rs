@@ -1,10 +1,11 @@
 //! The CUDA forward step against the scalar reference. Skips (with a visible
 //! `SKIP:` line) where no NVIDIA driver or GPU is present.
 
+use boa_det::arith::ArithVersion;
 use boa_det::backend::cuda::{CudaEngine, CudaError};
 use boa_det::engine::{Frequencies, PRIME_BYTE, StreamState, step_batch};
 use boa_det::model::Dims;
-use boa_det::model::synth::{SplitMix64, SynthKind, random_model};
+use boa_det::model::synth::{SplitMix64, SynthKind, random_model, random_model_in};
 
 fn engine_or_skip(model: &boa_det::model::Model, n: usize) -> Option<CudaEngine> {
     match CudaEngine::new(model, n, 0) {
@@ -78,8 +79,11 @@ fn gpu_frequencies_match_reference() {
             9,
         ),
     ];
-    for (dims, kind, seed, n) in cases {
-        let model = random_model(dims, kind, seed).unwrap();
+    let all = cases
+        .into_iter()
+        .flat_map(|c| ArithVersion::ALL.into_iter().map(move |a| (a, c)));
+    for (arith, (dims, kind, seed, n)) in all {
+        let model = random_model_in(arith, dims, kind, seed).unwrap();
         let Some(mut gpu) = engine_or_skip(&model, n) else {
             return;
         };
@@ -93,7 +97,7 @@ fn gpu_frequencies_match_reference() {
             for s in 0..n {
                 assert_eq!(
                     got[s].0, want[s].0,
-                    "{dims:?} {kind:?} stream {s} step {step}"
+                    "arith v{arith} {dims:?} {kind:?} stream {s} step {step}"
                 );
             }
             rng.fill_bytes(&mut bytes);

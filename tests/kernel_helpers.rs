@@ -2,14 +2,15 @@
 //! `kernels/boa_coder.h`, built for the host through `kernels/host_shim.c`)
 //! against the Rust reference, bit for bit.
 
-use boa_det::arith;
 use boa_det::arith::freq::{Frequencies, LOGIT_MAX, default_exp2_table, logits_to_frequencies};
+use boa_det::arith::{self, ArithVersion};
 use boa_det::backend::c_shim as c;
 use boa_det::coder::{
     self, CoderError, CumulativeFrequencies, MAX_VIRTUAL_BYTES, RangeDecoder, RangeEncoder, TOTAL,
     frequencies_from_weights,
 };
 use boa_det::engine::kernels;
+use boa_det::model::bounds::state_bound;
 use boa_det::model::synth::default_decay_table;
 use boa_det::model::{LayerNorm, Requant};
 use proptest::prelude::*;
@@ -129,14 +130,16 @@ fn floor_div_edges() {
 #[test]
 fn decay_covers_every_exponent() {
     let t = decay_table();
-    for a_shift in [0u8, 1, 8, 16, 31, 32] {
-        for dt in [0u16, 1, 255, 256, 4096, 65535] {
-            for rate in [0u16, 1, 16, 4095, 4096, 4097, 65535] {
-                assert_eq!(
-                    c::decay(dt, rate, a_shift, &t),
-                    kernels::decay(dt, rate, a_shift, &t),
-                    "dt={dt} rate={rate} a_shift={a_shift}"
-                );
+    for min_v in [0u32, 1] {
+        for a_shift in [0u8, 1, 8, 16, 31, 32] {
+            for dt in [0u16, 1, 255, 256, 4096, 65535] {
+                for rate in [0u16, 1, 16, 4095, 4096, 4097, 65535] {
+                    assert_eq!(
+                        c::decay(dt, rate, a_shift, min_v, &t),
+                        kernels::decay(dt, rate, a_shift, min_v, &t),
+                        "dt={dt} rate={rate} a_shift={a_shift} min_v={min_v}"
+                    );
+                }
             }
         }
     }
@@ -152,6 +155,7 @@ fn ref_scan(
     rate: &[u16; 16],
     a_shift: u8,
     inc_shift: u8,
+    arith: ArithVersion,
     d_skip: i32,
 ) -> i64 {
     let mut y = [0i64; 1];
@@ -162,6 +166,8 @@ fn ref_scan(
         inc_shift,
         d_skip: &[d_skip],
         decay: &table,
+        min_exponent: arith.min_decay_exponent(),
+        inc_max: arith.inc_max() as i32,
     };
     kernels::scan_step(&[xc], &[dt], b, cc, &p, h, &mut y);
     y[0]
@@ -169,34 +175,42 @@ fn ref_scan(
 
 #[test]
 fn scan_adversarial_state() {
-    // Extreme state, step sizes, inputs and skip weights; the state stays
-    // inside |h| <= 2^30 + 2^16 by the spec's induction.
+    // Extreme state, step sizes, inputs and skip weights in both arith
+    // versions; the state stays inside the version's bound by the spec's induction.
     let t = decay_table();
-    let hmax = (1i32 << 30) + (1 << 16);
-    for &h0 in &[hmax, -hmax, 0, 1, -1] {
-        for &(dt, rate, a_shift) in &[
-            (65535u16, 0u16, 32u8),
-            (0, 65535, 0),
-            (65535, 65535, 0),
-            (1, 1, 0),
-        ] {
-            for &(xc, bv, inc_shift) in &[
-                (127i8, 127i8, 0u8),
-                (-127, 127, 0),
-                (127, -127, 40),
-                (-127, -127, 5),
+    for arith in ArithVersion::ALL {
+        let hmax = state_bound(arith, &t).unwrap() as i32;
+        for &h0 in &[hmax, -hmax, 0, 1, -1] {
+            for &(dt, rate, a_shift) in &[
+                (65535u16, 0u16, 32u8),
+                (0, 65535, 0),
+                (65535, 65535, 0),
+                (1, 1, 0),
             ] {
-                let mut h1 = [h0; 16];
-                let mut h2 = h1;
-                let b = [bv; 16];
-                let cc = [-127i8; 16];
-                let rates = [rate; 16];
-                for d_skip in [i32::MIN + 1, 0, i32::MAX] {
-                    let y1 = c::scan_channel(
-                        &mut h1, dt, xc, &b, &cc, &rates, a_shift, inc_shift, d_skip, &t,
-                    );
-                    let y2 = ref_scan(&mut h2, dt, xc, &b, &cc, &rates, a_shift, inc_shift, d_skip);
-                    assert_eq!((y1, h1), (y2, h2));
+                for &(xc, bv, inc_shift) in &[
+                    (127i8, 127i8, 0u8),
+                    (-127, 127, 0),
+                    (127, -127, 40),
+                    (-127, -127, 5),
+                ] {
+                    let mut h1 = [h0; 16];
+                    let mut h2 = h1;
+                    let b = [bv; 16];
+                    let cc = [-127i8; 16];
+                    let rates = [rate; 16];
+                    for d_skip in [i32::MIN + 1, 0, i32::MAX] {
+                        let y1 = c::scan_channel(
+                            &mut h1, dt, xc, &b, &cc, &rates, a_shift, inc_shift, arith, d_skip, &t,
+                        );
+                        let y2 = ref_scan(
+                            &mut h2, dt, xc, &b, &cc, &rates, a_shift, inc_shift, arith, d_skip,
+                        );
+                        assert_eq!((y1, h1), (y2, h2));
+                        assert!(
+                            h1.iter().all(|&h| h.abs() <= hmax),
+                            "{arith}: state left its bound"
+                        );
+                    }
                 }
             }
         }
@@ -264,14 +278,20 @@ proptest! {
     }
 
     #[test]
-    fn decay_matches(dt in any::<u16>(), rate in any::<u16>(), a_shift in 0u8..=32) {
+    fn decay_matches(dt in any::<u16>(), rate in any::<u16>(), a_shift in 0u8..=32, min_v in 0u32..=1) {
         let t = decay_table();
-        prop_assert_eq!(c::decay(dt, rate, a_shift, &t), kernels::decay(dt, rate, a_shift, &t));
+        prop_assert_eq!(
+            c::decay(dt, rate, a_shift, min_v, &t),
+            kernels::decay(dt, rate, a_shift, min_v, &t)
+        );
     }
 
     #[test]
     fn scan_matches(
-        h0 in proptest::array::uniform16(-((1i32 << 30) + (1 << 16))..=((1i32 << 30) + (1 << 16))),
+        // Up to v2's state bound (about 1.553e9 with the default table) in both
+        // versions: 8 steps add at most 8 * 2^22, still far below 2^31.
+        h0 in proptest::array::uniform16(-1_550_000_000i32..=1_550_000_000),
+        v2 in any::<bool>(),
         dt in any::<u16>(),
         xc in -127i8..=127,
         b in proptest::array::uniform16(-127i8..=127),
@@ -285,8 +305,9 @@ proptest! {
         let t = decay_table();
         let (mut h1, mut h2) = (h0, h0);
         for _ in 0..steps {
-            let y1 = c::scan_channel(&mut h1, dt, xc, &b, &cc, &rates, a_shift, inc_shift, d_skip, &t);
-            let y2 = ref_scan(&mut h2, dt, xc, &b, &cc, &rates, a_shift, inc_shift, d_skip);
+            let arith = if v2 { ArithVersion::V2 } else { ArithVersion::V1 };
+            let y1 = c::scan_channel(&mut h1, dt, xc, &b, &cc, &rates, a_shift, inc_shift, arith, d_skip, &t);
+            let y2 = ref_scan(&mut h2, dt, xc, &b, &cc, &rates, a_shift, inc_shift, arith, d_skip);
             prop_assert_eq!(y1, y2);
             prop_assert_eq!(h1, h2);
         }

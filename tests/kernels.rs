@@ -6,11 +6,12 @@
 //! Tests are stamped out per level by `level_tests!`; a level the CPU lacks is
 //! skipped with a message on stderr.
 
+use boa_det::arith::ArithVersion;
 use boa_det::engine::dispatch::Kernels;
 use boa_det::engine::group::{GroupScratch, Prepared, step_group, step_sequence};
 use boa_det::engine::kernels::linear_acc;
 use boa_det::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
-use boa_det::model::synth::{SplitMix64, SynthKind, random_model};
+use boa_det::model::synth::{SplitMix64, SynthKind, random_model, random_model_in};
 use boa_det::model::{Dims, Linear, Requant};
 use proptest::prelude::*;
 
@@ -93,13 +94,20 @@ fn check_gemm(k: Kernels, rows: usize, cols: usize, n: usize, bias: bool, mode: 
     );
 }
 
-fn synth_model(d: usize, layers: usize, adversarial: bool, seed: u64) -> boa_det::model::Model {
+fn synth_model(
+    arith: ArithVersion,
+    d: usize,
+    layers: usize,
+    adversarial: bool,
+    seed: u64,
+) -> boa_det::model::Model {
     let kind = if adversarial {
         SynthKind::Adversarial
     } else {
         SynthKind::Typical
     };
-    random_model(
+    random_model_in(
+        arith,
         Dims {
             d_model: d,
             n_layers: layers,
@@ -111,7 +119,8 @@ fn synth_model(d: usize, layers: usize, adversarial: bool, seed: u64) -> boa_det
 }
 
 /// Steps `n` streams for `len` bytes through `step_group` at level `k` in groups
-/// of `g`, and compares every frequency table and final state with `step_into`.
+/// of `g`, and compares every frequency table and final state with `step_into`
+/// (a model of each arithmetic version).
 fn check_model(
     k: Kernels,
     d: usize,
@@ -121,7 +130,23 @@ fn check_model(
     n: usize,
     g: usize,
 ) {
-    let m = synth_model(d, layers, adversarial, seed);
+    for arith in ArithVersion::ALL {
+        check_model_in(arith, k, d, layers, adversarial, seed, n, g);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_model_in(
+    arith: ArithVersion,
+    k: Kernels,
+    d: usize,
+    layers: usize,
+    adversarial: bool,
+    seed: u64,
+    n: usize,
+    g: usize,
+) {
+    let m = synth_model(arith, d, layers, adversarial, seed);
     let prep = Prepared::new(&m, k);
     let mut rng = SplitMix64(seed ^ 0xABCD);
     let len = 6;
@@ -156,7 +181,7 @@ fn check_model(
 
 /// Time batching: one stream stepped through `len` known bytes in blocks of `block`
 /// with `step_sequence` equals `len` single `step_into` calls (every table and the
-/// final state).
+/// final state), for a model of each arithmetic version.
 fn check_sequence(
     k: Kernels,
     d: usize,
@@ -166,7 +191,23 @@ fn check_sequence(
     len: usize,
     block: usize,
 ) {
-    let m = synth_model(d, layers, adversarial, seed);
+    for arith in ArithVersion::ALL {
+        check_sequence_in(arith, k, d, layers, adversarial, seed, len, block);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_sequence_in(
+    arith: ArithVersion,
+    k: Kernels,
+    d: usize,
+    layers: usize,
+    adversarial: bool,
+    seed: u64,
+    len: usize,
+    block: usize,
+) {
+    let m = synth_model(arith, d, layers, adversarial, seed);
     let prep = Prepared::new(&m, k);
     let mut rng = SplitMix64(seed ^ 0x5EC);
     let mut bytes = vec![0u8; len];
@@ -295,9 +336,9 @@ fn check_eltwise(k: Kernels, e: usize, seed: u64) {
     assert_eq!(f1, f2, "{} head frequencies", k.name);
 }
 
-/// The level's scan against the reference on random (extreme-biased) inputs.
-fn check_scan(k: Kernels, e: usize, a_shift: u8, inc_shift: u8, seed: u64) {
-    use boa_det::model::bounds::H_MAX;
+/// The level's scan against the reference on random (extreme-biased) inputs,
+/// with states anywhere inside the version's bound.
+fn check_scan(k: Kernels, arith: ArithVersion, e: usize, a_shift: u8, inc_shift: u8, seed: u64) {
     let mut rng = SplitMix64(seed);
     let pick = |lo: i64, hi: i64, rng: &mut SplitMix64| match rng.next_u64() % 4 {
         0 => lo,
@@ -315,8 +356,9 @@ fn check_scan(k: Kernels, e: usize, a_shift: u8, inc_shift: u8, seed: u64) {
         .map(|_| pick(-(1 << 30), 1 << 30, &mut rng) as i32)
         .collect();
     let table = boa_det::model::synth::default_decay_table();
+    let h_max = boa_det::model::bounds::state_bound(arith, &table).unwrap();
     let h0: Vec<i32> = (0..e * 16)
-        .map(|_| pick(-H_MAX, H_MAX, &mut rng) as i32)
+        .map(|_| pick(-h_max, h_max, &mut rng) as i32)
         .collect();
     let (mut h1, mut h2) = (h0.clone(), h0);
     let (mut y1, mut y2) = (vec![0i64; e], vec![0i64; e]);
@@ -326,6 +368,8 @@ fn check_scan(k: Kernels, e: usize, a_shift: u8, inc_shift: u8, seed: u64) {
         inc_shift,
         d_skip: &d_skip,
         decay: &table,
+        min_exponent: arith.min_decay_exponent(),
+        inc_max: arith.inc_max() as i32,
     };
     boa_det::engine::kernels::scan_step(&x, &dt, &b, &c, &p, &mut h1, &mut y1);
     (k.scan)(&x, &dt, &b, &c, &p, &mut h2, &mut y2);
@@ -384,7 +428,9 @@ macro_rules! level_tests {
                 let Some(k) = level($level) else { return };
                 for a_shift in 0..=32u8 {
                     for inc_shift in 0..=40u8 {
-                        check_scan(k, 7, a_shift, inc_shift, (a_shift as u64) << 8 | inc_shift as u64);
+                        for arith in ArithVersion::ALL {
+                            check_scan(k, arith, 7, a_shift, inc_shift, (a_shift as u64) << 8 | inc_shift as u64);
+                        }
                     }
                 }
             }
@@ -411,9 +457,11 @@ macro_rules! level_tests {
                     a_shift in 0u8..=32,
                     inc_shift in 0u8..=40,
                     seed in any::<u64>(),
+                    v2 in any::<bool>(),
                 ) {
                     let Some(k) = level($level) else { return Ok(()) };
-                    check_scan(k, e, a_shift, inc_shift, seed);
+                    let arith = if v2 { ArithVersion::V2 } else { ArithVersion::V1 };
+                    check_scan(k, arith, e, a_shift, inc_shift, seed);
                 }
 
                 #[test]

@@ -17,7 +17,7 @@ files=("$data"/text/*.hepmc* "$data"/text/*.lhe "$data"/text/*.csv "$data"/table
 (cd "$repo" && cargo build -q --release -p boa-det-quantize)
 "$repo/target/release/boa-det-quantize" "$out/default-v1.float.safetensors" \
     --calib "${files[@]}" --segments 4 --segment-len 4096 --clip 0.999 \
-    --no-search --description "boa-det default model v1: d=128, 1 layer, trained on ../shared/data (CPU, 25 min)" \
+    --arith 1 --no-search --description "boa-det default model v1: d=128, 1 layer, trained on ../shared/data (CPU, 25 min)" \
     -o "$out/default-v1.safetensors"
 # Note: v1 was quantized before the scan-scale search and with the older range
 # rule for inc_shift (half the clamp, a quarter of H_MAX: inc_shift 15 for v1).

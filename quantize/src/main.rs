@@ -1,5 +1,5 @@
 //! `boa-det-quantize`: float BOA checkpoint (f32/f16/bf16 safetensors) to a
-//! boa-det integer model (arith v1), calibrated on sample data and checked by
+//! boa-det integer model (arith v1 or v2), calibrated on sample data and checked by
 //! running the real integer engine.
 
 mod float_model;
@@ -48,6 +48,10 @@ struct Args {
     /// Fix the scan's inc_shift of every layer (implies no search of it).
     #[arg(long)]
     inc_shift: Option<u8>,
+    /// Arithmetic version of the integer model (docs/ARITHMETIC.md): 2, the
+    /// newest, unless reproducing a model made for 1.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
+    arith: u16,
 }
 
 mod calib {
@@ -119,6 +123,8 @@ fn run(a: Args) -> Result<(), String> {
         a.description.clone()
     };
     let mut opts = quant::QuantOptions {
+        arith: boa_det::arith::ArithVersion::from_number(a.arith as u64)
+            .ok_or_else(|| format!("arith version {} is not implemented", a.arith))?,
         clip: a.clip,
         inc_shift: vec![a.inc_shift; fm.layers.len()],
         site_clip: Default::default(),

@@ -1,12 +1,13 @@
-//! Float model + calibrated ranges -> arith v1 integer model.
+//! Float model + calibrated ranges -> integer model (arith v1 or v2).
 //!
 //! Every scale below is a float chosen here; what goes into the file are the
 //! integers of `docs/ARITHMETIC.md` (q8 weights, multipliers, shifts, tables).
 //! The comments name the float value each integer tensor represents.
 
 use crate::float_model::{FloatModel, K, N, Ranges, T, gelu, silu, softplus};
+use boa_det::arith::ArithVersion;
 use boa_det::arith::freq::default_exp2_table;
-use boa_det::model::bounds::{H_MAX, INC_MAX};
+use boa_det::model::bounds::state_bound;
 use boa_det::model::file::zero_model;
 use boa_det::model::synth::default_decay_table;
 use boa_det::model::{Dims, Linear, Model, Requant};
@@ -109,6 +110,8 @@ fn layer_norm(ln: &mut boa_det::model::LayerNorm, w: &T, b: &T, s_out: f64, s_in
 /// Choices the caller can make beyond the calibrated ranges.
 #[derive(Clone, Debug)]
 pub struct QuantOptions {
+    /// The arithmetic version of the model (the scan's increment bound depends on it).
+    pub arith: ArithVersion,
     /// Quantile of |activation| that int8 sites are scaled to (outliers saturate).
     pub clip: f64,
     /// Per layer: the scan's `inc_shift`, overriding the range rule (see [`quantize`]).
@@ -132,7 +135,7 @@ pub fn int8_sites(layers: usize) -> Vec<String> {
 /// Builds the integer model. `ranges` are the calibrated |value| statistics per site.
 ///
 /// The scan's state scale `s_h = s_dt * s_B * s_xc * 2^inc_shift` trades the
-/// resolution of the increment against its clamp at `INC_MAX` (arith v1 §6):
+/// resolution of the increment against its clamp at the version's `inc_max` (§6):
 /// the default `inc_shift` is the smallest that keeps the largest calibrated
 /// increment inside the clamp; the caller may search around it by measuring the
 /// integer model (`boa-det-quantize` does, see `--no-search`). The state needs no
@@ -151,6 +154,11 @@ pub fn quantize(
     dims.validate().map_err(|e| e.to_string())?;
     let (d, e, r) = (fm.d, fm.e, fm.r);
     let mut m = zero_model(dims);
+    m.arith = opts.arith;
+    m.decay_exp2 = default_decay_table();
+    let inc_bound = opts.arith.inc_max() as f64;
+    let h_max = state_bound(opts.arith, &m.decay_exp2)
+        .ok_or("the default decay table breaks the state bound")? as f64;
     // int8 sites are scaled at the `clip` quantile (outliers saturate); 16-bit
     // sites and the scan bounds use the maximum.
     let s8 = |site: &str| {
@@ -230,7 +238,7 @@ pub fn quantize(
         let inc_max = rg.get(&p("inc")) as f64;
         let base = s_dt * s_b * s_xc;
         let mut inc_shift = 0u8;
-        while inc_shift < 40 && inc_max / (base * 2f64.powi(inc_shift as i32)) > INC_MAX as f64 {
+        while inc_shift < 40 && inc_max / (base * 2f64.powi(inc_shift as i32)) > inc_bound {
             inc_shift += 1;
         }
         if let Some(Some(s)) = opts.inc_shift.get(li) {
@@ -244,7 +252,7 @@ pub fn quantize(
                 .round()
                 .clamp(-2e9, 2e9) as i32;
         }
-        let y_bound = N as f64 * Q8 * H_MAX as f64
+        let y_bound = N as f64 * Q8 * h_max
             + l.d_skip
                 .iter()
                 .map(|x| (*x as f64).abs())
@@ -271,7 +279,6 @@ pub fn quantize(
         1.0 / NAT_TO_LOG2_256
     });
     m.exp2 = default_exp2_table().to_vec();
-    m.decay_exp2 = default_decay_table();
     m.description = description;
     m.validated()
         .map_err(|e| format!("quantized model fails validation: {e}"))

@@ -1,4 +1,5 @@
-//! The integer primitives of arith v1 (`docs/ARITHMETIC.md`).
+//! The integer primitives of the arithmetic (`docs/ARITHMETIC.md`), and the
+//! arithmetic versions: v1 and v2 differ only in two constants of the scan (§6).
 //!
 //! Every function here is total over its documented input range and is defined
 //! by exact integer formulas, so any implementation (SIMD, CUDA) that follows
@@ -10,8 +11,62 @@
 
 pub mod freq;
 
-/// The arithmetic version this code implements. Stored in model files and archives.
-pub const ARITH_VERSION: u16 = 1;
+/// An arithmetic version. Stored in model files (and so in the fingerprint) and
+/// in archive headers. Every version that ever shipped stays implemented, so
+/// archives made with it keep decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ArithVersion {
+    /// boa-det 0.1: the scan's decay exponent may be 0, increments within +-2^14.
+    V1,
+    /// Decay exponent at least 1 (every state forgets), increments within +-2^22.
+    V2,
+}
+
+impl ArithVersion {
+    /// The version new models are quantized to.
+    pub const NEWEST: ArithVersion = ArithVersion::V2;
+    /// Every version this build implements, oldest first.
+    pub const ALL: [ArithVersion; 2] = [ArithVersion::V1, ArithVersion::V2];
+
+    /// The version with this number, if this build implements it.
+    pub fn from_number(n: u64) -> Option<ArithVersion> {
+        Self::ALL.into_iter().find(|v| v.number() as u64 == n)
+    }
+
+    /// The number stored in files.
+    pub fn number(self) -> u16 {
+        match self {
+            ArithVersion::V1 => 1,
+            ArithVersion::V2 => 2,
+        }
+    }
+
+    /// Smallest decay exponent `v` of the scan (§6): v2 clamps it to 1 so that
+    /// no state keeps its value for ever (a v1 state with `v = 0` decays by only
+    /// 2^-16 per byte, which drifts over a long chunk).
+    pub fn min_decay_exponent(self) -> u32 {
+        match self {
+            ArithVersion::V1 => 0,
+            ArithVersion::V2 => 1,
+        }
+    }
+
+    /// Largest |increment| added to a scan state per step (§6). v2's decay is at
+    /// most `decay_exp2[1] < 2^16`, which bounds the state 256 times further
+    /// below 2^31 than v1's, so its increments get 8 more bits of resolution.
+    pub fn inc_max(self) -> i64 {
+        match self {
+            ArithVersion::V1 => 1 << 14,
+            ArithVersion::V2 => 1 << 22,
+        }
+    }
+}
+
+impl std::fmt::Display for ArithVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
 
 /// Largest magnitude of an 8-bit activation or weight. -128 is never used, so
 /// negation is closed and every kernel can treat the range as symmetric.

@@ -15,7 +15,13 @@ mod ffi {
         pub fn boa_shim_clamp_logit(v: i64) -> i32;
         pub fn boa_shim_isqrt_u64(n: u64) -> u64;
         pub fn boa_shim_floor_div(n: i64, d: i64) -> i64;
-        pub fn boa_shim_decay(dt: u32, a_rate: u32, a_shift: u32, table: *const u16) -> u32;
+        pub fn boa_shim_decay(
+            dt: u32,
+            a_rate: u32,
+            a_shift: u32,
+            min_v: u32,
+            table: *const u16,
+        ) -> u32;
         pub fn boa_shim_scan_channel(
             h: *mut i32,
             dt: u32,
@@ -25,6 +31,8 @@ mod ffi {
             a_rate: *const u16,
             a_shift: u32,
             inc_shift: u32,
+            min_v: u32,
+            inc_max: i64,
             d_skip: i32,
             decay_table: *const u16,
         ) -> i64;
@@ -97,9 +105,17 @@ pub fn floor_div(n: i64, d: i64) -> i64 {
     unsafe { ffi::boa_shim_floor_div(n, d) }
 }
 
-pub fn decay(dt: u16, a_rate: u16, a_shift: u8, table: &[u16; 256]) -> i64 {
+pub fn decay(dt: u16, a_rate: u16, a_shift: u8, min_v: u32, table: &[u16; 256]) -> i64 {
     assert!(a_shift <= 63);
-    unsafe { ffi::boa_shim_decay(dt as u32, a_rate as u32, a_shift as u32, table.as_ptr()) as i64 }
+    unsafe {
+        ffi::boa_shim_decay(
+            dt as u32,
+            a_rate as u32,
+            a_shift as u32,
+            min_v,
+            table.as_ptr(),
+        ) as i64
+    }
 }
 
 /// One channel of the scan: updates `h` and returns `C . h' + D * xc`.
@@ -113,6 +129,7 @@ pub fn scan_channel(
     a_rate: &[u16; 16],
     a_shift: u8,
     inc_shift: u8,
+    arith: crate::arith::ArithVersion,
     d_skip: i32,
     decay_table: &[u16; 256],
 ) -> i64 {
@@ -127,6 +144,8 @@ pub fn scan_channel(
             a_rate.as_ptr(),
             a_shift as u32,
             inc_shift as u32,
+            arith.min_decay_exponent(),
+            arith.inc_max(),
             d_skip,
             decay_table.as_ptr(),
         )

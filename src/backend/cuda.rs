@@ -223,6 +223,9 @@ pub struct CudaEngine {
     head_fc2: DevLinear,
     exp2: CudaSlice<u32>,
     decay: CudaSlice<u16>,
+    /// The arith version's scan constants (§6): smallest decay exponent, increment bound.
+    min_exponent: u32,
+    inc_max: i32,
     states: Vec<DevState>,
     buf: Buffers,
     d: u32,
@@ -395,6 +398,8 @@ impl CudaEngine {
             head_fc2: up_linear(&s, &model.head.fc2)?,
             exp2: up(&s, &model.exp2)?,
             decay: up(&s, &model.decay_exp2)?,
+            min_exponent: model.arith.min_decay_exponent(),
+            inc_max: model.arith.inc_max() as i32,
             stream: s,
             funcs,
             layers,
@@ -522,6 +527,8 @@ impl CudaEngine {
                     .arg(&l.a_rate)
                     .arg(&l.a_shift)
                     .arg(&l.inc_shift)
+                    .arg(&self.min_exponent)
+                    .arg(&self.inc_max)
                     .arg(&l.d_skip)
                     .arg(&self.decay)
                     .arg(&mut ls.h)

@@ -475,10 +475,10 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
     .filter(|(c, _)| counts[usize::from(c.id())] > 0)
     .map(|(c, n)| format!("{n} x{}", counts[usize::from(c.id())]))
     .collect();
-    println!("{name}");
-    println!("  original size:   {total}");
-    println!("  archive size:    {file_len}");
-    println!(
+    outln!("{name}");
+    outln!("  original size:   {total}");
+    outln!("  archive size:    {file_len}");
+    outln!(
         "  ratio:           {:.4} ({:.3} bits/byte)",
         if total == 0 {
             0.0
@@ -491,12 +491,12 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
             8.0 * file_len as f64 / total as f64
         }
     );
-    println!(
+    outln!(
         "  chunks:          {} of {} bytes",
         reader.chunk_count(),
         h.params.chunk_len
     );
-    println!(
+    outln!(
         "  codecs:          {}",
         if codecs.is_empty() {
             "-".into()
@@ -504,7 +504,7 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
             codecs.join(", ")
         }
     );
-    println!(
+    outln!(
         "  model:           {}{}",
         crate::model::Fingerprint(h.params.model_fingerprint),
         match reader.model_blob_len() {
@@ -512,13 +512,16 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
             None => String::new(),
         }
     );
-    println!("  format version:  {}", h.format_version);
-    println!("  arith version:   {}", h.params.arith_version);
+    outln!("  format version:  {}", h.format_version);
+    outln!("  arith version:   {}", h.params.arith_version);
     if opts.verbose {
         for (i, e) in reader.entries().iter().enumerate() {
-            println!(
+            outln!(
                 "  chunk {i}: {:?} {} -> {} bytes at {}",
-                e.codec, e.original_size, e.compressed_size, e.offset
+                e.codec,
+                e.original_size,
+                e.compressed_size,
+                e.offset
             );
         }
     }

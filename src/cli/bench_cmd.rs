@@ -107,7 +107,7 @@ fn select(args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {
 pub fn run(args: BenchArgs) -> Result<(), CliError> {
     let codecs = select(&args)?;
     let rows = bench::run_bench(&args.files, &codecs, args.repeats as usize);
-    print!("{}", bench::render(&rows, args.format));
+    out!("{}", bench::render(&rows, args.format));
     let failed = rows.iter().filter(|r| r.error.is_some()).count();
     if failed > 0 {
         return Err(CliError::new(

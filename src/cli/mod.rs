@@ -1,6 +1,23 @@
 //! The `boa-det` command line. Errors are one line on stderr and a documented
 //! non-zero exit code (see `docs/CLI.md`), never a panic backtrace.
 
+/// `println!` for command output: a closed stdout (`boa-det ... | head`) ends
+/// the command quietly with exit 141, as for a process killed by SIGPIPE,
+/// instead of the panic `println!` gives. Use it in functions returning
+/// `Result<_, CliError>`.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($t)*), true)?
+    };
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($t)*), false)?
+    };
+}
+
 mod archive_cmd;
 mod bench_cmd;
 mod model_cmd;
@@ -98,13 +115,13 @@ fn run_vectors(cmd: VectorsCommand) -> Result<(), CliError> {
             .map_err(|e| CliError::new(exit::IO, format!("{}: {e}", dir.display()))),
         VectorsCommand::Check { dir } => {
             let n = crate::vectors::check(&dir).map_err(|e| CliError::new(exit::CORRUPT, e))?;
-            println!("{n} portability vectors match ({})", dir.display());
+            outln!("{n} portability vectors match ({})", dir.display());
             let n = crate::vectors::check_archives(&dir)
                 .map_err(|e| CliError::new(exit::CORRUPT, e))?;
-            println!("{n} golden archives decode correctly ({})", dir.display());
+            outln!("{n} golden archives decode correctly ({})", dir.display());
             let n = crate::vectors::check_builtin_archives(&dir)
                 .map_err(|e| CliError::new(exit::CORRUPT, e))?;
-            println!(
+            outln!(
                 "{n} built-in model archives decode correctly ({})",
                 dir.display()
             );
@@ -118,6 +135,18 @@ fn run_vectors(cmd: VectorsCommand) -> Result<(), CliError> {
 pub struct CliError {
     pub code: u8,
     pub message: String,
+}
+
+/// Writes command output to stdout (see [`outln!`]).
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_fmt(args)
+        .and_then(|()| if newline { o.write_all(b"\n") } else { Ok(()) })
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::new(exit::BROKEN_PIPE, ""),
+            _ => CliError::new(exit::IO, format!("cannot write to stdout: {e}")),
+        })
 }
 
 impl CliError {

@@ -86,21 +86,21 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
         ModelCommand::Info { model } => {
             let m = load(&model)?;
             let d = m.dims();
-            println!("file:          {}", model.display());
-            println!("fingerprint:   {}", m.fingerprint());
-            println!("arith version: {}", crate::arith::ARITH_VERSION);
-            println!("precision:     {} bits", crate::engine::PRECISION_BITS);
-            println!("d_model:       {}", d.d_model);
-            println!("n_layers:      {}", d.n_layers);
-            println!(
+            outln!("file:          {}", model.display());
+            outln!("fingerprint:   {}", m.fingerprint());
+            outln!("arith version: {}", m.arith);
+            outln!("precision:     {} bits", crate::engine::PRECISION_BITS);
+            outln!("d_model:       {}", d.d_model);
+            outln!("n_layers:      {}", d.n_layers);
+            outln!(
                 "d_inner:       {}  d_state: {}  d_conv: {}  dt_rank: {}",
                 d.d_inner(),
                 crate::model::D_STATE,
                 crate::model::D_CONV,
                 d.dt_rank()
             );
-            println!("parameters:    {}", d.float_parameter_count());
-            println!("description:   {}", m.description);
+            outln!("parameters:    {}", d.float_parameter_count());
+            outln!("description:   {}", m.description);
             Ok(())
         }
         ModelCommand::Eval {
@@ -112,10 +112,14 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
         } => {
             let m = load(&model)?;
             if !json {
-                println!("model {} ({})", m.fingerprint(), model.display());
-                println!(
+                outln!("model {} ({})", m.fingerprint(), model.display());
+                outln!(
                     "{:<60} {:>12} {:>10} {:>8} {:>7}",
-                    "file", "bytes", "bits/byte", "ratio", "top-1"
+                    "file",
+                    "bytes",
+                    "bits/byte",
+                    "ratio",
+                    "top-1"
                 );
             }
             for f in files {
@@ -129,7 +133,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 };
                 let r = crate::eval::code_length(&m, &data[..n], chunk_size.max(1));
                 if json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({
                             "file": f.display().to_string(),
@@ -143,7 +147,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                     continue;
                 }
                 let bpb = r.bits_per_byte();
-                println!(
+                outln!(
                     "{:<60} {:>12} {:>10.4} {:>8.3} {:>6.1}%",
                     f.display(),
                     r.bytes,
@@ -176,7 +180,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             )
             .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?;
             crate::io_util::write_new_file(&output, &m.to_bytes(), false)?;
-            println!("{} {}", m.fingerprint(), output.display());
+            outln!("{} {}", m.fingerprint(), output.display());
             Ok(())
         }
         ModelCommand::Bench {
@@ -225,7 +229,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             }
             let secs = t0.elapsed().as_secs_f64();
             let total = (streams * steps) as f64;
-            println!(
+            outln!(
                 "kernels={} d_model={} layers={} streams={streams} steps={steps} threads={}: {:.0} steps/s ({:.3} s)",
                 kernels.name,
                 m.dims().d_model,
@@ -287,7 +291,7 @@ fn bench_codec(
     let macs = m.macs_per_byte() as f64;
     let cores = pool.current_num_threads() as f64;
     let peak_bytes = peak_gmacs * 1e9 * cores / macs;
-    println!(
+    outln!(
         "kernels={} d_model={} layers={} threads={} {} MiB in {}-byte chunks, {} MAC/byte:",
         kernels.name,
         m.dims().d_model,
@@ -297,13 +301,13 @@ fn bench_codec(
         crate::compress::DEFAULT_CHUNK_LEN,
         m.macs_per_byte()
     );
-    println!(
+    outln!(
         "  encode {:.3} MB/s ({:.1}% of the {peak_gmacs} GMAC/s/core peak rate {:.3} MB/s)",
         n / enc / 1e6,
         100.0 * n / enc / peak_bytes,
         peak_bytes / 1e6
     );
-    println!(
+    outln!(
         "  decode {:.3} MB/s ({:.1}% of peak); encode/decode speed ratio {:.2}",
         n / dec / 1e6,
         100.0 * n / dec / peak_bytes,
@@ -323,12 +327,12 @@ fn bench_peak(m: &Model, kernels: engine::dispatch::Kernels) -> Result<(), CliEr
                 macs as f64 / took.as_secs_f64()
             })
             .fold(0.0, f64::max);
-        println!(
+        outln!(
             "vpdpbusd peak (1 core, 16 independent zmm accumulators, best of 20): {:.1} GMAC/s",
             best / 1e9
         );
     } else {
-        println!("vpdpbusd peak: AVX-512 VNNI not supported by this CPU");
+        outln!("vpdpbusd peak: AVX-512 VNNI not supported by this CPU");
     }
     // Achieved: every linear layer of the model as a GEMM over a group (1 core).
     let mut layers: Vec<&crate::model::Linear> = Vec::new();
@@ -363,7 +367,7 @@ fn bench_peak(m: &Model, kernels: engine::dispatch::Kernels) -> Result<(), CliEr
                 t0.elapsed().as_secs_f64()
             })
             .fold(f64::INFINITY, f64::min);
-        println!(
+        outln!(
             "kernels={} GEMM over all linear layers, group={group:>2}: {:.1} GMAC/s (1 core, best of 10)",
             kernels.name,
             (macs_per * reps) as f64 / secs / 1e9

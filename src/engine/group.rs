@@ -283,7 +283,7 @@ fn step_columns(
                 &s.dt,
                 b,
                 c,
-                &ScanLayer::of(layer, &model.decay_exp2),
+                &ScanLayer::of(model, layer),
                 &mut cols.layer(i, li).h,
                 &mut s.y_acc,
             );

@@ -1,12 +1,13 @@
-//! The scalar reference kernels of arith v1. Each function is the literal
+//! The scalar reference kernels of the arithmetic (v1 and v2 share every
+//! kernel; the scan takes the version's two constants in [`ScanLayer`]). Each function is the literal
 //! transcription of one operation in `docs/ARITHMETIC.md`; faster kernels must
 //! reproduce them bit for bit.
 #![deny(clippy::float_arithmetic)]
 
 use crate::arith::freq::{Frequencies, LOGIT_MAX, logits_to_frequencies};
 use crate::arith::{clamp_q8, floor_div, isqrt_u64, requant, requant_q8, rshift_round};
-use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
-use crate::model::{D_STATE, Layer, LayerNorm, Linear, Requant};
+use crate::model::bounds::DECAY_GAP_MAX;
+use crate::model::{D_STATE, Layer, LayerNorm, Linear, Model, Requant};
 
 /// `acc[j] = bias[j] + sum_k W[j][k] * a[k]` with int32 accumulation (proven not to overflow).
 pub fn linear_acc(l: &Linear, a: &[i8], acc: &mut [i32]) {
@@ -115,15 +116,17 @@ pub fn conv_push(window: &mut [i8], x: &[i8]) {
     window[last..].copy_from_slice(x);
 }
 
-/// The SSM decay `2^(-v/256)` in Q16 from the table: `T[v & 255] >> (v >> 8)`.
+/// The SSM decay `2^(-v/256)` in Q16 from the table: `T[v & 255] >> (v >> 8)`,
+/// with the exponent `v` clamped to `[min_v, DECAY_GAP_MAX]`.
 #[inline(always)]
-pub fn decay(dt: u16, a_rate: u16, a_shift: u8, table: &[u16]) -> i64 {
-    let v = ((dt as u64 * a_rate as u64) >> a_shift).min(DECAY_GAP_MAX);
+pub fn decay(dt: u16, a_rate: u16, a_shift: u8, min_v: u32, table: &[u16]) -> i64 {
+    let v = ((dt as u64 * a_rate as u64) >> a_shift).clamp(min_v as u64, DECAY_GAP_MAX);
     (table[(v & 255) as usize] as u32 >> (v >> 8)) as i64
 }
 
 /// The constants of one layer's selective scan (§6): per-state rates
-/// `[E][N]`, the two shifts, the skip weights `[E]` and the model's decay table.
+/// `[E][N]`, the two shifts, the skip weights `[E]`, the model's decay table,
+/// and the arithmetic version's smallest decay exponent and increment bound.
 #[derive(Clone, Copy, Debug)]
 pub struct ScanLayer<'a> {
     pub a_rate: &'a [u16],
@@ -131,17 +134,23 @@ pub struct ScanLayer<'a> {
     pub inc_shift: u8,
     pub d_skip: &'a [i32],
     pub decay: &'a [u16],
+    /// 0 in arith v1, 1 in v2.
+    pub min_exponent: u32,
+    /// 2^14 in arith v1, 2^22 in v2.
+    pub inc_max: i32,
 }
 
 impl<'a> ScanLayer<'a> {
-    /// The scan constants of `layer`, with the model's decay table.
-    pub fn of(layer: &'a Layer, decay: &'a [u16]) -> ScanLayer<'a> {
+    /// The scan constants of `layer` of `model`.
+    pub fn of(model: &'a Model, layer: &'a Layer) -> ScanLayer<'a> {
         ScanLayer {
             a_rate: &layer.a_rate,
             a_shift: layer.a_shift,
             inc_shift: layer.inc_shift,
             d_skip: &layer.d_skip,
-            decay,
+            decay: &model.decay_exp2,
+            min_exponent: model.arith.min_decay_exponent(),
+            inc_max: model.arith.inc_max() as i32,
         }
     }
 
@@ -154,6 +163,7 @@ impl<'a> ScanLayer<'a> {
         assert!(dt.len() >= e && self.d_skip.len() >= e && y_acc.len() >= e);
         assert!(self.a_rate.len() >= e * D_STATE && h.len() >= e * D_STATE);
         assert!(self.a_shift <= 32 && self.inc_shift <= 62);
+        assert!(self.min_exponent <= 1 && (0..=1 << 22).contains(&self.inc_max));
     }
 }
 
@@ -173,15 +183,18 @@ pub fn scan_step(
         inc_shift,
         d_skip,
         decay: decay_table,
+        min_exponent,
+        inc_max,
     } = *p;
+    let inc_max = inc_max as i64;
     for e in 0..x.len() {
         let hs = &mut h[e * D_STATE..(e + 1) * D_STATE];
         let rates = &a_rate[e * D_STATE..(e + 1) * D_STATE];
         let dtx = dt[e] as i64 * x[e] as i64;
         let mut y: i64 = 0;
         for n in 0..D_STATE {
-            let da = decay(dt[e], rates[n], a_shift, decay_table);
-            let inc = rshift_round(dtx * b[n] as i64, inc_shift as u32).clamp(-INC_MAX, INC_MAX);
+            let da = decay(dt[e], rates[n], a_shift, min_exponent, decay_table);
+            let inc = rshift_round(dtx * b[n] as i64, inc_shift as u32).clamp(-inc_max, inc_max);
             let hn = rshift_round(da * hs[n] as i64, 16) + inc;
             hs[n] = hn as i32;
             y += c[n] as i64 * hn;

@@ -141,7 +141,7 @@ pub fn step_into(
             &s.dt,
             b,
             c,
-            &ScanLayer::of(layer, &model.decay_exp2),
+            &ScanLayer::of(model, layer),
             &mut ls.h,
             &mut s.y_acc,
         );

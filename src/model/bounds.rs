@@ -9,12 +9,32 @@
 
 use super::{D_CONV, D_STATE, LayerNorm, Linear, Model, ModelError, Requant};
 use crate::arith::freq::exp2_table_is_valid;
-use crate::arith::{Q8_MAX, Q16_MAX};
+use crate::arith::{ArithVersion, Q8_MAX, Q16_MAX};
 
-/// The largest |increment| added to the SSM state per step.
-pub const INC_MAX: i64 = 1 << 14;
-/// Proven bound on |h| (`2^16 * (INC_MAX + 1)`), see the spec.
-pub const H_MAX: i64 = (1 << 16) * (INC_MAX + 1);
+/// Proven bound on |h| in arith v1: `2^16 * (2^14 + 1)` (§9.3).
+pub const H_MAX_V1: i64 = (1 << 16) * ((1 << 14) + 1);
+
+/// The proven bound on every scan state |h| of a model in `arith` with this
+/// (non-increasing) decay table (§9.3), or `None` when it is not below 2^31,
+/// the width the state is stored in.
+///
+/// v1: the decay is at most 65535/2^16, so `H = 2^16 (2^14 + 1)`. v2: the
+/// exponent is at least 1, so the decay is at most
+/// `dA_max = max(T[1], T[0] >> 1)`, and `H = ceil(2^15 (2 I + 1) / (2^16 - dA_max))`
+/// with `I = 2^22` keeps `|round(dA h / 2^16)| + I <= H` for `|h| <= H`.
+pub fn state_bound(arith: ArithVersion, decay: &[u16]) -> Option<i64> {
+    let h = match arith {
+        ArithVersion::V1 => H_MAX_V1,
+        ArithVersion::V2 => {
+            let t = |i: usize| decay.get(i).copied().unwrap_or(u16::MAX) as i64;
+            let da_max = t(1).max(t(0) >> 1);
+            let room = (1i64 << 16) - da_max; // >= 1: entries are u16
+            let num = (1i64 << 15) * (2 * arith.inc_max() + 1);
+            (num + room - 1) / room
+        }
+    };
+    (h <= i32::MAX as i64).then_some(h)
+}
 /// Largest allowed layer-norm epsilon (Q16 variance units).
 pub const LN_EPS_MAX: u64 = 1 << 60;
 /// Largest decay exponent after clamping (16 whole bits: decay reaches 0).
@@ -118,6 +138,13 @@ pub fn validate(m: &Model) -> Result<(), ModelError> {
     if m.decay_exp2.windows(2).any(|w| w[1] > w[0]) {
         return Err(range_err("tables.decay_exp2 must never increase".into()));
     }
+    let h_max = state_bound(m.arith, &m.decay_exp2).ok_or_else(|| {
+        range_err(format!(
+            "tables.decay_exp2[1] = {} decays too slowly for arith v{}: the scan state would not fit 31 bits",
+            m.decay_exp2.get(1).copied().unwrap_or(0),
+            m.arith
+        ))
+    })?;
     for (i, l) in m.layers.iter().enumerate() {
         let b = format!("blocks.{i}");
         let mb = format!("{b}.mamba");
@@ -147,8 +174,8 @@ pub fn validate(m: &Model) -> Result<(), ModelError> {
                 l.inc_shift
             )));
         }
-        // |C . h| <= N * 127 * H_MAX; |D x| <= |D| * 127.
-        let ssm_dot = D_STATE as i64 * Q8_MAX as i64 * H_MAX;
+        // |C . h| <= N * 127 * h_max; |D x| <= |D| * 127.
+        let ssm_dot = D_STATE as i64 * Q8_MAX as i64 * h_max;
         check_requant(&format!("{mb}.y"), &l.y_rq, |j| {
             ssm_dot + (l.d_skip[j] as i64).abs() * Q8_MAX as i64
         })?;

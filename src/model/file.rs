@@ -7,7 +7,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::{D_CONV, D_STATE, Dims, Head, Layer, LayerNorm, Linear, Model, Requant};
-use crate::arith::ARITH_VERSION;
+use crate::arith::ArithVersion;
 use crate::arith::freq::PRECISION_BITS;
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::collections::{BTreeSet, HashMap};
@@ -235,8 +235,9 @@ fn zero_layer_norm(d: usize) -> LayerNorm {
     }
 }
 
-/// An all-zero model of the given dims: every tensor allocated with its final
-/// shape. It is not valid; [`visit_tensors`] fills it, then it is validated.
+/// An all-zero model of the given dims in the newest arithmetic: every tensor
+/// allocated with its final shape. It is not valid; [`visit_tensors`] fills it,
+/// then it is validated.
 pub fn zero_model(dims: Dims) -> Model {
     let (d, e, r, ff) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
     let layer = Layer {
@@ -263,6 +264,7 @@ pub fn zero_model(dims: Dims) -> Model {
         ff2: zero_linear(d, ff, true),
     };
     Model {
+        arith: ArithVersion::NEWEST,
         dims,
         embedding: vec![0; 256 * d],
         layers: vec![layer; dims.n_layers],
@@ -332,7 +334,7 @@ pub fn to_bytes(m: &Model) -> Vec<u8> {
     let meta: std::collections::BTreeMap<&str, String> = [
         ("format", FORMAT_NAME.to_string()),
         ("format_version", FORMAT_VERSION.to_string()),
-        ("arith_version", ARITH_VERSION.to_string()),
+        ("arith_version", m.arith.number().to_string()),
         ("precision_bits", PRECISION_BITS.to_string()),
         ("d_model", m.dims.d_model.to_string()),
         ("n_layers", m.dims.n_layers.to_string()),
@@ -402,15 +404,16 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
         )));
     }
     let av = meta_number(&meta, "arith_version")?;
-    if av != ARITH_VERSION as u64 {
-        return Err(ModelError::Metadata(format!(
-            "arith version {av} is not supported (this build implements {ARITH_VERSION})"
-        )));
-    }
+    let arith = ArithVersion::from_number(av).ok_or_else(|| {
+        ModelError::Metadata(format!(
+            "arith version {av} is not supported (this build implements 1 to {})",
+            ArithVersion::NEWEST
+        ))
+    })?;
     let p = meta_number(&meta, "precision_bits")?;
     if p != PRECISION_BITS as u64 {
         return Err(ModelError::Metadata(format!(
-            "precision_bits {p} must be {PRECISION_BITS} in arith v1"
+            "precision_bits {p} must be {PRECISION_BITS}"
         )));
     }
     let d_model = meta_number(&meta, "d_model")?;
@@ -422,6 +425,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
     dims.validate()?;
 
     let mut m = zero_model(dims);
+    m.arith = arith;
     let mut expected = BTreeSet::new();
     visit_tensors(&mut m, &mut |name, shape, mut slot| {
         expected.insert(name.to_string());
@@ -447,7 +451,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
     if let Some(extra) = st.names().into_iter().find(|n| !expected.contains(*n)) {
         return Err(ModelError::Tensor {
             name: extra.to_string(),
-            problem: "unexpected tensor (not part of arith v1)".into(),
+            problem: "unexpected tensor (not part of the integer model)".into(),
         });
     }
     m.description = meta.get("description").cloned().unwrap_or_default();

@@ -5,7 +5,6 @@
 
 use super::Model;
 use super::file::{Slot, visit_tensors};
-use crate::arith::ARITH_VERSION;
 use crate::arith::freq::PRECISION_BITS;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -44,7 +43,7 @@ fn dtype_code(slot: &Slot<'_>) -> u8 {
 pub fn compute(m: &Model) -> Fingerprint {
     let mut h = Xxh3::new();
     h.update(TAG);
-    h.update(&ARITH_VERSION.to_le_bytes());
+    h.update(&m.arith.number().to_le_bytes());
     h.update(&PRECISION_BITS.to_le_bytes());
     h.update(&(m.dims.d_model as u32).to_le_bytes());
     h.update(&(m.dims.n_layers as u32).to_le_bytes());

@@ -126,7 +126,7 @@ pub struct Layer {
     /// `[E, N]` decay rates: the decay exponent is `(dt * a_rate) >> a_shift`.
     pub a_rate: Vec<u16>,
     pub a_shift: u8,
-    /// `inc = clamp(rshift_round(dt * B * x, inc_shift), +-INC_MAX)`.
+    /// `inc = clamp(rshift_round(dt * B * x, inc_shift), +-inc_max)` (inc_max by arith version).
     pub inc_shift: u8,
     /// `[E]` skip weights in the scale of `C . h`.
     pub d_skip: Vec<i32>,
@@ -152,9 +152,11 @@ pub struct Head {
     pub fc2: Linear,
 }
 
-/// A validated integer model (arith v1).
+/// A validated integer model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Model {
+    /// The arithmetic this model is defined in (file metadata `arith_version`).
+    pub arith: crate::arith::ArithVersion,
     pub dims: Dims,
     /// `[256, d]` residual-scale embeddings.
     pub embedding: Vec<i16>,

@@ -4,11 +4,11 @@
 //! never change with a library version: golden vectors depend on it.
 #![deny(clippy::float_arithmetic)]
 
-use super::bounds::H_MAX;
+use super::bounds::state_bound;
 use super::file::{Slot, visit_tensors, zero_model};
 use super::{D_CONV, D_STATE, Dims, Linear, Model, ModelError, Requant};
 use crate::arith::freq::default_exp2_table;
-use crate::arith::{Q8_MAX, Q16_MAX, isqrt_u64};
+use crate::arith::{ArithVersion, Q8_MAX, Q16_MAX, isqrt_u64};
 
 /// SplitMix64 (Steele, Lea, Flood 2014), the seeding generator of xoshiro.
 #[derive(Clone, Debug)]
@@ -115,11 +115,34 @@ fn set_linear_requant(
     }
 }
 
-/// Draws a random but valid model. Same dims, kind and seed give the same model.
+/// Draws a random but valid arith v1 model. Same dims, kind and seed give the
+/// same model (the v1 golden vectors depend on it).
 pub fn random_model(dims: Dims, kind: SynthKind, seed: u64) -> Result<Model, ModelError> {
+    random_model_in(ArithVersion::V1, dims, kind, seed)
+}
+
+/// The slowest decay step `decay_exp2[1]` an arith v2 model may have: the
+/// largest for which the scan state bound (§9.3) stays below 2^31.
+pub fn slowest_v2_decay_step() -> u16 {
+    (0..=u16::MAX)
+        .rev()
+        .find(|&t| state_bound(ArithVersion::V2, &[u16::MAX, t]).is_some())
+        .unwrap_or(0)
+}
+
+/// Draws a random but valid model in `arith`. The tensors are those of
+/// [`random_model`] for the same dims, kind and seed; only the decay table of an
+/// adversarial v2 model differs (its slowest step must keep the state bound).
+pub fn random_model_in(
+    arith: ArithVersion,
+    dims: Dims,
+    kind: SynthKind,
+    seed: u64,
+) -> Result<Model, ModelError> {
     dims.validate()?;
     let mut rng = SplitMix64(seed);
     let mut m = zero_model(dims);
+    m.arith = arith;
     let adv = kind == SynthKind::Adversarial;
     // Pass 1: every tensor gets random contents by its role.
     visit_tensors(&mut m, &mut |name, _shape, slot| {
@@ -173,11 +196,16 @@ pub fn random_model(dims: Dims, kind: SynthKind, seed: u64) -> Result<Model, Mod
     })?;
     // Pass 2: scales, shifts and tables that must satisfy the spec's bounds.
     m.exp2 = default_exp2_table().to_vec();
-    m.decay_exp2 = if adv {
-        vec![65535; 256]
-    } else {
-        default_decay_table()
+    m.decay_exp2 = match (adv, arith) {
+        (false, _) => default_decay_table(),
+        (true, ArithVersion::V1) => vec![65535; 256],
+        (true, ArithVersion::V2) => {
+            let mut t = vec![slowest_v2_decay_step(); 256];
+            t[0] = 65535;
+            t
+        }
     };
+    let h_max = state_bound(arith, &m.decay_exp2).expect("synthetic decay tables keep the bound");
     let (a8, r16) = (40, 2000);
     for l in m.layers.iter_mut() {
         for ln in [&mut l.ln1, &mut l.ln2] {
@@ -202,7 +230,7 @@ pub fn random_model(dims: Dims, kind: SynthKind, seed: u64) -> Result<Model, Mod
         }
         set_linear_requant(&mut l.x_proj, a8, a8, kind, &mut rng);
         set_linear_requant(&mut l.dt_proj, a8, a8, kind, &mut rng);
-        let y_bound = D_STATE as i64 * 127 * H_MAX + i32::MAX as i64 * 127;
+        let y_bound = D_STATE as i64 * 127 * h_max + i32::MAX as i64 * 127;
         let gate_bound = (Q8_MAX * Q8_MAX) as i64;
         if adv {
             adversarial_requant(&mut l.y_rq, y_bound, &mut rng);

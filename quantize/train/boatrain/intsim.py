@@ -1,4 +1,4 @@
-"""A bit-exact PyTorch simulation of the integer engine (docs/ARITHMETIC.md, arith v1).
+"""A bit-exact PyTorch simulation of the integer engine (docs/ARITHMETIC.md, arith v1 and v2).
 
 It loads an integer model file (``boa-det-int`` safetensors, docs/MODEL_FORMAT.md) and
 steps a batch of streams with int64 tensors, following the spec line by line.  It is
@@ -6,7 +6,7 @@ slow (one Python iteration per byte) and exists to check the training side again
 engine: its frequencies are the engine's frequencies, so its bits/byte equal
 ``boa-det model eval`` up to the order of the final floating-point sum of ``-log2 p``.
 
-Why int64 is exact here: every intermediate of arith v1 is proven to fit in 63 bits
+Why int64 is exact here: every intermediate of arith v1 and v2 is proven to fit in 63 bits
 (ARITHMETIC.md §9); ``>>`` on negative int64 tensors is an arithmetic shift (floor), as
 §1.1 requires; divisions below are of non-negative values (truncation = floor) except
 the layer-norm mean, which uses ``floor_divide``.
@@ -23,7 +23,9 @@ from safetensors.numpy import load_file
 from safetensors import safe_open
 
 N_STATE, K_CONV = 16, 4
-INC_MAX, DECAY_GAP_MAX = 1 << 14, 4096
+DECAY_GAP_MAX = 4096
+# Per arith version (§6): smallest decay exponent, largest |increment|.
+SCAN_RULES = {1: (0, 1 << 14), 2: (1, 1 << 22)}
 LOGIT_MAX, LOGIT_GAP_MAX = 1 << 20, 32 * 256 - 1
 PRECISION_BITS = 24
 
@@ -66,8 +68,10 @@ class IntModel:
     def __init__(self, path: str):
         with safe_open(path, "np") as f:
             meta = f.metadata() or {}
-        if meta.get("format") != "boa-det-int" or meta.get("arith_version") != "1":
-            raise ValueError(f"{path}: not a boa-det-int arith v1 model")
+        if meta.get("format") != "boa-det-int" or meta.get("arith_version") not in ("1", "2"):
+            raise ValueError(f"{path}: not a boa-det-int model of arith v1 or v2")
+        self.arith = int(meta["arith_version"])
+        self.min_v, self.inc_max = SCAN_RULES[self.arith]
         self.d, self.n_layers = int(meta["d_model"]), int(meta["n_layers"])
         self.t: Dict[str, torch.Tensor] = {k: _t(v) for k, v in load_file(path).items()}
 
@@ -136,10 +140,10 @@ def step(m: IntModel, st: IntState, byte: torch.Tensor) -> torch.Tensor:
         dtl, bm, cm = xdbl[:, :r], xdbl[:, r:r + N_STATE], xdbl[:, r + N_STATE:]
         dt8 = q8(requant(m.lin(f"{mb}.dt_proj", dtl, True), m.rq(f"{mb}.dt_proj")))
         dt = lut(m[f"{mb}.dt_proj.softplus_lut"], dt8)                      # [B, E]
-        v = ((dt[:, :, None] * m[f"{mb}.A_rate"]) >> int(m[f"{mb}.A_shift"])).clamp(max=DECAY_GAP_MAX)
+        v = ((dt[:, :, None] * m[f"{mb}.A_rate"]) >> int(m[f"{mb}.A_shift"])).clamp(m.min_v, DECAY_GAP_MAX)
         da = m["tables.decay_exp2"][v & 255] >> (v >> 8)                   # [B, E, N]
         inc = rshift_round((dt * xc)[:, :, None] * bm[:, None, :], int(m[f"{mb}.inc_shift"]))
-        h = rshift_round(da * st.h[i], 16) + inc.clamp(-INC_MAX, INC_MAX)
+        h = rshift_round(da * st.h[i], 16) + inc.clamp(-m.inc_max, m.inc_max)
         st.h[i] = h
         yacc = (h * cm[:, None, :]).sum(-1) + m[f"{mb}.D"] * xc
         y = q8(requant(yacc, m.rq(f"{mb}.y")))

@@ -29,7 +29,7 @@ def _engine_bits(model: pathlib.Path, data: pathlib.Path, chunk: int) -> float:
     return json.loads(out.splitlines()[0])["bits"]
 
 
-@pytest.mark.parametrize("model", ["d16-l1", "d32-l2", "adv-d32-l1", "d48-l1", "d64-l2"])
+@pytest.mark.parametrize("model", ["d16-l1", "d32-l2", "adv-d32-l1", "d48-l1", "d64-l2", "v2-d32-l2", "v2-adv-d32-l1"])
 @pytest.mark.parametrize("inp", ["text", "f32-table"])
 def test_synthetic_models_match_the_engine(model, inp):
     m, d = VEC / "models" / f"{model}.safetensors", VEC / "inputs" / f"{inp}.bin"

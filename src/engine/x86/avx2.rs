@@ -180,8 +180,10 @@ unsafe fn scan_impl(
         inc_shift,
         d_skip,
         decay: decay_table,
+        min_exponent,
+        inc_max,
     } = *p;
-    use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
+    use crate::model::bounds::DECAY_GAP_MAX;
     let mut table = [0u32; 256];
     for (t, &v) in table.iter_mut().zip(decay_table) {
         *t = v as u32;
@@ -199,8 +201,9 @@ unsafe fn scan_impl(
         let acount = _mm_set_epi64x(0, a_shift as i64);
         let vmax = _mm256_set1_epi32(DECAY_GAP_MAX as i32);
         let lo8 = _mm256_set1_epi32(255);
-        let imax = _mm256_set1_epi32(INC_MAX as i32);
-        let imin = _mm256_set1_epi32(-(INC_MAX as i32));
+        let vmin = _mm256_set1_epi32(min_exponent as i32);
+        let imax = _mm256_set1_epi32(inc_max);
+        let imin = _mm256_set1_epi32(-inc_max);
         let half16 = _mm256_set1_epi64x(1 << 15);
         let s = inc_shift as i64;
         let (iadd, icount) = match s {
@@ -218,7 +221,7 @@ unsafe fn scan_impl(
                 let off = ch * 16 + 8 * k;
                 let rates = _mm256_cvtepu16_epi32(_mm_loadu_si128(a_rate.as_ptr().add(off).cast()));
                 let v = _mm256_mullo_epi32(rates, _mm256_set1_epi32(dtv));
-                let v = _mm256_min_epu32(_mm256_srl_epi32(v, acount), vmax);
+                let v = _mm256_max_epu32(_mm256_min_epu32(_mm256_srl_epi32(v, acount), vmax), vmin);
                 let t =
                     _mm256_i32gather_epi32::<4>(table.as_ptr().cast(), _mm256_and_si256(v, lo8));
                 let da = _mm256_srlv_epi32(t, _mm256_srli_epi32(v, 8));

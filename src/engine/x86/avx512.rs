@@ -293,8 +293,10 @@ unsafe fn scan_impl(
         inc_shift,
         d_skip,
         decay: decay_table,
+        min_exponent,
+        inc_max,
     } = *p;
-    use crate::model::bounds::{DECAY_GAP_MAX, INC_MAX};
+    use crate::model::bounds::DECAY_GAP_MAX;
     let mut table = [0u32; 256];
     for (t, &v) in table.iter_mut().zip(decay_table) {
         *t = v as u32;
@@ -309,8 +311,9 @@ unsafe fn scan_impl(
         let ashift = _mm512_set1_epi32(a_shift as i32);
         let vmax = _mm512_set1_epi32(DECAY_GAP_MAX as i32);
         let lo8 = _mm512_set1_epi32(255);
-        let imax = _mm512_set1_epi32(INC_MAX as i32);
-        let imin = _mm512_set1_epi32(-(INC_MAX as i32));
+        let vmin = _mm512_set1_epi32(min_exponent as i32);
+        let imax = _mm512_set1_epi32(inc_max);
+        let imin = _mm512_set1_epi32(-inc_max);
         let half16 = _mm512_set1_epi64(1 << 15);
         let s = inc_shift as i64;
         let (iadd, icount) = match s {
@@ -321,12 +324,12 @@ unsafe fn scan_impl(
         let iadd_v = _mm512_set1_epi32(iadd);
         let icount_x = _mm_set_epi64x(0, icount);
         let inc_zero = s >= 31;
-        // The decay exponent v (<= 4096) of a channel's 16 states.
+        // The decay exponent v (min_exponent..=4096) of a channel's 16 states.
         let exponent = |ch: usize| {
             let rates =
                 _mm512_cvtepu16_epi32(_mm256_loadu_si256(a_rate.as_ptr().add(ch * 16) as *const _));
             let v = _mm512_mullo_epi32(rates, _mm512_set1_epi32(dt[ch] as i32));
-            _mm512_min_epu32(_mm512_srlv_epi32(v, ashift), vmax)
+            _mm512_max_epu32(_mm512_min_epu32(_mm512_srlv_epi32(v, ashift), vmax), vmin)
         };
         // h' = round(dA h / 2^16) + inc for one channel (stored); returns the
         // eight 64-bit partial sums of C . h'.
