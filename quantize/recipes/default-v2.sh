@@ -9,16 +9,7 @@
 # this step is deterministic: it reproduces v2's bytes (fingerprint
 # 20ffe5f5bc07dc54bd0a18d28668048a) exactly.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: default-v2.sh OUTDIR}
-mkdir -p "$out"
-data=$out/data
-[ -d "$data/text" ] || bash "$repo/../shared/data/unpack.sh" "$data"
-# The float checkpoint of v1 (trained for 1500 s, stopped by wall time).
-[ -f "$out/default-v1.float.safetensors" ] || bash "$repo/quantize/recipes/default-v1.sh" "$out"
-files=("$data"/text/*.hepmc* "$data"/text/*.lhe "$data"/text/*.csv "$data"/tables/*.rm.bin "$data"/tables/*.f32)
-(cd "$repo" && cargo build -q --release -p boa-det-quantize)
-"$repo/target/release/boa-det-quantize" "$out/default-v1.float.safetensors" \
-    --calib "${files[@]}" --segments 4 --segment-len 4096 --clip 0.999 \
-    --description "boa-det default model v2: default v1's float weights (d=128, 1 layer, CPU-trained) re-quantized with the measured scan-scale and clip search" \
-    -o "$out/default-v2.safetensors"
+bash "$here/requantize-v1-float.sh" "$out" 1 default-v2 \
+    "boa-det default model v2: default v1's float weights (d=128, 1 layer, CPU-trained) re-quantized with the measured scan-scale and clip search"

@@ -18,6 +18,13 @@ const DEFAULT_V2: [u8; 16] = [
     0x20, 0xff, 0xe5, 0xf5, 0xbc, 0x07, 0xdc, 0x54, 0xbd, 0x0a, 0x18, 0xd2, 0x86, 0x68, 0x04, 0x8a,
 ];
 
+/// Default model v3 (boa-det 0.2): v1's float weights quantized to arith v2
+/// (ARITHMETIC.md §6) with the same search, used with 64 KiB chunks
+/// (recipe: `quantize/recipes/default-v3.sh`).
+const DEFAULT_V3: [u8; 16] = [
+    0xd2, 0x9d, 0x2b, 0xcb, 0x34, 0x9d, 0x47, 0x4d, 0xd4, 0x19, 0xa6, 0x43, 0x3a, 0x9e, 0x04, 0xe3,
+];
+
 /// One built-in model.
 struct Builtin {
     fingerprint: [u8; 16],
@@ -43,10 +50,16 @@ static REGISTRY: &[Builtin] = &[
         chunk_len: 4 << 10,
         bytes: include_bytes!("default-v2-d128.safetensors"),
     },
+    Builtin {
+        fingerprint: DEFAULT_V3,
+        name: "default-v3",
+        chunk_len: 64 << 10,
+        bytes: include_bytes!("default-v3-d128.safetensors"),
+    },
 ];
 
 /// Fingerprint of the model `compress` uses without `--model`.
-const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V2);
+const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V3);
 
 /// The message shown when a default model is needed but none is built in.
 pub const NO_DEFAULT_MODEL: &str = "no default model is built into this binary; pass --model FILE";
