@@ -104,3 +104,41 @@ fn out_of_range_values_are_refused() {
     m.exp2[10] = m.exp2[9] + 1;
     assert!(Model::from_bytes(&boa_det::model::file::to_bytes(&m)).is_err());
 }
+
+/// Arith v2 bounds the scan state through the decay table (ARITHMETIC.md §9.3):
+/// the slowest step the bound allows loads, one step slower is refused with an
+/// error naming the table; the same table is fine in v1, whose bound does not
+/// depend on it. The version is part of the fingerprint.
+#[test]
+fn arith_v2_decay_table_must_keep_the_state_bound() {
+    use boa_det::arith::ArithVersion;
+    use boa_det::model::synth::{random_model_in, slowest_v2_decay_step};
+    let dims = Dims {
+        d_model: 16,
+        n_layers: 1,
+    };
+    let v2 = random_model_in(ArithVersion::V2, dims, SynthKind::Typical, 11).unwrap();
+    let v1 = small();
+    assert_ne!(v1.fingerprint(), v2.fingerprint());
+    let reloaded = Model::from_bytes(&v2.to_bytes()).unwrap();
+    assert_eq!(reloaded.arith, ArithVersion::V2);
+    assert_eq!(reloaded.fingerprint(), v2.fingerprint());
+
+    let limit = slowest_v2_decay_step();
+    assert_eq!(limit, 65407, "ARITHMETIC.md §9.3 states this limit");
+    for (step, ok) in [(limit, true), (limit + 1, false), (65535, false)] {
+        for arith in [ArithVersion::V1, ArithVersion::V2] {
+            let mut m = v2.clone();
+            m.arith = arith;
+            m.decay_exp2 = vec![step; 256];
+            m.decay_exp2[0] = 65535;
+            let got = Model::from_bytes(&m.to_bytes());
+            if ok || arith == ArithVersion::V1 {
+                assert!(got.is_ok(), "v{arith} step {step}: {:?}", got.err());
+            } else {
+                let err = got.unwrap_err().to_string();
+                assert!(err.contains("decay_exp2"), "v{arith} step {step}: {err}");
+            }
+        }
+    }
+}
