@@ -352,15 +352,17 @@ fn report_commands_on_closed_stdout_are_quiet() {
         vec!["model", "info", s(&model)],
         vec!["vectors", "check", "portability-vectors"],
     ] {
-        let mut child = Command::new(BIN)
+        // a pipe whose reader is gone before the child starts: its first
+        // write fails with EPIPE (no race with the pipe buffer)
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
             .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        drop(child.stdout.take()); // closed before the first line
-        let out = child.wait_with_output().unwrap();
         no_panic(&out);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
         assert_eq!(stderr(&out), "", "{args:?}");

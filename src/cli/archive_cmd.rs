@@ -479,11 +479,12 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
     outln!("  original size:   {total}");
     outln!("  archive size:    {file_len}");
     outln!(
-        "  ratio:           {:.4} ({:.3} bits/byte)",
-        if total == 0 {
+        // original / archive, as `bench` and `model eval` report it
+        "  ratio:           {:.3} ({:.3} bits/byte)",
+        if file_len == 0 {
             0.0
         } else {
-            file_len as f64 / total as f64
+            total as f64 / file_len as f64
         },
         if total == 0 {
             0.0
