@@ -131,23 +131,18 @@ fn check_model(
     g: usize,
 ) {
     for arith in ArithVersion::ALL {
-        check_model_in(arith, k, d, layers, adversarial, seed, n, g);
+        groups_match_single_steps(
+            k,
+            &synth_model(arith, d, layers, adversarial, seed),
+            seed,
+            n,
+            g,
+        );
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check_model_in(
-    arith: ArithVersion,
-    k: Kernels,
-    d: usize,
-    layers: usize,
-    adversarial: bool,
-    seed: u64,
-    n: usize,
-    g: usize,
-) {
-    let m = synth_model(arith, d, layers, adversarial, seed);
-    let prep = Prepared::new(&m, k);
+fn groups_match_single_steps(k: Kernels, m: &boa_det::model::Model, seed: u64, n: usize, g: usize) {
+    let prep = Prepared::new(m, k);
     let mut rng = SplitMix64(seed ^ 0xABCD);
     let len = 6;
     let data: Vec<Vec<u8>> = (0..n)
@@ -157,10 +152,10 @@ fn check_model_in(
             v
         })
         .collect();
-    let mut ref_st: Vec<StreamState> = (0..n).map(|_| StreamState::new(&m)).collect();
+    let mut ref_st: Vec<StreamState> = (0..n).map(|_| StreamState::new(m)).collect();
     let mut st = ref_st.clone();
-    let mut sc = Scratch::new(&m);
-    let mut gs = GroupScratch::new(&m, g);
+    let mut sc = Scratch::new(m);
+    let mut gs = GroupScratch::new(m, g);
     let mut out = vec![Frequencies::default(); n];
     let mut want = Frequencies::default();
     for t in 0..=len {
@@ -169,10 +164,10 @@ fn check_model_in(
             .map(|v| if t == 0 { PRIME_BYTE } else { v[t - 1] })
             .collect();
         for ((sts, by), o) in st.chunks_mut(g).zip(bytes.chunks(g)).zip(out.chunks_mut(g)) {
-            step_group(&m, &prep, sts, by, o, &mut gs);
+            step_group(m, &prep, sts, by, o, &mut gs);
         }
         for i in 0..n {
-            engine::step_into(&m, &mut ref_st[i], bytes[i], &mut sc, &mut want);
+            engine::step_into(m, &mut ref_st[i], bytes[i], &mut sc, &mut want);
             assert_eq!(out[i], want, "{} stream {i} step {t}", k.name);
         }
     }
@@ -192,38 +187,34 @@ fn check_sequence(
     block: usize,
 ) {
     for arith in ArithVersion::ALL {
-        check_sequence_in(arith, k, d, layers, adversarial, seed, len, block);
+        let m = synth_model(arith, d, layers, adversarial, seed);
+        sequence_matches_single_steps(k, &m, seed, len, block);
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check_sequence_in(
-    arith: ArithVersion,
+fn sequence_matches_single_steps(
     k: Kernels,
-    d: usize,
-    layers: usize,
-    adversarial: bool,
+    m: &boa_det::model::Model,
     seed: u64,
     len: usize,
     block: usize,
 ) {
-    let m = synth_model(arith, d, layers, adversarial, seed);
-    let prep = Prepared::new(&m, k);
+    let prep = Prepared::new(m, k);
     let mut rng = SplitMix64(seed ^ 0x5EC);
     let mut bytes = vec![0u8; len];
     rng.fill_bytes(&mut bytes);
     bytes[0] = PRIME_BYTE;
-    let mut ref_st = StreamState::new(&m);
-    let mut sc = Scratch::new(&m);
+    let mut ref_st = StreamState::new(m);
+    let mut sc = Scratch::new(m);
     let mut want = vec![Frequencies::default(); len];
     for (b, w) in bytes.iter().zip(want.iter_mut()) {
-        engine::step_into(&m, &mut ref_st, *b, &mut sc, w);
+        engine::step_into(m, &mut ref_st, *b, &mut sc, w);
     }
-    let mut st = StreamState::new(&m);
-    let mut gs = GroupScratch::new(&m, block);
+    let mut st = StreamState::new(m);
+    let mut gs = GroupScratch::new(m, block);
     let mut got = vec![Frequencies::default(); len];
     for (by, o) in bytes.chunks(block).zip(got.chunks_mut(block)) {
-        step_sequence(&m, &prep, &mut st, by, o, &mut gs);
+        step_sequence(m, &prep, &mut st, by, o, &mut gs);
     }
     for (t, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g, w, "{} position {t}", k.name);
