@@ -121,14 +121,29 @@ class IntState:
         self.h = [torch.zeros(batch, e, N_STATE, dtype=torch.int64) for _ in range(m.n_layers)]
 
 
-def step(m: IntModel, st: IntState, byte: torch.Tensor) -> torch.Tensor:
-    """One step of every stream (bytes [B]); returns the frequencies [B, 256] (§3)."""
+def scan_y(m: IntModel, st: IntState, i: int, xc, dt, bm, cm) -> torch.Tensor:
+    """§6 for layer ``i`` (updates ``st.h[i]``), then the y requantization: q8 [B, E]."""
+    mb = f"blocks.{i}.mamba"
+    v = ((dt[:, :, None] * m[f"{mb}.A_rate"]) >> int(m[f"{mb}.A_shift"])).clamp(m.min_v, DECAY_GAP_MAX)
+    da = m["tables.decay_exp2"][v & 255] >> (v >> 8)                       # [B, E, N]
+    inc = rshift_round((dt * xc)[:, :, None] * bm[:, None, :], int(m[f"{mb}.inc_shift"]))
+    h = rshift_round(da * st.h[i], 16) + inc.clamp(-m.inc_max, m.inc_max)
+    st.h[i] = h
+    yacc = (h * cm[:, None, :]).sum(-1) + m[f"{mb}.D"] * xc
+    return q8(requant(yacc, m.rq(f"{mb}.y")))
+
+
+def logits(m: IntModel, st: IntState, byte: torch.Tensor, scan=scan_y, layer_norm=IntModel.layer_norm):
+    """One step of every stream (bytes [B]); returns the logits [B, 256] (§3).
+
+    ``scan`` and ``layer_norm`` are the spec's by default; research tools
+    (``tools/arith_ablation.py``) pass variants with the same signatures."""
     d, e = m.d, 2 * m.d
     r = math.ceil(d / 16)
     x = m["embedding.weight"][byte]
     for i in range(m.n_layers):
         b, mb = f"blocks.{i}", f"blocks.{i}.mamba"
-        u = m.layer_norm(f"{b}.ln1", x)
+        u = layer_norm(m, f"{b}.ln1", x)
         xz = q8(requant(m.lin(f"{mb}.in_proj", u, False), m.rq(f"{mb}.in_proj")))
         xs, z = xz[:, :e], xz[:, e:]
         w = m[f"{mb}.conv1d.weight"].reshape(e, K_CONV)
@@ -140,23 +155,21 @@ def step(m: IntModel, st: IntState, byte: torch.Tensor) -> torch.Tensor:
         dtl, bm, cm = xdbl[:, :r], xdbl[:, r:r + N_STATE], xdbl[:, r + N_STATE:]
         dt8 = q8(requant(m.lin(f"{mb}.dt_proj", dtl, True), m.rq(f"{mb}.dt_proj")))
         dt = lut(m[f"{mb}.dt_proj.softplus_lut"], dt8)                      # [B, E]
-        v = ((dt[:, :, None] * m[f"{mb}.A_rate"]) >> int(m[f"{mb}.A_shift"])).clamp(m.min_v, DECAY_GAP_MAX)
-        da = m["tables.decay_exp2"][v & 255] >> (v >> 8)                   # [B, E, N]
-        inc = rshift_round((dt * xc)[:, :, None] * bm[:, None, :], int(m[f"{mb}.inc_shift"]))
-        h = rshift_round(da * st.h[i], 16) + inc.clamp(-m.inc_max, m.inc_max)
-        st.h[i] = h
-        yacc = (h * cm[:, None, :]).sum(-1) + m[f"{mb}.D"] * xc
-        y = q8(requant(yacc, m.rq(f"{mb}.y")))
+        y = scan(m, st, i, xc, dt, bm, cm)
         g = q8(requant(y * lut(m[f"{mb}.gate.silu_lut"], z), m.rq(f"{mb}.gate")))
         mo = q16(requant(m.lin(f"{mb}.out_proj", g, False), m.rq(f"{mb}.out_proj")))
-        u2 = m.layer_norm(f"{b}.ln2", mo)
+        u2 = layer_norm(m, f"{b}.ln2", mo)
         f = lut(m[f"{b}.ff.gelu_lut"], q8(requant(m.lin(f"{b}.ff.0", u2, True), m.rq(f"{b}.ff.0"))))
         fo = q16(requant(m.lin(f"{b}.ff.2", f, True), m.rq(f"{b}.ff.2")))
         x = q16(x + fo)
     hi = q8(requant(x, m.rq("head.in")))
     h1 = q8(requant(m.lin("head.0", hi, True), m.rq("head.0"))).clamp(min=0)
-    logits = requant(m.lin("head.2", h1, True), m.rq("head.2")).clamp(-LOGIT_MAX, LOGIT_MAX)
-    return frequencies(m, logits)
+    return requant(m.lin("head.2", h1, True), m.rq("head.2")).clamp(-LOGIT_MAX, LOGIT_MAX)
+
+
+def step(m: IntModel, st: IntState, byte: torch.Tensor) -> torch.Tensor:
+    """One step of every stream (bytes [B]); returns the frequencies [B, 256] (§3)."""
+    return frequencies(m, logits(m, st, byte))
 
 
 def code_length(model_path: str, data: bytes, chunk: int) -> Tuple[float, int]:

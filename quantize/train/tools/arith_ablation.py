@@ -21,7 +21,8 @@ bits/byte on the same chunks are the reference:
 
 VARIANTS is a comma list of the names above (e.g. engine,vmin1,vmin1+8,exact_decay).
 Four 4 KiB chunks are taken from each file, evenly spaced.  Research tool: the
-engine and intsim are the reference; this file only perturbs intsim's step.
+engine and intsim are the reference; this file only passes variants of
+intsim's scan and layer norm to ``intsim.logits``.
 """
 
 import math
@@ -37,9 +38,8 @@ from boatrain.train import eval_segments
 CHUNK, PER_FILE = 4096, 4
 
 
-def layer_norm(m, p, x, exact):
-    if not exact:
-        return m.layer_norm(p, x)
+def float_layer_norm(m, p, x):
+    """The layer norm in float (same output scale and rounding as §4)."""
     xd = x.double()
     c = xd - xd.mean(-1, keepdim=True)
     var16 = (c * c).mean(-1, keepdim=True) * 65536
@@ -47,63 +47,49 @@ def layer_norm(m, p, x, exact):
     return S.q8(torch.floor((n * m[p + ".weight"] + m[p + ".bias"]) / 2 ** int(m[p + ".shift"]) + 0.5).long())
 
 
+def scan_variant(variant):
+    """A replacement for ``intsim.scan_y`` (same signature) implementing ``variant``."""
+    finer = int(variant.split("+")[1]) if "+" in variant else 0
+    float_state = variant in ("exact_decay", "exact_inc")
+
+    def scan(m, st, i, xc, dt, bm, cm):
+        mb = f"blocks.{i}.mamba"
+        vmin = 1 if variant.startswith("vmin1") else m.min_v
+        prod, ash = dt[:, :, None] * m[f"{mb}.A_rate"], int(m[f"{mb}.A_shift"])
+        ish = int(m[f"{mb}.inc_shift"]) - finer
+        if variant == "exact_decay":
+            da = 65536.0 * torch.pow(2.0, -(prod.double() / 2**ash) / 256)
+        else:
+            v = (prod >> ash).clamp(vmin, S.DECAY_GAP_MAX)
+            da = m["tables.decay_exp2"][v & 255] >> (v >> 8)
+        raw = (dt * xc)[:, :, None] * bm[:, None, :]
+        if variant == "exact_inc":
+            inc = raw.double() / 2**ish
+        else:
+            inc = S.rshift_round(raw, ish).clamp(-(m.inc_max << finer), m.inc_max << finer)
+        if float_state:
+            h = da * st.h[i].double() / 65536 + inc
+            yacc = torch.floor((h * cm[:, None, :]).sum(-1) + 0.5).long() + m[f"{mb}.D"] * xc
+        else:
+            h = S.rshift_round(da * st.h[i], 16) + inc
+            yacc = (h * cm[:, None, :]).sum(-1) + (m[f"{mb}.D"] << finer) * xc
+        st.h[i] = h
+        ym, ys = m.rq(f"{mb}.y")
+        return S.q8(S.requant(yacc, (ym, ys + finer)))
+
+    return scan
+
+
 def run(m, arr, variant):
     """Bits/byte per chunk of ``arr`` [B, CHUNK] under ``variant``."""
-    finer = int(variant.split("+")[1]) if "+" in variant else 0
-    vmin = 1 if variant.startswith("vmin1") else m.min_v
-    float_state = variant in ("exact_decay", "exact_inc")
+    scan = S.scan_y if variant in ("engine", "float_ln", "exact_freq") else scan_variant(variant)
+    ln = float_layer_norm if variant == "float_ln" else S.IntModel.layer_norm
     B = arr.shape[0]
     st = S.IntState(m, B)
-    if float_state:
-        st.h = [h.double() for h in st.h]
-    e, r = 2 * m.d, math.ceil(m.d / 16)
     prev = torch.zeros(B, dtype=torch.int64)
     bits = np.zeros(B)
     for t in range(arr.shape[1]):
-        x = m["embedding.weight"][prev]
-        for i in range(m.n_layers):
-            b, mb = f"blocks.{i}", f"blocks.{i}.mamba"
-            u = layer_norm(m, f"{b}.ln1", x, variant == "float_ln")
-            xz = S.q8(S.requant(m.lin(f"{mb}.in_proj", u, False), m.rq(f"{mb}.in_proj")))
-            xs, z = xz[:, :e], xz[:, e:]
-            w = m[f"{mb}.conv1d.weight"].reshape(e, S.K_CONV)
-            win = st.conv[i]
-            acc = m[f"{mb}.conv1d.bias"] + (win * w[:, :S.K_CONV - 1].T).sum(1) + w[:, S.K_CONV - 1] * xs
-            xc = S.lut(m[f"{mb}.conv1d.silu_lut"], S.q8(S.requant(acc, m.rq(f"{mb}.conv1d"))))
-            st.conv[i] = torch.cat([win[:, 1:], xs[:, None]], 1)
-            xdbl = S.q8(S.requant(m.lin(f"{mb}.x_proj", xc, False), m.rq(f"{mb}.x_proj")))
-            dtl, bm, cm = xdbl[:, :r], xdbl[:, r:r + S.N_STATE], xdbl[:, r + S.N_STATE:]
-            dt8 = S.q8(S.requant(m.lin(f"{mb}.dt_proj", dtl, True), m.rq(f"{mb}.dt_proj")))
-            dt = S.lut(m[f"{mb}.dt_proj.softplus_lut"], dt8)
-            prod, ash = dt[:, :, None] * m[f"{mb}.A_rate"], int(m[f"{mb}.A_shift"])
-            ish = int(m[f"{mb}.inc_shift"]) - finer
-            if variant == "exact_decay":
-                da = 65536.0 * torch.pow(2.0, -(prod.double() / 2**ash) / 256)
-            else:
-                v = (prod >> ash).clamp(vmin, S.DECAY_GAP_MAX)
-                da = m["tables.decay_exp2"][v & 255] >> (v >> 8)
-            raw = (dt * xc)[:, :, None] * bm[:, None, :]
-            if variant == "exact_inc":
-                inc = raw.double() / 2**ish
-            else:
-                inc = S.rshift_round(raw, ish).clamp(-(m.inc_max << finer), m.inc_max << finer)
-            if float_state:
-                h = da * st.h[i] / 65536 + inc
-                yacc = torch.floor((h * cm[:, None, :]).sum(-1) + 0.5).long() + m[f"{mb}.D"] * xc
-            else:
-                h = S.rshift_round(da * st.h[i], 16) + inc
-                yacc = (h * cm[:, None, :]).sum(-1) + (m[f"{mb}.D"] << finer) * xc
-            st.h[i] = h
-            ym, ys = m.rq(f"{mb}.y")
-            y = S.q8(S.requant(yacc, (ym, ys + finer)))
-            g = S.q8(S.requant(y * S.lut(m[f"{mb}.gate.silu_lut"], z), m.rq(f"{mb}.gate")))
-            mo = S.q16(S.requant(m.lin(f"{mb}.out_proj", g, False), m.rq(f"{mb}.out_proj")))
-            u2 = layer_norm(m, f"{b}.ln2", mo, variant == "float_ln")
-            f = S.lut(m[f"{b}.ff.gelu_lut"], S.q8(S.requant(m.lin(f"{b}.ff.0", u2, True), m.rq(f"{b}.ff.0"))))
-            x = S.q16(x + S.q16(S.requant(m.lin(f"{b}.ff.2", f, True), m.rq(f"{b}.ff.2"))))
-        hi = S.q8(S.requant(x, m.rq("head.in")))
-        h1 = S.q8(S.requant(m.lin("head.0", hi, True), m.rq("head.0"))).clamp(min=0)
-        logits = S.requant(m.lin("head.2", h1, True), m.rq("head.2")).clamp(-S.LOGIT_MAX, S.LOGIT_MAX)
+        logits = S.logits(m, st, prev, scan=scan, layer_norm=ln)
         tgt = arr[:, t]
         if variant == "exact_freq":
             lp = torch.log_softmax(logits.double() * (math.log(2) / 256), -1)
