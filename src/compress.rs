@@ -16,6 +16,7 @@ use crate::container::{
 };
 use crate::engine::group::{self, GroupScratch, Prepared};
 use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
+use crate::match_model::MatchModel;
 use crate::model::{Fingerprint, Model};
 use rayon::prelude::*;
 use std::io::{Read, Seek, Write};
@@ -66,6 +67,9 @@ pub struct CompressOptions {
     pub embed_model: bool,
     /// Chunks coded together, `>= 1`.
     pub window: usize,
+    /// Mix the match model into the network's frequencies (codec
+    /// `NeuralMatch`); otherwise the network alone (codec `Neural`).
+    pub match_model: bool,
 }
 
 impl Default for CompressOptions {
@@ -74,6 +78,7 @@ impl Default for CompressOptions {
             chunk_len: DEFAULT_CHUNK_LEN,
             embed_model: false,
             window: DEFAULT_WINDOW,
+            match_model: true,
         }
     }
 }
@@ -105,9 +110,17 @@ struct EncodeScratch {
 
 /// Encodes one chunk as one neural stream, time-batched: the engine input for
 /// byte `p` is byte `p - 1` (the priming byte for `p = 0`), all known in
-/// advance, so blocks of [`ENCODE_BLOCK`] positions are stepped at once.
-fn encode_chunk(model: &Model, prep: &Prepared, chunk: &[u8], s: &mut EncodeScratch) -> Vec<u8> {
+/// advance, so blocks of [`ENCODE_BLOCK`] positions are stepped at once. With
+/// `use_match`, the match model reshapes each table before it is used.
+fn encode_chunk(
+    model: &Model,
+    prep: &Prepared,
+    chunk: &[u8],
+    use_match: bool,
+    s: &mut EncodeScratch,
+) -> Vec<u8> {
     let mut state = StreamState::new(model);
+    let mut matcher = use_match.then(|| MatchModel::new(chunk.len()));
     let mut enc = RangeEncoder::with_capacity(chunk.len() / 2 + 16);
     for start in (0..chunk.len()).step_by(ENCODE_BLOCK) {
         let end = (start + ENCODE_BLOCK).min(chunk.len());
@@ -120,10 +133,17 @@ fn encode_chunk(model: &Model, prep: &Prepared, chunk: &[u8], s: &mut EncodeScra
         }
         let freqs = &mut s.freqs[..end - start];
         group::step_sequence(model, prep, &mut state, &s.inputs, freqs, &mut s.group);
-        for (f, &sym) in freqs.iter().zip(&chunk[start..end]) {
+        for (k, f) in freqs.iter_mut().enumerate() {
+            let p = start + k;
+            if let Some(m) = matcher.as_mut() {
+                m.predict(&chunk[..p], f);
+                m.update(&chunk[..=p]);
+            }
+            let sym = chunk[p];
             match cum(f) {
                 Ok(cf) => enc.encode(&cf, sym),
-                // The engine always produces valid tables (arith v1 proof).
+                // The engine always produces valid tables (ARITHMETIC.md §7) and
+                // the match model keeps them valid (match_model::raise).
                 Err(e) => unreachable!("engine produced an invalid table: {e}"),
             }
         }
@@ -131,8 +151,9 @@ fn encode_chunk(model: &Model, prep: &Prepared, chunk: &[u8], s: &mut EncodeScra
     enc.finish()
 }
 
-/// Encodes each chunk as one neural stream, one rayon task per chunk.
-pub fn encode_chunks(model: &Model, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+/// Encodes each chunk as one neural stream, one rayon task per chunk; with
+/// `use_match` the match model is mixed in (codec `NeuralMatch`).
+pub fn encode_chunks(model: &Model, chunks: &[&[u8]], use_match: bool) -> Vec<Vec<u8>> {
     let prep = Prepared::cached(model, engine::dispatch::active());
     chunks
         .par_iter()
@@ -142,25 +163,41 @@ pub fn encode_chunks(model: &Model, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
                 freqs: vec![Frequencies::default(); ENCODE_BLOCK],
                 inputs: Vec::with_capacity(ENCODE_BLOCK),
             },
-            |s, c| encode_chunk(model, &prep, c, s),
+            |s, c| encode_chunk(model, &prep, c, use_match, s),
         )
         .collect()
 }
 
-/// Decodes one group of streams `(payload, original length)`, sorted by
-/// decreasing length, stepping them together byte by byte ([`group::step_group`]).
-/// A stream that fails keeps its error; the others are unaffected.
+/// One range-coded neural stream to decode.
+#[derive(Clone, Copy, Debug)]
+pub struct EncodedStream<'a> {
+    /// The chunk's payload.
+    pub payload: &'a [u8],
+    /// The chunk's original length.
+    pub len: usize,
+    /// Whether it was coded with the match model (codec `NeuralMatch`).
+    pub with_match: bool,
+}
+
+/// Decodes one group of streams, sorted by decreasing length, stepping them
+/// together byte by byte ([`group::step_group`]). A stream that fails keeps
+/// its error; the others are unaffected.
 fn decode_group(
     model: &Model,
     prep: &Prepared,
-    streams: &[(&[u8], usize)],
+    streams: &[EncodedStream<'_>],
     scratch: &mut GroupScratch,
 ) -> Vec<Result<Vec<u8>, CoderError>> {
     let n = streams.len();
     let mut results: Vec<Result<Vec<u8>, CoderError>> = Vec::with_capacity(n);
     let mut decoders: Vec<Option<RangeDecoder<'_>>> = Vec::with_capacity(n);
-    for &(payload, len) in streams {
-        match RangeDecoder::new(payload) {
+    let mut matchers: Vec<Option<MatchModel>> = streams
+        .iter()
+        .map(|s| s.with_match.then(|| MatchModel::new(s.len)))
+        .collect();
+    for s in streams {
+        let len = s.len;
+        match RangeDecoder::new(s.payload) {
             Ok(d) => {
                 decoders.push(Some(d));
                 results.push(Ok(Vec::with_capacity(len)));
@@ -175,23 +212,30 @@ fn decode_group(
     let mut freqs = vec![Frequencies::default(); n];
     let mut bytes = vec![PRIME_BYTE; n];
     group::step_group(model, prep, &mut states, &bytes, &mut freqs, scratch);
-    let max_len = streams.first().map_or(0, |s| s.1);
+    let max_len = streams.first().map_or(0, |s| s.len);
     for t in 0..max_len {
-        let active = streams.partition_point(|s| s.1 > t);
-        for (((dec, res), f), b) in decoders[..active]
+        let active = streams.partition_point(|s| s.len > t);
+        for ((((dec, res), f), b), m) in decoders[..active]
             .iter_mut()
             .zip(results.iter_mut())
-            .zip(&freqs)
+            .zip(freqs.iter_mut())
             .zip(bytes.iter_mut())
+            .zip(matchers.iter_mut())
         {
             let (Some(d), Ok(out)) = (dec.as_mut(), res.as_mut()) else {
                 // A failed stream is stepped with 0 bytes until it ends.
                 *b = 0;
                 continue;
             };
+            if let Some(m) = m.as_mut() {
+                m.predict(out, f);
+            }
             match cum(f).and_then(|cf| d.decode(&cf)) {
                 Ok(sym) => {
                     out.push(sym);
+                    if let Some(m) = m.as_mut() {
+                        m.update(out);
+                    }
                     *b = sym;
                 }
                 Err(e) => {
@@ -201,7 +245,7 @@ fn decode_group(
                 }
             }
         }
-        let stepping = streams.partition_point(|s| s.1 > t + 1);
+        let stepping = streams.partition_point(|s| s.len > t + 1);
         group::step_group(
             model,
             prep,
@@ -221,22 +265,22 @@ fn decode_group(
     results
 }
 
-/// Decodes neural streams `(payload, original length)`. Streams of similar
+/// Decodes neural streams. Streams of similar
 /// length are grouped (at most [`group::GROUP`] per group, and enough groups to
 /// give every thread work); each group is one rayon task that keeps its states
 /// in cache for the whole chunk. A stream that fails keeps its error; the
 /// others are unaffected. Results never depend on the grouping.
 pub fn decode_chunks(
     model: &Model,
-    streams: &[(&[u8], usize)],
+    streams: &[EncodedStream<'_>],
 ) -> Vec<Result<Vec<u8>, CoderError>> {
     let n = streams.len();
     if n == 0 {
         return Vec::new();
     }
-    let lens: Vec<usize> = streams.iter().map(|s| s.1).collect();
+    let lens: Vec<usize> = streams.iter().map(|s| s.len).collect();
     let order = by_decreasing_len(&lens);
-    let sorted: Vec<(&[u8], usize)> = order.iter().map(|&i| streams[i]).collect();
+    let sorted: Vec<EncodedStream<'_>> = order.iter().map(|&i| streams[i]).collect();
     let g = group::group_size()
         .min(n.div_ceil(rayon::current_num_threads()))
         .max(1);
@@ -287,7 +331,13 @@ pub fn compress<R: Read, W: Write>(
             opts.chunk_len
         )));
     }
+    let codec = if opts.match_model {
+        Codec::NeuralMatch
+    } else {
+        Codec::Neural
+    };
     let params = ArchiveParams {
+        format_version: codec.min_format_version(),
         arith_version: model.arith.number(),
         model_fingerprint: model.fingerprint().0,
         chunk_len: opts.chunk_len,
@@ -304,9 +354,9 @@ pub fn compress<R: Read, W: Write>(
             break;
         }
         let chunks: Vec<&[u8]> = buf[..got].chunks(chunk_len).collect();
-        let payloads = encode_chunks(model, &chunks);
+        let payloads = encode_chunks(model, &chunks, opts.match_model);
         for (c, p) in chunks.iter().zip(&payloads) {
-            writer.write_encoded(c, Codec::Neural, p)?;
+            writer.write_encoded(c, codec, p)?;
         }
         done += got as u64;
         progress(done);
@@ -392,7 +442,7 @@ fn decode_window<R: Read + Seek>(
     indices: Range<usize>,
 ) -> Vec<Result<Vec<u8>, String>> {
     let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
-    let mut neural: Vec<(usize, Vec<u8>, usize)> = Vec::new();
+    let mut neural: Vec<(usize, Vec<u8>, usize, bool)> = Vec::new();
     for i in indices.clone() {
         match reader.read_payload(i) {
             Err(e) => results.push(Err(e.to_string())),
@@ -400,9 +450,10 @@ fn decode_window<R: Read + Seek>(
                 let e = reader.entries()[i];
                 match e.codec {
                     Codec::Stored => results.push(Ok(p)),
-                    Codec::Neural => {
+                    Codec::Neural | Codec::NeuralMatch => {
                         results.push(Ok(Vec::new()));
-                        neural.push((i - indices.start, p, e.original_size as usize));
+                        let with_match = e.codec == Codec::NeuralMatch;
+                        neural.push((i - indices.start, p, e.original_size as usize, with_match));
                     }
                     Codec::Zstd => results.push(Err(format!(
                         "chunk {i}: codec zstd is not supported by this build"
@@ -413,13 +464,20 @@ fn decode_window<R: Read + Seek>(
     }
     if !neural.is_empty() {
         let Some(model) = model else {
-            for (k, _, _) in &neural {
+            for (k, ..) in &neural {
                 results[*k] = Err("no model to decode with".into());
             }
             return results;
         };
-        let streams: Vec<(&[u8], usize)> = neural.iter().map(|(_, p, n)| (&p[..], *n)).collect();
-        for ((k, _, _), r) in neural.iter().zip(decode_chunks(model, &streams)) {
+        let streams: Vec<EncodedStream<'_>> = neural
+            .iter()
+            .map(|(_, p, n, m)| EncodedStream {
+                payload: p,
+                len: *n,
+                with_match: *m,
+            })
+            .collect();
+        for ((k, ..), r) in neural.iter().zip(decode_chunks(model, &streams)) {
             let i = indices.start + k;
             results[*k] = r.map_err(|e| format!("chunk {i}: {e}"));
         }

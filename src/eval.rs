@@ -6,6 +6,7 @@
 //! `log2` used for reporting, never in the frequencies.
 
 use crate::engine::{self, FREQ_TOTAL, Frequencies, PRIME_BYTE, StreamState};
+use crate::match_model::MatchModel;
 use crate::model::Model;
 
 /// Result of evaluating a model on one input.
@@ -37,7 +38,23 @@ impl CodeLength {
 
 /// Evaluates `model` on `data` cut into `chunk_len` chunks, all stepped together.
 pub fn code_length(model: &Model, data: &[u8], chunk_len: usize) -> CodeLength {
+    code_length_with(model, data, chunk_len, false)
+}
+
+/// [`code_length`], optionally with the match model mixed in (as codec
+/// `NeuralMatch` codes the chunks).
+pub fn code_length_with(
+    model: &Model,
+    data: &[u8],
+    chunk_len: usize,
+    use_match: bool,
+) -> CodeLength {
     let chunks: Vec<&[u8]> = data.chunks(chunk_len.max(1)).collect();
+    let mut matchers: Vec<MatchModel> = if use_match {
+        chunks.iter().map(|c| MatchModel::new(c.len())).collect()
+    } else {
+        Vec::new()
+    };
     let mut states: Vec<StreamState> = chunks.iter().map(|_| StreamState::new(model)).collect();
     let mut out = vec![Frequencies::default(); chunks.len()];
     let mut bytes_in = vec![PRIME_BYTE; chunks.len()];
@@ -55,6 +72,10 @@ pub fn code_length(model: &Model, data: &[u8], chunk_len: usize) -> CodeLength {
         );
         for (i, c) in chunks[..active].iter().enumerate() {
             let sym = c[t];
+            if use_match {
+                matchers[i].predict(&c[..t], &mut out[i]);
+                matchers[i].update(&c[..=t]);
+            }
             let f = &out[i];
             res.bits += total_log2 - (f[sym as usize] as f64).log2();
             let best = f

@@ -8,6 +8,8 @@
 //! - [`engine`]: per-stream state and the scalar reference forward step.
 //! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
 //!   `docs/FORMAT.md`, section "Range coder".
+//! - [`match_model`]: the match model of codec 3, mixed into the network's
+//!   frequencies on the host. See `docs/FORMAT.md` section 9.9.
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
 //! - [`compress`]: the pipeline (chunking, batched neural coding, archive
@@ -27,5 +29,6 @@ pub mod default_models;
 pub mod engine;
 pub mod eval;
 pub mod io_util;
+pub mod match_model;
 pub mod model;
 pub mod vectors;

@@ -280,46 +280,100 @@ pub fn greedy_input(model: &Model, n: usize) -> Vec<u8> {
     one.iter().copied().cycle().take(n).collect()
 }
 
+/// Input of the `repeats-match` golden archive: the `text` vector input's
+/// first 13 bytes repeated to `n` bytes with every 71st byte flipped, so that
+/// the match model finds, follows and loses matches of many lengths.
+pub fn repeats_input(n: usize) -> Vec<u8> {
+    let text = inputs()
+        .into_iter()
+        .find(|(name, _)| *name == "text")
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    let unit = &text[..13.min(text.len())];
+    unit.iter()
+        .copied()
+        .cycle()
+        .take(n)
+        .enumerate()
+        .map(|(i, b)| if i % 71 == 70 { b ^ 0x20 } else { b })
+        .collect()
+}
+
+/// One golden archive to generate: its name, the input's path relative to
+/// the vector directory, the input, and how it is compressed.
+struct GoldenArchiveSpec {
+    name: String,
+    path: String,
+    data: Vec<u8>,
+    embed_model: bool,
+    match_model: bool,
+}
+
 /// The golden archives: `(name, input path relative to the vector directory,
 /// input, archive)`. Every input is compressed with the [`ARCHIVE_MODEL`]
-/// model; `text-embedded` also embeds the model; `greedy` (input stored as
-/// `archives/greedy.bin`) exercises the neural codec.
+/// model by the network alone (codec `Neural`, or `Stored` where that is
+/// smaller); `text-embedded` also embeds the model; `greedy` (input stored as
+/// `archives/greedy.bin`) exercises the neural codec; `greedy-match` and
+/// `repeats-match` (input `archives/repeats.bin`) use codec `NeuralMatch`.
 pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
     let spec = MODELS
         .iter()
         .find(|s| s.name == ARCHIVE_MODEL)
         .expect("archive model is in MODELS");
     let model = build_model(spec);
-    let mut items: Vec<(String, String, Vec<u8>, bool)> = Vec::new();
+    let item =
+        |name: &str, path: String, data: Vec<u8>, embed_model, match_model| GoldenArchiveSpec {
+            name: name.to_string(),
+            path,
+            data,
+            embed_model,
+            match_model,
+        };
+    let mut items: Vec<GoldenArchiveSpec> = Vec::new();
     for (name, data) in inputs() {
-        items.push((
-            name.to_string(),
-            format!("inputs/{name}.bin"),
-            data.clone(),
-            false,
-        ));
+        let path = format!("inputs/{name}.bin");
+        items.push(item(name, path.clone(), data.clone(), false, false));
         if name == "text" {
-            items.push((
-                "text-embedded".into(),
-                format!("inputs/{name}.bin"),
-                data,
-                true,
-            ));
+            items.push(item("text-embedded", path, data, true, false));
         }
     }
-    let g = greedy_input(&model, 3 * ARCHIVE_CHUNK_LEN as usize + 57);
-    items.push(("greedy".into(), "archives/greedy.bin".into(), g, false));
+    let n = 3 * ARCHIVE_CHUNK_LEN as usize + 57;
+    let g = greedy_input(&model, n);
+    items.push(item(
+        "greedy",
+        "archives/greedy.bin".into(),
+        g.clone(),
+        false,
+        false,
+    ));
+    // Added with codec NeuralMatch; the rows above are unchanged since v1.
+    items.push(item(
+        "greedy-match",
+        "archives/greedy.bin".into(),
+        g,
+        false,
+        true,
+    ));
+    let r = repeats_input(n);
+    items.push(item(
+        "repeats-match",
+        "archives/repeats.bin".into(),
+        r,
+        false,
+        true,
+    ));
     items
         .into_iter()
-        .map(|(name, path, data, embed)| {
+        .map(|it| {
             let opts = crate::compress::CompressOptions {
                 chunk_len: ARCHIVE_CHUNK_LEN,
-                embed_model: embed,
+                embed_model: it.embed_model,
                 window: crate::compress::DEFAULT_WINDOW,
+                match_model: it.match_model,
             };
-            let a = crate::compress::compress_bytes(&model, &data, &opts)
+            let a = crate::compress::compress_bytes(&model, &it.data, &opts)
                 .expect("in-memory compression cannot fail");
-            (name, path, data, a)
+            (it.name, it.path, it.data, a)
         })
         .collect()
 }
@@ -342,24 +396,28 @@ pub fn mixed_input() -> Vec<u8> {
     inputs().into_iter().flat_map(|(_, d)| d).collect()
 }
 
-/// One golden archive per built-in model (`default_models::builtin`): the
-/// [`mixed_input`] compressed with that model at its chunk length,
-/// model not embedded, so decoding finds the model by fingerprint.
-/// `(name, fingerprint, archive)`.
+/// Two golden archives per built-in model (`default_models::builtin`): the
+/// [`mixed_input`] compressed with that model at its chunk length, model not
+/// embedded (so decoding finds the model by fingerprint), by the network alone
+/// (`NAME-mixed`, codec `Neural`) and with the match model (`NAME-mixed-match`,
+/// codec `NeuralMatch`). `(name, fingerprint, archive)`.
 pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     let data = mixed_input();
-    crate::default_models::builtin()
-        .map(|(name, fp, chunk_len, bytes)| {
-            let model = Model::from_bytes(bytes).expect("built-in model is valid");
+    let mut out = Vec::new();
+    for (name, fp, chunk_len, bytes) in crate::default_models::builtin() {
+        let model = Model::from_bytes(bytes).expect("built-in model is valid");
+        for (suffix, match_model) in [("mixed", false), ("mixed-match", true)] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,
+                match_model,
                 ..Default::default()
             };
             let a = crate::compress::compress_bytes(&model, &data, &opts)
                 .expect("in-memory compression cannot fail");
-            (format!("{name}-mixed"), fp, a)
-        })
-        .collect()
+            out.push((format!("{name}-{suffix}"), fp, a));
+        }
+    }
+    out
 }
 
 /// `archives/builtin-models.tsv`: name, archive length, xxh3-64, model fingerprint.

@@ -131,6 +131,44 @@ fn round_trip_files_and_short_forms() {
     assert_eq!(o.stdout, &std::fs::read(&input).unwrap()[100..1500]);
 }
 
+/// The default codec mixes in the match model (format version 2, codec
+/// neural+match); `--no-match` writes the network alone in format version 1.
+/// Both decode, and on repetitive text the match model's archive is smaller.
+#[test]
+fn match_model_is_default_and_no_match_writes_format_1() {
+    let d = Dir::new("match");
+    let (m, input) = setup(&d, 1);
+    let data = std::fs::read(&input).unwrap();
+    let mut sizes = Vec::new();
+    for (flags, version, with_match) in [(&[][..], "2", true), (&["--no-match"][..], "1", false)] {
+        let boa = d.path(&format!("in{version}.boa"));
+        let mut args = vec!["-q", "--model", s(&m), "--chunk-size", "1K"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[s(&input), "-o", s(&boa)]);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(&["-l", s(&boa)]);
+        let listing = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            listing.contains(&format!("format version:  {version}")),
+            "{listing}"
+        );
+        // The untrained synthetic model alone does not shrink the text, so
+        // without the match model every chunk is stored.
+        let codecs = if with_match {
+            "codecs:          neural+match x5"
+        } else {
+            "codecs:          stored x5"
+        };
+        assert!(listing.contains(codecs), "{listing}");
+        let o = run(&["-d", "--model", s(&m), "-c", s(&boa)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(o.stdout, data);
+        sizes.push(std::fs::metadata(&boa).unwrap().len());
+    }
+    assert!(sizes[0] * 2 < sizes[1], "{sizes:?}");
+}
+
 #[test]
 fn stdin_stdout_and_thread_identity() {
     let d = Dir::new("stdio");

@@ -1,6 +1,7 @@
 //! The committed portability vectors: every digest must be reproduced by this
 //! build, and the committed files must be exactly what the generator makes.
 
+use boa_det::container::Codec;
 use boa_det::vectors;
 use std::path::Path;
 
@@ -59,6 +60,7 @@ fn committed_archives_are_regenerated_exactly() {
         "regenerate with `boa-det vectors generate {DIR}` (only for a new format)"
     );
     let mut neural = 0;
+    let mut neural_match = 0;
     for (name, path, data, a) in vectors::archives() {
         let on_disk = std::fs::read(dir.join(format!("{name}.boa"))).unwrap();
         assert!(
@@ -67,13 +69,15 @@ fn committed_archives_are_regenerated_exactly() {
         );
         assert!(std::fs::read(Path::new(DIR).join(path)).unwrap() == data);
         let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
-        neural += r
-            .entries()
-            .iter()
-            .filter(|e| e.codec == boa_det::container::Codec::Neural)
-            .count();
+        let count = |c| r.entries().iter().filter(|e| e.codec == c).count();
+        neural += count(Codec::Neural);
+        neural_match += count(Codec::NeuralMatch);
     }
     assert!(neural > 0, "no golden archive exercises the neural codec");
+    assert!(
+        neural_match > 0,
+        "no golden archive exercises the neural+match codec"
+    );
 }
 
 /// Every built-in default model has a golden archive that decodes without a
@@ -90,14 +94,19 @@ fn builtin_model_archives_decode_and_regenerate() {
     assert!(std::fs::read(dir.join("mixed.bin")).unwrap() == vectors::mixed_input());
     let n = vectors::check_builtin_archives(Path::new(DIR))
         .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
-    assert_eq!(n, boa_det::default_models::builtin().count());
+    // One archive per built-in model and neural codec.
+    assert_eq!(n, 2 * boa_det::default_models::builtin().count());
     for (name, _, a) in vectors::builtin_archives() {
         let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
+        let want = if name.ends_with("-match") {
+            Codec::NeuralMatch
+        } else {
+            Codec::Neural
+        };
         assert!(
-            r.entries()
-                .iter()
-                .any(|e| e.codec == boa_det::container::Codec::Neural),
-            "{name}: the golden archive does not exercise the neural codec"
+            r.entries().iter().any(|e| e.codec == want),
+            "{name}: the golden archive does not exercise codec {}",
+            want.name()
         );
     }
 }

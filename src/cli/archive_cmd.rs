@@ -58,6 +58,10 @@ pub struct ArchiveOpts {
     /// chunk length the built-in model was trained for; 4K for other models].
     #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size)]
     pub chunk_size: Option<u32>,
+    /// Code with the network alone (codec `neural`), without the match model
+    /// that is mixed in by default (codec `neural+match`, docs/FORMAT.md 9.9).
+    #[arg(long)]
+    pub no_match: bool,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
@@ -301,6 +305,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         chunk_len: opts.chunk_size.unwrap_or_else(|| chunk_len_for(model)),
         embed_model: opts.embed_model,
         window: opts.window,
+        match_model: !opts.no_match,
     };
     let t0 = Instant::now();
     let mut counter = CountingWriter {
@@ -462,19 +467,12 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
     let h = *reader.header();
     let total = reader.total_len();
     let file_len = reader.file_len();
-    let mut counts = [0usize; 3];
-    for e in reader.entries() {
-        counts[usize::from(e.codec.id()).min(2)] += 1;
-    }
-    let codecs: Vec<String> = [
-        (Codec::Stored, "stored"),
-        (Codec::Neural, "neural"),
-        (Codec::Zstd, "zstd"),
-    ]
-    .iter()
-    .filter(|(c, _)| counts[usize::from(c.id())] > 0)
-    .map(|(c, n)| format!("{n} x{}", counts[usize::from(c.id())]))
-    .collect();
+    let codecs: Vec<String> = Codec::ALL
+        .iter()
+        .map(|&c| (c, reader.entries().iter().filter(|e| e.codec == c).count()))
+        .filter(|&(_, n)| n > 0)
+        .map(|(c, n)| format!("{} x{n}", c.name()))
+        .collect();
     outln!("{name}");
     outln!("  original size:   {total}");
     outln!("  archive size:    {file_len}");
@@ -513,7 +511,7 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
             None => String::new(),
         }
     );
-    outln!("  format version:  {}", h.format_version);
+    outln!("  format version:  {}", h.params.format_version);
     outln!("  arith version:   {}", h.params.arith_version);
     if opts.verbose {
         for (i, e) in reader.entries().iter().enumerate() {

@@ -27,6 +27,9 @@ pub enum ModelCommand {
         /// instead of the table.
         #[arg(long)]
         json: bool,
+        /// Mix the match model into the network's frequencies (codec NeuralMatch).
+        #[arg(long)]
+        match_model: bool,
     },
     /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
     Synth {
@@ -109,6 +112,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             chunk_size,
             max_bytes,
             json,
+            match_model,
         } => {
             let m = load(&model)?;
             if !json {
@@ -131,7 +135,8 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 } else {
                     data.len().min(max_bytes)
                 };
-                let r = crate::eval::code_length(&m, &data[..n], chunk_size.max(1));
+                let r =
+                    crate::eval::code_length_with(&m, &data[..n], chunk_size.max(1), match_model);
                 if json {
                     outln!(
                         "{}",
@@ -266,12 +271,16 @@ fn bench_codec(
         .chunks(crate::compress::DEFAULT_CHUNK_LEN as usize)
         .collect();
     let t0 = Instant::now();
-    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks));
+    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks, true));
     let enc = t0.elapsed().as_secs_f64();
-    let streams: Vec<(&[u8], usize)> = payloads
+    let streams: Vec<crate::compress::EncodedStream<'_>> = payloads
         .iter()
         .zip(&chunks)
-        .map(|(p, c)| (p.as_slice(), c.len()))
+        .map(|(p, c)| crate::compress::EncodedStream {
+            payload: p,
+            len: c.len(),
+            with_match: true,
+        })
         .collect();
     let t0 = Instant::now();
     let back = pool.install(|| crate::compress::decode_chunks(m, &streams));

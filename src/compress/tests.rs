@@ -21,11 +21,30 @@ fn model() -> &'static Model {
     M.get_or_init(|| tiny(1))
 }
 
+/// Options with the default codec (the match model mixed in).
 fn opts(chunk_len: u32, window: usize) -> CompressOptions {
     CompressOptions {
         chunk_len,
         embed_model: false,
         window,
+        match_model: true,
+    }
+}
+
+/// Options for the network alone (codec `Neural`) or with the match model.
+fn opts_with(chunk_len: u32, window: usize, match_model: bool) -> CompressOptions {
+    CompressOptions {
+        match_model,
+        ..opts(chunk_len, window)
+    }
+}
+
+/// The neural codec that `opts_with(.., match_model)` writes.
+fn neural_codec(match_model: bool) -> Codec {
+    if match_model {
+        Codec::NeuralMatch
+    } else {
+        Codec::Neural
     }
 }
 
@@ -62,8 +81,9 @@ fn random(n: usize, seed: u64) -> Vec<u8> {
     v
 }
 
-fn round_trip(data: &[u8], chunk_len: u32, window: usize) -> Vec<u8> {
-    let archive = compress_bytes(model(), data, &opts(chunk_len, window)).unwrap();
+fn round_trip(data: &[u8], chunk_len: u32, window: usize, match_model: bool) -> Vec<u8> {
+    let o = opts_with(chunk_len, window, match_model);
+    let archive = compress_bytes(model(), data, &o).unwrap();
     let back = decompress_bytes(&archive, Some(model().clone())).unwrap();
     assert_eq!(back, data);
     archive
@@ -71,11 +91,13 @@ fn round_trip(data: &[u8], chunk_len: u32, window: usize) -> Vec<u8> {
 
 #[test]
 fn round_trip_edge_sizes() {
-    for chunk_len in [1u32, 7, 64] {
-        for n in [0usize, 1, 6, 7, 8, 63, 64, 65, 200] {
-            round_trip(&text(n), chunk_len, 3);
-            round_trip(&vec![0u8; n], chunk_len, 2);
-            round_trip(&random(n, n as u64), chunk_len, 256);
+    for m in [false, true] {
+        for chunk_len in [1u32, 7, 64] {
+            for n in [0usize, 1, 6, 7, 8, 63, 64, 65, 200] {
+                round_trip(&text(n), chunk_len, 3, m);
+                round_trip(&vec![0u8; n], chunk_len, 2, m);
+                round_trip(&random(n, n as u64), chunk_len, 256, m);
+            }
         }
     }
 }
@@ -86,22 +108,24 @@ fn archive_independent_of_threads_and_window() {
     let mut data = greedy(64 * 120, 64);
     data.extend(random(700, 9));
     data.extend(vec![0u8; 1200]);
-    let mut archives = Vec::new();
-    for threads in [1, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        for window in [1, 3, 256] {
-            archives.push(pool.install(|| round_trip(&data, 64, window)));
+    for m in [false, true] {
+        let mut archives = Vec::new();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for window in [1, 3, 256] {
+                archives.push(pool.install(|| round_trip(&data, 64, window, m)));
+            }
         }
+        assert!(archives.windows(2).all(|w| w[0] == w[1]));
+        // Text chunks are coded (the container falls back to stored for the
+        // random ones, whose encoding does not shrink).
+        let r = ArchiveReader::from_bytes(&archives[0]).unwrap();
+        assert!(r.entries().iter().any(|e| e.codec == neural_codec(m)));
+        assert!(r.entries().iter().any(|e| e.codec == Codec::Stored));
     }
-    assert!(archives.windows(2).all(|w| w[0] == w[1]));
-    // Text chunks are coded (the container falls back to stored for the
-    // random ones, whose encoding does not shrink).
-    let r = ArchiveReader::from_bytes(&archives[0]).unwrap();
-    assert!(r.entries().iter().any(|e| e.codec == Codec::Neural));
-    assert!(r.entries().iter().any(|e| e.codec == Codec::Stored));
 }
 
 #[test]
@@ -176,7 +200,7 @@ fn verify_names_bad_chunk() {
     let mut archive = compress_bytes(model(), &data, &opts(100, 4)).unwrap();
     let r = ArchiveReader::from_bytes(&archive).unwrap();
     let e = r.entries()[3];
-    assert_eq!(e.codec, Codec::Neural);
+    assert_eq!(e.codec, Codec::NeuralMatch);
     let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
     assert!(verify(&mut reader, Some(model()), 3, &mut |_| {}).ok());
     archive[e.offset as usize + 2] ^= 0x10;
@@ -200,7 +224,10 @@ fn every_flip_and_truncation_is_an_error() {
     let archive = compress_bytes(model(), &data, &o).unwrap();
     let r = ArchiveReader::from_bytes(&archive).unwrap();
     let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
-    assert_eq!(codecs, [Codec::Neural, Codec::Neural, Codec::Stored]);
+    assert_eq!(
+        codecs,
+        [Codec::NeuralMatch, Codec::NeuralMatch, Codec::Stored]
+    );
     for i in 0..archive.len() {
         for flip in [0x01u8, 0x80, 0xFF] {
             let mut a = archive.clone();
@@ -222,9 +249,57 @@ fn decode_chunks_garbage_never_panics() {
     for n in 0..200usize {
         let mut p = vec![0u8; n % 40];
         rng.fill_bytes(&mut p);
-        let r = decode_chunks(model(), &[(&p, n % 17), (&p, 3)]);
+        let stream = |len, with_match| EncodedStream {
+            payload: &p,
+            len,
+            with_match,
+        };
+        let r = decode_chunks(
+            model(),
+            &[stream(n % 17, n % 2 == 0), stream(3, n % 3 == 0)],
+        );
         assert_eq!(r.len(), 2);
     }
+}
+
+/// Repeats that the network cannot predict (copies of a random block) cost
+/// almost nothing with the match model, and the archive's payload sizes agree
+/// with `eval::code_length_with` (the range coder adds a few bytes per chunk).
+#[test]
+fn match_model_codes_repeats_and_agrees_with_eval() {
+    let block = random(300, 77);
+    let data: Vec<u8> = block.iter().cycle().take(3000).copied().collect();
+    let archive = compress_bytes(model(), &data, &opts_with(1000, 4, true)).unwrap();
+    assert_eq!(
+        decompress_bytes(&archive, Some(model().clone())).unwrap(),
+        data
+    );
+    let r = ArchiveReader::from_bytes(&archive).unwrap();
+    assert!(r.entries().iter().all(|e| e.codec == Codec::NeuralMatch));
+    let plain = crate::eval::code_length_with(model(), &data, 1000, false);
+    let matched = crate::eval::code_length_with(model(), &data, 1000, true);
+    // Per 1000-byte chunk: 300 random bytes the (untrained) network codes
+    // badly either way, then 700 repeated bytes that the match model makes
+    // nearly free: less than a bit per repeated byte on average.
+    let random_part = plain.bits * 0.3;
+    assert!(
+        matched.bits < random_part + 2100.0,
+        "{} vs {}",
+        matched.bits,
+        plain.bits
+    );
+    // The payload is the ideal code length plus at most 10 bytes per chunk.
+    let got: u64 = r
+        .entries()
+        .iter()
+        .map(|e| u64::from(e.compressed_size))
+        .sum();
+    let ideal = matched.bits / 8.0;
+    let got = got as f64;
+    assert!(
+        got + 3.0 >= ideal && got <= ideal + 30.0,
+        "{got} vs {ideal}"
+    );
 }
 
 #[test]
@@ -244,8 +319,10 @@ proptest! {
         ],
         chunk_len in 1u32..80,
         window in 1usize..5,
+        match_model in any::<bool>(),
     ) {
-        let archive = compress_bytes(model(), &data, &opts(chunk_len, window)).unwrap();
+        let o = opts_with(chunk_len, window, match_model);
+        let archive = compress_bytes(model(), &data, &o).unwrap();
         prop_assert_eq!(decompress_bytes(&archive, Some(model().clone())).unwrap(), data);
     }
 }

@@ -3,8 +3,8 @@
 
 use super::{
     ArchiveParams, ChunkEntry, Codec, ContainerError, FLAG_MODEL_EMBEDDED, FOOTER_LEN,
-    FOOTER_MAGIC, FORMAT_VERSION, HEADER_LEN, Header, INDEX_ENTRY_LEN, INDEX_TRAILER_LEN,
-    KNOWN_FLAGS, MAGIC, MAX_CHUNK_LEN, xxh3_64,
+    FOOTER_MAGIC, FORMAT_VERSION_NEWEST, FORMAT_VERSION_OLDEST, HEADER_LEN, Header,
+    INDEX_ENTRY_LEN, INDEX_TRAILER_LEN, KNOWN_FLAGS, MAGIC, MAX_CHUNK_LEN, xxh3_64,
 };
 
 pub(crate) const HEADER_SIZE: usize = HEADER_LEN as usize;
@@ -62,7 +62,7 @@ pub(crate) fn encode_header(params: &ArchiveParams, model_embedded: bool) -> [u8
         0
     };
     b[0..8].copy_from_slice(&MAGIC);
-    b[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    b[8..10].copy_from_slice(&params.format_version.to_le_bytes());
     b[10..12].copy_from_slice(&params.arith_version.to_le_bytes());
     b[12..16].copy_from_slice(&flags.to_le_bytes());
     b[16..32].copy_from_slice(&params.model_fingerprint);
@@ -87,7 +87,7 @@ pub(crate) fn parse_header(b: &[u8; HEADER_SIZE]) -> Result<Header, ContainerErr
     if stored != computed {
         return Err(ContainerError::HeaderChecksum { stored, computed });
     }
-    if version != FORMAT_VERSION {
+    if !(FORMAT_VERSION_OLDEST..=FORMAT_VERSION_NEWEST).contains(&version) {
         return Err(ContainerError::UnsupportedVersion { version });
     }
     if flags & !KNOWN_FLAGS != 0 {
@@ -95,8 +95,8 @@ pub(crate) fn parse_header(b: &[u8; HEADER_SIZE]) -> Result<Header, ContainerErr
     }
     check_chunk_len(chunk_len)?;
     Ok(Header {
-        format_version: version,
         params: ArchiveParams {
+            format_version: version,
             arith_version,
             model_fingerprint,
             chunk_len,
@@ -191,6 +191,7 @@ pub(crate) struct Index {
 pub(crate) fn parse_index(
     index: &[u8],
     footer_count: u64,
+    format_version: u16,
     chunk_len: u32,
     data_start: u64,
     index_offset: u64,
@@ -251,6 +252,14 @@ pub(crate) fn parse_index(
                 id: codec_id,
             });
         };
+        if codec.min_format_version() > format_version {
+            return Err(ContainerError::CodecNeedsNewerFormat {
+                index,
+                codec: codec.name(),
+                needs: codec.min_format_version(),
+                version: format_version,
+            });
+        }
         let is_last = index + 1 == count;
         let size_ok = if is_last {
             original_size >= 1 && original_size <= chunk_len
@@ -271,7 +280,7 @@ pub(crate) fn parse_index(
                     return Err(ContainerError::StoredChunkInconsistent { index });
                 }
             }
-            Codec::Neural | Codec::Zstd => {
+            Codec::Neural | Codec::NeuralMatch | Codec::Zstd => {
                 if compressed_size >= original_size {
                     return Err(ContainerError::PayloadNotSmaller {
                         index,

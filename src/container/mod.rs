@@ -1,4 +1,4 @@
-//! The `.boa` archive container, format version 1.
+//! The `.boa` archive container, format versions 1 and 2.
 //!
 //! The normative byte layout is `docs/FORMAT.md`. In short (little-endian):
 //!
@@ -40,8 +40,13 @@ pub const MAGIC: [u8; 8] = *b"BOADET\x00\x01";
 /// Footer magic, bytes 24..32 of the footer.
 pub const FOOTER_MAGIC: [u8; 8] = *b"BOAEND\x00\x01";
 
-/// The format version this module writes and the only one it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The oldest format version this module reads and writes.
+pub const FORMAT_VERSION_OLDEST: u16 = 1;
+
+/// The newest format version this module reads and writes. Version 2 is
+/// version 1 plus codec 3 ([`Codec::NeuralMatch`]); a writer uses the oldest
+/// version that holds its codecs, so older readers can read what they can.
+pub const FORMAT_VERSION_NEWEST: u16 = 2;
 
 /// Header flag bit 0: a model blob section follows the header.
 pub const FLAG_MODEL_EMBEDDED: u32 = 1;
@@ -85,15 +90,40 @@ pub enum Codec {
     Neural = 1,
     /// Reserved for a zstd fallback; readers may not support it.
     Zstd = 2,
+    /// The range-coded stream of the neural model with the match model mixed
+    /// in (`docs/FORMAT.md` section 9.9).
+    NeuralMatch = 3,
 }
 
 impl Codec {
+    /// Every defined codec, in id order.
+    pub const ALL: [Codec; 4] = [Self::Stored, Self::Neural, Self::Zstd, Self::NeuralMatch];
+
+    /// The codec's name, as `boa-det list` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Neural => "neural",
+            Self::Zstd => "zstd",
+            Self::NeuralMatch => "neural+match",
+        }
+    }
+
+    /// The first format version in which the codec may appear.
+    pub fn min_format_version(self) -> u16 {
+        match self {
+            Self::Stored | Self::Neural | Self::Zstd => 1,
+            Self::NeuralMatch => 2,
+        }
+    }
+
     /// The codec with the given id, if it is defined.
     pub fn from_id(id: u8) -> Option<Self> {
         match id {
             0 => Some(Self::Stored),
             1 => Some(Self::Neural),
             2 => Some(Self::Zstd),
+            3 => Some(Self::NeuralMatch),
             _ => None,
         }
     }
@@ -107,6 +137,9 @@ impl Codec {
 /// The parameters a writer records in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArchiveParams {
+    /// Format version, `FORMAT_VERSION_OLDEST..=FORMAT_VERSION_NEWEST`: the
+    /// oldest one whose codecs include every codec the writer will use.
+    pub format_version: u16,
     /// Version of the integer arithmetic the neural codec used.
     pub arith_version: u16,
     /// xxh3-128 fingerprint of the model (as the model computes it).
@@ -118,9 +151,7 @@ pub struct ArchiveParams {
 /// A parsed and verified header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
-    /// Always [`FORMAT_VERSION`] for a header that parsed.
-    pub format_version: u16,
-    /// The writer's parameters.
+    /// The writer's parameters (the format version is one this build reads).
     pub params: ArchiveParams,
     /// Whether a model blob section follows the header.
     pub model_embedded: bool,
@@ -191,10 +222,24 @@ pub enum ContainerError {
         /// Checksum of the header bytes.
         computed: u64,
     },
-    /// The format version is not [`FORMAT_VERSION`].
-    #[error("unsupported format version {version} (this build reads version 1)")]
+    /// The format version is not one this build reads (or writes).
+    #[error("unsupported format version {version} (this build reads versions 1 to 2)")]
     UnsupportedVersion {
         /// The version in the header.
+        version: u16,
+    },
+    /// A chunk uses a codec that the archive's format version does not define.
+    #[error(
+        "chunk {index}: codec {codec} needs format version {needs}, but the archive is version {version}"
+    )]
+    CodecNeedsNewerFormat {
+        /// Chunk number.
+        index: usize,
+        /// The codec's name.
+        codec: &'static str,
+        /// Its first format version.
+        needs: u16,
+        /// The archive's format version.
         version: u16,
     },
     /// The header has flag bits that version 1 does not define.

@@ -146,6 +146,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
         let index = format::parse_index(
             &index_bytes,
             footer.chunk_count,
+            header.params.format_version,
             header.params.chunk_len,
             data_start,
             footer.index_offset,

@@ -25,6 +25,7 @@ fn decoder(
 
 fn params(chunk_len: u32) -> ArchiveParams {
     ArchiveParams {
+        format_version: 1,
         arith_version: 1,
         model_fingerprint: *b"0123456789abcdef",
         chunk_len,
@@ -472,11 +473,21 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 2);
+    with_header(&mut b, |h| h[8] = 3);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 2 })
+        Err(ContainerError::UnsupportedVersion { version: 3 })
     ));
+    let mut b = a.clone();
+    with_header(&mut b, |h| h[8] = 0);
+    assert!(matches!(
+        ArchiveReader::from_bytes(&b),
+        Err(ContainerError::UnsupportedVersion { version: 0 })
+    ));
+    // Version 2 only adds a codec: a version-1 archive relabelled 2 still reads.
+    let mut b = a.clone();
+    with_header(&mut b, |h| h[8] = 2);
+    assert_eq!(full_check(&b).unwrap(), full_check(&a).unwrap());
     let mut b = a.clone();
     with_header(&mut b, |h| h[12] |= 2);
     assert!(matches!(
@@ -594,6 +605,18 @@ fn crafted_indexes() {
         (Box::new(|i| i[16] = 9), |e| {
             matches!(e, ContainerError::UnknownCodec { index: 0, id: 9 })
         }),
+        // Codec 3 (neural+match) is defined from format version 2 on.
+        (Box::new(|i| i[16] = 3), |e| {
+            matches!(
+                e,
+                ContainerError::CodecNeedsNewerFormat {
+                    index: 0,
+                    needs: 2,
+                    version: 1,
+                    ..
+                }
+            )
+        }),
         (Box::new(|i| i[0] ^= 1), |e| {
             matches!(e, ContainerError::ChunkOffset { index: 0, .. })
         }),
@@ -627,6 +650,46 @@ fn crafted_indexes() {
         full_check(&b),
         Err(ContainerError::ContentChecksum)
     ));
+}
+
+/// A writer takes versions 1 and 2 only, and codec 3 only in version 2.
+#[test]
+fn format_versions_and_codecs() {
+    for version in [0u16, 3] {
+        let p = ArchiveParams {
+            format_version: version,
+            ..params(10)
+        };
+        assert!(matches!(
+            ArchiveWriter::new(Vec::new(), &p, None),
+            Err(ContainerError::UnsupportedVersion { .. })
+        ));
+    }
+    let cf = table();
+    let chunk = b"aaaaaaaaaa";
+    let payload = encode_chunk(&cf, chunk);
+    let mut w = ArchiveWriter::new(Vec::new(), &params(10), None).unwrap();
+    assert!(matches!(
+        w.write_encoded(chunk, Codec::NeuralMatch, &payload),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 2,
+            version: 1,
+            ..
+        })
+    ));
+    let p2 = ArchiveParams {
+        format_version: 2,
+        ..params(10)
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &p2, None).unwrap();
+    w.write_encoded(chunk, Codec::NeuralMatch, &payload)
+        .unwrap();
+    w.write_encoded(chunk, Codec::Neural, &payload).unwrap();
+    let a = w.finish().unwrap();
+    let r = ArchiveReader::from_bytes(&a).unwrap();
+    assert_eq!(r.header().params.format_version, 2);
+    let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
+    assert_eq!(codecs, [Codec::NeuralMatch, Codec::Neural]);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use super::{ArchiveParams, ChunkEntry, Codec, ContainerError, MAX_MODEL_BLOB_LEN
 /// ([`ContainerError::WriterFailed`]); the output is then incomplete.
 pub struct ArchiveWriter<W: Write> {
     out: W,
+    format_version: u16,
     chunk_len: u32,
     /// Bytes written so far (the next payload's offset).
     offset: u64,
@@ -48,6 +49,13 @@ impl<W: Write> ArchiveWriter<W> {
         model_blob: Option<&[u8]>,
     ) -> Result<Self, ContainerError> {
         format::check_chunk_len(params.chunk_len)?;
+        if !(super::FORMAT_VERSION_OLDEST..=super::FORMAT_VERSION_NEWEST)
+            .contains(&params.format_version)
+        {
+            return Err(ContainerError::UnsupportedVersion {
+                version: params.format_version,
+            });
+        }
         let blob_len = match model_blob {
             Some(blob) => {
                 let len = u64::try_from(blob.len()).map_err(|_| ContainerError::SizeOverflow)?;
@@ -72,6 +80,7 @@ impl<W: Write> ArchiveWriter<W> {
         }
         Ok(Self {
             out,
+            format_version: params.format_version,
             chunk_len: params.chunk_len,
             offset,
             index: Vec::new(),
@@ -114,6 +123,14 @@ impl<W: Write> ArchiveWriter<W> {
     ) -> Result<ChunkEntry, ContainerError> {
         if codec == Codec::Stored {
             return Err(ContainerError::EncodedAsStored);
+        }
+        if codec.min_format_version() > self.format_version {
+            return Err(ContainerError::CodecNeedsNewerFormat {
+                index: self.entries,
+                codec: codec.name(),
+                needs: codec.min_format_version(),
+                version: self.format_version,
+            });
         }
         if payload.len() >= original.len() {
             self.write(original, Codec::Stored, original)

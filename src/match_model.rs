@@ -1,0 +1,365 @@
+//! The match model of codec `NeuralMatch`: classical predictors that find the
+//! last earlier occurrence of the current context in the same chunk and
+//! predict the byte that followed it, each with an adaptive table that mixes
+//! its prediction into the network's frequencies.
+//!
+//! Why: the network has a small state and no memory of the exact bytes it has
+//! seen, so it misses exact repeats (repeated record headers, padded columns,
+//! duplicated lines, fixed-layout table rows), which is what LZ coders live on.
+//! Four match finders with minimum orders 1, 2, 4 and 8 recover them for one
+//! hash lookup each per byte (measured in `docs/MODELS.md`).
+//!
+//! A match finder only reshapes a valid frequency table into another valid one,
+//! deterministically from the bytes of the chunk coded so far, so encoder and
+//! decoder stay in lockstep. It runs on the host after the frequencies are
+//! produced, so its result is the same for every backend and thread count.
+//!
+//! Normative description: `docs/FORMAT.md` section 9.9. All arithmetic is on
+//! unsigned integers and cannot overflow (bounds are stated inline).
+#![deny(clippy::float_arithmetic)]
+
+use crate::arith::freq::{FREQ_TOTAL, Frequencies};
+
+/// Minimum match orders of the finders, applied in this order (low orders
+/// first, so the most reliable finder acts last and sees the others' boosts).
+pub const ORDERS: [usize; 4] = [1, 2, 4, 8];
+/// A candidate match is verified backwards over at most this many bytes.
+pub const VERIFY_MAX: usize = 32;
+/// Match lengths saturate here.
+pub const LEN_CAP: u32 = 65535;
+/// Number of match-length buckets ([`len_bucket`]).
+pub const LEN_BUCKETS: usize = 24;
+/// Number of confidence buckets ([`conf_bucket`]).
+pub const CONF_BUCKETS: usize = 12;
+/// Update counts saturate here; the adaptation rate is `2 / (2n + 3)`.
+pub const COUNT_LIMIT: u32 = 255;
+/// Smallest and largest hashed table sizes, in bits.
+pub const TABLE_BITS_MIN: u32 = 10;
+pub const TABLE_BITS_MAX: u32 = 18;
+/// Multiplier of the context hash (2^64 / golden ratio).
+const HASH_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Fixed-point scale of hit probabilities: 16 bits.
+const P_ONE: u32 = 1 << 16;
+
+/// Table size in bits of the order-`order` finder for a chunk of `len` bytes:
+/// `min(8 * order, clamp(ceil(log2(len)) - 2, 10, 18))`. When it equals
+/// `8 * order` the context bytes index the table directly.
+pub fn table_bits(order: usize, len: usize) -> u32 {
+    let ceil_log2 = if len <= 1 {
+        0
+    } else {
+        usize::BITS - (len - 1).leading_zeros()
+    };
+    let order_bits = u32::try_from(8 * order).unwrap_or(u32::MAX);
+    // A quarter of the chunk length: measured to cost 0.02 % of the ratio
+    // against a full-size table, for a quarter of the memory.
+    ceil_log2
+        .saturating_sub(2)
+        .clamp(TABLE_BITS_MIN, TABLE_BITS_MAX)
+        .min(order_bits)
+}
+
+/// Bucket of a match length `len >= 1`: the length itself below 16, then one
+/// bucket per power of two (16..31 -> 16, 32..63 -> 17, ...), at most 23.
+pub fn len_bucket(len: u32) -> usize {
+    if len < 16 {
+        len as usize
+    } else {
+        ((12 + len.ilog2()) as usize).min(LEN_BUCKETS - 1)
+    }
+}
+
+/// Bucket of the frequency `f` (`1..2^24`) of the predicted byte:
+/// `min(23 - floor(log2 f), 11)`; bucket 0 is probability >= 1/2.
+pub fn conf_bucket(f: u32) -> usize {
+    (23u32.saturating_sub(f.max(1).ilog2()) as usize).min(CONF_BUCKETS - 1)
+}
+
+/// Adaptation rate after `n` updates, in 16 bits: `floor(2^17 / (2n + 3))`.
+fn rate(n: u32) -> u32 {
+    (2 * P_ONE) / (2 * n + 3)
+}
+
+/// An adaptive hit probability: `p / 2^16` estimates how often the predicted
+/// byte is right in one context. `p` stays in `1..2^16`.
+#[derive(Clone, Copy, Debug)]
+struct HitRate {
+    p: u32,
+    n: u32,
+}
+
+impl HitRate {
+    const INITIAL: Self = Self { p: P_ONE / 2, n: 0 };
+
+    fn update(&mut self, hit: bool) {
+        let r = rate(self.n);
+        // Both products are < 2^16 * 2^16 (r < 2^16): no u32 overflow.
+        if hit {
+            self.p += ((P_ONE - 1 - self.p) * r) >> 16;
+        } else {
+            self.p -= (self.p * r) >> 16;
+        }
+        self.p = self.p.max(1);
+        self.n = (self.n + 1).min(COUNT_LIMIT);
+    }
+}
+
+/// One match finder of a fixed minimum order.
+struct MatchFinder {
+    order: usize,
+    /// `table[i]` = position in the chunk of the byte that followed the last
+    /// context with index `i`, or 0 if none (position 0 never follows a context).
+    table: Vec<u32>,
+    bits: u32,
+    direct: bool,
+    /// Position of the predicted byte; meaningful when `len > 0`.
+    ptr: usize,
+    /// Current match length, 0 when there is no match.
+    len: u32,
+    rates: Vec<HitRate>,
+    /// The context and byte of the last prediction, for the update.
+    pending: Option<(usize, u8)>,
+}
+
+impl MatchFinder {
+    fn new(order: usize, chunk_len: usize) -> Self {
+        let bits = table_bits(order, chunk_len);
+        Self {
+            order,
+            table: vec![0; 1 << bits],
+            bits,
+            direct: u32::try_from(8 * order).is_ok_and(|b| b == bits),
+            ptr: 0,
+            len: 0,
+            rates: vec![HitRate::INITIAL; LEN_BUCKETS * CONF_BUCKETS],
+            pending: None,
+        }
+    }
+
+    /// Table index of the context `ctx` (`order` bytes, oldest first): the
+    /// bytes as a big-endian number, hashed unless the table indexes directly.
+    fn index(&self, ctx: &[u8]) -> usize {
+        let v = ctx.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b));
+        if self.direct {
+            v as usize
+        } else {
+            (v.wrapping_mul(HASH_MUL) >> (64 - self.bits)) as usize
+        }
+    }
+
+    fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
+        self.pending = None;
+        if self.len == 0 {
+            return;
+        }
+        let b = hist[self.ptr];
+        let fb = freq.0[b as usize];
+        let ctx = len_bucket(self.len) * CONF_BUCKETS + conf_bucket(fb);
+        self.pending = Some((ctx, b));
+        // The learned hit rate in 24 bits; <= 2^24 - 256.
+        let h = self.rates[ctx].p << 8;
+        if h > fb {
+            raise(freq, b, h);
+        }
+    }
+
+    fn update(&mut self, hist: &[u8]) {
+        let t = hist.len();
+        let byte = hist[t - 1];
+        if let Some((ctx, b)) = self.pending.take() {
+            self.rates[ctx].update(b == byte);
+        }
+        if self.len > 0 && hist[self.ptr] == byte {
+            self.len = (self.len + 1).min(LEN_CAP);
+            self.ptr += 1;
+        } else {
+            self.len = 0;
+        }
+        if t < self.order {
+            return;
+        }
+        let i = self.index(&hist[t - self.order..]);
+        if self.len == 0 {
+            let cand = self.table[i] as usize;
+            // The common suffix of hist[..cand] and hist[..t], at most VERIFY_MAX.
+            let l = (1..=VERIFY_MAX.min(cand))
+                .take_while(|&k| hist[cand - k] == hist[t - k])
+                .count();
+            if l >= self.order {
+                self.len = l as u32;
+                self.ptr = cand;
+            }
+        }
+        // t < 2^32: chunks are at most 64 MiB (container::MAX_CHUNK_LEN).
+        self.table[i] = t as u32;
+    }
+}
+
+/// The match model of one stream (one chunk): the finders of [`ORDERS`].
+pub struct MatchModel {
+    finders: Vec<MatchFinder>,
+}
+
+impl MatchModel {
+    /// A fresh model for a chunk of `chunk_len` bytes (its actual length).
+    pub fn new(chunk_len: usize) -> Self {
+        Self {
+            finders: ORDERS
+                .iter()
+                .map(|&o| MatchFinder::new(o, chunk_len))
+                .collect(),
+        }
+    }
+
+    /// Reshapes the network's `freq` for the next byte, given the chunk's bytes
+    /// `hist` so far. Call [`MatchModel::update`] with the actual byte next.
+    pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
+        for f in &mut self.finders {
+            f.predict(hist, freq);
+        }
+    }
+
+    /// Learns from the actual byte, which `hist` now ends with.
+    pub fn update(&mut self, hist: &[u8]) {
+        if hist.is_empty() {
+            return;
+        }
+        for f in &mut self.finders {
+            f.update(hist);
+        }
+    }
+}
+
+/// Raises the frequency of `b` from `freq[b] < h` to about `h`: every other
+/// entry is scaled by `w / 2^32` with `w = floor(2^32 (2^24 - h) / (2^24 - freq[b]))`
+/// (rounded down, at least 1) and `b` takes the rest, so the total stays
+/// exactly `2^24` and every entry stays >= 1.
+fn raise(freq: &mut Frequencies, b: u8, h: u32) {
+    let total = u64::from(FREQ_TOTAL);
+    let fb = u64::from(freq.0[b as usize]);
+    // total - fb >= 255 (the other entries are >= 1); h > fb gives w < 2^32.
+    let w = ((total - u64::from(h)) << 32) / (total - fb);
+    // Scale all 256 entries (a branch-free loop the compiler vectorizes),
+    // then replace b's: the result is as if b had been skipped.
+    let mut sum: u64 = 0;
+    for f in freq.0.iter_mut() {
+        // f * w < 2^24 * 2^32; the result is <= f.
+        let v = ((u64::from(*f) * w) >> 32).max(1);
+        *f = v as u32;
+        sum += v;
+    }
+    let others = sum - u64::from(freq.0[b as usize]);
+    // others <= total - fb, so b keeps at least its old frequency.
+    freq.0[b as usize] = (total - others) as u32;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn buckets_and_table_sizes() {
+        assert_eq!(len_bucket(1), 1);
+        assert_eq!(len_bucket(15), 15);
+        assert_eq!(len_bucket(16), 16);
+        assert_eq!(len_bucket(31), 16);
+        assert_eq!(len_bucket(32), 17);
+        assert_eq!(len_bucket(2047), 22);
+        assert_eq!(len_bucket(LEN_CAP), 23);
+        assert_eq!(conf_bucket(1 << 23), 0);
+        assert_eq!(conf_bucket((1 << 24) - 1), 0);
+        assert_eq!(conf_bucket((1 << 23) - 1), 1);
+        assert_eq!(conf_bucket(1), 11);
+        assert_eq!(table_bits(1, 65536), 8);
+        assert_eq!(table_bits(2, 65536), 14);
+        assert_eq!(table_bits(2, 4096), 10);
+        assert_eq!(table_bits(2, 1 << 18), 16);
+        assert_eq!(table_bits(4, 1), 10);
+        assert_eq!(table_bits(4, 65537), 15);
+        assert_eq!(table_bits(8, 64 << 20), 18);
+        assert!(MatchFinder::new(1, 4096).direct);
+        assert!(!MatchFinder::new(2, 65536).direct);
+        assert!(MatchFinder::new(2, 1 << 18).direct);
+    }
+
+    #[test]
+    fn hit_rate_stays_in_range() {
+        let mut r = HitRate::INITIAL;
+        for _ in 0..2000 {
+            r.update(true);
+        }
+        assert!(r.p < P_ONE && r.p > P_ONE - 1000, "{}", r.p);
+        for _ in 0..2000 {
+            r.update(false);
+        }
+        assert!(r.p >= 1 && r.p < 1000, "{}", r.p);
+    }
+
+    /// A repeat is predicted better with each occurrence: the third copy of a
+    /// random block costs far less than the first.
+    #[test]
+    fn repeats_become_cheap() {
+        let mut block = vec![0u8; 512];
+        let mut x = 0x1234_5678u32;
+        for b in &mut block {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            *b = (x >> 24) as u8;
+        }
+        let data: Vec<u8> = block.iter().chain(&block).chain(&block).copied().collect();
+        let mut m = MatchModel::new(data.len());
+        let mut cost = [0u64; 3];
+        for t in 0..data.len() {
+            let mut f = Frequencies::default();
+            m.predict(&data[..t], &mut f);
+            // -log2(f / 2^24) rounded up to whole bits (so at least 1 per byte).
+            cost[t / 512] += u64::from(24 - f.0[data[t] as usize].ilog2());
+            m.update(&data[..=t]);
+        }
+        assert!(cost[0] > 7 * 512, "{cost:?}");
+        // Copies 2 and 3 cost about 1 bit per byte, the floor of this measure.
+        assert!(cost[1] * 7 < cost[0], "{cost:?}");
+        assert!(cost[2] < 520, "{cost:?}");
+    }
+
+    proptest! {
+        /// Whatever the table, the history and the learned rates, the result
+        /// is a valid table (entries >= 1, total 2^24) and the predicted byte
+        /// never loses probability.
+        #[test]
+        fn predict_keeps_tables_valid(
+            hist in proptest::collection::vec(0u8..4, 1..300),
+            weights in proptest::collection::vec(1u32..5000, 256),
+            big in 0usize..256,
+            big_w in 0u32..(1 << 24),
+        ) {
+            let mut m = MatchModel::new(hist.len());
+            for t in 0..hist.len() {
+                let mut f = valid_table(&weights, big, big_w);
+                let before = f.clone();
+                m.predict(&hist[..t], &mut f);
+                prop_assert!(f.0.iter().all(|&v| v >= 1));
+                prop_assert_eq!(f.0.iter().map(|&v| u64::from(v)).sum::<u64>(), u64::from(FREQ_TOTAL));
+                let grew = (0..256).filter(|&i| f.0[i] > before.0[i]).count();
+                prop_assert!(grew <= ORDERS.len());
+                m.update(&hist[..=t]);
+            }
+        }
+    }
+
+    /// A valid table from arbitrary weights, one of them possibly dominant.
+    fn valid_table(weights: &[u32], big: usize, big_w: u32) -> Frequencies {
+        let mut w: Vec<u64> = weights.iter().map(|&x| u64::from(x)).collect();
+        w[big] += u64::from(big_w) * 64;
+        let sum: u64 = w.iter().sum();
+        let spare = u64::from(FREQ_TOTAL) - 256;
+        let mut f = [0u32; 256];
+        let mut used = 0u64;
+        for i in 0..256 {
+            f[i] = 1 + (w[i] * spare / sum) as u32;
+            used += u64::from(f[i]);
+        }
+        f[big] += (u64::from(FREQ_TOTAL) - used) as u32;
+        Frequencies(f)
+    }
+}
