@@ -1,4 +1,5 @@
-//! Arbitrary input (first byte: chunk length 1..=64, second: window 1..=4)
+//! Arbitrary input (first byte: chunk length 1..=64; second: window 1..=4,
+//! bit 6 = network alone instead of the match model, bit 7 = embed the model)
 //! compresses and decompresses to itself.
 #![no_main]
 
@@ -15,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         chunk_len: u32::from(c % 64) + 1,
         embed_model: w & 0x80 != 0,
         window: usize::from(w % 4) + 1,
+        match_model: w & 0x40 == 0,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

@@ -74,6 +74,11 @@ pub enum ModelCommand {
         codec: bool,
         #[arg(long, default_value_t = 1)]
         codec_mib: usize,
+        /// With --codec: code with the match model too (codec neural+match, the
+        /// archive default); without it, the network alone, which the
+        /// efficiency figure is about.
+        #[arg(long)]
+        match_model: bool,
         /// One core's int8 peak in GMAC/s for the efficiency figure (measure it with --peak).
         #[arg(long, default_value_t = 490.0)]
         peak_gmacs: f64,
@@ -198,6 +203,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             peak,
             codec,
             codec_mib,
+            match_model,
             peak_gmacs,
         } => {
             let kernels =
@@ -222,7 +228,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 .build()
                 .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?;
             if codec {
-                return bench_codec(&m, kernels, &pool, codec_mib, peak_gmacs);
+                return bench_codec(&m, kernels, &pool, codec_mib, match_model, peak_gmacs);
             }
             let mut states: Vec<StreamState> = (0..streams).map(|_| StreamState::new(&m)).collect();
             let mut out = vec![Frequencies::default(); streams];
@@ -254,6 +260,7 @@ fn bench_codec(
     kernels: engine::dispatch::Kernels,
     pool: &rayon::ThreadPool,
     mib: usize,
+    with_match: bool,
     peak_gmacs: f64,
 ) -> Result<(), CliError> {
     let text = crate::vectors::inputs()
@@ -271,7 +278,7 @@ fn bench_codec(
         .chunks(crate::compress::DEFAULT_CHUNK_LEN as usize)
         .collect();
     let t0 = Instant::now();
-    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks, true));
+    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks, with_match));
     let enc = t0.elapsed().as_secs_f64();
     let streams: Vec<crate::compress::EncodedStream<'_>> = payloads
         .iter()
@@ -279,7 +286,7 @@ fn bench_codec(
         .map(|(p, c)| crate::compress::EncodedStream {
             payload: p,
             len: c.len(),
-            with_match: true,
+            with_match,
         })
         .collect();
     let t0 = Instant::now();
@@ -301,14 +308,19 @@ fn bench_codec(
     let cores = pool.current_num_threads() as f64;
     let peak_bytes = peak_gmacs * 1e9 * cores / macs;
     outln!(
-        "kernels={} d_model={} layers={} threads={} {} MiB in {}-byte chunks, {} MAC/byte:",
+        "kernels={} d_model={} layers={} threads={} {} MiB in {}-byte chunks, {} MAC/byte, {}:",
         kernels.name,
         m.dims().d_model,
         m.dims().n_layers,
         cores,
         mib.max(1),
         crate::compress::DEFAULT_CHUNK_LEN,
-        m.macs_per_byte()
+        m.macs_per_byte(),
+        if with_match {
+            "network + match model (codec 3)"
+        } else {
+            "network alone (codec 1)"
+        }
     );
     outln!(
         "  encode {:.3} MB/s ({:.1}% of the {peak_gmacs} GMAC/s/core peak rate {:.3} MB/s)",
