@@ -442,7 +442,7 @@ fn decode_window<R: Read + Seek>(
     indices: Range<usize>,
 ) -> Vec<Result<Vec<u8>, String>> {
     let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
-    let mut neural: Vec<(usize, Vec<u8>, usize, bool)> = Vec::new();
+    let mut neural: Vec<(usize, Vec<u8>, usize, Codec)> = Vec::new();
     for i in indices.clone() {
         match reader.read_payload(i) {
             Err(e) => results.push(Err(e.to_string())),
@@ -452,8 +452,7 @@ fn decode_window<R: Read + Seek>(
                     Codec::Stored => results.push(Ok(p)),
                     Codec::Neural | Codec::NeuralMatch => {
                         results.push(Ok(Vec::new()));
-                        let with_match = e.codec == Codec::NeuralMatch;
-                        neural.push((i - indices.start, p, e.original_size as usize, with_match));
+                        neural.push((i - indices.start, p, e.original_size as usize, e.codec));
                     }
                     Codec::Zstd => results.push(Err(format!(
                         "chunk {i}: codec zstd is not supported by this build"
@@ -471,10 +470,10 @@ fn decode_window<R: Read + Seek>(
         };
         let streams: Vec<EncodedStream<'_>> = neural
             .iter()
-            .map(|(_, p, n, m)| EncodedStream {
+            .map(|(_, p, n, codec)| EncodedStream {
                 payload: p,
                 len: *n,
-                with_match: *m,
+                with_match: *codec == Codec::NeuralMatch,
             })
             .collect();
         for ((k, ..), r) in neural.iter().zip(decode_chunks(model, &streams)) {

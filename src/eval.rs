@@ -50,11 +50,10 @@ pub fn code_length_with(
     use_match: bool,
 ) -> CodeLength {
     let chunks: Vec<&[u8]> = data.chunks(chunk_len.max(1)).collect();
-    let mut matchers: Vec<MatchModel> = if use_match {
-        chunks.iter().map(|c| MatchModel::new(c.len())).collect()
-    } else {
-        Vec::new()
-    };
+    let mut matchers: Vec<Option<MatchModel>> = chunks
+        .iter()
+        .map(|c| use_match.then(|| MatchModel::new(c.len())))
+        .collect();
     let mut states: Vec<StreamState> = chunks.iter().map(|_| StreamState::new(model)).collect();
     let mut out = vec![Frequencies::default(); chunks.len()];
     let mut bytes_in = vec![PRIME_BYTE; chunks.len()];
@@ -72,9 +71,9 @@ pub fn code_length_with(
         );
         for (i, c) in chunks[..active].iter().enumerate() {
             let sym = c[t];
-            if use_match {
-                matchers[i].predict(&c[..t], &mut out[i]);
-                matchers[i].update(&c[..=t]);
+            if let Some(m) = matchers[i].as_mut() {
+                m.predict(&c[..t], &mut out[i]);
+                m.update(&c[..=t]);
             }
             let f = &out[i];
             res.bits += total_log2 - (f[sym as usize] as f64).log2();

@@ -75,10 +75,17 @@ pub fn conf_bucket(f: u32) -> usize {
     (23u32.saturating_sub(f.max(1).ilog2()) as usize).min(CONF_BUCKETS - 1)
 }
 
-/// Adaptation rate after `n` updates, in 16 bits: `floor(2^17 / (2n + 3))`.
-fn rate(n: u32) -> u32 {
-    (2 * P_ONE) / (2 * n + 3)
-}
+/// Adaptation rate after `n` updates, in 16 bits: `RATE[n] = floor(2^17 / (2n + 3))`
+/// for `n <= COUNT_LIMIT` (a table, so the per-byte update does not divide).
+const RATE: [u32; COUNT_LIMIT as usize + 1] = {
+    let mut t = [0u32; COUNT_LIMIT as usize + 1];
+    let mut n = 0;
+    while n < t.len() {
+        t[n] = (2 * P_ONE) / (2 * n as u32 + 3);
+        n += 1;
+    }
+    t
+};
 
 /// An adaptive hit probability: `p / 2^16` estimates how often the predicted
 /// byte is right in one context. `p` stays in `1..2^16`.
@@ -92,7 +99,7 @@ impl HitRate {
     const INITIAL: Self = Self { p: P_ONE / 2, n: 0 };
 
     fn update(&mut self, hit: bool) {
-        let r = rate(self.n);
+        let r = RATE[self.n as usize];
         // Both products are < 2^16 * 2^16 (r < 2^16): no u32 overflow.
         if hit {
             self.p += ((P_ONE - 1 - self.p) * r) >> 16;
@@ -111,7 +118,6 @@ struct MatchFinder {
     /// context with index `i`, or 0 if none (position 0 never follows a context).
     table: Vec<u32>,
     bits: u32,
-    direct: bool,
     /// Position of the predicted byte; meaningful when `len > 0`.
     ptr: usize,
     /// Current match length, 0 when there is no match.
@@ -128,7 +134,6 @@ impl MatchFinder {
             order,
             table: vec![0; 1 << bits],
             bits,
-            direct: u32::try_from(8 * order).is_ok_and(|b| b == bits),
             ptr: 0,
             len: 0,
             rates: vec![HitRate::INITIAL; LEN_BUCKETS * CONF_BUCKETS],
@@ -136,11 +141,16 @@ impl MatchFinder {
         }
     }
 
+    /// Whether the table has one entry per possible context (`bits == 8 * order`).
+    fn direct(&self) -> bool {
+        self.bits as usize == 8 * self.order
+    }
+
     /// Table index of the context `ctx` (`order` bytes, oldest first): the
     /// bytes as a big-endian number, hashed unless the table indexes directly.
     fn index(&self, ctx: &[u8]) -> usize {
         let v = ctx.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b));
-        if self.direct {
+        if self.direct() {
             v as usize
         } else {
             (v.wrapping_mul(HASH_MUL) >> (64 - self.bits)) as usize
@@ -278,9 +288,9 @@ mod tests {
         assert_eq!(table_bits(4, 1), 10);
         assert_eq!(table_bits(4, 65537), 15);
         assert_eq!(table_bits(8, 64 << 20), 18);
-        assert!(MatchFinder::new(1, 4096).direct);
-        assert!(!MatchFinder::new(2, 65536).direct);
-        assert!(MatchFinder::new(2, 1 << 18).direct);
+        assert!(MatchFinder::new(1, 4096).direct());
+        assert!(!MatchFinder::new(2, 65536).direct());
+        assert!(MatchFinder::new(2, 1 << 18).direct());
     }
 
     #[test]

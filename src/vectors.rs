@@ -99,6 +99,15 @@ pub const MODELS: &[ModelSpec] = &[
     },
 ];
 
+/// The `text` vector input (HepMC-like lines).
+pub fn text_input() -> Vec<u8> {
+    inputs()
+        .into_iter()
+        .find(|(name, _)| *name == "text")
+        .map(|(_, d)| d)
+        .unwrap_or_default()
+}
+
 /// The vector inputs, by name.
 pub fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     let mut rng = SplitMix64(0xB0A_DE7);
@@ -284,11 +293,7 @@ pub fn greedy_input(model: &Model, n: usize) -> Vec<u8> {
 /// first 13 bytes repeated to `n` bytes with every 71st byte flipped, so that
 /// the match model finds, follows and loses matches of many lengths.
 pub fn repeats_input(n: usize) -> Vec<u8> {
-    let text = inputs()
-        .into_iter()
-        .find(|(name, _)| *name == "text")
-        .map(|(_, d)| d)
-        .unwrap_or_default();
+    let text = text_input();
     let unit = &text[..13.min(text.len())];
     unit.iter()
         .copied()

@@ -516,8 +516,8 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
     if opts.verbose {
         for (i, e) in reader.entries().iter().enumerate() {
             outln!(
-                "  chunk {i}: {:?} {} -> {} bytes at {}",
-                e.codec,
+                "  chunk {i}: {} {} -> {} bytes at {}",
+                e.codec.name(),
                 e.original_size,
                 e.compressed_size,
                 e.offset

@@ -263,11 +263,7 @@ fn bench_codec(
     with_match: bool,
     peak_gmacs: f64,
 ) -> Result<(), CliError> {
-    let text = crate::vectors::inputs()
-        .into_iter()
-        .find(|(n, _)| *n == "text")
-        .map(|(_, d)| d)
-        .unwrap_or_default();
+    let text = crate::vectors::text_input();
     let data: Vec<u8> = text
         .iter()
         .copied()
