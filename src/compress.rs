@@ -16,7 +16,7 @@ use crate::container::{
 };
 use crate::engine::group::{self, GroupScratch, Prepared};
 use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
-use crate::match_model::MatchModel;
+use crate::match_model::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE, MatchModel, Mixing};
 use crate::model::{Fingerprint, Model};
 use rayon::prelude::*;
 use std::io::{Read, Seek, Write};
@@ -70,6 +70,9 @@ pub struct CompressOptions {
     /// Mix the match model into the network's frequencies (codec
     /// `NeuralMatch`); otherwise the network alone (codec `Neural`).
     pub match_model: bool,
+    /// Whether to add the column finder (codec `NeuralMatchColumns`); only
+    /// with `match_model`.
+    pub records: RecordStride,
 }
 
 impl Default for CompressOptions {
@@ -79,7 +82,63 @@ impl Default for CompressOptions {
             embed_model: false,
             window: DEFAULT_WINDOW,
             match_model: true,
+            records: RecordStride::Auto,
         }
+    }
+}
+
+/// The record length given to the column finder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordStride {
+    /// Detect it ([`crate::record_stride::record_stride_candidates`]) and use
+    /// it if a trial encoding of the first chunks is smaller.
+    Auto,
+    /// No column finder.
+    Off,
+    /// Records of this many bytes, `MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE`.
+    Fixed(u32),
+}
+
+impl RecordStride {
+    /// Parses `auto`, `off` or a record length in bytes.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "off" | "0" => Ok(Self::Off),
+            n => match n.parse::<u32>() {
+                Ok(v) if (MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE).contains(&v) => Ok(Self::Fixed(v)),
+                _ => Err(format!(
+                    "record size must be auto, off or {MIN_RECORD_STRIDE}..={MAX_RECORD_STRIDE} bytes, got {n:?}"
+                )),
+            },
+        }
+    }
+}
+
+/// The codec of streams coded with `mixing`.
+pub fn codec_of(mixing: Mixing) -> Codec {
+    match mixing {
+        Mixing::NetworkOnly => Codec::Neural,
+        Mixing::Match => Codec::NeuralMatch,
+        Mixing::MatchColumns { .. } => Codec::NeuralMatchColumns,
+    }
+}
+
+/// Bytes a payload of codec `NeuralMatchColumns` starts with: the stride.
+const STRIDE_PREFIX_LEN: usize = 4;
+
+/// The chunk payload for a range-coded `stream`: codec `NeuralMatchColumns`
+/// prefixes the record stride (u32 little-endian), the others store the
+/// stream as is (`docs/FORMAT.md` section 9.10).
+fn frame_payload(mixing: Mixing, stream: Vec<u8>) -> Vec<u8> {
+    match mixing {
+        Mixing::MatchColumns { stride } => {
+            let mut p = Vec::with_capacity(STRIDE_PREFIX_LEN + stream.len());
+            p.extend_from_slice(&stride.to_le_bytes());
+            p.extend_from_slice(&stream);
+            p
+        }
+        Mixing::NetworkOnly | Mixing::Match => stream,
     }
 }
 
@@ -108,20 +167,28 @@ struct EncodeScratch {
     inputs: Vec<u8>,
 }
 
-/// Encodes one chunk as one neural stream, time-batched: the engine input for
+/// Encodes one chunk as neural streams, time-batched: the engine input for
 /// byte `p` is byte `p - 1` (the priming byte for `p = 0`), all known in
-/// advance, so blocks of [`ENCODE_BLOCK`] positions are stepped at once. With
-/// `use_match`, the match model reshapes each table before it is used.
+/// advance, so blocks of [`ENCODE_BLOCK`] positions are stepped at once. The
+/// network runs once; each of `mixings` gets its own stream (a trial encodes
+/// two), returned as framed payloads in the same order.
 fn encode_chunk(
     model: &Model,
     prep: &Prepared,
     chunk: &[u8],
-    use_match: bool,
+    mixings: &[Mixing],
     s: &mut EncodeScratch,
-) -> Vec<u8> {
+) -> Vec<Vec<u8>> {
     let mut state = StreamState::new(model);
-    let mut matcher = use_match.then(|| MatchModel::new(chunk.len()));
-    let mut enc = RangeEncoder::with_capacity(chunk.len() / 2 + 16);
+    let mut coders: Vec<_> = mixings
+        .iter()
+        .map(|m| {
+            (
+                m.model(chunk.len()),
+                RangeEncoder::with_capacity(chunk.len() / 2 + 16),
+            )
+        })
+        .collect();
     for start in (0..chunk.len()).step_by(ENCODE_BLOCK) {
         let end = (start + ENCODE_BLOCK).min(chunk.len());
         s.inputs.clear();
@@ -133,27 +200,43 @@ fn encode_chunk(
         }
         let freqs = &mut s.freqs[..end - start];
         group::step_sequence(model, prep, &mut state, &s.inputs, freqs, &mut s.group);
-        for (k, f) in freqs.iter_mut().enumerate() {
+        for (k, net) in freqs.iter().enumerate() {
             let p = start + k;
-            if let Some(m) = matcher.as_mut() {
-                m.predict(&chunk[..p], f);
-                m.update(&chunk[..=p]);
-            }
             let sym = chunk[p];
-            match cum(f) {
-                Ok(cf) => enc.encode(&cf, sym),
-                // The engine always produces valid tables (ARITHMETIC.md §7) and
-                // the match model keeps them valid (match_model::raise).
-                Err(e) => unreachable!("engine produced an invalid table: {e}"),
+            for (matcher, enc) in &mut coders {
+                let mut f = net.clone();
+                if let Some(m) = matcher.as_mut() {
+                    m.predict(&chunk[..p], &mut f);
+                    m.update(&chunk[..=p]);
+                }
+                match cum(&f) {
+                    Ok(cf) => enc.encode(&cf, sym),
+                    // The engine always produces valid tables (ARITHMETIC.md §7) and
+                    // the match model keeps them valid (match_model::raise).
+                    Err(e) => unreachable!("engine produced an invalid table: {e}"),
+                }
             }
         }
     }
-    enc.finish()
+    mixings
+        .iter()
+        .zip(coders)
+        .map(|(&m, (_, enc))| frame_payload(m, enc.finish()))
+        .collect()
 }
 
-/// Encodes each chunk as one neural stream, one rayon task per chunk; with
-/// `use_match` the match model is mixed in (codec `NeuralMatch`).
-pub fn encode_chunks(model: &Model, chunks: &[&[u8]], use_match: bool) -> Vec<Vec<u8>> {
+/// Encodes each chunk as one neural stream with `mixing`, one rayon task per
+/// chunk. Returns the payloads as the archive stores them.
+pub fn encode_chunks(model: &Model, chunks: &[&[u8]], mixing: Mixing) -> Vec<Vec<u8>> {
+    encode_chunks_trial(model, chunks, &[mixing])
+        .into_iter()
+        .map(|mut p| p.swap_remove(0))
+        .collect()
+}
+
+/// Encodes each chunk once per mixing in `mixings` (one network pass per
+/// chunk): `result[chunk][mixing]`.
+fn encode_chunks_trial(model: &Model, chunks: &[&[u8]], mixings: &[Mixing]) -> Vec<Vec<Vec<u8>>> {
     let prep = Prepared::cached(model, engine::dispatch::active());
     chunks
         .par_iter()
@@ -163,7 +246,7 @@ pub fn encode_chunks(model: &Model, chunks: &[&[u8]], use_match: bool) -> Vec<Ve
                 freqs: vec![Frequencies::default(); ENCODE_BLOCK],
                 inputs: Vec::with_capacity(ENCODE_BLOCK),
             },
-            |s, c| encode_chunk(model, &prep, c, use_match, s),
+            |s, c| encode_chunk(model, &prep, c, mixings, s),
         )
         .collect()
 }
@@ -171,12 +254,43 @@ pub fn encode_chunks(model: &Model, chunks: &[&[u8]], use_match: bool) -> Vec<Ve
 /// One range-coded neural stream to decode.
 #[derive(Clone, Copy, Debug)]
 pub struct EncodedStream<'a> {
-    /// The chunk's payload.
+    /// The range-coded bytes (the payload without its prefix, if any).
     pub payload: &'a [u8],
     /// The chunk's original length.
     pub len: usize,
-    /// Whether it was coded with the match model (codec `NeuralMatch`).
-    pub with_match: bool,
+    /// What was mixed into the network's frequencies.
+    pub mixing: Mixing,
+}
+
+impl<'a> EncodedStream<'a> {
+    /// The stream of a chunk payload of a neural `codec`, or why it is invalid
+    /// (a `NeuralMatchColumns` payload without a valid stride prefix).
+    pub fn from_payload(codec: Codec, payload: &'a [u8], len: usize) -> Result<Self, String> {
+        let (mixing, payload) = match codec {
+            Codec::Neural => (Mixing::NetworkOnly, payload),
+            Codec::NeuralMatch => (Mixing::Match, payload),
+            Codec::NeuralMatchColumns => {
+                let Some((prefix, rest)) = payload.split_first_chunk::<STRIDE_PREFIX_LEN>() else {
+                    return Err("payload too short for its record stride".into());
+                };
+                let stride = u32::from_le_bytes(*prefix);
+                if !(MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE).contains(&stride) {
+                    return Err(format!(
+                        "record stride {stride} outside {MIN_RECORD_STRIDE}..={MAX_RECORD_STRIDE}"
+                    ));
+                }
+                (Mixing::MatchColumns { stride }, rest)
+            }
+            Codec::Stored | Codec::Zstd => {
+                return Err(format!("codec {} is not a neural codec", codec.name()));
+            }
+        };
+        Ok(Self {
+            payload,
+            len,
+            mixing,
+        })
+    }
 }
 
 /// Decodes one group of streams, sorted by decreasing length, stepping them
@@ -191,10 +305,8 @@ fn decode_group(
     let n = streams.len();
     let mut results: Vec<Result<Vec<u8>, CoderError>> = Vec::with_capacity(n);
     let mut decoders: Vec<Option<RangeDecoder<'_>>> = Vec::with_capacity(n);
-    let mut matchers: Vec<Option<MatchModel>> = streams
-        .iter()
-        .map(|s| s.with_match.then(|| MatchModel::new(s.len)))
-        .collect();
+    let mut matchers: Vec<Option<MatchModel>> =
+        streams.iter().map(|s| s.mixing.model(s.len)).collect();
     for s in streams {
         let len = s.len;
         match RangeDecoder::new(s.payload) {
@@ -331,11 +443,14 @@ pub fn compress<R: Read, W: Write>(
             opts.chunk_len
         )));
     }
-    let codec = if opts.match_model {
-        Codec::NeuralMatch
-    } else {
-        Codec::Neural
-    };
+    let chunk_len = opts.chunk_len as usize;
+    // The first read holds at least the trial sample, whatever the window, so
+    // that the codec choice (and the archive) does not depend on the window.
+    let window = opts.window.max(1).max(TRIAL_LEN.div_ceil(chunk_len));
+    let mut buf = vec![0u8; chunk_len * window];
+    let mut got = read_full(&mut input, &mut buf)?;
+    let (mixing, mut trial_payloads) = choose_mixing(model, &buf[..got], chunk_len, opts);
+    let codec = codec_of(mixing);
     let params = ArchiveParams {
         format_version: codec.min_format_version(),
         arith_version: model.arith.number(),
@@ -344,17 +459,12 @@ pub fn compress<R: Read, W: Write>(
     };
     let blob = opts.embed_model.then(|| model.to_bytes());
     let mut writer = ArchiveWriter::new(out, &params, blob.as_deref())?;
-    let chunk_len = opts.chunk_len as usize;
-    let window = opts.window.max(1);
-    let mut buf = vec![0u8; chunk_len * window];
     let mut done: u64 = 0;
-    loop {
-        let got = read_full(&mut input, &mut buf)?;
-        if got == 0 {
-            break;
-        }
+    while got > 0 {
         let chunks: Vec<&[u8]> = buf[..got].chunks(chunk_len).collect();
-        let payloads = encode_chunks(model, &chunks, opts.match_model);
+        // The trial already encoded the first chunks with the chosen mixing.
+        let mut payloads = trial_payloads.take().unwrap_or_default();
+        payloads.extend(encode_chunks(model, &chunks[payloads.len()..], mixing));
         for (c, p) in chunks.iter().zip(&payloads) {
             writer.write_encoded(c, codec, p)?;
         }
@@ -363,8 +473,65 @@ pub fn compress<R: Read, W: Write>(
         if got < buf.len() {
             break;
         }
+        got = read_full(&mut input, &mut buf)?;
     }
     Ok((writer.finish()?, done))
+}
+
+/// Input bytes the codec choice looks at: the record-stride sample, and the
+/// chunks of the trial encoding (the first `TRIAL_LEN / 2` bytes, rounded up
+/// to whole chunks).
+pub const TRIAL_LEN: usize = crate::record_stride::SAMPLE_LEN;
+
+/// Chooses what to mix into the network for the whole input, from its first
+/// bytes `head` (at least [`TRIAL_LEN`] of them unless the input is shorter).
+/// With [`RecordStride::Auto`], a detected stride is used only if a trial
+/// encoding of the first chunks with the column finder is smaller than
+/// without (with two candidate strides, the smaller of the three); the
+/// trial's payloads are returned for reuse. A pure function of
+/// the input, so the archive does not depend on the machine.
+fn choose_mixing(
+    model: &Model,
+    head: &[u8],
+    chunk_len: usize,
+    opts: &CompressOptions,
+) -> (Mixing, Option<Vec<Vec<u8>>>) {
+    if !opts.match_model {
+        return (Mixing::NetworkOnly, None);
+    }
+    let strides = match opts.records {
+        RecordStride::Off => return (Mixing::Match, None),
+        RecordStride::Fixed(stride) => return (Mixing::MatchColumns { stride }, None),
+        RecordStride::Auto => crate::record_stride::record_stride_candidates(head),
+    };
+    if strides.is_empty() {
+        return (Mixing::Match, None);
+    }
+    let candidates: Vec<Mixing> = std::iter::once(Mixing::Match)
+        .chain(
+            strides
+                .into_iter()
+                .map(|stride| Mixing::MatchColumns { stride }),
+        )
+        .collect();
+    let trial: Vec<&[u8]> = head
+        .chunks(chunk_len)
+        .take((TRIAL_LEN / 2).div_ceil(chunk_len))
+        .collect();
+    let mut payloads = encode_chunks_trial(model, &trial, &candidates);
+    // What the archive would store: a payload that does not shrink its chunk
+    // is replaced by the chunk.
+    let size = |k: usize| -> usize {
+        trial
+            .iter()
+            .zip(&payloads)
+            .map(|(c, p)| p[k].len().min(c.len()))
+            .sum()
+    };
+    // The smallest; ties go to the earlier candidate.
+    let k = (0..candidates.len()).min_by_key(|&k| size(k)).unwrap_or(0);
+    let chosen = payloads.iter_mut().map(|p| p.swap_remove(k)).collect();
+    (candidates[k], Some(chosen))
 }
 
 /// Compresses a byte slice in memory (convenience for tests and tools).
@@ -443,6 +610,12 @@ fn decode_window<R: Read + Seek>(
 ) -> Vec<Result<Vec<u8>, String>> {
     let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
     let mut neural: Vec<(usize, Vec<u8>, usize, Codec)> = Vec::new();
+    let neural_codec = |c| {
+        matches!(
+            c,
+            Codec::Neural | Codec::NeuralMatch | Codec::NeuralMatchColumns
+        )
+    };
     for i in indices.clone() {
         match reader.read_payload(i) {
             Err(e) => results.push(Err(e.to_string())),
@@ -450,12 +623,13 @@ fn decode_window<R: Read + Seek>(
                 let e = reader.entries()[i];
                 match e.codec {
                     Codec::Stored => results.push(Ok(p)),
-                    Codec::Neural | Codec::NeuralMatch => {
+                    c if neural_codec(c) => {
                         results.push(Ok(Vec::new()));
-                        neural.push((i - indices.start, p, e.original_size as usize, e.codec));
+                        neural.push((i - indices.start, p, e.original_size as usize, c));
                     }
-                    Codec::Zstd => results.push(Err(format!(
-                        "chunk {i}: codec zstd is not supported by this build"
+                    c => results.push(Err(format!(
+                        "chunk {i}: codec {} is not supported by this build",
+                        c.name()
                     ))),
                 }
             }
@@ -468,17 +642,20 @@ fn decode_window<R: Read + Seek>(
             }
             return results;
         };
-        let streams: Vec<EncodedStream<'_>> = neural
-            .iter()
-            .map(|(_, p, n, codec)| EncodedStream {
-                payload: p,
-                len: *n,
-                with_match: *codec == Codec::NeuralMatch,
-            })
-            .collect();
-        for ((k, ..), r) in neural.iter().zip(decode_chunks(model, &streams)) {
+        let mut streams: Vec<EncodedStream<'_>> = Vec::with_capacity(neural.len());
+        let mut slots: Vec<usize> = Vec::with_capacity(neural.len());
+        for (k, p, n, codec) in &neural {
+            match EncodedStream::from_payload(*codec, p, *n) {
+                Ok(s) => {
+                    streams.push(s);
+                    slots.push(*k);
+                }
+                Err(e) => results[*k] = Err(format!("chunk {}: {e}", indices.start + k)),
+            }
+        }
+        for (k, r) in slots.into_iter().zip(decode_chunks(model, &streams)) {
             let i = indices.start + k;
-            results[*k] = r.map_err(|e| format!("chunk {i}: {e}"));
+            results[k] = r.map_err(|e| format!("chunk {i}: {e}"));
         }
     }
     for (k, r) in results.iter_mut().enumerate() {

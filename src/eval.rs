@@ -6,7 +6,7 @@
 //! `log2` used for reporting, never in the frequencies.
 
 use crate::engine::{self, FREQ_TOTAL, Frequencies, PRIME_BYTE, StreamState};
-use crate::match_model::MatchModel;
+use crate::match_model::{MatchModel, Mixing};
 use crate::model::Model;
 
 /// Result of evaluating a model on one input.
@@ -38,22 +38,20 @@ impl CodeLength {
 
 /// Evaluates `model` on `data` cut into `chunk_len` chunks, all stepped together.
 pub fn code_length(model: &Model, data: &[u8], chunk_len: usize) -> CodeLength {
-    code_length_with(model, data, chunk_len, false)
+    code_length_with(model, data, chunk_len, Mixing::NetworkOnly)
 }
 
-/// [`code_length`], optionally with the match model mixed in (as codec
-/// `NeuralMatch` codes the chunks).
+/// [`code_length`] with `mixing` applied to the network's frequencies, as the
+/// matching codec codes the chunks (its payload prefix, if any, not counted).
 pub fn code_length_with(
     model: &Model,
     data: &[u8],
     chunk_len: usize,
-    use_match: bool,
+    mixing: Mixing,
 ) -> CodeLength {
     let chunks: Vec<&[u8]> = data.chunks(chunk_len.max(1)).collect();
-    let mut matchers: Vec<Option<MatchModel>> = chunks
-        .iter()
-        .map(|c| use_match.then(|| MatchModel::new(c.len())))
-        .collect();
+    let mut matchers: Vec<Option<MatchModel>> =
+        chunks.iter().map(|c| mixing.model(c.len())).collect();
     let mut states: Vec<StreamState> = chunks.iter().map(|_| StreamState::new(model)).collect();
     let mut out = vec![Frequencies::default(); chunks.len()];
     let mut bytes_in = vec![PRIME_BYTE; chunks.len()];

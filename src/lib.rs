@@ -8,8 +8,9 @@
 //! - [`engine`]: per-stream state and the scalar reference forward step.
 //! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
 //!   `docs/FORMAT.md`, section "Range coder".
-//! - [`match_model`]: the match model of codec 3, mixed into the network's
-//!   frequencies on the host. See `docs/FORMAT.md` section 9.9.
+//! - [`match_model`]: the match model of codecs 3 and 4, mixed into the
+//!   network's frequencies on the host. See `docs/FORMAT.md` sections 9.9-9.10;
+//!   [`record_stride`]: the compressor's guess of a table's record length.
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
 //! - [`compress`]: the pipeline (chunking, batched neural coding, archive
@@ -31,4 +32,5 @@ pub mod eval;
 pub mod io_util;
 pub mod match_model;
 pub mod model;
+pub mod record_stride;
 pub mod vectors;

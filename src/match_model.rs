@@ -14,8 +14,14 @@
 //! decoder stay in lockstep. It runs on the host after the frequencies are
 //! produced, so its result is the same for every backend and thread count.
 //!
-//! Normative description: `docs/FORMAT.md` section 9.9. All arithmetic is on
-//! unsigned integers and cannot overflow (bounds are stated inline).
+//! Codec `NeuralMatchColumns` adds a column finder for tables of fixed-size
+//! records: it predicts the byte one record above, with a hit rate learned per
+//! column. The record length ("stride") is chosen by the compressor and stored
+//! in each chunk's payload.
+//!
+//! Normative description: `docs/FORMAT.md` sections 9.9 and 9.10. All
+//! arithmetic is on unsigned integers and cannot overflow (bounds are stated
+//! inline).
 #![deny(clippy::float_arithmetic)]
 
 use crate::arith::freq::{FREQ_TOTAL, Frequencies};
@@ -205,8 +211,97 @@ impl MatchFinder {
     }
 }
 
-/// The match model of one stream (one chunk): the finders of [`ORDERS`].
+/// Smallest and largest record stride of the column finder.
+pub const MIN_RECORD_STRIDE: u32 = 2;
+pub const MAX_RECORD_STRIDE: u32 = 1 << 20;
+/// Columns beyond this many share hit rates (column `c` uses slot `c % COLUMN_SLOTS`).
+pub const COLUMN_SLOTS: usize = 4096;
+/// Initial hit probability of the column finder: 1/16. Its contexts are many
+/// and sparse, so it starts sceptical (measured: 1/2 costs up to 23 % on text
+/// where a wrong stride was forced; 1/16 costs at most 0.7 %).
+const COLUMN_P_INITIAL: u32 = P_ONE / 16;
+
+/// Predicts the byte one record above (`stride` bytes back) in a table of
+/// fixed-size records. Its hit rate is learned per (column, whether the
+/// previous byte equalled the byte above it, network confidence bucket).
+struct ColumnFinder {
+    stride: usize,
+    rates: Vec<HitRate>,
+    /// The context and byte of the last prediction, for the update.
+    pending: Option<(usize, u8)>,
+}
+
+impl ColumnFinder {
+    fn new(stride: u32) -> Self {
+        let stride = stride as usize;
+        let slots = stride.min(COLUMN_SLOTS);
+        Self {
+            stride,
+            rates: vec![
+                HitRate {
+                    p: COLUMN_P_INITIAL,
+                    n: 0
+                };
+                slots * 2 * CONF_BUCKETS
+            ],
+            pending: None,
+        }
+    }
+
+    fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
+        self.pending = None;
+        let (t, s) = (hist.len(), self.stride);
+        if t < s {
+            return;
+        }
+        let b = hist[t - s];
+        let column = (t % s) % COLUMN_SLOTS;
+        let prev_same = usize::from(t > s && hist[t - 1] == hist[t - 1 - s]);
+        let fb = freq.0[b as usize];
+        let ctx = (column * 2 + prev_same) * CONF_BUCKETS + conf_bucket(fb);
+        self.pending = Some((ctx, b));
+        let h = self.rates[ctx].p << 8;
+        if h > fb {
+            raise(freq, b, h);
+        }
+    }
+
+    fn update(&mut self, hist: &[u8]) {
+        let byte = hist[hist.len() - 1];
+        if let Some((ctx, b)) = self.pending.take() {
+            self.rates[ctx].update(b == byte);
+        }
+    }
+}
+
+/// What a neural stream mixes into the network's frequencies, which is what
+/// its codec says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mixing {
+    /// The network alone (codec `Neural`).
+    NetworkOnly,
+    /// The match finders (codec `NeuralMatch`).
+    Match,
+    /// The column finder for records of `stride` bytes, then the match
+    /// finders (codec `NeuralMatchColumns`).
+    MatchColumns { stride: u32 },
+}
+
+impl Mixing {
+    /// A fresh match model for a chunk of `chunk_len` bytes, if any.
+    pub fn model(self, chunk_len: usize) -> Option<MatchModel> {
+        match self {
+            Self::NetworkOnly => None,
+            Self::Match => Some(MatchModel::new(chunk_len)),
+            Self::MatchColumns { stride } => Some(MatchModel::with_columns(chunk_len, stride)),
+        }
+    }
+}
+
+/// The match model of one stream (one chunk): the finders of [`ORDERS`],
+/// after an optional column finder.
 pub struct MatchModel {
+    column: Option<ColumnFinder>,
     finders: Vec<MatchFinder>,
 }
 
@@ -214,6 +309,7 @@ impl MatchModel {
     /// A fresh model for a chunk of `chunk_len` bytes (its actual length).
     pub fn new(chunk_len: usize) -> Self {
         Self {
+            column: None,
             finders: ORDERS
                 .iter()
                 .map(|&o| MatchFinder::new(o, chunk_len))
@@ -221,9 +317,25 @@ impl MatchModel {
         }
     }
 
+    /// [`MatchModel::new`] plus a column finder for records of `stride`
+    /// bytes, clamped to `MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE` (callers
+    /// validate it first; see `docs/FORMAT.md` section 9.10).
+    pub fn with_columns(chunk_len: usize, stride: u32) -> Self {
+        let stride = stride.clamp(MIN_RECORD_STRIDE, MAX_RECORD_STRIDE);
+        Self {
+            column: Some(ColumnFinder::new(stride)),
+            ..Self::new(chunk_len)
+        }
+    }
+
     /// Reshapes the network's `freq` for the next byte, given the chunk's bytes
     /// `hist` so far. Call [`MatchModel::update`] with the actual byte next.
     pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
+        // The column finder first: the match finders, more reliable on long
+        // repeats, act last (measured: 0.4 % better on a 20-column table).
+        if let Some(c) = &mut self.column {
+            c.predict(hist, freq);
+        }
         for f in &mut self.finders {
             f.predict(hist, freq);
         }
@@ -233,6 +345,9 @@ impl MatchModel {
     pub fn update(&mut self, hist: &[u8]) {
         if hist.is_empty() {
             return;
+        }
+        if let Some(c) = &mut self.column {
+            c.update(hist);
         }
         for f in &mut self.finders {
             f.update(hist);
@@ -332,6 +447,35 @@ mod tests {
         assert!(cost[2] < 520, "{cost:?}");
     }
 
+    /// The column finder learns which columns repeat the byte above: a table
+    /// whose rows differ only in one column costs far less with it.
+    #[test]
+    fn column_finder_learns_columns() {
+        let mut x = 7u32;
+        let mut data = Vec::new();
+        for _ in 0..200 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            // 12-byte records: one noisy byte, then fixed bytes.
+            data.extend_from_slice(&[(x >> 24) as u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        }
+        let cost = |mut m: MatchModel| {
+            let mut bits = 0u64;
+            for t in 0..data.len() {
+                let mut f = Frequencies::default();
+                m.predict(&data[..t], &mut f);
+                bits += u64::from(24 - f.0[data[t] as usize].ilog2());
+                m.update(&data[..=t]);
+            }
+            bits
+        };
+        let plain = cost(MatchModel::new(data.len()));
+        let columns = cost(MatchModel::with_columns(data.len(), 12));
+        // The 11 fixed bytes of a row cost about 1 bit each (this measure's
+        // floor) once learned; the noisy byte 8 bits.
+        assert!(columns < 200 * (8 + 11 + 4), "{columns}");
+        assert!(columns < plain, "{columns} vs {plain}");
+    }
+
     proptest! {
         /// Whatever the table, the history and the learned rates, the result
         /// is a valid table (entries >= 1, total 2^24) and the predicted byte
@@ -342,8 +486,12 @@ mod tests {
             weights in proptest::collection::vec(1u32..5000, 256),
             big in 0usize..256,
             big_w in 0u32..(1 << 24),
+            stride in prop_oneof![Just(None), (0u32..20).prop_map(Some), Just(Some(u32::MAX))],
         ) {
-            let mut m = MatchModel::new(hist.len());
+            let mut m = match stride {
+                None => MatchModel::new(hist.len()),
+                Some(s) => MatchModel::with_columns(hist.len(), s),
+            };
             for t in 0..hist.len() {
                 let mut f = valid_table(&weights, big, big_w);
                 let before = f.clone();
@@ -351,7 +499,7 @@ mod tests {
                 prop_assert!(f.0.iter().all(|&v| v >= 1));
                 prop_assert_eq!(f.0.iter().map(|&v| u64::from(v)).sum::<u64>(), u64::from(FREQ_TOTAL));
                 let grew = (0..256).filter(|&i| f.0[i] > before.0[i]).count();
-                prop_assert!(grew <= ORDERS.len());
+                prop_assert!(grew <= ORDERS.len() + 1);
                 m.update(&hist[..=t]);
             }
         }

@@ -6,6 +6,7 @@
 //! engine and compares. A change to the arithmetic changes a digest and fails.
 
 use crate::arith::ArithVersion;
+use crate::compress::RecordStride;
 use crate::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
 use crate::model::synth::{SplitMix64, SynthKind, random_model_in};
 use crate::model::{Dims, Model};
@@ -294,7 +295,7 @@ pub fn greedy_input(model: &Model, n: usize) -> Vec<u8> {
 /// the match model finds, follows and loses matches of many lengths.
 pub fn repeats_input(n: usize) -> Vec<u8> {
     let text = text_input();
-    let unit = &text[..13.min(text.len())];
+    let unit = &text[..(REPEATS_RECORD as usize).min(text.len())];
     unit.iter()
         .copied()
         .cycle()
@@ -304,6 +305,12 @@ pub fn repeats_input(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Record length of the `f32-table` input (6 float32 columns).
+pub const F32_TABLE_RECORD: u32 = 24;
+
+/// Record length of [`repeats_input`] (its repeated unit).
+pub const REPEATS_RECORD: u32 = 13;
+
 /// One golden archive to generate: its name, the input's path relative to
 /// the vector directory, the input, and how it is compressed.
 struct GoldenArchiveSpec {
@@ -312,6 +319,7 @@ struct GoldenArchiveSpec {
     data: Vec<u8>,
     embed_model: bool,
     match_model: bool,
+    records: RecordStride,
 }
 
 /// The golden archives: `(name, input path relative to the vector directory,
@@ -319,7 +327,8 @@ struct GoldenArchiveSpec {
 /// model by the network alone (codec `Neural`, or `Stored` where that is
 /// smaller); `text-embedded` also embeds the model; `greedy` (input stored as
 /// `archives/greedy.bin`) exercises the neural codec; `greedy-match` and
-/// `repeats-match` (input `archives/repeats.bin`) use codec `NeuralMatch`.
+/// `repeats-match` (input `archives/repeats.bin`) use codec `NeuralMatch`;
+/// `repeats-columns` uses codec `NeuralMatchColumns` with 13-byte records.
 pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
     let spec = MODELS
         .iter()
@@ -333,6 +342,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
             data,
             embed_model,
             match_model,
+            records: RecordStride::Off,
         };
     let mut items: Vec<GoldenArchiveSpec> = Vec::new();
     for (name, data) in inputs() {
@@ -367,6 +377,18 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
         false,
         true,
     ));
+    // Added with codec NeuralMatchColumns. The stride is fixed, not detected,
+    // so that a better detector later does not change this archive.
+    items.push(GoldenArchiveSpec {
+        records: RecordStride::Fixed(REPEATS_RECORD),
+        ..item(
+            "repeats-columns",
+            "archives/repeats.bin".into(),
+            repeats_input(n),
+            false,
+            true,
+        )
+    });
     items
         .into_iter()
         .map(|it| {
@@ -375,6 +397,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
                 embed_model: it.embed_model,
                 window: crate::compress::DEFAULT_WINDOW,
                 match_model: it.match_model,
+                records: it.records,
             };
             let a = crate::compress::compress_bytes(&model, &it.data, &opts)
                 .expect("in-memory compression cannot fail");
@@ -404,17 +427,24 @@ pub fn mixed_input() -> Vec<u8> {
 /// Two golden archives per built-in model (`default_models::builtin`): the
 /// [`mixed_input`] compressed with that model at its chunk length, model not
 /// embedded (so decoding finds the model by fingerprint), by the network alone
-/// (`NAME-mixed`, codec `Neural`) and with the match model (`NAME-mixed-match`,
-/// codec `NeuralMatch`). `(name, fingerprint, archive)`.
+/// (`NAME-mixed`, codec `Neural`), with the match model (`NAME-mixed-match`,
+/// codec `NeuralMatch`) and with the column finder for the f32 table's
+/// 24-byte records (`NAME-mixed-columns`, codec `NeuralMatchColumns`).
+/// `(name, fingerprint, archive)`.
 pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     let data = mixed_input();
     let mut out = Vec::new();
     for (name, fp, chunk_len, bytes) in crate::default_models::builtin() {
         let model = Model::from_bytes(bytes).expect("built-in model is valid");
-        for (suffix, match_model) in [("mixed", false), ("mixed-match", true)] {
+        for (suffix, match_model, records) in [
+            ("mixed", false, RecordStride::Off),
+            ("mixed-match", true, RecordStride::Off),
+            ("mixed-columns", true, RecordStride::Fixed(F32_TABLE_RECORD)),
+        ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,
                 match_model,
+                records,
                 ..Default::default()
             };
             let a = crate::compress::compress_bytes(&model, &data, &opts)

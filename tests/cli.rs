@@ -169,6 +169,58 @@ fn match_model_is_default_and_no_match_writes_format_1() {
     assert!(sizes[0] * 2 < sizes[1], "{sizes:?}");
 }
 
+/// `--record-size N` writes codec neural+match+columns in format version 3,
+/// which decodes; `off` writes codec 3; bad values and `--no-match` with a
+/// record size are usage errors that write nothing.
+#[test]
+fn record_size_selects_the_column_codec() {
+    let d = Dir::new("records");
+    let (m, input) = setup(&d, 1);
+    let data = std::fs::read(&input).unwrap();
+    for (size, version, codec) in [
+        ("24", "3", "neural+match+columns"),
+        ("off", "2", "neural+match"),
+    ] {
+        let boa = d.path(&format!("rec-{size}.boa"));
+        let o = run(&[
+            "-q",
+            "--model",
+            s(&m),
+            "--chunk-size",
+            "1K",
+            "--record-size",
+            size,
+            s(&input),
+            "-o",
+            s(&boa),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = run(&["-l", s(&boa)]);
+        let listing = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            listing.contains(&format!("format version:  {version}")),
+            "{listing}"
+        );
+        assert!(listing.contains(&format!("{codec} x")), "{listing}");
+        let o = run(&["-d", "--model", s(&m), "-c", s(&boa)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(o.stdout, data);
+    }
+    let boa = d.path("bad.boa");
+    for bad in [
+        &["--record-size", "1"][..],
+        &["--record-size", "x"],
+        &["--no-match", "--record-size", "8"],
+    ] {
+        let mut args = vec!["-q", "--model", s(&m)];
+        args.extend_from_slice(bad);
+        args.extend_from_slice(&[s(&input), "-o", s(&boa)]);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(!boa.exists());
+    }
+}
+
 #[test]
 fn stdin_stdout_and_thread_identity() {
     let d = Dir::new("stdio");

@@ -61,6 +61,7 @@ fn committed_archives_are_regenerated_exactly() {
     );
     let mut neural = 0;
     let mut neural_match = 0;
+    let mut columns = 0;
     for (name, path, data, a) in vectors::archives() {
         let on_disk = std::fs::read(dir.join(format!("{name}.boa"))).unwrap();
         assert!(
@@ -72,11 +73,16 @@ fn committed_archives_are_regenerated_exactly() {
         let count = |c| r.entries().iter().filter(|e| e.codec == c).count();
         neural += count(Codec::Neural);
         neural_match += count(Codec::NeuralMatch);
+        columns += count(Codec::NeuralMatchColumns);
     }
     assert!(neural > 0, "no golden archive exercises the neural codec");
     assert!(
         neural_match > 0,
         "no golden archive exercises the neural+match codec"
+    );
+    assert!(
+        columns > 0,
+        "no golden archive exercises the neural+match+columns codec"
     );
 }
 
@@ -95,11 +101,13 @@ fn builtin_model_archives_decode_and_regenerate() {
     let n = vectors::check_builtin_archives(Path::new(DIR))
         .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
     // One archive per built-in model and neural codec.
-    assert_eq!(n, 2 * boa_det::default_models::builtin().count());
+    assert_eq!(n, 3 * boa_det::default_models::builtin().count());
     for (name, _, a) in vectors::builtin_archives() {
         let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
         let want = if name.ends_with("-match") {
             Codec::NeuralMatch
+        } else if name.ends_with("-columns") {
+            Codec::NeuralMatchColumns
         } else {
             Codec::Neural
         };

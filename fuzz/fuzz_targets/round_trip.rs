@@ -1,11 +1,12 @@
-//! Arbitrary input (first byte: chunk length 1..=64; second: window 1..=4,
-//! bit 6 = network alone instead of the match model, bit 7 = embed the model)
-//! compresses and decompresses to itself.
+//! Arbitrary input (first byte: chunk length 1..=64, bits 6-7 = record
+//! size: detected, off, or fixed at 2 + the chunk length bits; second: window
+//! 1..=4, bit 6 = network alone instead of the match model, bit 7 = embed the
+//! model) compresses and decompresses to itself.
 #![no_main]
 
 mod common;
 
-use boa_det::compress::{self, CompressOptions};
+use boa_det::compress::{self, CompressOptions, RecordStride};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +18,11 @@ fuzz_target!(|data: &[u8]| {
         embed_model: w & 0x80 != 0,
         window: usize::from(w % 4) + 1,
         match_model: w & 0x40 == 0,
+        records: match c >> 6 {
+            0 => RecordStride::Auto,
+            1 => RecordStride::Off,
+            _ => RecordStride::Fixed(u32::from(c % 64) + 2),
+        },
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

@@ -62,6 +62,13 @@ pub struct ArchiveOpts {
     /// that is mixed in by default (codec `neural+match`, docs/FORMAT.md 9.9).
     #[arg(long)]
     pub no_match: bool,
+    /// Record length of a table of fixed-size records, for the column finder
+    /// (codec `neural+match+columns`, docs/FORMAT.md 9.10): `auto` detects it
+    /// and keeps it only if a trial on the first 64 KiB is smaller, `off`
+    /// never uses it, a number of bytes always does.
+    #[arg(long, value_name = "auto|off|BYTES", default_value = "auto",
+          value_parser = pipeline::RecordStride::parse, conflicts_with = "no_match")]
+    pub record_size: pipeline::RecordStride,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
@@ -306,6 +313,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         embed_model: opts.embed_model,
         window: opts.window,
         match_model: !opts.no_match,
+        records: opts.record_size,
     };
     let t0 = Instant::now();
     let mut counter = CountingWriter {

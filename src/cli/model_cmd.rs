@@ -2,6 +2,7 @@
 
 use super::{CliError, exit};
 use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
+use crate::match_model::Mixing;
 use crate::model::synth::{SynthKind, random_model};
 use crate::model::{Dims, Model};
 use clap::Subcommand;
@@ -30,6 +31,11 @@ pub enum ModelCommand {
         /// Mix the match model into the network's frequencies (codec NeuralMatch).
         #[arg(long)]
         match_model: bool,
+        /// With --match-model: add the column finder for records of this many
+        /// bytes (codec NeuralMatchColumns).
+        #[arg(long, requires = "match_model", value_name = "BYTES",
+              value_parser = clap::value_parser!(u32).range(crate::match_model::MIN_RECORD_STRIDE as i64..=crate::match_model::MAX_RECORD_STRIDE as i64))]
+        record_size: Option<u32>,
     },
     /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
     Synth {
@@ -118,8 +124,14 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             max_bytes,
             json,
             match_model,
+            record_size,
         } => {
             let m = load(&model)?;
+            let mixing = match (match_model, record_size) {
+                (false, _) => Mixing::NetworkOnly,
+                (true, None) => Mixing::Match,
+                (true, Some(stride)) => Mixing::MatchColumns { stride },
+            };
             if !json {
                 outln!("model {} ({})", m.fingerprint(), model.display());
                 outln!(
@@ -140,8 +152,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 } else {
                     data.len().min(max_bytes)
                 };
-                let r =
-                    crate::eval::code_length_with(&m, &data[..n], chunk_size.max(1), match_model);
+                let r = crate::eval::code_length_with(&m, &data[..n], chunk_size.max(1), mixing);
                 if json {
                     outln!(
                         "{}",
@@ -274,7 +285,12 @@ fn bench_codec(
         .chunks(crate::compress::DEFAULT_CHUNK_LEN as usize)
         .collect();
     let t0 = Instant::now();
-    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks, with_match));
+    let mixing = if with_match {
+        Mixing::Match
+    } else {
+        Mixing::NetworkOnly
+    };
+    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks, mixing));
     let enc = t0.elapsed().as_secs_f64();
     let streams: Vec<crate::compress::EncodedStream<'_>> = payloads
         .iter()
@@ -282,7 +298,7 @@ fn bench_codec(
         .map(|(p, c)| crate::compress::EncodedStream {
             payload: p,
             len: c.len(),
-            with_match,
+            mixing,
         })
         .collect();
     let t0 = Instant::now();

@@ -21,13 +21,15 @@ fn model() -> &'static Model {
     M.get_or_init(|| tiny(1))
 }
 
-/// Options with the default codec (the match model mixed in).
+/// Options with the match model mixed in (codec `NeuralMatch`; the column
+/// finder has its own tests below).
 fn opts(chunk_len: u32, window: usize) -> CompressOptions {
     CompressOptions {
         chunk_len,
         embed_model: false,
         window,
         match_model: true,
+        records: RecordStride::Off,
     }
 }
 
@@ -249,15 +251,18 @@ fn decode_chunks_garbage_never_panics() {
     for n in 0..200usize {
         let mut p = vec![0u8; n % 40];
         rng.fill_bytes(&mut p);
-        let stream = |len, with_match| EncodedStream {
+        let mixings = [
+            Mixing::NetworkOnly,
+            Mixing::Match,
+            Mixing::MatchColumns { stride: 2 },
+            Mixing::MatchColumns { stride: 1 << 20 },
+        ];
+        let stream = |len, k: usize| EncodedStream {
             payload: &p,
             len,
-            with_match,
+            mixing: mixings[k % 4],
         };
-        let r = decode_chunks(
-            model(),
-            &[stream(n % 17, n % 2 == 0), stream(3, n % 3 == 0)],
-        );
+        let r = decode_chunks(model(), &[stream(n % 17, n), stream(3, n / 4)]);
         assert_eq!(r.len(), 2);
     }
 }
@@ -276,8 +281,8 @@ fn match_model_codes_repeats_and_agrees_with_eval() {
     );
     let r = ArchiveReader::from_bytes(&archive).unwrap();
     assert!(r.entries().iter().all(|e| e.codec == Codec::NeuralMatch));
-    let plain = crate::eval::code_length_with(model(), &data, 1000, false);
-    let matched = crate::eval::code_length_with(model(), &data, 1000, true);
+    let plain = crate::eval::code_length_with(model(), &data, 1000, Mixing::NetworkOnly);
+    let matched = crate::eval::code_length_with(model(), &data, 1000, Mixing::Match);
     // Per 1000-byte chunk: 300 random bytes the (untrained) network codes
     // badly either way, then 700 repeated bytes that the match model makes
     // nearly free: less than a bit per repeated byte on average.
@@ -320,9 +325,157 @@ proptest! {
         chunk_len in 1u32..80,
         window in 1usize..5,
         match_model in any::<bool>(),
+        records in prop_oneof![
+            Just(RecordStride::Off),
+            Just(RecordStride::Auto),
+            (2u32..40).prop_map(RecordStride::Fixed),
+        ],
     ) {
-        let o = opts_with(chunk_len, window, match_model);
+        let o = CompressOptions { records, ..opts_with(chunk_len, window, match_model) };
         let archive = compress_bytes(model(), &data, &o).unwrap();
         prop_assert_eq!(decompress_bytes(&archive, Some(model().clone())).unwrap(), data);
+    }
+}
+
+/// A float32 table of `rows` records of `cols` columns: smooth high bytes,
+/// noisy low bytes, one slowly counting integer column.
+fn f32_table(rows: usize, cols: usize, seed: u64) -> Vec<u8> {
+    let mut rng = SplitMix64(seed);
+    let mut out = Vec::with_capacity(rows * cols * 4);
+    for r in 0..rows {
+        for c in 0..cols {
+            let x = rng.next_u64();
+            let w = if c == 0 {
+                (r / 3) as u32
+            } else {
+                0x4000_0000 + ((c as u32) << 23) + (((r % 16) as u32) << 12) + ((x as u32) & 0xFF)
+            };
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    out
+}
+
+fn codecs_of(archive: &[u8]) -> Vec<Codec> {
+    let r = ArchiveReader::from_bytes(archive).unwrap();
+    r.entries().iter().map(|e| e.codec).collect()
+}
+
+/// The default model: the column tests need a model that codes float tables
+/// in under 8 bits per byte (a random tiny one does not, and stores them).
+fn trained() -> &'static Model {
+    static M: OnceLock<Model> = OnceLock::new();
+    M.get_or_init(|| {
+        let bytes = crate::default_models::default_model().expect("a default model is built in");
+        Model::from_bytes(bytes).unwrap()
+    })
+}
+
+/// The column finder: a fixed record size writes codec 4 in format version
+/// 3, round-trips, and codes a table smaller than codec 3 does; the payload
+/// equals the eval code length plus the stride prefix and flush bytes.
+#[test]
+fn column_finder_codes_tables_smaller() {
+    let data = f32_table(300, 7, 9);
+    let with = |records| CompressOptions {
+        records,
+        ..opts(1 << 20, 4)
+    };
+    let col = compress_bytes(trained(), &data, &with(RecordStride::Fixed(28))).unwrap();
+    let plain = compress_bytes(trained(), &data, &with(RecordStride::Off)).unwrap();
+    assert_eq!(codecs_of(&col), [Codec::NeuralMatchColumns]);
+    assert_eq!(codecs_of(&plain), [Codec::NeuralMatch]);
+    let r = ArchiveReader::from_bytes(&col).unwrap();
+    assert_eq!(r.header().params.format_version, 3);
+    assert_eq!(
+        decompress_bytes(&col, Some(trained().clone())).unwrap(),
+        data
+    );
+    assert!(
+        col.len() * 100 < plain.len() * 95,
+        "{} vs {}",
+        col.len(),
+        plain.len()
+    );
+    let ideal = crate::eval::code_length_with(
+        trained(),
+        &data,
+        1 << 20,
+        Mixing::MatchColumns { stride: 28 },
+    );
+    let payload = f64::from(r.entries()[0].compressed_size) - STRIDE_PREFIX_LEN as f64;
+    assert!(
+        payload + 3.0 >= ideal.bits / 8.0 && payload <= ideal.bits / 8.0 + 10.0,
+        "{payload} vs {}",
+        ideal.bits / 8.0
+    );
+}
+
+/// `RecordStride::Auto` finds the stride of a table and keeps the column
+/// finder because the trial is smaller; on data without records it writes
+/// codec 3. The choice does not depend on the window.
+#[test]
+fn auto_record_stride_chooses_by_trial() {
+    let table = f32_table(200, 5, 4);
+    let auto = |window| CompressOptions {
+        records: RecordStride::Auto,
+        ..opts(1000, window)
+    };
+    let a = compress_bytes(trained(), &table, &auto(1)).unwrap();
+    assert!(
+        codecs_of(&a)
+            .iter()
+            .all(|&c| c == Codec::NeuralMatchColumns)
+    );
+    assert_eq!(a, compress_bytes(trained(), &table, &auto(256)).unwrap());
+    assert_eq!(
+        decompress_bytes(&a, Some(trained().clone())).unwrap(),
+        table
+    );
+    let mut r = ArchiveReader::from_bytes(&a).unwrap();
+    let stride = r.read_payload(0).unwrap()[..4].to_vec();
+    assert_eq!(stride, 20u32.to_le_bytes());
+
+    let noise = random(5000, 8);
+    let b = compress_bytes(trained(), &noise, &auto(2)).unwrap();
+    assert!(
+        codecs_of(&b)
+            .iter()
+            .all(|&c| c != Codec::NeuralMatchColumns)
+    );
+    let r = ArchiveReader::from_bytes(&b).unwrap();
+    assert_eq!(r.header().params.format_version, 2);
+}
+
+#[test]
+fn column_payload_prefix_is_checked() {
+    let ok = EncodedStream::from_payload(Codec::NeuralMatchColumns, &[24, 0, 0, 0, 9], 5).unwrap();
+    assert_eq!(ok.mixing, Mixing::MatchColumns { stride: 24 });
+    assert_eq!(ok.payload, &[9]);
+    for bad in [
+        &[24u8, 0, 0][..],
+        &[1, 0, 0, 0, 9],
+        &[1, 0, 0x10, 0, 9],
+        &[],
+    ] {
+        assert!(EncodedStream::from_payload(Codec::NeuralMatchColumns, bad, 5).is_err());
+    }
+    assert!(EncodedStream::from_payload(Codec::Stored, &[1], 1).is_err());
+    assert_eq!(
+        EncodedStream::from_payload(Codec::NeuralMatch, &[1, 2], 9)
+            .unwrap()
+            .payload,
+        &[1, 2]
+    );
+}
+
+#[test]
+fn record_stride_parses() {
+    assert_eq!(RecordStride::parse("auto"), Ok(RecordStride::Auto));
+    assert_eq!(RecordStride::parse("off"), Ok(RecordStride::Off));
+    assert_eq!(RecordStride::parse("0"), Ok(RecordStride::Off));
+    assert_eq!(RecordStride::parse("120"), Ok(RecordStride::Fixed(120)));
+    for bad in ["1", "x", "-3", "1048577", ""] {
+        assert!(RecordStride::parse(bad).is_err(), "{bad}");
     }
 }

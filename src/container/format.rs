@@ -280,7 +280,7 @@ pub(crate) fn parse_index(
                     return Err(ContainerError::StoredChunkInconsistent { index });
                 }
             }
-            Codec::Neural | Codec::NeuralMatch | Codec::Zstd => {
+            Codec::Neural | Codec::NeuralMatch | Codec::NeuralMatchColumns | Codec::Zstd => {
                 if compressed_size >= original_size {
                     return Err(ContainerError::PayloadNotSmaller {
                         index,

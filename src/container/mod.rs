@@ -1,4 +1,4 @@
-//! The `.boa` archive container, format versions 1 and 2.
+//! The `.boa` archive container, format versions 1 to 3.
 //!
 //! The normative byte layout is `docs/FORMAT.md`. In short (little-endian):
 //!
@@ -44,9 +44,10 @@ pub const FOOTER_MAGIC: [u8; 8] = *b"BOAEND\x00\x01";
 pub const FORMAT_VERSION_OLDEST: u16 = 1;
 
 /// The newest format version this module reads and writes. Version 2 is
-/// version 1 plus codec 3 ([`Codec::NeuralMatch`]); a writer uses the oldest
-/// version that holds its codecs, so older readers can read what they can.
-pub const FORMAT_VERSION_NEWEST: u16 = 2;
+/// version 1 plus codec 3 ([`Codec::NeuralMatch`]), version 3 adds codec 4
+/// ([`Codec::NeuralMatchColumns`]); a writer uses the oldest version that
+/// holds its codecs, so older readers can read what they can.
+pub const FORMAT_VERSION_NEWEST: u16 = 3;
 
 /// Header flag bit 0: a model blob section follows the header.
 pub const FLAG_MODEL_EMBEDDED: u32 = 1;
@@ -93,11 +94,20 @@ pub enum Codec {
     /// The range-coded stream of the neural model with the match model mixed
     /// in (`docs/FORMAT.md` section 9.9).
     NeuralMatch = 3,
+    /// Codec 3 plus the column finder for fixed-size records; the payload
+    /// starts with the record stride (`docs/FORMAT.md` section 9.10).
+    NeuralMatchColumns = 4,
 }
 
 impl Codec {
     /// Every defined codec, in id order.
-    pub const ALL: [Codec; 4] = [Self::Stored, Self::Neural, Self::Zstd, Self::NeuralMatch];
+    pub const ALL: [Codec; 5] = [
+        Self::Stored,
+        Self::Neural,
+        Self::Zstd,
+        Self::NeuralMatch,
+        Self::NeuralMatchColumns,
+    ];
 
     /// The codec's name, as `boa-det list` prints it.
     pub fn name(self) -> &'static str {
@@ -106,6 +116,7 @@ impl Codec {
             Self::Neural => "neural",
             Self::Zstd => "zstd",
             Self::NeuralMatch => "neural+match",
+            Self::NeuralMatchColumns => "neural+match+columns",
         }
     }
 
@@ -114,6 +125,7 @@ impl Codec {
         match self {
             Self::Stored | Self::Neural | Self::Zstd => 1,
             Self::NeuralMatch => 2,
+            Self::NeuralMatchColumns => 3,
         }
     }
 
@@ -124,6 +136,7 @@ impl Codec {
             1 => Some(Self::Neural),
             2 => Some(Self::Zstd),
             3 => Some(Self::NeuralMatch),
+            4 => Some(Self::NeuralMatchColumns),
             _ => None,
         }
     }

@@ -473,10 +473,10 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 3);
+    with_header(&mut b, |h| h[8] = 4);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 3 })
+        Err(ContainerError::UnsupportedVersion { version: 4 })
     ));
     let mut b = a.clone();
     with_header(&mut b, |h| h[8] = 0);
@@ -652,10 +652,11 @@ fn crafted_indexes() {
     ));
 }
 
-/// A writer takes versions 1 and 2 only, and codec 3 only in version 2.
+/// A writer takes versions 1 to 3 only, codec 3 only from version 2 and
+/// codec 4 only from version 3.
 #[test]
 fn format_versions_and_codecs() {
-    for version in [0u16, 3] {
+    for version in [0u16, 4] {
         let p = ArchiveParams {
             format_version: version,
             ..params(10)
@@ -690,6 +691,36 @@ fn format_versions_and_codecs() {
     assert_eq!(r.header().params.format_version, 2);
     let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
     assert_eq!(codecs, [Codec::NeuralMatch, Codec::Neural]);
+
+    let mut w = ArchiveWriter::new(Vec::new(), &p2, None).unwrap();
+    assert!(matches!(
+        w.write_encoded(chunk, Codec::NeuralMatchColumns, &payload),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 3,
+            version: 2,
+            ..
+        })
+    ));
+    let p3 = ArchiveParams {
+        format_version: 3,
+        ..params(10)
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &p3, None).unwrap();
+    for c in [Codec::NeuralMatchColumns, Codec::NeuralMatch, Codec::Neural] {
+        w.write_encoded(chunk, c, &payload).unwrap();
+    }
+    let a = w.finish().unwrap();
+    let r = ArchiveReader::from_bytes(&a).unwrap();
+    assert_eq!(r.header().params.format_version, 3);
+    let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
+    assert_eq!(
+        codecs,
+        [Codec::NeuralMatchColumns, Codec::NeuralMatch, Codec::Neural]
+    );
+    for c in Codec::ALL {
+        assert_eq!(Codec::from_id(c.id()), Some(c));
+    }
+    assert_eq!(Codec::from_id(5), None);
 }
 
 #[test]
