@@ -167,6 +167,27 @@ struct EncodeScratch {
     inputs: Vec<u8>,
 }
 
+/// Encodes byte `p` of `chunk` with the network's table `f`, reshaped by the
+/// match model `m` (which then learns the byte).
+fn code_byte(
+    m: Option<&mut MatchModel>,
+    enc: &mut RangeEncoder,
+    chunk: &[u8],
+    p: usize,
+    f: &mut Frequencies,
+) {
+    if let Some(m) = m {
+        m.predict(&chunk[..p], f);
+        m.update(&chunk[..=p]);
+    }
+    match cum(f) {
+        Ok(cf) => enc.encode(&cf, chunk[p]),
+        // The engine always produces valid tables (ARITHMETIC.md §7) and
+        // the match model keeps them valid (match_model::raise).
+        Err(e) => unreachable!("engine produced an invalid table: {e}"),
+    }
+}
+
 /// Encodes one chunk as neural streams, time-batched: the engine input for
 /// byte `p` is byte `p - 1` (the priming byte for `p = 0`), all known in
 /// advance, so blocks of [`ENCODE_BLOCK`] positions are stepped at once. The
@@ -200,22 +221,18 @@ fn encode_chunk(
         }
         let freqs = &mut s.freqs[..end - start];
         group::step_sequence(model, prep, &mut state, &s.inputs, freqs, &mut s.group);
-        for (k, net) in freqs.iter().enumerate() {
+        for (k, net) in freqs.iter_mut().enumerate() {
             let p = start + k;
-            let sym = chunk[p];
-            for (matcher, enc) in &mut coders {
+            // A trial's extra coders reshape copies; the last one (the only
+            // one outside a trial) reshapes the network's table in place.
+            let Some(((last_m, last_enc), others)) = coders.split_last_mut() else {
+                break;
+            };
+            for (matcher, enc) in others {
                 let mut f = net.clone();
-                if let Some(m) = matcher.as_mut() {
-                    m.predict(&chunk[..p], &mut f);
-                    m.update(&chunk[..=p]);
-                }
-                match cum(&f) {
-                    Ok(cf) => enc.encode(&cf, sym),
-                    // The engine always produces valid tables (ARITHMETIC.md §7) and
-                    // the match model keeps them valid (match_model::raise).
-                    Err(e) => unreachable!("engine produced an invalid table: {e}"),
-                }
+                code_byte(matcher.as_mut(), enc, chunk, p, &mut f);
             }
+            code_byte(last_m.as_mut(), last_enc, chunk, p, net);
         }
     }
     mixings
@@ -446,7 +463,11 @@ pub fn compress<R: Read, W: Write>(
     let chunk_len = opts.chunk_len as usize;
     // The first read holds at least the trial sample, whatever the window, so
     // that the codec choice (and the archive) does not depend on the window.
-    let window = opts.window.max(1).max(TRIAL_LEN.div_ceil(chunk_len));
+    let window = opts
+        .window
+        .max(1)
+        .max(crate::record_stride::SAMPLE_LEN.div_ceil(chunk_len))
+        .max(TRIAL_LEN.div_ceil(chunk_len));
     let mut buf = vec![0u8; chunk_len * window];
     let mut got = read_full(&mut input, &mut buf)?;
     let (mixing, mut trial_payloads) = choose_mixing(model, &buf[..got], chunk_len, opts);
@@ -478,13 +499,13 @@ pub fn compress<R: Read, W: Write>(
     Ok((writer.finish()?, done))
 }
 
-/// Input bytes the codec choice looks at: the record-stride sample, and the
-/// chunks of the trial encoding (the first `TRIAL_LEN / 2` bytes, rounded up
-/// to whole chunks).
-pub const TRIAL_LEN: usize = crate::record_stride::SAMPLE_LEN;
+/// Input bytes the trial encoding of [`RecordStride::Auto`] codes: the first
+/// 64 KiB, rounded up to whole chunks.
+pub const TRIAL_LEN: usize = 64 << 10;
 
 /// Chooses what to mix into the network for the whole input, from its first
-/// bytes `head` (at least [`TRIAL_LEN`] of them unless the input is shorter).
+/// bytes `head` (at least `record_stride::SAMPLE_LEN` and [`TRIAL_LEN`] of
+/// them, rounded up to chunks, unless the input is shorter).
 /// With [`RecordStride::Auto`], a detected stride is used only if a trial
 /// encoding of the first chunks with the column finder is smaller than
 /// without (with two candidate strides, the smaller of the three); the
@@ -516,7 +537,7 @@ fn choose_mixing(
         .collect();
     let trial: Vec<&[u8]> = head
         .chunks(chunk_len)
-        .take((TRIAL_LEN / 2).div_ceil(chunk_len))
+        .take(TRIAL_LEN.div_ceil(chunk_len))
         .collect();
     let mut payloads = encode_chunks_trial(model, &trial, &candidates);
     // What the archive would store: a payload that does not shrink its chunk
@@ -610,12 +631,6 @@ fn decode_window<R: Read + Seek>(
 ) -> Vec<Result<Vec<u8>, String>> {
     let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
     let mut neural: Vec<(usize, Vec<u8>, usize, Codec)> = Vec::new();
-    let neural_codec = |c| {
-        matches!(
-            c,
-            Codec::Neural | Codec::NeuralMatch | Codec::NeuralMatchColumns
-        )
-    };
     for i in indices.clone() {
         match reader.read_payload(i) {
             Err(e) => results.push(Err(e.to_string())),
@@ -623,13 +638,12 @@ fn decode_window<R: Read + Seek>(
                 let e = reader.entries()[i];
                 match e.codec {
                     Codec::Stored => results.push(Ok(p)),
-                    c if neural_codec(c) => {
+                    Codec::Neural | Codec::NeuralMatch | Codec::NeuralMatchColumns => {
                         results.push(Ok(Vec::new()));
-                        neural.push((i - indices.start, p, e.original_size as usize, c));
+                        neural.push((i - indices.start, p, e.original_size as usize, e.codec));
                     }
-                    c => results.push(Err(format!(
-                        "chunk {i}: codec {} is not supported by this build",
-                        c.name()
+                    Codec::Zstd => results.push(Err(format!(
+                        "chunk {i}: codec zstd is not supported by this build"
                     ))),
                 }
             }

@@ -117,6 +117,46 @@ impl HitRate {
     }
 }
 
+/// The learned hit rates of one finder, per context, and its last offer:
+/// what every finder does with its predicted byte.
+struct HitRates {
+    rates: Vec<HitRate>,
+    /// The context and byte of the last offer, for [`HitRates::learn`].
+    pending: Option<(usize, u8)>,
+}
+
+impl HitRates {
+    fn new(contexts: usize, initial: HitRate) -> Self {
+        Self {
+            rates: vec![initial; contexts],
+            pending: None,
+        }
+    }
+
+    /// No prediction for this byte.
+    fn pass(&mut self) {
+        self.pending = None;
+    }
+
+    /// Predicts `b` in context `ctx`: raises `freq[b]` to the learned hit
+    /// rate if that is higher.
+    fn offer(&mut self, ctx: usize, b: u8, freq: &mut Frequencies) {
+        self.pending = Some((ctx, b));
+        // The learned hit rate in 24 bits; <= 2^24 - 256.
+        let h = self.rates[ctx].p << 8;
+        if h > freq.0[b as usize] {
+            raise(freq, b, h);
+        }
+    }
+
+    /// Learns whether the last offer was the actual `byte`.
+    fn learn(&mut self, byte: u8) {
+        if let Some((ctx, b)) = self.pending.take() {
+            self.rates[ctx].update(b == byte);
+        }
+    }
+}
+
 /// One match finder of a fixed minimum order.
 struct MatchFinder {
     order: usize,
@@ -128,9 +168,7 @@ struct MatchFinder {
     ptr: usize,
     /// Current match length, 0 when there is no match.
     len: u32,
-    rates: Vec<HitRate>,
-    /// The context and byte of the last prediction, for the update.
-    pending: Option<(usize, u8)>,
+    rates: HitRates,
 }
 
 impl MatchFinder {
@@ -142,8 +180,7 @@ impl MatchFinder {
             bits,
             ptr: 0,
             len: 0,
-            rates: vec![HitRate::INITIAL; LEN_BUCKETS * CONF_BUCKETS],
-            pending: None,
+            rates: HitRates::new(LEN_BUCKETS * CONF_BUCKETS, HitRate::INITIAL),
         }
     }
 
@@ -164,27 +201,18 @@ impl MatchFinder {
     }
 
     fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
-        self.pending = None;
         if self.len == 0 {
-            return;
+            return self.rates.pass();
         }
         let b = hist[self.ptr];
-        let fb = freq.0[b as usize];
-        let ctx = len_bucket(self.len) * CONF_BUCKETS + conf_bucket(fb);
-        self.pending = Some((ctx, b));
-        // The learned hit rate in 24 bits; <= 2^24 - 256.
-        let h = self.rates[ctx].p << 8;
-        if h > fb {
-            raise(freq, b, h);
-        }
+        let ctx = len_bucket(self.len) * CONF_BUCKETS + conf_bucket(freq.0[b as usize]);
+        self.rates.offer(ctx, b, freq);
     }
 
     fn update(&mut self, hist: &[u8]) {
         let t = hist.len();
         let byte = hist[t - 1];
-        if let Some((ctx, b)) = self.pending.take() {
-            self.rates[ctx].update(b == byte);
-        }
+        self.rates.learn(byte);
         if self.len > 0 && hist[self.ptr] == byte {
             self.len = (self.len + 1).min(LEN_CAP);
             self.ptr += 1;
@@ -226,51 +254,37 @@ const COLUMN_P_INITIAL: u32 = P_ONE / 16;
 /// previous byte equalled the byte above it, network confidence bucket).
 struct ColumnFinder {
     stride: usize,
-    rates: Vec<HitRate>,
-    /// The context and byte of the last prediction, for the update.
-    pending: Option<(usize, u8)>,
+    rates: HitRates,
 }
 
 impl ColumnFinder {
     fn new(stride: u32) -> Self {
         let stride = stride as usize;
         let slots = stride.min(COLUMN_SLOTS);
+        let initial = HitRate {
+            p: COLUMN_P_INITIAL,
+            n: 0,
+        };
         Self {
             stride,
-            rates: vec![
-                HitRate {
-                    p: COLUMN_P_INITIAL,
-                    n: 0
-                };
-                slots * 2 * CONF_BUCKETS
-            ],
-            pending: None,
+            rates: HitRates::new(slots * 2 * CONF_BUCKETS, initial),
         }
     }
 
     fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
-        self.pending = None;
         let (t, s) = (hist.len(), self.stride);
         if t < s {
-            return;
+            return self.rates.pass();
         }
         let b = hist[t - s];
         let column = (t % s) % COLUMN_SLOTS;
         let prev_same = usize::from(t > s && hist[t - 1] == hist[t - 1 - s]);
-        let fb = freq.0[b as usize];
-        let ctx = (column * 2 + prev_same) * CONF_BUCKETS + conf_bucket(fb);
-        self.pending = Some((ctx, b));
-        let h = self.rates[ctx].p << 8;
-        if h > fb {
-            raise(freq, b, h);
-        }
+        let ctx = (column * 2 + prev_same) * CONF_BUCKETS + conf_bucket(freq.0[b as usize]);
+        self.rates.offer(ctx, b, freq);
     }
 
     fn update(&mut self, hist: &[u8]) {
-        let byte = hist[hist.len() - 1];
-        if let Some((ctx, b)) = self.pending.take() {
-            self.rates[ctx].update(b == byte);
-        }
+        self.rates.learn(hist[hist.len() - 1]);
     }
 }
 

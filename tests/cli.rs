@@ -131,6 +131,22 @@ fn round_trip_files_and_short_forms() {
     assert_eq!(o.stdout, &std::fs::read(&input).unwrap()[100..1500]);
 }
 
+/// Compresses `input` into `boa` with `--model m --chunk-size 1K` and
+/// `flags`, checks that it decodes to the input, and returns `boa-det -l`'s
+/// listing.
+fn compress_list_decode(m: &Path, input: &Path, boa: &Path, flags: &[&str]) -> String {
+    let mut args = vec!["-q", "--model", s(m), "--chunk-size", "1K"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[s(input), "-o", s(boa)]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["-d", "--model", s(m), "-c", s(boa)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, std::fs::read(input).unwrap());
+    let o = run(&["-l", s(boa)]);
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// The default codec mixes in the match model (format version 2, codec
 /// neural+match); `--no-match` writes the network alone in format version 1.
 /// Both decode, and on repetitive text the match model's archive is smaller.
@@ -138,17 +154,10 @@ fn round_trip_files_and_short_forms() {
 fn match_model_is_default_and_no_match_writes_format_1() {
     let d = Dir::new("match");
     let (m, input) = setup(&d, 1);
-    let data = std::fs::read(&input).unwrap();
     let mut sizes = Vec::new();
     for (flags, version, with_match) in [(&[][..], "2", true), (&["--no-match"][..], "1", false)] {
         let boa = d.path(&format!("in{version}.boa"));
-        let mut args = vec!["-q", "--model", s(&m), "--chunk-size", "1K"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&[s(&input), "-o", s(&boa)]);
-        let o = run(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let o = run(&["-l", s(&boa)]);
-        let listing = String::from_utf8_lossy(&o.stdout);
+        let listing = compress_list_decode(&m, &input, &boa, flags);
         assert!(
             listing.contains(&format!("format version:  {version}")),
             "{listing}"
@@ -161,9 +170,6 @@ fn match_model_is_default_and_no_match_writes_format_1() {
             "codecs:          stored x5"
         };
         assert!(listing.contains(codecs), "{listing}");
-        let o = run(&["-d", "--model", s(&m), "-c", s(&boa)]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(o.stdout, data);
         sizes.push(std::fs::metadata(&boa).unwrap().len());
     }
     assert!(sizes[0] * 2 < sizes[1], "{sizes:?}");
@@ -176,35 +182,17 @@ fn match_model_is_default_and_no_match_writes_format_1() {
 fn record_size_selects_the_column_codec() {
     let d = Dir::new("records");
     let (m, input) = setup(&d, 1);
-    let data = std::fs::read(&input).unwrap();
     for (size, version, codec) in [
         ("24", "3", "neural+match+columns"),
         ("off", "2", "neural+match"),
     ] {
         let boa = d.path(&format!("rec-{size}.boa"));
-        let o = run(&[
-            "-q",
-            "--model",
-            s(&m),
-            "--chunk-size",
-            "1K",
-            "--record-size",
-            size,
-            s(&input),
-            "-o",
-            s(&boa),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let o = run(&["-l", s(&boa)]);
-        let listing = String::from_utf8_lossy(&o.stdout);
+        let listing = compress_list_decode(&m, &input, &boa, &["--record-size", size]);
         assert!(
             listing.contains(&format!("format version:  {version}")),
             "{listing}"
         );
         assert!(listing.contains(&format!("{codec} x")), "{listing}");
-        let o = run(&["-d", "--model", s(&m), "-c", s(&boa)]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(o.stdout, data);
     }
     let boa = d.path("bad.boa");
     for bad in [

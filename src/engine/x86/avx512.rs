@@ -297,10 +297,7 @@ unsafe fn scan_impl(
         inc_max,
     } = *p;
     use crate::model::bounds::DECAY_GAP_MAX;
-    let mut table = [0u32; 256];
-    for (t, &v) in table.iter_mut().zip(decay_table) {
-        *t = v as u32;
-    }
+    let table = super::widen_decay_table(decay_table);
     // SAFETY: the caller asserted the lengths: 16 bytes of b and c, 16 u16
     // rates and 16 i32 states per channel, 256 table entries (gather indices
     // are `v & 255`).

@@ -18,6 +18,17 @@ pub(crate) fn groups(cols: usize, g: usize) -> usize {
     cols.div_ceil(g)
 }
 
+/// The model's 256-entry decay table widened to u32 lanes, as the SIMD scans
+/// gather it (`kernels::decay`).
+#[inline]
+pub(crate) fn widen_decay_table(decay: &[u16]) -> [u32; 256] {
+    let mut table = [0u32; 256];
+    for (t, &v) in table.iter_mut().zip(decay) {
+        *t = u32::from(v);
+    }
+    table
+}
+
 /// The conv step around a SIMD body (`docs/ARITHMETIC.md` §5): checks the
 /// lengths, lets `simd` write the outputs of the channels in full blocks of
 /// `block`, finishes the remaining channels with the reference, and moves the
