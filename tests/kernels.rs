@@ -302,6 +302,17 @@ fn check_eltwise(k: Kernels, e: usize, seed: u64) {
     r::lut_q8(&table, &mut v1);
     (k.lut_q8)(&table, &mut v2);
     assert_eq!(v1, v2, "{} lut_q8", k.name);
+    // 16-bit tables (the softplus), every index
+    let table16: Vec<u16> = (0..256).map(|_| pick(0, 65535) as u16).collect();
+    let (mut u1, mut u2) = (vec![0u16; v1.len()], vec![0u16; v1.len()]);
+    r::lut_u16(&table16, &v1, &mut u1);
+    (k.lut_u16)(&table16, &v1, &mut u2);
+    assert_eq!(u1, u2, "{} lut_u16", k.name);
+    let every: Vec<i8> = (-128..=127).collect();
+    let (mut u1, mut u2) = (vec![0u16; 256], vec![0u16; 256]);
+    r::lut_u16(&table16, &every, &mut u1);
+    (k.lut_u16)(&table16, &every, &mut u2);
+    assert_eq!(u1, u2, "{} lut_u16, every index", k.name);
     // head accumulators to frequencies: clamped logits, ties for the maximum,
     // gaps beyond the table's 32 bits
     let mode = pick(0, 3);
@@ -420,7 +431,8 @@ macro_rules! level_tests {
                 for a_shift in 0..=32u8 {
                     for inc_shift in 0..=40u8 {
                         for arith in ArithVersion::ALL {
-                            check_scan(k, arith, 7, a_shift, inc_shift, (a_shift as u64) << 8 | inc_shift as u64);
+                            // 71 channels: full blocks of every level's vector width and a tail.
+                            check_scan(k, arith, 71, a_shift, inc_shift, (a_shift as u64) << 8 | inc_shift as u64);
                         }
                     }
                 }
@@ -444,7 +456,7 @@ macro_rules! level_tests {
 
                 #[test]
                 fn scan_matches_reference(
-                    e in 1usize..70,
+                    e in 1usize..130,
                     a_shift in 0u8..=32,
                     inc_shift in 0u8..=40,
                     seed in any::<u64>(),

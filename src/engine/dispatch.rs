@@ -73,6 +73,8 @@ pub type LayerNormFn = fn(&[i16], &LayerNorm, &mut [i8]);
 
 /// A 256-entry int8 table applied in place ([`super::kernels::lut_q8`]).
 pub type LutQ8Fn = fn(&[i8], &mut [i8]);
+/// A 256-entry u16 table applied to int8 values ([`super::kernels::lut_u16`]).
+pub type LutU16Fn = fn(&[u16], &[i8], &mut [u16]);
 /// Head accumulators to frequencies ([`super::kernels::head_frequencies`]).
 pub type HeadFreqFn = fn(&[i32], &Requant, &[u32; 256], &mut super::Frequencies);
 
@@ -89,6 +91,7 @@ pub struct Kernels {
     pub conv: ConvFn,
     pub layer_norm: LayerNormFn,
     pub lut_q8: LutQ8Fn,
+    pub lut_u16: LutU16Fn,
     pub head_frequencies: HeadFreqFn,
 }
 
@@ -115,6 +118,7 @@ impl Kernels {
             conv: conv_reference,
             layer_norm: super::kernels::layer_norm,
             lut_q8: super::kernels::lut_q8,
+            lut_u16: super::kernels::lut_u16,
             head_frequencies: super::kernels::head_frequencies,
         }
     }
@@ -134,6 +138,7 @@ impl Kernels {
                 conv: super::x86::avx2_eltwise::conv_step,
                 layer_norm: super::kernels::layer_norm,
                 lut_q8: super::kernels::lut_q8,
+                lut_u16: super::kernels::lut_u16,
                 head_frequencies: super::kernels::head_frequencies,
             });
         }
@@ -148,7 +153,7 @@ impl Kernels {
                 name: "avx512",
                 pack: super::x86::avx512::pack,
                 gemm: super::x86::avx512::gemm,
-                scan: super::x86::avx512::scan_step,
+                scan: super::x86::avx512_scan::scan_step,
                 requant_q8: super::x86::avx512_eltwise::requant_to_q8,
                 requant_q16: super::x86::avx512_eltwise::requant_to_q16,
                 requant_wide: super::x86::avx512_eltwise::requant_wide_to_q8,
@@ -159,6 +164,7 @@ impl Kernels {
                 } else {
                     super::kernels::lut_q8
                 },
+                lut_u16: super::x86::avx512_eltwise::lut_u16,
                 head_frequencies: super::x86::avx512_eltwise::logits_to_frequencies,
             });
         }

@@ -14,7 +14,7 @@
 use super::dispatch::{Kernels, PackedLinear};
 use super::kernels::ScanLayer;
 use super::{Frequencies, StreamState};
-use crate::arith::{clamp_q16, lut_index};
+use crate::arith::Q16_MAX;
 use crate::model::{D_CONV, D_STATE, Fingerprint, Model};
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +43,8 @@ struct PreparedLayer {
     ff2: PackedLinear,
     /// The conv weight transposed to `[K][E]`, widened to int32 (for [`Kernels::conv`]).
     conv_t: Vec<i32>,
+    /// The decay rates state-major, `[N][E]` ([`ScanLayer`]).
+    rates: Vec<u16>,
 }
 
 /// A model's linear layers packed for one kernel level.
@@ -72,6 +74,11 @@ impl Prepared {
                     ff1: p(&l.ff1),
                     ff2: p(&l.ff2),
                     conv_t: transpose_conv(&l.conv_weight),
+                    rates: {
+                        let mut r = Vec::new();
+                        super::kernels::rates_by_state(&l.a_rate, &mut r);
+                        r
+                    },
                 })
                 .collect(),
             fc1: p(&model.head.fc1),
@@ -232,6 +239,7 @@ fn step_columns(
     let conv = prep.kernels.conv;
     let layer_norm = prep.kernels.layer_norm;
     let lut_q8 = prep.kernels.lut_q8;
+    let lut_u16 = prep.kernels.lut_u16;
     let dims = model.dims;
     let (d, e, r, ffw) = (dims.d_model, dims.d_inner(), dims.dt_rank(), dims.d_ff());
     let xo = dims.x_proj_out();
@@ -272,9 +280,7 @@ fn step_columns(
         gemm(&pl.dt_proj, &s.dtl[..n * r], n, &mut s.acc[..n * e]);
         for i in 0..n {
             requant_to_q8(&s.acc[i * e..(i + 1) * e], &layer.dt_proj.rq, &mut s.dt8);
-            for (dt, &v) in s.dt.iter_mut().zip(&s.dt8) {
-                *dt = layer.dt_softplus[lut_index(v)];
-            }
+            lut_u16(&layer.dt_softplus, &s.dt8, &mut s.dt);
             let bc = &s.xdbl[i * xo + r..(i + 1) * xo];
             let (b, c) = bc.split_at(D_STATE);
             let xc = &s.xc[i * e..(i + 1) * e];
@@ -283,15 +289,17 @@ fn step_columns(
                 &s.dt,
                 b,
                 c,
-                &ScanLayer::of(model, layer),
+                &ScanLayer::of(model, layer, &pl.rates),
                 &mut cols.layer(i, li).h,
                 &mut s.y_acc,
             );
             requant_wide_to_q8(&s.y_acc, &layer.y_rq, &mut s.y);
-            let z = &s.xz[i * 2 * e + e..(i + 1) * 2 * e];
-            // |y * silu(z)| <= 127^2: exact in int32, then the vector requantization.
-            for (t, (&y, &zj)) in s.tmp32.iter_mut().zip(s.y.iter().zip(z)) {
-                *t = y as i32 * layer.gate_silu[lut_index(zj)] as i32;
+            // silu(z) through the table, then |y * silu(z)| <= 127^2: exact in
+            // int32, then the vector requantization.
+            s.dt8.copy_from_slice(&s.xz[i * 2 * e + e..(i + 1) * 2 * e]);
+            lut_q8(&layer.gate_silu, &mut s.dt8);
+            for (t, (&y, &g)) in s.tmp32.iter_mut().zip(s.y.iter().zip(&s.dt8)) {
+                *t = y as i32 * g as i32;
             }
             requant_to_q8(&s.tmp32[..e], &layer.gate_rq, &mut s.g[i * e..(i + 1) * e]);
         }
@@ -311,8 +319,9 @@ fn step_columns(
         for i in 0..n {
             let mo = &mut s.mo[i * d..(i + 1) * d];
             requant_to_q16(&s.acc[i * d..(i + 1) * d], &layer.ff2.rq, mo);
+            // The residual add (clamp_q16 of the sum), in int32 so it vectorizes.
             for (x, &f) in s.x[i * d..(i + 1) * d].iter_mut().zip(mo.iter()) {
-                *x = clamp_q16(*x as i64 + f as i64);
+                *x = (*x as i32 + f as i32).clamp(-Q16_MAX, Q16_MAX) as i16;
             }
         }
     }

@@ -68,6 +68,13 @@ pub fn lut_q8(table: &[i8], x: &mut [i8]) {
     }
 }
 
+/// Apply a 256-entry u16 table to int8 values (the softplus giving dt).
+pub fn lut_u16(table: &[u16], x: &[i8], out: &mut [u16]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = table[crate::arith::lut_index(v)];
+    }
+}
+
 /// One step of the depthwise causal convolution for every channel.
 ///
 /// `window` holds the previous `K-1` inputs, oldest first, `[K-1][E]`; it is
@@ -124,11 +131,17 @@ pub fn decay(dt: u16, a_rate: u16, a_shift: u8, min_v: u32, table: &[u16]) -> i6
     (table[(v & 255) as usize] as u32 >> (v >> 8)) as i64
 }
 
-/// The constants of one layer's selective scan (§6): per-state rates
-/// `[E][N]`, the two shifts, the skip weights `[E]`, the model's decay table,
-/// and the arithmetic version's smallest decay exponent and increment bound.
+/// The constants of one layer's selective scan (§6): per-state rates, the
+/// two shifts, the skip weights `[E]`, the model's decay table, and the
+/// arithmetic version's smallest decay exponent and increment bound.
+///
+/// The scan works state-major: the rates here and the state `h` are `[N][E]`
+/// (state `n` of channel `e` at `n * E + e`), so SIMD kernels hold consecutive
+/// channels in their lanes. The model stores the rates `[E][N]`; see
+/// [`rates_by_state`].
 #[derive(Clone, Copy, Debug)]
 pub struct ScanLayer<'a> {
+    /// `[N][E]`.
     pub a_rate: &'a [u16],
     pub a_shift: u8,
     pub inc_shift: u8,
@@ -140,11 +153,19 @@ pub struct ScanLayer<'a> {
     pub inc_max: i32,
 }
 
+/// The model's `[E][N]` decay rates of a layer transposed to the scan's `[N][E]`.
+pub fn rates_by_state(a_rate: &[u16], out: &mut Vec<u16>) {
+    let e = a_rate.len() / D_STATE;
+    out.clear();
+    out.extend((0..D_STATE * e).map(|i| a_rate[(i % e) * D_STATE + i / e]));
+}
+
 impl<'a> ScanLayer<'a> {
-    /// The scan constants of `layer` of `model`.
-    pub fn of(model: &'a Model, layer: &'a Layer) -> ScanLayer<'a> {
+    /// The scan constants of `layer` of `model`, with the layer's rates
+    /// already transposed by [`rates_by_state`].
+    pub fn of(model: &'a Model, layer: &'a Layer, rates: &'a [u16]) -> ScanLayer<'a> {
         ScanLayer {
-            a_rate: &layer.a_rate,
+            a_rate: rates,
             a_shift: layer.a_shift,
             inc_shift: layer.inc_shift,
             d_skip: &layer.d_skip,
@@ -155,19 +176,20 @@ impl<'a> ScanLayer<'a> {
     }
 
     /// Panics unless every slice a scan step over `x.len()` channels reads or
-    /// writes is long enough and the shifts are in their ranges: what the SIMD
-    /// scans rely on for their unchecked loads.
+    /// writes has its length (the `[N][E]` slices exactly `N * E`) and the shifts
+    /// are in their ranges: what the SIMD scans rely on for their unchecked loads.
     pub fn check(&self, x: &[i8], dt: &[u16], b: &[i8], c: &[i8], h: &[i32], y_acc: &[i64]) {
         let e = x.len();
         assert!(b.len() >= D_STATE && c.len() >= D_STATE && self.decay.len() == 256);
         assert!(dt.len() >= e && self.d_skip.len() >= e && y_acc.len() >= e);
-        assert!(self.a_rate.len() >= e * D_STATE && h.len() >= e * D_STATE);
+        assert!(self.a_rate.len() == e * D_STATE && h.len() == e * D_STATE);
         assert!(self.a_shift <= 32 && self.inc_shift <= 62);
         assert!(self.min_exponent <= 1 && (0..=1 << 22).contains(&self.inc_max));
     }
 }
 
-/// One selective-scan step for every channel; returns `y_acc = C . h + D x` per channel.
+/// One selective-scan step for every channel; returns `y_acc = C . h + D x` per
+/// channel. `h` and the rates are state-major `[N][E]` ([`ScanLayer`]).
 pub fn scan_step(
     x: &[i8],
     dt: &[u16],
@@ -177,30 +199,54 @@ pub fn scan_step(
     h: &mut [i32],
     y_acc: &mut [i64],
 ) {
-    let ScanLayer {
-        a_rate,
-        a_shift,
-        inc_shift,
-        d_skip,
-        decay: decay_table,
-        min_exponent,
-        inc_max,
-    } = *p;
-    let inc_max = inc_max as i64;
-    for e in 0..x.len() {
-        let hs = &mut h[e * D_STATE..(e + 1) * D_STATE];
-        let rates = &a_rate[e * D_STATE..(e + 1) * D_STATE];
-        let dtx = dt[e] as i64 * x[e] as i64;
-        let mut y: i64 = 0;
-        for n in 0..D_STATE {
-            let da = decay(dt[e], rates[n], a_shift, min_exponent, decay_table);
-            let inc = rshift_round(dtx * b[n] as i64, inc_shift as u32).clamp(-inc_max, inc_max);
-            let hn = rshift_round(da * hs[n] as i64, 16) + inc;
-            hs[n] = hn as i32;
-            y += c[n] as i64 * hn;
-        }
-        y_acc[e] = y + d_skip[e] as i64 * x[e] as i64;
+    p.check(x, dt, b, c, h, y_acc);
+    scan_channels_from(0, x, dt, b, c, p, h, y_acc);
+}
+
+/// [`scan_channel`] for the channels `first..E`: the reference scan, and the
+/// remainder of the SIMD scans (channels that do not fill a vector).
+#[allow(clippy::too_many_arguments)]
+pub fn scan_channels_from(
+    first: usize,
+    x: &[i8],
+    dt: &[u16],
+    b: &[i8],
+    c: &[i8],
+    p: &ScanLayer,
+    h: &mut [i32],
+    y_acc: &mut [i64],
+) {
+    for (e, y) in y_acc[..x.len()].iter_mut().enumerate().skip(first) {
+        *y = scan_channel(x, dt, b, c, p, h, e);
     }
+}
+
+/// The scan step of channel `e` alone (§6): updates its `N` states (at
+/// `n * E + e` of the state-major `h`) and returns its `y_acc`. SIMD scans use
+/// it through [`scan_channels_from`].
+#[inline]
+pub fn scan_channel(
+    x: &[i8],
+    dt: &[u16],
+    b: &[i8],
+    c: &[i8],
+    p: &ScanLayer,
+    h: &mut [i32],
+    e: usize,
+) -> i64 {
+    let stride = x.len();
+    let inc_max = p.inc_max as i64;
+    let dtx = dt[e] as i64 * x[e] as i64;
+    let mut y: i64 = 0;
+    for n in 0..D_STATE {
+        let i = n * stride + e;
+        let da = decay(dt[e], p.a_rate[i], p.a_shift, p.min_exponent, p.decay);
+        let inc = rshift_round(dtx * b[n] as i64, p.inc_shift as u32).clamp(-inc_max, inc_max);
+        let hn = rshift_round(da * h[i] as i64, 16) + inc;
+        h[i] = hn as i32;
+        y += c[n] as i64 * hn;
+    }
+    y + p.d_skip[e] as i64 * x[e] as i64
 }
 
 /// Requantize wide accumulators (already proven in range by the loader) to int8.

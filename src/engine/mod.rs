@@ -32,7 +32,7 @@ pub struct StreamState {
 pub(crate) struct LayerState {
     /// `[K-1][E]` previous conv inputs, oldest first.
     conv: Vec<i8>,
-    /// `[E][N]` SSM state.
+    /// `[N][E]` SSM state, state-major like the scan ([`kernels::ScanLayer`]).
     h: Vec<i32>,
 }
 
@@ -50,12 +50,17 @@ impl StreamState {
         }
     }
 
-    /// Canonical little-endian bytes of the state (for golden-vector digests).
+    /// Canonical little-endian bytes of the state (for golden-vector digests):
+    /// per layer the conv window, then the SSM state channel by channel
+    /// (`[E][N]`, whatever the in-memory order).
     pub fn to_le_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for l in &self.layers {
             out.extend(l.conv.iter().map(|&v| v as u8));
-            out.extend(l.h.iter().flat_map(|v| v.to_le_bytes()));
+            let e = l.h.len() / D_STATE;
+            for ch in 0..e {
+                out.extend((0..D_STATE).flat_map(|n| l.h[n * e + ch].to_le_bytes()));
+            }
         }
         out
     }
@@ -76,6 +81,9 @@ pub struct Scratch {
     g: Vec<i8>,
     mo: Vec<i16>,
     f: Vec<i8>,
+    /// The current layer's rates, state-major (refilled every step: a scratch
+    /// may be used with any model of its dims).
+    rates: Vec<u16>,
 }
 
 impl Scratch {
@@ -96,6 +104,7 @@ impl Scratch {
             g: vec![0; e],
             mo: vec![0; d],
             f: vec![0; ff],
+            rates: Vec::with_capacity(e * D_STATE),
         }
     }
 }
@@ -136,12 +145,13 @@ pub fn step_into(
         for (dt, &v) in s.dt.iter_mut().zip(&s.dt8) {
             *dt = layer.dt_softplus[lut_index(v)];
         }
+        rates_by_state(&layer.a_rate, &mut s.rates);
         scan_step(
             &s.xc,
             &s.dt,
             b,
             c,
-            &ScanLayer::of(model, layer),
+            &ScanLayer::of(model, layer, &s.rates),
             &mut ls.h,
             &mut s.y_acc,
         );

@@ -10,7 +10,7 @@
 use super::groups;
 use crate::engine::dispatch::PackedLinear;
 use crate::engine::kernels::ScanLayer;
-use crate::model::Linear;
+use crate::model::{D_STATE, Linear};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
@@ -139,16 +139,16 @@ fn micro<const NS: usize>(
     }
 }
 
-/// AVX2 selective scan (§6): one channel's 16 states as two ymm of 8 lanes;
-/// same signature and results as `kernels::scan_step`.
+/// AVX2 selective scan (§6), state-major: for one state `n`, 8 consecutive
+/// channels share a ymm; same signature and results as `kernels::scan_step`.
 ///
-/// Exactness: as the AVX-512 scan (32-bit lanes for `dt * A_rate`, the
-/// increment and the state; 64-bit lanes for `dA * h < 2^47` and `C * h'`).
-/// AVX2 has no 64-bit arithmetic shift, but the rounded `(dA*h + 2^15) >> 16`
-/// fits int32 (§9.3), and the low 32 bits of a right shift by 16 are bits
-/// 16..47 of the operand whether the shift is logical or arithmetic; so a
-/// logical shift (even lanes) or a left shift by 16 (odd lanes, bits 16..47
-/// land in the high half) gives the exact result.
+/// Exactness: 32-bit lanes for `dt * A_rate` (`< 2^32`, unsigned), the
+/// increment (`|dt * x * B| < 2^30`) and the state; 64-bit lanes for `dA * h <
+/// 2^47` and `C * h'`. AVX2 has no 64-bit arithmetic shift, but the rounded
+/// `(dA*h + 2^15) >> 16` fits int32 (§9.3), and the low 32 bits of a right shift
+/// by 16 are bits 16..47 of the operand whether the shift is logical or
+/// arithmetic; so a logical shift (even lanes) or a left shift by 16 (odd
+/// lanes, bits 16..47 land in the high half) gives the exact result.
 pub fn scan_step(
     x: &[i8],
     dt: &[u16],
@@ -160,12 +160,15 @@ pub fn scan_step(
 ) {
     assert!(supported(), "avx2 kernels called on a CPU without AVX2");
     p.check(x, dt, b, c, h, y_acc);
+    let full = x.len() - x.len() % 8;
     // SAFETY: feature support and every slice length checked above.
-    unsafe { scan_impl(x, dt, b, c, p, h, y_acc) }
+    unsafe { scan_blocks(x, dt, b, c, p, h, y_acc, full) }
+    crate::engine::kernels::scan_channels_from(full, x, dt, b, c, p, h, y_acc);
 }
 
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
-unsafe fn scan_impl(
+unsafe fn scan_blocks(
     x: &[i8],
     dt: &[u16],
     b: &[i8],
@@ -173,36 +176,23 @@ unsafe fn scan_impl(
     p: &ScanLayer,
     h: &mut [i32],
     y_acc: &mut [i64],
+    full: usize,
 ) {
-    let ScanLayer {
-        a_rate,
-        a_shift,
-        inc_shift,
-        d_skip,
-        decay: decay_table,
-        min_exponent,
-        inc_max,
-    } = *p;
     use crate::model::bounds::DECAY_GAP_MAX;
-    let table = super::widen_decay_table(decay_table);
-    // SAFETY: the caller asserted the lengths: 16 bytes of b and c, 16 u16
-    // rates and 16 i32 states per channel, 256 table entries (gather indices
-    // are `v & 255`).
+    let e = x.len();
+    let table = super::widen_decay_table(p.decay);
+    // SAFETY: `check` asserted `[N][E]` rates and states and `E` entries of x,
+    // dt, d_skip and y_acc; loads and stores are at `n * E + ch` with
+    // `ch + 8 <= full <= E`; gather indices are `v & 255` into 256 entries.
     unsafe {
-        let half = |p: &[i8], k: usize| {
-            _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.as_ptr().add(8 * k).cast()))
-        };
-        let b32 = [half(b, 0), half(b, 1)];
-        let c32 = [half(c, 0), half(c, 1)];
-        let c_odd = [_mm256_srli_epi64(c32[0], 32), _mm256_srli_epi64(c32[1], 32)];
-        let acount = _mm_set_epi64x(0, a_shift as i64);
+        let acount = _mm_set_epi64x(0, p.a_shift as i64);
         let vmax = _mm256_set1_epi32(DECAY_GAP_MAX as i32);
         let lo8 = _mm256_set1_epi32(255);
-        let vmin = _mm256_set1_epi32(min_exponent as i32);
-        let imax = _mm256_set1_epi32(inc_max);
-        let imin = _mm256_set1_epi32(-inc_max);
+        let vmin = _mm256_set1_epi32(p.min_exponent as i32);
+        let imax = _mm256_set1_epi32(p.inc_max);
+        let imin = _mm256_set1_epi32(-p.inc_max);
         let half16 = _mm256_set1_epi64x(1 << 15);
-        let s = inc_shift as i64;
+        let s = p.inc_shift as i64;
         let (iadd, icount) = match s {
             1..=30 => (1i32 << (s - 1), s),
             _ => (0, 0), // s = 0: no shift; s >= 31: the increment is 0
@@ -210,14 +200,17 @@ unsafe fn scan_impl(
         let iadd_v = _mm256_set1_epi32(iadd);
         let icount_x = _mm_set_epi64x(0, icount);
         let inc_zero = s >= 31;
-        for ch in 0..x.len() {
-            let dtv = dt[ch] as i32;
-            let xv = x[ch] as i32;
-            let mut y = _mm256_setzero_si256();
-            for k in 0..2 {
-                let off = ch * 16 + 8 * k;
-                let rates = _mm256_cvtepu16_epi32(_mm_loadu_si128(a_rate.as_ptr().add(off).cast()));
-                let v = _mm256_mullo_epi32(rates, _mm256_set1_epi32(dtv));
+        for ch0 in (0..full).step_by(8) {
+            let dt32 = _mm256_cvtepu16_epi32(_mm_loadu_si128(dt.as_ptr().add(ch0).cast()));
+            let x32 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(x.as_ptr().add(ch0).cast()));
+            let dtx = _mm256_mullo_epi32(dt32, x32);
+            // 64-bit sums of C . h': channels ch0 + 0, 2, 4, 6 and ch0 + 1, 3, 5, 7.
+            let (mut y_even, mut y_odd) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for n in 0..D_STATE {
+                let off = n * e + ch0;
+                let rates =
+                    _mm256_cvtepu16_epi32(_mm_loadu_si128(p.a_rate.as_ptr().add(off).cast()));
+                let v = _mm256_mullo_epi32(rates, dt32);
                 let v = _mm256_max_epu32(_mm256_min_epu32(_mm256_srl_epi32(v, acount), vmax), vmin);
                 let t =
                     _mm256_i32gather_epi32::<4>(table.as_ptr().cast(), _mm256_and_si256(v, lo8));
@@ -225,8 +218,8 @@ unsafe fn scan_impl(
                 let inc = if inc_zero {
                     _mm256_setzero_si256()
                 } else {
-                    let p = _mm256_mullo_epi32(b32[k], _mm256_set1_epi32(dtv * xv));
-                    let r = _mm256_sra_epi32(_mm256_add_epi32(p, iadd_v), icount_x);
+                    let prod = _mm256_mullo_epi32(dtx, _mm256_set1_epi32(b[n] as i32));
+                    let r = _mm256_sra_epi32(_mm256_add_epi32(prod, iadd_v), icount_x);
                     _mm256_max_epi32(_mm256_min_epi32(r, imax), imin)
                 };
                 let hp = h.as_mut_ptr().add(off);
@@ -242,13 +235,19 @@ unsafe fn scan_impl(
                 );
                 let hn = _mm256_add_epi32(hr, inc);
                 _mm256_storeu_si256(hp as *mut _, hn);
-                let ye = _mm256_mul_epi32(c32[k], hn);
-                let yo = _mm256_mul_epi32(c_odd[k], _mm256_srli_epi64(hn, 32));
-                y = _mm256_add_epi64(y, _mm256_add_epi64(ye, yo));
+                let cn = _mm256_set1_epi32(c[n] as i32);
+                y_even = _mm256_add_epi64(y_even, _mm256_mul_epi32(cn, hn));
+                y_odd = _mm256_add_epi64(y_odd, _mm256_mul_epi32(cn, _mm256_srli_epi64(hn, 32)));
             }
-            let mut lanes = [0i64; 4];
-            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), y);
-            y_acc[ch] = lanes.iter().sum::<i64>() + d_skip[ch] as i64 * xv as i64;
+            let (mut even, mut odd) = ([0i64; 4], [0i64; 4]);
+            _mm256_storeu_si256(even.as_mut_ptr().cast(), y_even);
+            _mm256_storeu_si256(odd.as_mut_ptr().cast(), y_odd);
+            for k in 0..4 {
+                for (j, sum) in [(2 * k, even[k]), (2 * k + 1, odd[k])] {
+                    let ch = ch0 + j;
+                    y_acc[ch] = sum + p.d_skip[ch] as i64 * x[ch] as i64;
+                }
+            }
         }
     }
 }

@@ -302,6 +302,44 @@ fn lut_q8_impl(table: &[i8], x: &mut [i8]) {
     reference::lut_q8(table, &mut x[i..]);
 }
 
+/// [`crate::engine::kernels::lut_u16`]: 32 lookups per step, four `vpermt2w`
+/// over the table quarters (index `v + 128`, low 6 bits) and blends on bits 6 and 7.
+pub fn lut_u16(table: &[u16], x: &[i8], out: &mut [u16]) {
+    assert!(table.len() == 256 && out.len() >= x.len());
+    // SAFETY: only reached through the dispatch table after `supported()`.
+    unsafe { lut_u16_impl(table, x, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+fn lut_u16_impl(table: &[u16], x: &[i8], out: &mut [u16]) {
+    // SAFETY: table.len() == 256 (asserted by the caller): eight 64-byte loads.
+    let t: [__m512i; 8] =
+        std::array::from_fn(|i| unsafe { _mm512_loadu_si512(table.as_ptr().add(32 * i).cast()) });
+    let flip = _mm256_set1_epi8(-128);
+    let (bit6, bit7) = (_mm512_set1_epi16(64), _mm512_set1_epi16(128));
+    let n = x.len();
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n <= out.len().
+        let v = unsafe { _mm256_loadu_si256(x.as_ptr().add(i).cast()) };
+        let idx = _mm512_cvtepu8_epi16(_mm256_xor_si256(v, flip));
+        let l0 = _mm512_permutex2var_epi16(t[0], idx, t[1]);
+        let l1 = _mm512_permutex2var_epi16(t[2], idx, t[3]);
+        let l2 = _mm512_permutex2var_epi16(t[4], idx, t[5]);
+        let l3 = _mm512_permutex2var_epi16(t[6], idx, t[7]);
+        let b6 = _mm512_test_epi16_mask(idx, bit6);
+        let r = _mm512_mask_blend_epi16(
+            _mm512_test_epi16_mask(idx, bit7),
+            _mm512_mask_blend_epi16(b6, l0, l1),
+            _mm512_mask_blend_epi16(b6, l2, l3),
+        );
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_si512(out.as_mut_ptr().add(i).cast(), r) };
+        i += 32;
+    }
+    reference::lut_u16(table, &x[i..], &mut out[i..n]);
+}
+
 /// Head output: `clamp(requant(acc), +-LOGIT_MAX)` then
 /// [`crate::arith::freq::logits_to_frequencies`], in vector form: the same
 /// integers (the weights `exp2[gap & 255] >> (gap >> 8)` by gather, their sum in

@@ -4,13 +4,14 @@
 //! Every `unsafe` block says which invariant makes it sound.
 #![deny(clippy::float_arithmetic)]
 
-// The SIMD scans hold one channel's states in 512 bits (or two 256-bit halves).
+// The SIMD scans are written for 16 states per channel.
 const _: () = assert!(crate::model::D_STATE == 16);
 
 pub mod avx2;
 pub mod avx2_eltwise;
 pub mod avx512;
 pub mod avx512_eltwise;
+pub mod avx512_scan;
 
 /// Number of column groups of `g` needed for `cols` columns.
 #[inline]
