@@ -1,5 +1,6 @@
 //! `compress`, `decompress`, `verify`, `list` (and `-z`, `-d`, `-t`, `-l`).
 
+use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
 use crate::compress::{self as pipeline, CompressOptions, PipelineError};
 use crate::container::{ArchiveReader, Codec, ContainerError};
@@ -7,7 +8,7 @@ use crate::io_util::AtomicFile;
 use crate::model::Model;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Read, Seek, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -354,18 +355,15 @@ impl Write for CountingWriter<'_> {
     }
 }
 
-trait ReadSeek: Read + Seek {}
-impl<T: Read + Seek> ReadSeek for T {}
-
 fn open_archive(input: &Path) -> Result<ArchiveReader<Box<dyn ReadSeek>>, CliError> {
     let name = display(input);
     let src: Box<dyn ReadSeek> = if is_stdio(input) {
-        let mut v = Vec::new();
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut v)
-            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
-        Box::new(std::io::Cursor::new(v))
+        spool::spool(std::io::stdin().lock(), spool::MEMORY_LIMIT).map_err(|e| {
+            CliError::new(
+                exit::IO,
+                format!("{name}: cannot read (an archive on stdin is spooled to a temporary file past 64 MiB): {e}"),
+            )
+        })?
     } else {
         let f = std::fs::File::open(input)
             .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;

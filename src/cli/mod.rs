@@ -21,6 +21,7 @@ macro_rules! out {
 mod archive_cmd;
 mod bench_cmd;
 mod model_cmd;
+mod spool;
 
 use archive_cmd::{ArchiveOpts, Mode};
 use clap::{Args, Parser, Subcommand};
