@@ -361,7 +361,10 @@ fn open_archive(input: &Path) -> Result<ArchiveReader<Box<dyn ReadSeek>>, CliErr
         spool::spool(std::io::stdin().lock(), spool::MEMORY_LIMIT).map_err(|e| {
             CliError::new(
                 exit::IO,
-                format!("{name}: cannot read (an archive on stdin is spooled to a temporary file past 64 MiB): {e}"),
+                format!(
+                    "{name}: cannot read (an archive on stdin is spooled to a temporary file past {} MiB): {e}",
+                    spool::MEMORY_LIMIT >> 20
+                ),
             )
         })?
     } else {

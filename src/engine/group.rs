@@ -130,6 +130,8 @@ pub struct GroupScratch {
     xdbl: Vec<i8>,
     dtl: Vec<i8>,
     dt8: Vec<i8>,
+    /// One column's `silu(z)`, the gate.
+    gate: Vec<i8>,
     dt: Vec<u16>,
     y_acc: Vec<i64>,
     y: Vec<i8>,
@@ -154,6 +156,7 @@ impl GroupScratch {
             xdbl: vec![0; cap * dims.x_proj_out()],
             dtl: vec![0; cap * r],
             dt8: vec![0; e],
+            gate: vec![0; e],
             dt: vec![0; e],
             y_acc: vec![0; e],
             y: vec![0; e],
@@ -296,9 +299,10 @@ fn step_columns(
             requant_wide_to_q8(&s.y_acc, &layer.y_rq, &mut s.y);
             // silu(z) through the table, then |y * silu(z)| <= 127^2: exact in
             // int32, then the vector requantization.
-            s.dt8.copy_from_slice(&s.xz[i * 2 * e + e..(i + 1) * 2 * e]);
-            lut_q8(&layer.gate_silu, &mut s.dt8);
-            for (t, (&y, &g)) in s.tmp32.iter_mut().zip(s.y.iter().zip(&s.dt8)) {
+            s.gate
+                .copy_from_slice(&s.xz[i * 2 * e + e..(i + 1) * 2 * e]);
+            lut_q8(&layer.gate_silu, &mut s.gate);
+            for (t, (&y, &g)) in s.tmp32.iter_mut().zip(s.y.iter().zip(&s.gate)) {
                 *t = y as i32 * g as i32;
             }
             requant_to_q8(&s.tmp32[..e], &layer.gate_rq, &mut s.g[i * e..(i + 1) * e]);

@@ -118,6 +118,16 @@ impl StateOperands {
     }
 }
 
+/// 32 u16 lanes as two registers of 16 u32 lanes (channels 0..16, 16..32).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn widen_u16(v: __m512i) -> [__m512i; 2] {
+    [
+        _mm512_cvtepu16_epi32(_mm512_castsi512_si256(v)),
+        _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(v)),
+    ]
+}
+
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 unsafe fn scan_blocks(
@@ -229,11 +239,10 @@ unsafe fn scan_blocks(
 
         for ch0 in (0..full).step_by(BLOCK) {
             let dt16 = _mm512_loadu_si512(dt.as_ptr().add(ch0).cast());
+            let dt32 = widen_u16(dt16);
             let dtx = [0, 1].map(|k| {
-                let d =
-                    _mm512_cvtepu16_epi32(_mm256_loadu_si256(dt.as_ptr().add(ch0 + 16 * k).cast()));
                 let xv = _mm512_cvtepi8_epi32(_mm_loadu_si128(x.as_ptr().add(ch0 + 16 * k).cast()));
-                _mm512_mullo_epi32(d, xv)
+                _mm512_mullo_epi32(dt32[k], xv)
             });
             let mut sum_word1 = [_mm512_setzero_si512(); 2];
             let mut sum_byte1 = [_mm512_setzero_si512(); 2];
@@ -247,10 +256,7 @@ unsafe fn scan_blocks(
             }
             for (n, &da16) in da_block.iter().enumerate() {
                 let off = n * e + ch0;
-                let da = [
-                    _mm512_cvtepu16_epi32(_mm512_castsi512_si256(da16)),
-                    _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64::<1>(da16)),
-                ];
+                let da = widen_u16(da16);
                 let bn = _mm512_set1_epi32(ops.b[n]);
                 let (cb0, cb1, cw1) = (
                     _mm512_set1_epi32(ops.c_byte0[n]),
