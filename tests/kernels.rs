@@ -9,7 +9,7 @@
 use boa_det::arith::ArithVersion;
 use boa_det::engine::dispatch::Kernels;
 use boa_det::engine::group::{GroupScratch, Prepared, step_group, step_sequence};
-use boa_det::engine::kernels::linear_acc;
+use boa_det::engine::kernels::{linear_acc, requant_to_q8, requant_to_q16};
 use boa_det::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
 use boa_det::model::synth::{SplitMix64, SynthKind, random_model, random_model_in};
 use boa_det::model::{Dims, Linear, Requant};
@@ -80,18 +80,59 @@ fn check_gemm(k: Kernels, rows: usize, cols: usize, n: usize, bias: bool, mode: 
         );
     }
     let p = (k.pack)(&l);
+    let what = format!("{} rows={rows} cols={cols} n={n}", k.name);
     let mut got = vec![0x5A5A_5A5Ai32; n * rows + 3];
     (k.gemm)(&p, &a, n, &mut got);
-    assert_eq!(
-        &got[..n * rows],
-        &want[..],
-        "{} rows={rows} cols={cols} n={n}",
-        k.name
-    );
+    assert_output(&got, &want, 0x5A5A_5A5A, &format!("gemm {what}"));
+    // The requantizing entries (fused at some levels) against the reference
+    // requantization of the reference accumulators, with extreme multipliers and
+    // every shift the loader accepts (|acc * m| + 2^(s-1) < 2^63, §9.2).
+    let mut l = l;
+    l.rq = extreme_requant(rows, &mut rng);
+    let p = (k.pack)(&l);
+    let mut want8 = vec![0i8; n * rows];
+    let mut want16 = vec![0i16; n * rows];
+    for s in 0..n {
+        let acc = &want[s * rows..(s + 1) * rows];
+        requant_to_q8(acc, &l.rq, &mut want8[s * rows..(s + 1) * rows]);
+        requant_to_q16(acc, &l.rq, &mut want16[s * rows..(s + 1) * rows]);
+    }
+    let mut got8 = vec![0x5Ai8; n * rows + 3];
+    (k.gemm_q8)(&p, &a, n, &mut got8);
+    assert_output(&got8, &want8, 0x5A, &format!("gemm_q8 {what}"));
+    let mut got16 = vec![0x5A5Ai16; n * rows + 3];
+    (k.gemm_q16)(&p, &a, n, &mut got16);
+    assert_output(&got16, &want16, 0x5A5A, &format!("gemm_q16 {what}"));
+}
+
+/// `got` starts with `want` and the rest still holds the `sentinel` it was filled with.
+fn assert_output<T: PartialEq + Copy + std::fmt::Debug>(
+    got: &[T],
+    want: &[T],
+    sentinel: T,
+    what: &str,
+) {
+    assert_eq!(&got[..want.len()], want, "{what}");
     assert!(
-        got[n * rows..].iter().all(|&v| v == 0x5A5A_5A5A),
-        "wrote past the output"
+        got[want.len()..].iter().all(|&v| v == sentinel),
+        "{what}: wrote past the output"
     );
+}
+
+/// Per-channel requantization parameters at the loader's limits: every shift
+/// 1..=62 with multipliers up to `2^min(s, 31) - 1`, ends of the ranges often.
+fn extreme_requant(rows: usize, rng: &mut SplitMix64) -> Requant {
+    let mut pick = |lo: i64, hi: i64| match rng.next_u64() % 4 {
+        0 => lo,
+        1 => hi,
+        _ => rng.range_i64(lo, hi),
+    };
+    let shift: Vec<u8> = (0..rows).map(|_| pick(1, 62) as u8).collect();
+    let mult: Vec<i32> = shift
+        .iter()
+        .map(|&s| pick(0, (1i64 << s.clamp(1, 31)) - 1) as i32)
+        .collect();
+    Requant { mult, shift }
 }
 
 fn synth_model(
@@ -228,17 +269,13 @@ fn sequence_matches_single_steps(
 fn check_eltwise(k: Kernels, e: usize, seed: u64) {
     use boa_det::engine::kernels as r;
     let mut rng = SplitMix64(seed);
+    let rq = extreme_requant(e, &mut rng);
+    let gate_rq = extreme_requant(e, &mut rng);
     let mut pick = |lo: i64, hi: i64| match rng.next_u64() % 4 {
         0 => lo,
         1 => hi,
         _ => rng.range_i64(lo, hi),
     };
-    let shift: Vec<u8> = (0..e).map(|_| pick(1, 62) as u8).collect();
-    let mult: Vec<i32> = shift
-        .iter()
-        .map(|&s| pick(0, (1i64 << s.clamp(1, 31)) - 1) as i32)
-        .collect();
-    let rq = Requant { mult, shift };
     let acc: Vec<i32> = (0..e)
         .map(|_| pick(-(1 << 31) + 1, (1 << 31) - 1) as i32)
         .collect();
@@ -254,6 +291,12 @@ fn check_eltwise(k: Kernels, e: usize, seed: u64) {
     r::requant_wide_to_q8(&wide, &rq, &mut a8);
     (k.requant_wide)(&wide, &rq, &mut b8);
     assert_eq!(a8, b8, "{} requant_wide", k.name);
+    // The gate: wide scan outputs, every z (the table is random), two requantizations.
+    let z: Vec<i8> = (0..e).map(|_| pick(-128, 127) as i8).collect();
+    let silu: Vec<i8> = (0..256).map(|_| pick(-127, 127) as i8).collect();
+    r::gate(&wide, &z, &silu, &rq, &gate_rq, &mut a8);
+    (k.gate)(&wide, &z, &silu, &rq, &gate_rq, &mut b8);
+    assert_eq!(a8, b8, "{} gate", k.name);
     // conv: weights and inputs at +-127, biases up to the int32 room left.
     let kk = boa_det::model::D_CONV;
     let w: Vec<i8> = (0..e * kk).map(|_| pick(-127, 127) as i8).collect();
@@ -271,30 +314,33 @@ fn check_eltwise(k: Kernels, e: usize, seed: u64) {
     assert_eq!(w1, w2, "{} conv window", k.name);
     // layer norm over d = 16 * ceil(e / 16) (the engine's d is a multiple of 16),
     // inputs at +-32767 or constant (zero variance), every shift and eps range.
-    let d = e.next_multiple_of(16);
-    let constant = pick(0, 3) == 0;
-    let c0 = pick(-32767, 32767) as i16;
-    let xs: Vec<i16> = (0..d)
-        .map(|_| {
-            if constant {
-                c0
-            } else {
-                pick(-32767, 32767) as i16
-            }
-        })
-        .collect();
-    let ln = boa_det::model::LayerNorm {
-        gamma: (0..d).map(|_| pick(-32767, 32767) as i16).collect(),
-        beta: (0..d)
-            .map(|_| pick(i32::MIN as i64 + 1, i32::MAX as i64) as i32)
-            .collect(),
-        shift: pick(1, 62) as u8,
-        eps: pick(1, 1 << 60) as u64,
-    };
-    let (mut l1, mut l2) = (vec![0i8; d], vec![0i8; d]);
-    r::layer_norm(&xs, &ln, &mut l1);
-    (k.layer_norm)(&xs, &ln, &mut l2);
-    assert_eq!(l1, l2, "{} layer norm", k.name);
+    // One outlier among equal values is the largest normalized value
+    // (sqrt(d - 1) in units of the std); the widest d the loader accepts too.
+    for d in [e.next_multiple_of(16), boa_det::model::MAX_D_MODEL] {
+        let shape = pick(0, 3);
+        let c0 = pick(-32767, 32767) as i16;
+        let c1 = pick(-32767, 32767) as i16;
+        let xs: Vec<i16> = (0..d)
+            .map(|i| match shape {
+                0 => c0,
+                1 if i == d / 3 => c1,
+                1 => c0,
+                _ => pick(-32767, 32767) as i16,
+            })
+            .collect();
+        let ln = boa_det::model::LayerNorm {
+            gamma: (0..d).map(|_| pick(-32767, 32767) as i16).collect(),
+            beta: (0..d)
+                .map(|_| pick(i32::MIN as i64 + 1, i32::MAX as i64) as i32)
+                .collect(),
+            shift: pick(1, 62) as u8,
+            eps: pick(1, 1 << 60) as u64,
+        };
+        let (mut l1, mut l2) = (vec![0i8; d], vec![0i8; d]);
+        r::layer_norm(&xs, &ln, &mut l1);
+        (k.layer_norm)(&xs, &ln, &mut l2);
+        assert_eq!(l1, l2, "{} layer norm d={d} shape={shape}", k.name);
+    }
     // 8-bit tables, any length (vector body and tail)
     let table: Vec<i8> = (0..256).map(|_| pick(-127, 127) as i8).collect();
     let mut v1: Vec<i8> = (0..e * 3).map(|_| pick(-128, 127) as i8).collect();
@@ -418,7 +464,7 @@ macro_rules! level_tests {
             #[test]
             fn requant_and_conv_extremes() {
                 let Some(k) = level($level) else { return };
-                for e in [1usize, 7, 8, 16, 17, 64, 100] {
+                for e in [1usize, 7, 8, 16, 17, 64, 100, 200] {
                     for seed in 0..20u64 {
                         check_eltwise(k, e, seed * 1000 + e as u64);
                     }

@@ -13,13 +13,17 @@
 
 use super::kernels::{requant_to_q8, requant_to_q16, requant_wide_to_q8};
 use crate::model::{LayerNorm, Linear, Requant};
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 /// A linear layer re-laid-out for one kernel level. `data8`/`data16` hold the
 /// level's weight layout (only one is used), `corr[j]` the per-row constant added
 /// to the raw dot product: `bias[j]` for the scalar and AVX2 levels, and
 /// `bias[j] - 128 * sum_k W[j][k]` (wrapping, see [`PackedLinear::new_corr`]) for
-/// the VNNI level whose activations carry a `+128` offset.
+/// the VNNI level whose activations carry a `+128` offset. `rq` is the layer's
+/// own requantization, used by the requantizing entries ([`GemmQ8Fn`],
+/// [`GemmQ16Fn`]); `rq_lanes` is a level's re-laid-out copy of it (empty for
+/// levels that read `rq` directly).
 #[derive(Clone, Debug)]
 pub struct PackedLinear {
     pub rows: usize,
@@ -27,6 +31,8 @@ pub struct PackedLinear {
     pub data8: Vec<i8>,
     pub data16: Vec<i16>,
     pub corr: Vec<i32>,
+    pub rq: Requant,
+    pub rq_lanes: Vec<i64>,
 }
 
 impl PackedLinear {
@@ -52,6 +58,11 @@ impl PackedLinear {
 pub type PackFn = fn(&Linear) -> PackedLinear;
 /// `acc[s * rows + j] = bias[j] + sum_k W[j][k] * a[s * cols + k]` for `s < n` streams.
 pub type GemmFn = fn(&PackedLinear, &[i8], usize, &mut [i32]);
+/// The GEMM followed by the layer's requantization to int8 ([`super::kernels::requant_to_q8`]
+/// of each stream's accumulators): `out[s * rows + j]`. Levels may fuse the two.
+pub type GemmQ8Fn = fn(&PackedLinear, &[i8], usize, &mut [i8]);
+/// The GEMM followed by the layer's requantization to q16 ([`super::kernels::requant_to_q16`]).
+pub type GemmQ16Fn = fn(&PackedLinear, &[i8], usize, &mut [i16]);
 
 /// One selective-scan step, the signature of [`super::kernels::scan_step`].
 pub type ScanFn =
@@ -75,6 +86,8 @@ pub type LayerNormFn = fn(&[i16], &LayerNorm, &mut [i8]);
 pub type LutQ8Fn = fn(&[i8], &mut [i8]);
 /// A 256-entry u16 table applied to int8 values ([`super::kernels::lut_u16`]).
 pub type LutU16Fn = fn(&[u16], &[i8], &mut [u16]);
+/// The gated scan output ([`super::kernels::gate`]).
+pub type GateFn = fn(&[i64], &[i8], &[i8], &Requant, &Requant, &mut [i8]);
 /// Head accumulators to frequencies ([`super::kernels::head_frequencies`]).
 pub type HeadFreqFn = fn(&[i32], &Requant, &[u32; 256], &mut super::Frequencies);
 
@@ -84,6 +97,8 @@ pub struct Kernels {
     pub name: &'static str,
     pub pack: PackFn,
     pub gemm: GemmFn,
+    pub gemm_q8: GemmQ8Fn,
+    pub gemm_q16: GemmQ16Fn,
     pub scan: ScanFn,
     pub requant_q8: RequantQ8Fn,
     pub requant_q16: RequantQ16Fn,
@@ -92,6 +107,7 @@ pub struct Kernels {
     pub layer_norm: LayerNormFn,
     pub lut_q8: LutQ8Fn,
     pub lut_u16: LutU16Fn,
+    pub gate: GateFn,
     pub head_frequencies: HeadFreqFn,
 }
 
@@ -111,6 +127,8 @@ impl Kernels {
             name: "scalar",
             pack: pack_scalar,
             gemm: gemm_scalar,
+            gemm_q8: gemm_q8_scalar,
+            gemm_q16: gemm_q16_scalar,
             scan: super::kernels::scan_step,
             requant_q8: requant_to_q8,
             requant_q16: requant_to_q16,
@@ -119,6 +137,7 @@ impl Kernels {
             layer_norm: super::kernels::layer_norm,
             lut_q8: super::kernels::lut_q8,
             lut_u16: super::kernels::lut_u16,
+            gate: super::kernels::gate,
             head_frequencies: super::kernels::head_frequencies,
         }
     }
@@ -131,6 +150,8 @@ impl Kernels {
                 name: "avx2",
                 pack: super::x86::avx2::pack,
                 gemm: super::x86::avx2::gemm,
+                gemm_q8: gemm_q8_avx2,
+                gemm_q16: gemm_q16_avx2,
                 scan: super::x86::avx2::scan_step,
                 requant_q8: super::x86::avx2_eltwise::requant_to_q8,
                 requant_q16: super::x86::avx2_eltwise::requant_to_q16,
@@ -139,6 +160,7 @@ impl Kernels {
                 layer_norm: super::kernels::layer_norm,
                 lut_q8: super::kernels::lut_q8,
                 lut_u16: super::kernels::lut_u16,
+                gate: super::kernels::gate,
                 head_frequencies: super::kernels::head_frequencies,
             });
         }
@@ -153,6 +175,8 @@ impl Kernels {
                 name: "avx512",
                 pack: super::x86::avx512::pack,
                 gemm: super::x86::avx512::gemm,
+                gemm_q8: super::x86::avx512::gemm_q8,
+                gemm_q16: super::x86::avx512::gemm_q16,
                 scan: super::x86::avx512_scan::scan_step,
                 requant_q8: super::x86::avx512_eltwise::requant_to_q8,
                 requant_q16: super::x86::avx512_eltwise::requant_to_q16,
@@ -165,6 +189,7 @@ impl Kernels {
                     super::kernels::lut_q8
                 },
                 lut_u16: super::x86::avx512_eltwise::lut_u16,
+                gate: super::x86::avx512_eltwise::gate,
                 head_frequencies: super::x86::avx512_eltwise::logits_to_frequencies,
             });
         }
@@ -245,6 +270,8 @@ fn pack_scalar(l: &Linear) -> PackedLinear {
         data8: l.weight.clone(),
         data16: Vec::new(),
         corr: PackedLinear::new_corr(l, 0),
+        rq: l.rq.clone(),
+        rq_lanes: Vec::new(),
     }
 }
 
@@ -265,3 +292,62 @@ fn gemm_scalar(p: &PackedLinear, a: &[i8], n: usize, acc: &mut [i32]) {
         }
     }
 }
+
+thread_local! {
+    /// The int32 accumulators of the unfused requantizing GEMMs.
+    static UNFUSED_ACC: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The unfused form of [`GemmQ8Fn`] / [`GemmQ16Fn`]: a level's GEMM into int32
+/// accumulators, then its requantization of each stream's row.
+fn gemm_then_requant<T>(
+    gemm: GemmFn,
+    requant: fn(&[i32], &Requant, &mut [T]),
+    p: &PackedLinear,
+    a: &[i8],
+    n: usize,
+    out: &mut [T],
+) {
+    let rows = p.rows;
+    assert!(out.len() >= n * rows, "GEMM output too short");
+    UNFUSED_ACC.with(|acc| {
+        let mut acc = acc.borrow_mut();
+        acc.clear();
+        acc.resize(n * rows, 0);
+        gemm(p, a, n, &mut acc);
+        for (o, x) in out[..n * rows]
+            .chunks_exact_mut(rows)
+            .zip(acc.chunks_exact(rows))
+        {
+            requant(x, &p.rq, o);
+        }
+    })
+}
+
+/// Stamps out a level's unfused requantizing GEMMs from its GEMM and requantizations.
+macro_rules! unfused_gemm_requant {
+    ($q8:ident, $q16:ident, $gemm:path, $rq8:path, $rq16:path) => {
+        fn $q8(p: &PackedLinear, a: &[i8], n: usize, out: &mut [i8]) {
+            gemm_then_requant($gemm, $rq8, p, a, n, out)
+        }
+        fn $q16(p: &PackedLinear, a: &[i8], n: usize, out: &mut [i16]) {
+            gemm_then_requant($gemm, $rq16, p, a, n, out)
+        }
+    };
+}
+
+unfused_gemm_requant!(
+    gemm_q8_scalar,
+    gemm_q16_scalar,
+    gemm_scalar,
+    requant_to_q8,
+    requant_to_q16
+);
+#[cfg(target_arch = "x86_64")]
+unfused_gemm_requant!(
+    gemm_q8_avx2,
+    gemm_q16_avx2,
+    super::x86::avx2::gemm,
+    super::x86::avx2_eltwise::requant_to_q8,
+    super::x86::avx2_eltwise::requant_to_q16
+);

@@ -124,21 +124,19 @@ pub struct GroupScratch {
     cap: usize,
     x: Vec<i16>,
     u: Vec<i8>,
+    /// The head's logits (int32 accumulators of fc2).
     acc: Vec<i32>,
     xz: Vec<i8>,
     xc: Vec<i8>,
     xdbl: Vec<i8>,
     dtl: Vec<i8>,
     dt8: Vec<i8>,
-    /// One column's `silu(z)`, the gate.
-    gate: Vec<i8>,
     dt: Vec<u16>,
     y_acc: Vec<i64>,
-    y: Vec<i8>,
     g: Vec<i8>,
     mo: Vec<i16>,
     f: Vec<i8>,
-    /// One column's int32 operands of a requantization (gate product, head input).
+    /// One column's int32 operands of a requantization (the head input).
     tmp32: Vec<i32>,
 }
 
@@ -150,20 +148,18 @@ impl GroupScratch {
             cap,
             x: vec![0; cap * d],
             u: vec![0; cap * d],
-            acc: vec![0; cap * (2 * e).max(ff).max(256)],
+            acc: vec![0; cap * 256],
             xz: vec![0; cap * 2 * e],
             xc: vec![0; cap * e],
             xdbl: vec![0; cap * dims.x_proj_out()],
             dtl: vec![0; cap * r],
-            dt8: vec![0; e],
-            gate: vec![0; e],
+            dt8: vec![0; cap * e],
             dt: vec![0; e],
             y_acc: vec![0; e],
-            y: vec![0; e],
             g: vec![0; cap * e],
             mo: vec![0; cap * d],
             f: vec![0; cap * ff],
-            tmp32: vec![0; e.max(d)],
+            tmp32: vec![0; d],
         }
     }
 }
@@ -235,10 +231,11 @@ fn step_columns(
         "prepared for another model"
     );
     let gemm = prep.kernels.gemm;
+    let gemm_q8 = prep.kernels.gemm_q8;
+    let gemm_q16 = prep.kernels.gemm_q16;
     let scan_step = prep.kernels.scan;
     let requant_to_q8 = prep.kernels.requant_q8;
-    let requant_to_q16 = prep.kernels.requant_q16;
-    let requant_wide_to_q8 = prep.kernels.requant_wide;
+    let gate = prep.kernels.gate;
     let conv = prep.kernels.conv;
     let layer_norm = prep.kernels.layer_norm;
     let lut_q8 = prep.kernels.lut_q8;
@@ -258,10 +255,9 @@ fn step_columns(
                 &mut s.u[i * d..(i + 1) * d],
             );
         }
-        gemm(&pl.in_proj, &s.u[..n * d], n, &mut s.acc[..n * 2 * e]);
+        gemm_q8(&pl.in_proj, &s.u[..n * d], n, &mut s.xz[..n * 2 * e]);
         for i in 0..n {
-            let xz = &mut s.xz[i * 2 * e..(i + 1) * 2 * e];
-            requant_to_q8(&s.acc[i * 2 * e..(i + 1) * 2 * e], &layer.in_proj.rq, xz);
+            let xz = &s.xz[i * 2 * e..(i + 1) * 2 * e];
             let xc = &mut s.xc[i * e..(i + 1) * e];
             conv(
                 &xz[..e],
@@ -274,16 +270,13 @@ fn step_columns(
             );
             lut_q8(&layer.conv_silu, xc);
         }
-        gemm(&pl.x_proj, &s.xc[..n * e], n, &mut s.acc[..n * xo]);
+        gemm_q8(&pl.x_proj, &s.xc[..n * e], n, &mut s.xdbl[..n * xo]);
         for i in 0..n {
-            let xdbl = &mut s.xdbl[i * xo..(i + 1) * xo];
-            requant_to_q8(&s.acc[i * xo..(i + 1) * xo], &layer.x_proj.rq, xdbl);
-            s.dtl[i * r..(i + 1) * r].copy_from_slice(&xdbl[..r]);
+            s.dtl[i * r..(i + 1) * r].copy_from_slice(&s.xdbl[i * xo..i * xo + r]);
         }
-        gemm(&pl.dt_proj, &s.dtl[..n * r], n, &mut s.acc[..n * e]);
+        gemm_q8(&pl.dt_proj, &s.dtl[..n * r], n, &mut s.dt8[..n * e]);
         for i in 0..n {
-            requant_to_q8(&s.acc[i * e..(i + 1) * e], &layer.dt_proj.rq, &mut s.dt8);
-            lut_u16(&layer.dt_softplus, &s.dt8, &mut s.dt);
+            lut_u16(&layer.dt_softplus, &s.dt8[i * e..(i + 1) * e], &mut s.dt);
             let bc = &s.xdbl[i * xo + r..(i + 1) * xo];
             let (b, c) = bc.split_at(D_STATE);
             let xc = &s.xc[i * e..(i + 1) * e];
@@ -296,37 +289,28 @@ fn step_columns(
                 &mut cols.layer(i, li).h,
                 &mut s.y_acc,
             );
-            requant_wide_to_q8(&s.y_acc, &layer.y_rq, &mut s.y);
-            // silu(z) through the table, then |y * silu(z)| <= 127^2: exact in
-            // int32, then the vector requantization.
-            s.gate
-                .copy_from_slice(&s.xz[i * 2 * e + e..(i + 1) * 2 * e]);
-            lut_q8(&layer.gate_silu, &mut s.gate);
-            for (t, (&y, &g)) in s.tmp32.iter_mut().zip(s.y.iter().zip(&s.gate)) {
-                *t = y as i32 * g as i32;
-            }
-            requant_to_q8(&s.tmp32[..e], &layer.gate_rq, &mut s.g[i * e..(i + 1) * e]);
+            gate(
+                &s.y_acc,
+                &s.xz[i * 2 * e + e..(i + 1) * 2 * e],
+                &layer.gate_silu,
+                &layer.y_rq,
+                &layer.gate_rq,
+                &mut s.g[i * e..(i + 1) * e],
+            );
         }
-        gemm(&pl.out_proj, &s.g[..n * e], n, &mut s.acc[..n * d]);
+        gemm_q16(&pl.out_proj, &s.g[..n * e], n, &mut s.mo[..n * d]);
         for i in 0..n {
-            let mo = &mut s.mo[i * d..(i + 1) * d];
-            requant_to_q16(&s.acc[i * d..(i + 1) * d], &layer.out_proj.rq, mo);
+            let mo = &s.mo[i * d..(i + 1) * d];
             layer_norm(mo, &layer.ln2, &mut s.u[i * d..(i + 1) * d]);
         }
-        gemm(&pl.ff1, &s.u[..n * d], n, &mut s.acc[..n * ffw]);
-        for i in 0..n {
-            let f = &mut s.f[i * ffw..(i + 1) * ffw];
-            requant_to_q8(&s.acc[i * ffw..(i + 1) * ffw], &layer.ff1.rq, f);
-            lut_q8(&layer.ff_gelu, f);
-        }
-        gemm(&pl.ff2, &s.f[..n * ffw], n, &mut s.acc[..n * d]);
-        for i in 0..n {
-            let mo = &mut s.mo[i * d..(i + 1) * d];
-            requant_to_q16(&s.acc[i * d..(i + 1) * d], &layer.ff2.rq, mo);
-            // The residual add (clamp_q16 of the sum), in int32 so it vectorizes.
-            for (x, &f) in s.x[i * d..(i + 1) * d].iter_mut().zip(mo.iter()) {
-                *x = (*x as i32 + f as i32).clamp(-Q16_MAX, Q16_MAX) as i16;
-            }
+        gemm_q8(&pl.ff1, &s.u[..n * d], n, &mut s.f[..n * ffw]);
+        lut_q8(&layer.ff_gelu, &mut s.f[..n * ffw]);
+        gemm_q16(&pl.ff2, &s.f[..n * ffw], n, &mut s.mo[..n * d]);
+        // The residual add, clamp_q16(x + f): for any i16 operands the saturating
+        // sum is the true sum clamped to [-32768, 32767], and the max finishes the
+        // clamp to [-32767, 32767] (vectorizes as paddsw + pmaxsw at any level).
+        for (x, &f) in s.x[..n * d].iter_mut().zip(&s.mo[..n * d]) {
+            *x = x.saturating_add(f).max(-(Q16_MAX as i16));
         }
     }
     let head = &model.head;
@@ -336,14 +320,11 @@ fn step_columns(
         }
         requant_to_q8(&s.tmp32[..d], &head.in_rq, &mut s.u[i * d..(i + 1) * d]);
     }
-    gemm(&prep.fc1, &s.u[..n * d], n, &mut s.acc[..n * d]);
-    for i in 0..n {
-        let h1 = &mut s.g[i * d..(i + 1) * d];
-        requant_to_q8(&s.acc[i * d..(i + 1) * d], &head.fc1.rq, h1);
-        h1.iter_mut().for_each(|v| *v = (*v).max(0));
-    }
     // fc1 outputs are packed [n][d] inside `g` (whose stride is E >= d).
-    let (h1, _) = s.g.split_at(n * d);
+    let h1 = &mut s.g[..n * d];
+    gemm_q8(&prep.fc1, &s.u[..n * d], n, h1);
+    h1.iter_mut().for_each(|v| *v = (*v).max(0));
+    let h1 = &s.g[..n * d];
     gemm(&prep.fc2, h1, n, &mut s.acc[..n * 256]);
     let exp2: &[u32; 256] = model.exp2.as_slice().try_into().expect("validated size");
     for (i, o) in out.iter_mut().enumerate() {

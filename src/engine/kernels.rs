@@ -256,6 +256,37 @@ pub fn requant_wide_to_q8(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     }
 }
 
+/// The gated scan output (spec: "Mamba block"): `y = clamp_q8(requant(y_acc[j],
+/// y_rq))`, then `g[j] = clamp_q8(requant(y * silu_lut[z[j]], gate_rq))`; the
+/// product of two q8 values is exact.
+pub fn gate(
+    y_acc: &[i64],
+    z: &[i8],
+    silu: &[i8],
+    y_rq: &Requant,
+    gate_rq: &Requant,
+    out: &mut [i8],
+) {
+    for (j, g) in out.iter_mut().enumerate() {
+        *g = gate_channel(y_acc[j], z[j], silu, y_rq, gate_rq, j);
+    }
+}
+
+/// Channel `j` of [`gate`].
+#[inline]
+pub fn gate_channel(
+    y_acc: i64,
+    z: i8,
+    silu: &[i8],
+    y_rq: &Requant,
+    gate_rq: &Requant,
+    j: usize,
+) -> i8 {
+    let y = clamp_q8(requant(y_acc, y_rq.mult[j], y_rq.shift[j]));
+    let gated = y as i64 * silu[crate::arith::lut_index(z)] as i64;
+    requant_q8(gated, gate_rq.mult[j], gate_rq.shift[j])
+}
+
 /// The head's last step: `clamp(requant(acc[j]), +-LOGIT_MAX)` for the 256
 /// logits, then §7 (logits to frequencies).
 pub fn head_frequencies(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {

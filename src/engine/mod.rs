@@ -77,7 +77,6 @@ pub struct Scratch {
     dt8: Vec<i8>,
     dt: Vec<u16>,
     y_acc: Vec<i64>,
-    y: Vec<i8>,
     g: Vec<i8>,
     mo: Vec<i16>,
     f: Vec<i8>,
@@ -100,7 +99,6 @@ impl Scratch {
             dt8: vec![0; e],
             dt: vec![0; e],
             y_acc: vec![0; e],
-            y: vec![0; e],
             g: vec![0; e],
             mo: vec![0; d],
             f: vec![0; ff],
@@ -155,11 +153,14 @@ pub fn step_into(
             &mut ls.h,
             &mut s.y_acc,
         );
-        requant_wide_to_q8(&s.y_acc, &layer.y_rq, &mut s.y);
-        for (j, (g, (&y, &zj))) in s.g.iter_mut().zip(s.y.iter().zip(z)).enumerate() {
-            let gated = y as i64 * layer.gate_silu[lut_index(zj)] as i64;
-            *g = crate::arith::requant_q8(gated, layer.gate_rq.mult[j], layer.gate_rq.shift[j]);
-        }
+        kernels::gate(
+            &s.y_acc,
+            z,
+            &layer.gate_silu,
+            &layer.y_rq,
+            &layer.gate_rq,
+            &mut s.g,
+        );
         linear_acc(&layer.out_proj, &s.g, &mut s.acc[..d]);
         requant_to_q16(&s.acc[..d], &layer.out_proj.rq, &mut s.mo);
         // Feed-forward on ln2(mamba_out), added to the residual.

@@ -42,6 +42,8 @@ pub fn pack(l: &Linear) -> PackedLinear {
         data8: Vec::new(),
         data16: data,
         corr,
+        rq: l.rq.clone(),
+        rq_lanes: Vec::new(),
     }
 }
 

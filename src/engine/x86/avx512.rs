@@ -1,7 +1,8 @@
 //! AVX-512 VNNI GEMM: `vpdpbusd` (u8 x s8 -> s32, four products per lane).
 //!
-//! Activations `a` in [-127, 127] enter as the unsigned bytes `a + 128` (= `a ^ 0x80`),
-//! so the raw sum is `sum_k (a[k] + 128) W[j][k]`; the packed per-row constant
+//! Activations `a` in [-127, 127] enter as the unsigned bytes `a + 128` (= `a ^ 0x80`,
+//! applied in the register right after the broadcast, so the activations are read
+//! where they lie), so the raw sum is `sum_k (a[k] + 128) W[j][k]`; the packed per-row constant
 //! `corr[j] = bias[j] - 128 * sum_k W[j][k]` (see `PackedLinear::new_corr`) is the
 //! accumulator's initial value, giving exactly §1.3's `bias[j] + sum_k a[k] W[j][k]`
 //! modulo 2^32, hence exactly (the true value fits int32, `vpdpbusd` wraps, never saturates).
@@ -9,10 +10,22 @@
 //! Weight layout: blocks of 16 rows; within a block, for each group of 4 columns,
 //! 64 bytes = 16 rows x 4 consecutive columns, so one 512-bit load feeds 16
 //! output rows and a broadcast of 4 activation bytes; no horizontal sums.
-//! Rows are padded to a multiple of 32 and columns to a multiple of 4 with zeros.
+//! Rows are padded to a multiple of 32 and columns to a multiple of 4 with zeros
+//! (a column count that is not a multiple of 4 goes through a padded copy of the
+//! activations, whose padding meets zero weights).
+//!
+//! The requantizing entries ([`gemm_q8`], [`gemm_q16`]) requantize in the
+//! micro-kernel's epilogue, while the accumulators are still in registers
+//! (§1.1-1.2, 16 channels per zmm): the exact 64-bit products `acc * m` of the
+//! even and odd int32 lanes by two `vpmuldq`, `+ 2^(s-1)`, the arithmetic shift
+//! `vpsravq` (floor), the clamp in 64 bits, then the odd results moved into the
+//! high halves and blended, and narrowed with `vpmovdb`/`vpmovdw` (exact: the values
+//! are already clamped). The loader guarantees `1 <= s <= 62` and
+//! `|acc * m| + 2^(s-1) < 2^63` (§9.2), so no lane overflows.
 #![deny(clippy::float_arithmetic)]
 
 use super::groups;
+use crate::arith::{Q8_MAX, Q16_MAX};
 use crate::engine::dispatch::PackedLinear;
 use crate::model::Linear;
 use std::arch::x86_64::*;
@@ -23,6 +36,14 @@ const RB: usize = 16;
 const ROW_PAD: usize = 2 * RB;
 /// Streams per micro-kernel call (2 * NS accumulators + 2 weights + 1 broadcast <= 32 zmm).
 const NS_MAX: usize = 8;
+/// `rq_lanes` per 16-row block: `2^(s-1)` of the even rows, of the odd rows, then
+/// `s` of the even rows and of the odd rows, 8 x i64 each.
+const LANES_PER_BLOCK: usize = 4 * 8;
+
+/// What the micro-kernel's epilogue writes: int32 accumulators, or requantized int8 or q16.
+const OUT_I32: u8 = 0;
+const OUT_Q8: u8 = 1;
+const OUT_Q16: u8 = 2;
 
 pub fn supported() -> bool {
     is_x86_feature_detected!("avx512f")
@@ -43,24 +64,59 @@ pub fn pack(l: &Linear) -> PackedLinear {
     }
     let mut corr = PackedLinear::new_corr(l, 128);
     corr.resize(rows_pad, 0);
+    let mut rq = l.rq.clone();
+    // Padding rows: m = 0, s = 1 (their results are never stored).
+    rq.mult.resize(rows_pad, 0);
+    rq.shift.resize(rows_pad, 1);
+    let mut lanes = vec![0i64; rows_pad / RB * LANES_PER_BLOCK];
+    for (j, &s) in rq.shift.iter().enumerate() {
+        let s = i64::from(s.max(1));
+        let (b, r) = (j / RB, j % RB);
+        let at = b * LANES_PER_BLOCK + (r % 2) * 8 + r / 2;
+        lanes[at] = 1 << (s - 1);
+        lanes[at + 16] = s;
+    }
     PackedLinear {
         rows: l.rows,
         cols: l.cols,
         data8: data,
         data16: Vec::new(),
         corr,
+        rq,
+        rq_lanes: lanes,
     }
 }
 
 thread_local! {
-    /// Offset activations `a ^ 0x80`, `[n][4 * c4]` (padding columns meet zero weights).
-    static ACT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Activations copied to a row stride that is a multiple of 4 (only when `cols` is not).
+    static PADDED_ACT: RefCell<Vec<i8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `acc[s * rows + j] = bias[j] + sum_k W[j][k] a[s * cols + k]`.
 pub fn gemm(p: &PackedLinear, a: &[i8], n: usize, acc: &mut [i32]) {
+    gemm_into::<OUT_I32, i32>(p, a, n, acc)
+}
+
+/// [`gemm`], then the layer's requantization to int8, fused.
+pub fn gemm_q8(p: &PackedLinear, a: &[i8], n: usize, out: &mut [i8]) {
+    gemm_into::<OUT_Q8, i8>(p, a, n, out)
+}
+
+/// [`gemm`], then the layer's requantization to q16, fused.
+pub fn gemm_q16(p: &PackedLinear, a: &[i8], n: usize, out: &mut [i16]) {
+    gemm_into::<OUT_Q16, i16>(p, a, n, out)
+}
+
+/// The GEMM with epilogue `OUT` writing elements of type `T` (`i32`, `i8`, `i16` for
+/// [`OUT_I32`], [`OUT_Q8`], [`OUT_Q16`]) to `out[s * rows + j]`.
+fn gemm_into<const OUT: u8, T: Copy + Default>(
+    p: &PackedLinear,
+    a: &[i8],
+    n: usize,
+    out: &mut [T],
+) {
     let (rows, cols) = (p.rows, p.cols);
-    assert!(a.len() >= n * cols && acc.len() >= n * rows);
+    assert!(a.len() >= n * cols && out.len() >= n * rows);
     assert!(
         supported(),
         "avx512 kernels called on a CPU without AVX-512 VNNI"
@@ -69,87 +125,201 @@ pub fn gemm(p: &PackedLinear, a: &[i8], n: usize, acc: &mut [i32]) {
     let stride = 4 * c4;
     let rows_pad = p.corr.len();
     assert!(rows_pad.is_multiple_of(ROW_PAD) && p.data8.len() == rows_pad * stride);
-    ACT.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        buf.clear();
-        buf.resize(n * stride, 0);
-        for s in 0..n {
-            for (d, &v) in buf[s * stride..s * stride + cols]
-                .iter_mut()
-                .zip(&a[s * cols..(s + 1) * cols])
-            {
-                *d = (v as u8) ^ 0x80;
-            }
-        }
-        let mut tile = [[0i32; ROW_PAD]; NS_MAX];
+    assert!(p.rq.mult.len() == rows_pad && p.rq_lanes.len() == rows_pad / RB * LANES_PER_BLOCK);
+    let mut run = |act: &[i8]| {
+        // Results of a partial 32-row block go through this tile.
+        let mut tile = [[T::default(); ROW_PAD]; NS_MAX];
         for b in (0..rows_pad / RB).step_by(2) {
             let w = &p.data8[b * c4 * 64..(b + 2) * c4 * 64];
-            let corr = &p.corr[b * RB..(b + 2) * RB];
+            let r0 = b * RB;
+            let epi = Epilogue {
+                corr: &p.corr[r0..r0 + ROW_PAD],
+                mult: &p.rq.mult[r0..r0 + ROW_PAD],
+                lanes: &p.rq_lanes[b * LANES_PER_BLOCK..(b + 2) * LANES_PER_BLOCK],
+            };
+            let nr = (rows - r0).min(ROW_PAD);
             let mut s0 = 0;
             while s0 < n {
                 let ns = (n - s0).min(NS_MAX);
-                let act = &buf[s0 * stride..(s0 + ns) * stride];
-                // SAFETY: `supported()` was checked above; the slices cover every
-                // address the micro-kernel reads (2 blocks of c4*64 weights, ns rows
-                // of `stride` activations, 32 corrections) and writes (ns tiles).
+                let act = &act[s0 * stride..(s0 + ns) * stride];
+                let (dst, dst_stride) = if nr == ROW_PAD {
+                    (
+                        &mut out[s0 * rows + r0..(s0 + ns - 1) * rows + r0 + ROW_PAD],
+                        rows,
+                    )
+                } else {
+                    (tile.as_flattened_mut(), ROW_PAD)
+                };
+                // SAFETY: `supported()` was checked above; `micro` asserts that the
+                // slices cover every address it reads and writes.
                 unsafe {
                     match ns {
-                        8 => micro::<8>(w, act, stride, corr, &mut tile),
-                        7 => micro::<7>(w, act, stride, corr, &mut tile),
-                        6 => micro::<6>(w, act, stride, corr, &mut tile),
-                        5 => micro::<5>(w, act, stride, corr, &mut tile),
-                        4 => micro::<4>(w, act, stride, corr, &mut tile),
-                        3 => micro::<3>(w, act, stride, corr, &mut tile),
-                        2 => micro::<2>(w, act, stride, corr, &mut tile),
-                        _ => micro::<1>(w, act, stride, corr, &mut tile),
+                        8 => micro::<8, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        7 => micro::<7, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        6 => micro::<6, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        5 => micro::<5, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        4 => micro::<4, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        3 => micro::<3, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        2 => micro::<2, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        _ => micro::<1, OUT, T>(w, act, stride, &epi, dst, dst_stride),
                     }
                 }
-                let r0 = b * RB;
-                let nr = (rows - r0).min(ROW_PAD);
-                for (t, s) in tile.iter().zip(s0..s0 + ns) {
-                    acc[s * rows + r0..s * rows + r0 + nr].copy_from_slice(&t[..nr]);
+                if nr < ROW_PAD {
+                    for (t, s) in tile.iter().zip(s0..s0 + ns) {
+                        out[s * rows + r0..s * rows + r0 + nr].copy_from_slice(&t[..nr]);
+                    }
                 }
                 s0 += ns;
             }
         }
-    });
+    };
+    if cols == stride {
+        run(&a[..n * cols]);
+    } else {
+        PADDED_ACT.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            buf.resize(n * stride, 0);
+            for (d, x) in buf.chunks_exact_mut(stride).zip(a.chunks_exact(cols)) {
+                d[..cols].copy_from_slice(x);
+            }
+            run(&buf)
+        })
+    }
 }
 
-/// 32 rows x NS streams over all columns.
+/// A 32-row block's constants: the accumulators' initial values and the requantization.
+struct Epilogue<'a> {
+    corr: &'a [i32],
+    mult: &'a [i32],
+    lanes: &'a [i64],
+}
+
+/// 32 rows x NS streams over all columns; stream `s`'s 32 results go to
+/// `out[s * out_stride..][..32]`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn micro<const NS: usize>(
+fn micro<const NS: usize, const OUT: u8, T>(
     w: &[i8],
-    act: &[u8],
+    act: &[i8],
     stride: usize,
-    corr: &[i32],
-    out: &mut [[i32; ROW_PAD]; NS_MAX],
+    epi: &Epilogue,
+    out: &mut [T],
+    out_stride: usize,
 ) {
     let c4 = stride / 4;
-    assert!(w.len() >= 2 * c4 * 64 && act.len() >= NS * stride && corr.len() >= ROW_PAD);
-    // SAFETY (all unaligned loads/stores below): bounds asserted just above.
+    assert!(w.len() >= 2 * c4 * 64 && act.len() >= NS * stride);
+    assert!(epi.corr.len() >= ROW_PAD && epi.mult.len() >= ROW_PAD);
+    assert!(epi.lanes.len() >= 2 * LANES_PER_BLOCK);
+    assert!(out.len() >= (NS - 1) * out_stride + ROW_PAD);
+    assert!(std::mem::size_of::<T>() == [4, 1, 2][OUT as usize]);
+    // SAFETY (all unaligned loads/stores below): bounds asserted just above;
+    // every store writes ROW_PAD elements of size_of::<T>() bytes at `s * out_stride`.
     unsafe {
         let wp = w.as_ptr();
         let ap = act.as_ptr();
-        let c0 = _mm512_loadu_si512(corr.as_ptr() as *const _);
-        let c1 = _mm512_loadu_si512(corr.as_ptr().add(RB) as *const _);
+        let c0 = _mm512_loadu_si512(epi.corr.as_ptr() as *const _);
+        let c1 = _mm512_loadu_si512(epi.corr.as_ptr().add(RB) as *const _);
         let mut acc0 = [c0; NS];
         let mut acc1 = [c1; NS];
         let w1 = wp.add(c4 * 64);
+        let offset = _mm512_set1_epi8(-128);
         for q in 0..c4 {
             let wa = _mm512_loadu_si512(wp.add(q * 64) as *const _);
             let wb = _mm512_loadu_si512(w1.add(q * 64) as *const _);
             for s in 0..NS {
-                let x = _mm512_set1_epi32(std::ptr::read_unaligned(
-                    ap.add(s * stride + 4 * q) as *const i32
-                ));
+                let x = _mm512_xor_si512(
+                    _mm512_set1_epi32(std::ptr::read_unaligned(
+                        ap.add(s * stride + 4 * q) as *const i32
+                    )),
+                    offset,
+                );
                 acc0[s] = _mm512_dpbusd_epi32(acc0[s], x, wa);
                 acc1[s] = _mm512_dpbusd_epi32(acc1[s], x, wb);
             }
         }
-        for s in 0..NS {
-            _mm512_storeu_si512(out[s].as_mut_ptr() as *mut _, acc0[s]);
-            _mm512_storeu_si512(out[s].as_mut_ptr().add(RB) as *mut _, acc1[s]);
+        let op = out.as_mut_ptr();
+        match OUT {
+            OUT_I32 => {
+                for s in 0..NS {
+                    let o = op.add(s * out_stride) as *mut i32;
+                    _mm512_storeu_si512(o as *mut _, acc0[s]);
+                    _mm512_storeu_si512(o.add(RB) as *mut _, acc1[s]);
+                }
+            }
+            _ => {
+                let lim = if OUT == OUT_Q8 { Q8_MAX } else { Q16_MAX } as i64;
+                let rq0 = BlockRequant::load(epi.mult.as_ptr(), epi.lanes.as_ptr(), lim);
+                let rq1 = BlockRequant::load(
+                    epi.mult.as_ptr().add(RB),
+                    epi.lanes.as_ptr().add(LANES_PER_BLOCK),
+                    lim,
+                );
+                for s in 0..NS {
+                    let (v0, v1) = (rq0.apply(acc0[s]), rq1.apply(acc1[s]));
+                    if OUT == OUT_Q8 {
+                        let o = op.add(s * out_stride) as *mut i8;
+                        _mm_storeu_si128(o as *mut _, _mm512_cvtepi32_epi8(v0));
+                        _mm_storeu_si128(o.add(RB) as *mut _, _mm512_cvtepi32_epi8(v1));
+                    } else {
+                        let o = op.add(s * out_stride) as *mut i16;
+                        _mm256_storeu_si256(o as *mut _, _mm512_cvtepi32_epi16(v0));
+                        _mm256_storeu_si256(o.add(RB) as *mut _, _mm512_cvtepi32_epi16(v1));
+                    }
+                }
+            }
         }
+    }
+}
+
+/// One 16-row block's requantization constants in registers.
+struct BlockRequant {
+    mult: __m512i,
+    mult_odd: __m512i,
+    half_even: __m512i,
+    half_odd: __m512i,
+    shift_even: __m512i,
+    shift_odd: __m512i,
+    lo: __m512i,
+    hi: __m512i,
+}
+
+impl BlockRequant {
+    /// # Safety
+    /// `mult` points to 16 readable i32, `lanes` to [`LANES_PER_BLOCK`] readable i64.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load(mult: *const i32, lanes: *const i64, lim: i64) -> BlockRequant {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let m = _mm512_loadu_si512(mult as *const _);
+            BlockRequant {
+                mult: m,
+                mult_odd: _mm512_srli_epi64(m, 32),
+                half_even: _mm512_loadu_si512(lanes as *const _),
+                half_odd: _mm512_loadu_si512(lanes.add(8) as *const _),
+                shift_even: _mm512_loadu_si512(lanes.add(16) as *const _),
+                shift_odd: _mm512_loadu_si512(lanes.add(24) as *const _),
+                lo: _mm512_set1_epi64(-lim),
+                hi: _mm512_set1_epi64(lim),
+            }
+        }
+    }
+
+    /// `clamp(rshift_round(acc * m, s), -lim, lim)` for 16 int32 lanes.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn apply(&self, acc: __m512i) -> __m512i {
+        // vpmuldq multiplies the sign-extended low halves of each 64-bit lane.
+        let even = _mm512_mul_epi32(acc, self.mult);
+        let odd = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), self.mult_odd);
+        let round = |p: __m512i, half: __m512i, s: __m512i| {
+            let v = _mm512_srav_epi64(_mm512_add_epi64(p, half), s);
+            _mm512_min_epi64(_mm512_max_epi64(v, self.lo), self.hi)
+        };
+        let even = round(even, self.half_even, self.shift_even);
+        let odd = round(odd, self.half_odd, self.shift_odd);
+        // Even results sit in the low halves already; the odd ones move up.
+        _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32))
     }
 }
 
