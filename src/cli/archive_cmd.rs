@@ -358,12 +358,12 @@ impl Write for CountingWriter<'_> {
 fn open_archive(input: &Path) -> Result<ArchiveReader<Box<dyn ReadSeek>>, CliError> {
     let name = display(input);
     let src: Box<dyn ReadSeek> = if is_stdio(input) {
-        spool::spool(std::io::stdin().lock(), spool::MEMORY_LIMIT).map_err(|e| {
+        let limit = spool::memory_limit().map_err(|e| CliError::new(exit::USAGE, e))?;
+        spool::spool(std::io::stdin().lock(), limit).map_err(|e| {
             CliError::new(
                 exit::IO,
                 format!(
-                    "{name}: cannot read (an archive on stdin is spooled to a temporary file past {} MiB): {e}",
-                    spool::MEMORY_LIMIT >> 20
+                    "{name}: cannot read (an archive on stdin is spooled to a temporary file past {limit} bytes): {e}"
                 ),
             )
         })?

@@ -9,6 +9,23 @@ use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 /// Bytes of a piped archive kept in memory before spilling to a temporary file.
 pub const MEMORY_LIMIT: u64 = 64 << 20;
 
+/// The environment variable that overrides [`MEMORY_LIMIT`] (bytes), for
+/// machines with little memory and for tests of the temporary-file path.
+pub const MEMORY_LIMIT_VAR: &str = "BOA_DET_SPOOL_MEMORY";
+
+/// [`MEMORY_LIMIT`], or the value of [`MEMORY_LIMIT_VAR`] if it is set; an
+/// unparsable value is an error, never silently replaced by the default.
+pub fn memory_limit() -> Result<u64, String> {
+    match std::env::var(MEMORY_LIMIT_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(MEMORY_LIMIT),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{MEMORY_LIMIT_VAR}={v:?} is not a byte count (a whole number)")),
+        Err(e) => Err(format!("{MEMORY_LIMIT_VAR}: {e}")),
+    }
+}
+
 /// Something the archive reader can read and seek.
 pub trait ReadSeek: Read + Seek {}
 impl<T: Read + Seek> ReadSeek for T {}
