@@ -267,24 +267,11 @@ pub fn gate(
     gate_rq: &Requant,
     out: &mut [i8],
 ) {
-    for (j, g) in out.iter_mut().enumerate() {
-        *g = gate_channel(y_acc[j], z[j], silu, y_rq, gate_rq, j);
+    for (j, (g, (&a, &zj))) in out.iter_mut().zip(y_acc.iter().zip(z)).enumerate() {
+        let y = clamp_q8(requant(a, y_rq.mult[j], y_rq.shift[j]));
+        let gated = y as i64 * silu[crate::arith::lut_index(zj)] as i64;
+        *g = requant_q8(gated, gate_rq.mult[j], gate_rq.shift[j]);
     }
-}
-
-/// Channel `j` of [`gate`].
-#[inline]
-pub fn gate_channel(
-    y_acc: i64,
-    z: i8,
-    silu: &[i8],
-    y_rq: &Requant,
-    gate_rq: &Requant,
-    j: usize,
-) -> i8 {
-    let y = clamp_q8(requant(y_acc, y_rq.mult[j], y_rq.shift[j]));
-    let gated = y as i64 * silu[crate::arith::lut_index(z)] as i64;
-    requant_q8(gated, gate_rq.mult[j], gate_rq.shift[j])
 }
 
 /// The head's last step: `clamp(requant(acc[j]), +-LOGIT_MAX)` for the 256

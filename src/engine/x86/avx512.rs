@@ -132,7 +132,7 @@ fn gemm_into<const OUT: u8, T: Copy + Default>(
         for b in (0..rows_pad / RB).step_by(2) {
             let w = &p.data8[b * c4 * 64..(b + 2) * c4 * 64];
             let r0 = b * RB;
-            let epi = Epilogue {
+            let block = RowBlock {
                 corr: &p.corr[r0..r0 + ROW_PAD],
                 mult: &p.rq.mult[r0..r0 + ROW_PAD],
                 lanes: &p.rq_lanes[b * LANES_PER_BLOCK..(b + 2) * LANES_PER_BLOCK],
@@ -154,14 +154,14 @@ fn gemm_into<const OUT: u8, T: Copy + Default>(
                 // slices cover every address it reads and writes.
                 unsafe {
                     match ns {
-                        8 => micro::<8, OUT, T>(w, act, stride, &epi, dst, dst_stride),
-                        7 => micro::<7, OUT, T>(w, act, stride, &epi, dst, dst_stride),
-                        6 => micro::<6, OUT, T>(w, act, stride, &epi, dst, dst_stride),
-                        5 => micro::<5, OUT, T>(w, act, stride, &epi, dst, dst_stride),
-                        4 => micro::<4, OUT, T>(w, act, stride, &epi, dst, dst_stride),
-                        3 => micro::<3, OUT, T>(w, act, stride, &epi, dst, dst_stride),
-                        2 => micro::<2, OUT, T>(w, act, stride, &epi, dst, dst_stride),
-                        _ => micro::<1, OUT, T>(w, act, stride, &epi, dst, dst_stride),
+                        8 => micro::<8, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                        7 => micro::<7, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                        6 => micro::<6, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                        5 => micro::<5, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                        4 => micro::<4, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                        3 => micro::<3, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                        2 => micro::<2, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                        _ => micro::<1, OUT, T>(w, act, stride, &block, dst, dst_stride),
                     }
                 }
                 if nr < ROW_PAD {
@@ -189,7 +189,7 @@ fn gemm_into<const OUT: u8, T: Copy + Default>(
 }
 
 /// A 32-row block's constants: the accumulators' initial values and the requantization.
-struct Epilogue<'a> {
+struct RowBlock<'a> {
     corr: &'a [i32],
     mult: &'a [i32],
     lanes: &'a [i64],
@@ -202,14 +202,14 @@ fn micro<const NS: usize, const OUT: u8, T>(
     w: &[i8],
     act: &[i8],
     stride: usize,
-    epi: &Epilogue,
+    block: &RowBlock,
     out: &mut [T],
     out_stride: usize,
 ) {
     let c4 = stride / 4;
     assert!(w.len() >= 2 * c4 * 64 && act.len() >= NS * stride);
-    assert!(epi.corr.len() >= ROW_PAD && epi.mult.len() >= ROW_PAD);
-    assert!(epi.lanes.len() >= 2 * LANES_PER_BLOCK);
+    assert!(block.corr.len() >= ROW_PAD && block.mult.len() >= ROW_PAD);
+    assert!(block.lanes.len() >= 2 * LANES_PER_BLOCK);
     assert!(out.len() >= (NS - 1) * out_stride + ROW_PAD);
     assert!(std::mem::size_of::<T>() == [4, 1, 2][OUT as usize]);
     // SAFETY (all unaligned loads/stores below): bounds asserted just above;
@@ -217,8 +217,8 @@ fn micro<const NS: usize, const OUT: u8, T>(
     unsafe {
         let wp = w.as_ptr();
         let ap = act.as_ptr();
-        let c0 = _mm512_loadu_si512(epi.corr.as_ptr() as *const _);
-        let c1 = _mm512_loadu_si512(epi.corr.as_ptr().add(RB) as *const _);
+        let c0 = _mm512_loadu_si512(block.corr.as_ptr() as *const _);
+        let c1 = _mm512_loadu_si512(block.corr.as_ptr().add(RB) as *const _);
         let mut acc0 = [c0; NS];
         let mut acc1 = [c1; NS];
         let w1 = wp.add(c4 * 64);
@@ -248,10 +248,10 @@ fn micro<const NS: usize, const OUT: u8, T>(
             }
             _ => {
                 let lim = if OUT == OUT_Q8 { Q8_MAX } else { Q16_MAX } as i64;
-                let rq0 = BlockRequant::load(epi.mult.as_ptr(), epi.lanes.as_ptr(), lim);
+                let rq0 = BlockRequant::load(block.mult.as_ptr(), block.lanes.as_ptr(), lim);
                 let rq1 = BlockRequant::load(
-                    epi.mult.as_ptr().add(RB),
-                    epi.lanes.as_ptr().add(LANES_PER_BLOCK),
+                    block.mult.as_ptr().add(RB),
+                    block.lanes.as_ptr().add(LANES_PER_BLOCK),
                     lim,
                 );
                 for s in 0..NS {

@@ -133,11 +133,10 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::gate`], 64 channels per step: `silu(z)` by the
-/// table kernel into a stack block, then eight lanes at a time in 64-bit lanes
-/// the wide requantization of `y` (as [`requant_wide_to_q8`]), the exact product
-/// `y * silu(z)` (`vpmuldq`; `|y * g| <= 127^2`) and its requantization (as
-/// [`requant_to_q8`], `vpmuldq` since the product fits int32).
+/// [`crate::engine::kernels::gate`] from this level's kernels: `y` by
+/// [`requant_wide_to_q8`] (into `out`), `silu(z)` by the table kernel 64
+/// channels at a time, the exact products `y * silu(z)` in int32 (`|y * g| <=
+/// 127^2`), then [`requant_to_q8`].
 pub fn gate(
     y_acc: &[i64],
     z: &[i8],
@@ -146,62 +145,37 @@ pub fn gate(
     gate_rq: &Requant,
     out: &mut [i8],
 ) {
+    thread_local! {
+        /// The gate products of one column.
+        static PRODUCTS: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let e = out.len();
-    assert!(y_acc.len() >= e && z.len() >= e && silu.len() == 256);
-    assert!(y_rq.mult.len() >= e && y_rq.shift.len() >= e);
-    assert!(gate_rq.mult.len() >= e && gate_rq.shift.len() >= e);
+    assert!(z.len() >= e && silu.len() == 256);
     let lut: fn(&[i8], &mut [i8]) = if vbmi_supported() {
         lut_q8
     } else {
         reference::lut_q8
     };
-    let full = e - e % 64;
-    for j0 in (0..full).step_by(64) {
-        let mut g = [0i8; 64];
-        g.copy_from_slice(&z[j0..j0 + 64]);
-        lut(silu, &mut g);
-        // SAFETY: only reached through the dispatch table after `supported()`;
-        // j0 + 64 <= e, within every slice (asserted above).
-        unsafe { gate_block(&y_acc[j0..], &g, y_rq, gate_rq, j0, &mut out[j0..j0 + 64]) };
-    }
-    for j in full..e {
-        out[j] = reference::gate_channel(y_acc[j], z[j], silu, y_rq, gate_rq, j);
-    }
+    requant_wide_to_q8(&y_acc[..e], y_rq, out);
+    PRODUCTS.with(|p| {
+        let mut p = p.borrow_mut();
+        p.resize(e, 0);
+        for ((prod, y), z) in p.chunks_mut(64).zip(out.chunks(64)).zip(z.chunks(64)) {
+            let mut g = [0i8; 64];
+            g[..z.len()].copy_from_slice(z);
+            lut(silu, &mut g[..z.len()]);
+            // SAFETY: only reached through the dispatch table after `supported()`.
+            unsafe { widening_products(y, &g[..z.len()], prod) };
+        }
+        requant_to_q8(&p, gate_rq, out);
+    })
 }
 
-/// 64 channels `j0..j0 + 64` of the gate; `y_acc`, `out` start at `j0`.
-#[target_feature(enable = "avx512f,avx512dq")]
-fn gate_block(
-    y_acc: &[i64],
-    g: &[i8; 64],
-    y_rq: &Requant,
-    gate_rq: &Requant,
-    j0: usize,
-    out: &mut [i8],
-) {
-    assert!(y_acc.len() >= 64 && out.len() >= 64);
-    for i in (0..64).step_by(8) {
-        // SAFETY: i + 8 <= 64 <= both lengths; the requantization vectors hold
-        // j0 + 64 entries (checked by `gate`).
-        let (a, m, gv) = unsafe {
-            (
-                _mm512_loadu_si512(y_acc.as_ptr().add(i).cast()),
-                _mm512_cvtepi32_epi64(_mm256_loadu_si256(y_rq.mult.as_ptr().add(j0 + i).cast())),
-                _mm512_cvtepi8_epi64(_mm_loadl_epi64(g.as_ptr().add(i).cast())),
-            )
-        };
-        let y = clamp8(
-            round_shift8(_mm512_mullo_epi64(a, m), y_rq, j0 + i),
-            Q8_MAX as i64,
-        );
-        // SAFETY: as above.
-        let m2 = unsafe {
-            _mm512_cvtepi32_epi64(_mm256_loadu_si256(gate_rq.mult.as_ptr().add(j0 + i).cast()))
-        };
-        let prod = _mm512_mul_epi32(_mm512_mul_epi32(y, gv), m2);
-        let v = clamp8(round_shift8(prod, gate_rq, j0 + i), Q8_MAX as i64);
-        // SAFETY: i + 8 <= out.len(); vpmovqb writes 8 bytes.
-        unsafe { _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm512_cvtepi64_epi8(v)) };
+/// `prod[i] = y[i] * g[i]` in int32.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn widening_products(y: &[i8], g: &[i8], prod: &mut [i32]) {
+    for ((p, &y), &g) in prod.iter_mut().zip(y).zip(g) {
+        *p = i32::from(y) * i32::from(g);
     }
 }
 
