@@ -68,11 +68,17 @@ pub struct CompressOptions {
     /// Chunks coded together, `>= 1`.
     pub window: usize,
     /// Mix the match model into the network's frequencies (codec
-    /// `NeuralMatch`); otherwise the network alone (codec `Neural`).
+    /// `NeuralMatchLong`, or `NeuralMatch` without `long_finder`); otherwise
+    /// the network alone (codec `Neural`).
     pub match_model: bool,
-    /// Whether to add the column finder (codec `NeuralMatchColumns`); only
-    /// with `match_model`.
+    /// Whether to add the column finder (codec `NeuralMatchLongColumns`, or
+    /// `NeuralMatchColumns` without `long_finder`); only with `match_model`.
     pub records: RecordStride,
+    /// Whether the match model has the long finder (codecs `NeuralMatchLong`
+    /// and `NeuralMatchLongColumns`, format version 4, the default). `false`
+    /// writes codecs `NeuralMatch` and `NeuralMatchColumns`, which readers
+    /// since format version 3 read.
+    pub long_finder: bool,
 }
 
 impl Default for CompressOptions {
@@ -83,6 +89,7 @@ impl Default for CompressOptions {
             window: DEFAULT_WINDOW,
             match_model: true,
             records: RecordStride::Auto,
+            long_finder: true,
         }
     }
 }
@@ -121,25 +128,48 @@ pub fn codec_of(mixing: Mixing) -> Codec {
         Mixing::NetworkOnly => Codec::Neural,
         Mixing::Match => Codec::NeuralMatch,
         Mixing::MatchColumns { .. } => Codec::NeuralMatchColumns,
+        Mixing::MatchLong { stride: None } => Codec::NeuralMatchLong,
+        Mixing::MatchLong { stride: Some(_) } => Codec::NeuralMatchLongColumns,
     }
 }
 
-/// Bytes a payload of codec `NeuralMatchColumns` starts with: the stride.
+/// Bytes a payload of the codecs with a column finder starts with: the
+/// record stride.
 const STRIDE_PREFIX_LEN: usize = 4;
 
-/// The chunk payload for a range-coded `stream`: codec `NeuralMatchColumns`
-/// prefixes the record stride (u32 little-endian), the others store the
-/// stream as is (`docs/FORMAT.md` section 9.10).
+/// The chunk payload for a range-coded `stream`: the codecs with a column
+/// finder (`NeuralMatchColumns`, `NeuralMatchLongColumns`) prefix the record
+/// stride (u32 little-endian), the others store the stream as is
+/// (`docs/FORMAT.md` sections 9.10 and 9.11).
 fn frame_payload(mixing: Mixing, stream: Vec<u8>) -> Vec<u8> {
-    match mixing {
-        Mixing::MatchColumns { stride } => {
-            let mut p = Vec::with_capacity(STRIDE_PREFIX_LEN + stream.len());
-            p.extend_from_slice(&stride.to_le_bytes());
-            p.extend_from_slice(&stream);
-            p
+    let stride = match mixing {
+        Mixing::MatchColumns { stride }
+        | Mixing::MatchLong {
+            stride: Some(stride),
+        } => stride,
+        Mixing::NetworkOnly | Mixing::Match | Mixing::MatchLong { stride: None } => {
+            return stream;
         }
-        Mixing::NetworkOnly | Mixing::Match => stream,
+    };
+    let mut p = Vec::with_capacity(STRIDE_PREFIX_LEN + stream.len());
+    p.extend_from_slice(&stride.to_le_bytes());
+    p.extend_from_slice(&stream);
+    p
+}
+
+/// Splits the payload of a codec with a column finder into its record
+/// stride and stream.
+fn split_stride(payload: &[u8]) -> Result<(u32, &[u8]), String> {
+    let Some((prefix, rest)) = payload.split_first_chunk::<STRIDE_PREFIX_LEN>() else {
+        return Err("payload too short for its record stride".into());
+    };
+    let stride = u32::from_le_bytes(*prefix);
+    if !(MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE).contains(&stride) {
+        return Err(format!(
+            "record stride {stride} outside {MIN_RECORD_STRIDE}..={MAX_RECORD_STRIDE}"
+        ));
     }
+    Ok((stride, rest))
 }
 
 /// Positions of one chunk stepped together when encoding ([`group::step_sequence`]):
@@ -287,16 +317,18 @@ impl<'a> EncodedStream<'a> {
             Codec::Neural => (Mixing::NetworkOnly, payload),
             Codec::NeuralMatch => (Mixing::Match, payload),
             Codec::NeuralMatchColumns => {
-                let Some((prefix, rest)) = payload.split_first_chunk::<STRIDE_PREFIX_LEN>() else {
-                    return Err("payload too short for its record stride".into());
-                };
-                let stride = u32::from_le_bytes(*prefix);
-                if !(MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE).contains(&stride) {
-                    return Err(format!(
-                        "record stride {stride} outside {MIN_RECORD_STRIDE}..={MAX_RECORD_STRIDE}"
-                    ));
-                }
+                let (stride, rest) = split_stride(payload)?;
                 (Mixing::MatchColumns { stride }, rest)
+            }
+            Codec::NeuralMatchLong => (Mixing::MatchLong { stride: None }, payload),
+            Codec::NeuralMatchLongColumns => {
+                let (stride, rest) = split_stride(payload)?;
+                (
+                    Mixing::MatchLong {
+                        stride: Some(stride),
+                    },
+                    rest,
+                )
             }
             Codec::Stored | Codec::Zstd => {
                 return Err(format!("codec {} is not a neural codec", codec.name()));
@@ -520,20 +552,22 @@ fn choose_mixing(
     if !opts.match_model {
         return (Mixing::NetworkOnly, None);
     }
+    // The mixing without and with a column finder for records of `stride`.
+    let with_stride = |stride: Option<u32>| match (opts.long_finder, stride) {
+        (true, stride) => Mixing::MatchLong { stride },
+        (false, None) => Mixing::Match,
+        (false, Some(stride)) => Mixing::MatchColumns { stride },
+    };
     let strides = match opts.records {
-        RecordStride::Off => return (Mixing::Match, None),
-        RecordStride::Fixed(stride) => return (Mixing::MatchColumns { stride }, None),
+        RecordStride::Off => return (with_stride(None), None),
+        RecordStride::Fixed(stride) => return (with_stride(Some(stride)), None),
         RecordStride::Auto => crate::record_stride::record_stride_candidates(head),
     };
     if strides.is_empty() {
-        return (Mixing::Match, None);
+        return (with_stride(None), None);
     }
-    let candidates: Vec<Mixing> = std::iter::once(Mixing::Match)
-        .chain(
-            strides
-                .into_iter()
-                .map(|stride| Mixing::MatchColumns { stride }),
-        )
+    let candidates: Vec<Mixing> = std::iter::once(with_stride(None))
+        .chain(strides.into_iter().map(|s| with_stride(Some(s))))
         .collect();
     let trial: Vec<&[u8]> = head
         .chunks(chunk_len)
@@ -638,7 +672,11 @@ fn decode_window<R: Read + Seek>(
                 let e = reader.entries()[i];
                 match e.codec {
                     Codec::Stored => results.push(Ok(p)),
-                    Codec::Neural | Codec::NeuralMatch | Codec::NeuralMatchColumns => {
+                    Codec::Neural
+                    | Codec::NeuralMatch
+                    | Codec::NeuralMatchColumns
+                    | Codec::NeuralMatchLong
+                    | Codec::NeuralMatchLongColumns => {
                         results.push(Ok(Vec::new()));
                         neural.push((i - indices.start, p, e.original_size as usize, e.codec));
                     }

@@ -320,6 +320,8 @@ struct GoldenArchiveSpec {
     embed_model: bool,
     match_model: bool,
     records: RecordStride,
+    /// Codec `NeuralMatchLong` rather than `NeuralMatch`/`NeuralMatchColumns`.
+    long_finder: bool,
 }
 
 /// The golden archives: `(name, input path relative to the vector directory,
@@ -328,7 +330,9 @@ struct GoldenArchiveSpec {
 /// smaller); `text-embedded` also embeds the model; `greedy` (input stored as
 /// `archives/greedy.bin`) exercises the neural codec; `greedy-match` and
 /// `repeats-match` (input `archives/repeats.bin`) use codec `NeuralMatch`;
-/// `repeats-columns` uses codec `NeuralMatchColumns` with 13-byte records.
+/// `repeats-columns` uses codec `NeuralMatchColumns` with 13-byte records;
+/// `repeats-long` and `repeats-long-columns` use codec `NeuralMatchLong`
+/// without and with a 13-byte record stride.
 pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
     let spec = MODELS
         .iter()
@@ -343,6 +347,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
             embed_model,
             match_model,
             records: RecordStride::Off,
+            long_finder: false,
         };
     let mut items: Vec<GoldenArchiveSpec> = Vec::new();
     for (name, data) in inputs() {
@@ -389,6 +394,24 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
             true,
         )
     });
+    // Added with codec NeuralMatchLong: the repeats' flipped bytes are the
+    // misses its long finder recovers from. Fixed stride, as above.
+    let long = |name: &str, records| GoldenArchiveSpec {
+        records,
+        long_finder: true,
+        ..item(
+            name,
+            "archives/repeats.bin".into(),
+            repeats_input(n),
+            false,
+            true,
+        )
+    };
+    items.push(long("repeats-long", RecordStride::Off));
+    items.push(long(
+        "repeats-long-columns",
+        RecordStride::Fixed(REPEATS_RECORD),
+    ));
     items
         .into_iter()
         .map(|it| {
@@ -398,6 +421,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
                 window: crate::compress::DEFAULT_WINDOW,
                 match_model: it.match_model,
                 records: it.records,
+                long_finder: it.long_finder,
             };
             let a = crate::compress::compress_bytes(&model, &it.data, &opts)
                 .expect("in-memory compression cannot fail");
@@ -424,27 +448,43 @@ pub fn mixed_input() -> Vec<u8> {
     inputs().into_iter().flat_map(|(_, d)| d).collect()
 }
 
-/// Two golden archives per built-in model (`default_models::builtin`): the
+/// Five golden archives per built-in model (`default_models::builtin`): the
 /// [`mixed_input`] compressed with that model at its chunk length, model not
 /// embedded (so decoding finds the model by fingerprint), by the network alone
 /// (`NAME-mixed`, codec `Neural`), with the match model (`NAME-mixed-match`,
-/// codec `NeuralMatch`) and with the column finder for the f32 table's
-/// 24-byte records (`NAME-mixed-columns`, codec `NeuralMatchColumns`).
+/// codec `NeuralMatch`), with the column finder for the f32 table's
+/// 24-byte records (`NAME-mixed-columns`, codec `NeuralMatchColumns`), and
+/// with the long finder, without and with that column finder
+/// (`NAME-mixed-long`, `NAME-mixed-long-columns`, codec `NeuralMatchLong`).
 /// `(name, fingerprint, archive)`.
 pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     let data = mixed_input();
     let mut out = Vec::new();
     for (name, fp, chunk_len, bytes) in crate::default_models::builtin() {
         let model = Model::from_bytes(bytes).expect("built-in model is valid");
-        for (suffix, match_model, records) in [
-            ("mixed", false, RecordStride::Off),
-            ("mixed-match", true, RecordStride::Off),
-            ("mixed-columns", true, RecordStride::Fixed(F32_TABLE_RECORD)),
+        for (suffix, match_model, records, long_finder) in [
+            ("mixed", false, RecordStride::Off, false),
+            ("mixed-match", true, RecordStride::Off, false),
+            (
+                "mixed-columns",
+                true,
+                RecordStride::Fixed(F32_TABLE_RECORD),
+                false,
+            ),
+            // Added with codec NeuralMatchLong.
+            ("mixed-long", true, RecordStride::Off, true),
+            (
+                "mixed-long-columns",
+                true,
+                RecordStride::Fixed(F32_TABLE_RECORD),
+                true,
+            ),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,
                 match_model,
                 records,
+                long_finder,
                 ..Default::default()
             };
             let a = crate::compress::compress_bytes(&model, &data, &opts)

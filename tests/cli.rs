@@ -152,47 +152,61 @@ fn compress_list_decode(m: &Path, input: &Path, boa: &Path, flags: &[&str]) -> S
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// The default codec mixes in the match model (format version 2, codec
-/// neural+match); `--no-match` writes the network alone in format version 1.
-/// Both decode, and on repetitive text the match model's archive is smaller.
+/// The default codec mixes in the match model with its long finder (format
+/// version 4, codec neural+match+long); `--no-long` writes codec neural+match
+/// (format version 2), `--no-match` the network alone in format version 1.
+/// All decode, and on repetitive text the match model's archive is smaller.
 #[test]
 fn match_model_is_default_and_no_match_writes_format_1() {
     let d = Dir::new("match");
     let (m, input) = setup(&d, 1);
     let mut sizes = Vec::new();
-    for (flags, version, with_match) in [(&[][..], "2", true), (&["--no-match"][..], "1", false)] {
+    for (flags, version, codecs) in [
+        (&[][..], "4", "neural+match+long x5"),
+        (&["--no-long"][..], "2", "neural+match x5"),
+        // The untrained synthetic model alone does not shrink the text, so
+        // without the match model every chunk is stored.
+        (&["--no-match"][..], "1", "stored x5"),
+    ] {
         let boa = d.path(&format!("in{version}.boa"));
         let listing = compress_list_decode(&m, &input, &boa, flags);
         assert!(
             listing.contains(&format!("format version:  {version}")),
             "{listing}"
         );
-        // The untrained synthetic model alone does not shrink the text, so
-        // without the match model every chunk is stored.
-        let codecs = if with_match {
-            "codecs:          neural+match x5"
-        } else {
-            "codecs:          stored x5"
-        };
-        assert!(listing.contains(codecs), "{listing}");
+        assert!(
+            listing.contains(&format!("codecs:          {codecs}")),
+            "{listing}"
+        );
         sizes.push(std::fs::metadata(&boa).unwrap().len());
     }
-    assert!(sizes[0] * 2 < sizes[1], "{sizes:?}");
+    assert!(
+        sizes[0] * 2 < sizes[2] && sizes[1] * 2 < sizes[2],
+        "{sizes:?}"
+    );
 }
 
-/// `--record-size N` writes codec neural+match+columns in format version 3,
-/// which decodes; `off` writes codec 3; bad values and `--no-match` with a
-/// record size are usage errors that write nothing.
+/// `--record-size N` adds the column finder: codec neural+match+long+columns
+/// (format version 4), or with `--no-long` codec neural+match+columns in
+/// format version 3; `off` leaves it out; all decode. Bad values and
+/// `--no-match` with a record size or `--no-long` are usage errors that
+/// write nothing.
 #[test]
 fn record_size_selects_the_column_codec() {
     let d = Dir::new("records");
     let (m, input) = setup(&d, 1);
-    for (size, version, codec) in [
-        ("24", "3", "neural+match+columns"),
-        ("off", "2", "neural+match"),
+    for (size, no_long, version, codec) in [
+        ("24", true, "3", "neural+match+columns"),
+        ("off", true, "2", "neural+match"),
+        ("24", false, "4", "neural+match+long+columns"),
+        ("off", false, "4", "neural+match+long"),
     ] {
-        let boa = d.path(&format!("rec-{size}.boa"));
-        let listing = compress_list_decode(&m, &input, &boa, &["--record-size", size]);
+        let boa = d.path(&format!("rec-{size}-{no_long}.boa"));
+        let mut flags = vec!["--record-size", size];
+        if no_long {
+            flags.push("--no-long");
+        }
+        let listing = compress_list_decode(&m, &input, &boa, &flags);
         assert!(
             listing.contains(&format!("format version:  {version}")),
             "{listing}"
@@ -204,6 +218,7 @@ fn record_size_selects_the_column_codec() {
         &["--record-size", "1"][..],
         &["--record-size", "x"],
         &["--no-match", "--record-size", "8"],
+        &["--no-match", "--no-long"],
     ] {
         let mut args = vec!["-q", "--model", s(&m)];
         args.extend_from_slice(bad);

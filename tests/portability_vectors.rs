@@ -62,6 +62,8 @@ fn committed_archives_are_regenerated_exactly() {
     let mut neural = 0;
     let mut neural_match = 0;
     let mut columns = 0;
+    let mut long = 0;
+    let mut long_columns = 0;
     for (name, path, data, a) in vectors::archives() {
         let on_disk = std::fs::read(dir.join(format!("{name}.boa"))).unwrap();
         assert!(
@@ -74,6 +76,8 @@ fn committed_archives_are_regenerated_exactly() {
         neural += count(Codec::Neural);
         neural_match += count(Codec::NeuralMatch);
         columns += count(Codec::NeuralMatchColumns);
+        long += count(Codec::NeuralMatchLong);
+        long_columns += count(Codec::NeuralMatchLongColumns);
     }
     assert!(neural > 0, "no golden archive exercises the neural codec");
     assert!(
@@ -83,6 +87,14 @@ fn committed_archives_are_regenerated_exactly() {
     assert!(
         columns > 0,
         "no golden archive exercises the neural+match+columns codec"
+    );
+    assert!(
+        long > 0,
+        "no golden archive exercises the neural+match+long codec"
+    );
+    assert!(
+        long_columns > 0,
+        "no golden archive exercises the neural+match+long+columns codec"
     );
 }
 
@@ -100,11 +112,15 @@ fn builtin_model_archives_decode_and_regenerate() {
     assert!(std::fs::read(dir.join("mixed.bin")).unwrap() == vectors::mixed_input());
     let n = vectors::check_builtin_archives(Path::new(DIR))
         .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
-    // One archive per built-in model and neural codec.
-    assert_eq!(n, 3 * boa_det::default_models::builtin().count());
+    // One archive per built-in model and mixing (network, match, columns, long, long+columns).
+    assert_eq!(n, 5 * boa_det::default_models::builtin().count());
     for (name, _, a) in vectors::builtin_archives() {
         let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
-        let want = if name.ends_with("-match") {
+        let want = if name.ends_with("-long-columns") {
+            Codec::NeuralMatchLongColumns
+        } else if name.ends_with("-long") {
+            Codec::NeuralMatchLong
+        } else if name.ends_with("-match") {
             Codec::NeuralMatch
         } else if name.ends_with("-columns") {
             Codec::NeuralMatchColumns

@@ -60,13 +60,19 @@ pub struct ArchiveOpts {
     #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size)]
     pub chunk_size: Option<u32>,
     /// Code with the network alone (codec `neural`), without the match model
-    /// that is mixed in by default (codec `neural+match`, docs/FORMAT.md 9.9).
+    /// that is mixed in by default (codec `neural+match+long`, docs/FORMAT.md
+    /// 9.9 to 9.11).
     #[arg(long)]
     pub no_match: bool,
+    /// Leave out the match model's long finder: codecs `neural+match` and
+    /// `neural+match+columns` (format version 3 at most), for readers older
+    /// than format version 4.
+    #[arg(long, conflicts_with = "no_match")]
+    pub no_long: bool,
     /// Record length of a table of fixed-size records, for the column finder
-    /// (codec `neural+match+columns`, docs/FORMAT.md 9.10): `auto` detects it
-    /// and keeps it only if a trial on the first 64 KiB is smaller, `off`
-    /// never uses it, a number of bytes always does.
+    /// (docs/FORMAT.md 9.10): `auto` detects it and keeps it only if a trial
+    /// on the first 64 KiB is smaller, `off` never uses it, a number of bytes
+    /// always does.
     #[arg(long, value_name = "auto|off|BYTES", default_value = "auto",
           value_parser = pipeline::RecordStride::parse, conflicts_with = "no_match")]
     pub record_size: pipeline::RecordStride,
@@ -315,6 +321,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         window: opts.window,
         match_model: !opts.no_match,
         records: opts.record_size,
+        long_finder: !opts.no_long,
     };
     let t0 = Instant::now();
     let mut counter = CountingWriter {

@@ -28,14 +28,19 @@ pub enum ModelCommand {
         /// instead of the table.
         #[arg(long)]
         json: bool,
-        /// Mix the match model into the network's frequencies (codec NeuralMatch).
+        /// Mix the match model into the network's frequencies, as `compress`
+        /// does (codec NeuralMatchLong).
         #[arg(long)]
         match_model: bool,
         /// With --match-model: add the column finder for records of this many
-        /// bytes (codec NeuralMatchColumns).
+        /// bytes.
         #[arg(long, requires = "match_model", value_name = "BYTES",
               value_parser = clap::value_parser!(u32).range(crate::match_model::MIN_RECORD_STRIDE as i64..=crate::match_model::MAX_RECORD_STRIDE as i64))]
         record_size: Option<u32>,
+        /// With --match-model: without the long finder (codecs NeuralMatch
+        /// and NeuralMatchColumns, as `compress --no-long`).
+        #[arg(long, requires = "match_model")]
+        no_long: bool,
     },
     /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
     Synth {
@@ -125,12 +130,14 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             json,
             match_model,
             record_size,
+            no_long,
         } => {
             let m = load(&model)?;
-            let mixing = match (match_model, record_size) {
-                (false, _) => Mixing::NetworkOnly,
-                (true, None) => Mixing::Match,
-                (true, Some(stride)) => Mixing::MatchColumns { stride },
+            let mixing = match (match_model, no_long, record_size) {
+                (false, _, _) => Mixing::NetworkOnly,
+                (true, false, stride) => Mixing::MatchLong { stride },
+                (true, true, None) => Mixing::Match,
+                (true, true, Some(stride)) => Mixing::MatchColumns { stride },
             };
             if !json {
                 outln!("model {} ({})", m.fingerprint(), model.display());
@@ -286,7 +293,7 @@ fn bench_codec(
         .collect();
     let t0 = Instant::now();
     let mixing = if with_match {
-        Mixing::Match
+        Mixing::MatchLong { stride: None }
     } else {
         Mixing::NetworkOnly
     };

@@ -280,7 +280,12 @@ pub(crate) fn parse_index(
                     return Err(ContainerError::StoredChunkInconsistent { index });
                 }
             }
-            Codec::Neural | Codec::NeuralMatch | Codec::NeuralMatchColumns | Codec::Zstd => {
+            Codec::Neural
+            | Codec::NeuralMatch
+            | Codec::NeuralMatchColumns
+            | Codec::NeuralMatchLong
+            | Codec::NeuralMatchLongColumns
+            | Codec::Zstd => {
                 if compressed_size >= original_size {
                     return Err(ContainerError::PayloadNotSmaller {
                         index,

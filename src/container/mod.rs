@@ -45,9 +45,10 @@ pub const FORMAT_VERSION_OLDEST: u16 = 1;
 
 /// The newest format version this module reads and writes. Version 2 is
 /// version 1 plus codec 3 ([`Codec::NeuralMatch`]), version 3 adds codec 4
-/// ([`Codec::NeuralMatchColumns`]); a writer uses the oldest version that
+/// ([`Codec::NeuralMatchColumns`]), version 4 codecs 5 and 6
+/// ([`Codec::NeuralMatchLong`], [`Codec::NeuralMatchLongColumns`]); a writer uses the oldest version that
 /// holds its codecs, so older readers can read what they can.
-pub const FORMAT_VERSION_NEWEST: u16 = 3;
+pub const FORMAT_VERSION_NEWEST: u16 = 4;
 
 /// Header flag bit 0: a model blob section follows the header.
 pub const FLAG_MODEL_EMBEDDED: u32 = 1;
@@ -97,16 +98,23 @@ pub enum Codec {
     /// Codec 3 plus the column finder for fixed-size records; the payload
     /// starts with the record stride (`docs/FORMAT.md` section 9.10).
     NeuralMatchColumns = 4,
+    /// Codec 3 plus the long finder (`docs/FORMAT.md` section 9.11).
+    NeuralMatchLong = 5,
+    /// Codec 4 plus the long finder; the payload starts with the record
+    /// stride (`docs/FORMAT.md` section 9.11).
+    NeuralMatchLongColumns = 6,
 }
 
 impl Codec {
     /// Every defined codec, in id order.
-    pub const ALL: [Codec; 5] = [
+    pub const ALL: [Codec; 7] = [
         Self::Stored,
         Self::Neural,
         Self::Zstd,
         Self::NeuralMatch,
         Self::NeuralMatchColumns,
+        Self::NeuralMatchLong,
+        Self::NeuralMatchLongColumns,
     ];
 
     /// The codec's name, as `boa-det list` prints it.
@@ -117,6 +125,8 @@ impl Codec {
             Self::Zstd => "zstd",
             Self::NeuralMatch => "neural+match",
             Self::NeuralMatchColumns => "neural+match+columns",
+            Self::NeuralMatchLong => "neural+match+long",
+            Self::NeuralMatchLongColumns => "neural+match+long+columns",
         }
     }
 
@@ -126,6 +136,7 @@ impl Codec {
             Self::Stored | Self::Neural | Self::Zstd => 1,
             Self::NeuralMatch => 2,
             Self::NeuralMatchColumns => 3,
+            Self::NeuralMatchLong | Self::NeuralMatchLongColumns => 4,
         }
     }
 
@@ -137,6 +148,8 @@ impl Codec {
             2 => Some(Self::Zstd),
             3 => Some(Self::NeuralMatch),
             4 => Some(Self::NeuralMatchColumns),
+            5 => Some(Self::NeuralMatchLong),
+            6 => Some(Self::NeuralMatchLongColumns),
             _ => None,
         }
     }

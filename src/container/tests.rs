@@ -473,10 +473,10 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 4);
+    with_header(&mut b, |h| h[8] = 5);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 4 })
+        Err(ContainerError::UnsupportedVersion { version: 5 })
     ));
     let mut b = a.clone();
     with_header(&mut b, |h| h[8] = 0);
@@ -652,11 +652,11 @@ fn crafted_indexes() {
     ));
 }
 
-/// A writer takes versions 1 to 3 only, codec 3 only from version 2 and
-/// codec 4 only from version 3.
+/// A writer takes versions 1 to 4 only, codec 3 only from version 2,
+/// codec 4 only from version 3 and codecs 5 and 6 only from version 4.
 #[test]
 fn format_versions_and_codecs() {
-    for version in [0u16, 4] {
+    for version in [0u16, 5] {
         let p = ArchiveParams {
             format_version: version,
             ..params(10)
@@ -717,10 +717,40 @@ fn format_versions_and_codecs() {
         codecs,
         [Codec::NeuralMatchColumns, Codec::NeuralMatch, Codec::Neural]
     );
+    for c in [Codec::NeuralMatchLong, Codec::NeuralMatchLongColumns] {
+        let mut w = ArchiveWriter::new(Vec::new(), &p3, None).unwrap();
+        assert!(matches!(
+            w.write_encoded(chunk, c, &payload),
+            Err(ContainerError::CodecNeedsNewerFormat {
+                needs: 4,
+                version: 3,
+                ..
+            })
+        ));
+    }
+    let p4 = ArchiveParams {
+        format_version: 4,
+        ..params(10)
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &p4, None).unwrap();
+    let four = [
+        Codec::NeuralMatchLong,
+        Codec::NeuralMatchLongColumns,
+        Codec::NeuralMatchColumns,
+        Codec::Neural,
+    ];
+    for c in four {
+        w.write_encoded(chunk, c, &payload).unwrap();
+    }
+    let a = w.finish().unwrap();
+    let r = ArchiveReader::from_bytes(&a).unwrap();
+    assert_eq!(r.header().params.format_version, 4);
+    let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
+    assert_eq!(codecs, four);
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(5), None);
+    assert_eq!(Codec::from_id(7), None);
 }
 
 #[test]
