@@ -85,7 +85,7 @@ pub enum ModelCommand {
         codec: bool,
         #[arg(long, default_value_t = 1)]
         codec_mib: usize,
-        /// With --codec: code with the match model too (codec neural+match, the
+        /// With --codec: code with the match model too (codec neural+match+long, the
         /// archive default); without it, the network alone, which the
         /// efficiency figure is about.
         #[arg(long)]
@@ -336,7 +336,7 @@ fn bench_codec(
         crate::compress::DEFAULT_CHUNK_LEN,
         m.macs_per_byte(),
         if with_match {
-            "network + match model (codec 3)"
+            "network + match model (codec 5)"
         } else {
             "network alone (codec 1)"
         }
