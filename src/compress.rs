@@ -79,6 +79,31 @@ pub struct CompressOptions {
     /// writes codecs `NeuralMatch` and `NeuralMatchColumns`, which readers
     /// since format version 3 read.
     pub long_finder: bool,
+    /// Whether a stream with a column finder and the long finder also mixes
+    /// in the column histograms (codec `NeuralMatchLongColumnsHist`, format
+    /// version 5, the default). `false` writes codec `NeuralMatchLongColumns`
+    /// instead, which readers since format version 4 read.
+    pub column_histograms: bool,
+    /// Whether the chunks of a table whose records are too long for
+    /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
+    /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
+    /// (as `boa-det compress --chunk-size` does).
+    pub grow_chunks: bool,
+}
+
+/// Records a chunk of a table should hold: the column finder and histograms
+/// learn per column, and a chunk of a few wide records teaches them little
+/// (measured in `docs/MODELS.md`, "Chunks of wide records").
+pub const MIN_RECORDS_PER_CHUNK: usize = 32;
+/// Chunks grown for wide records stay at most this long (1 MiB).
+pub const MAX_GROWN_CHUNK_LEN: usize = 1 << 20;
+
+/// The chunk length for records of `stride` bytes: `chunk_len`, or
+/// [`MIN_RECORDS_PER_CHUNK`] records if that is longer, at most
+/// [`MAX_GROWN_CHUNK_LEN`] (and `chunk_len` if that is longer still).
+pub fn grown_chunk_len(chunk_len: usize, stride: u32) -> usize {
+    let want = (stride as usize).saturating_mul(MIN_RECORDS_PER_CHUNK);
+    chunk_len.max(want.min(MAX_GROWN_CHUNK_LEN))
 }
 
 impl Default for CompressOptions {
@@ -90,6 +115,8 @@ impl Default for CompressOptions {
             match_model: true,
             records: RecordStride::Auto,
             long_finder: true,
+            column_histograms: true,
+            grow_chunks: true,
         }
     }
 }
@@ -130,6 +157,7 @@ pub fn codec_of(mixing: Mixing) -> Codec {
         Mixing::MatchColumns { .. } => Codec::NeuralMatchColumns,
         Mixing::MatchLong { stride: None } => Codec::NeuralMatchLong,
         Mixing::MatchLong { stride: Some(_) } => Codec::NeuralMatchLongColumns,
+        Mixing::MatchLongHist { .. } => Codec::NeuralMatchLongColumnsHist,
     }
 }
 
@@ -142,14 +170,8 @@ const STRIDE_PREFIX_LEN: usize = 4;
 /// stride (u32 little-endian), the others store the stream as is
 /// (`docs/FORMAT.md` sections 9.10 and 9.11).
 fn frame_payload(mixing: Mixing, stream: Vec<u8>) -> Vec<u8> {
-    let stride = match mixing {
-        Mixing::MatchColumns { stride }
-        | Mixing::MatchLong {
-            stride: Some(stride),
-        } => stride,
-        Mixing::NetworkOnly | Mixing::Match | Mixing::MatchLong { stride: None } => {
-            return stream;
-        }
+    let Some(stride) = mixing.stride() else {
+        return stream;
     };
     let mut p = Vec::with_capacity(STRIDE_PREFIX_LEN + stream.len());
     p.extend_from_slice(&stride.to_le_bytes());
@@ -330,6 +352,10 @@ impl<'a> EncodedStream<'a> {
                     rest,
                 )
             }
+            Codec::NeuralMatchLongColumnsHist => {
+                let (stride, rest) = split_stride(payload)?;
+                (Mixing::MatchLongHist { stride }, rest)
+            }
             Codec::Stored | Codec::Zstd => {
                 return Err(format!("codec {} is not a neural codec", codec.name()));
             }
@@ -492,32 +518,56 @@ pub fn compress<R: Read, W: Write>(
             opts.chunk_len
         )));
     }
-    let chunk_len = opts.chunk_len as usize;
+    let mut chunk_len = opts.chunk_len as usize;
     // The first read holds at least the trial sample, whatever the window, so
     // that the codec choice (and the archive) does not depend on the window.
     let window = opts
         .window
         .max(1)
         .max(crate::record_stride::SAMPLE_LEN.div_ceil(chunk_len))
-        .max(TRIAL_LEN.div_ceil(chunk_len));
+        .max(2 * TRIAL_LEN.div_ceil(chunk_len));
     let mut buf = vec![0u8; chunk_len * window];
     let mut got = read_full(&mut input, &mut buf)?;
     let (mixing, mut trial_payloads) = choose_mixing(model, &buf[..got], chunk_len, opts);
+    if let (true, Some(stride)) = (opts.grow_chunks, mixing.stride()) {
+        let grown = grown_chunk_len(chunk_len, stride);
+        if grown > chunk_len {
+            // The trial's chunks were shorter: encode again. The buffer
+            // becomes whole chunks of the new length, at least as long as
+            // before, and is filled up if the input has more.
+            let more = got == buf.len();
+            chunk_len = grown;
+            trial_payloads = None;
+            buf.resize(buf.len().div_ceil(chunk_len) * chunk_len, 0);
+            if more {
+                got += read_full(&mut input, &mut buf[got..])?;
+            }
+        }
+    }
     let codec = codec_of(mixing);
     let params = ArchiveParams {
         format_version: codec.min_format_version(),
         arith_version: model.arith.number(),
         model_fingerprint: model.fingerprint().0,
-        chunk_len: opts.chunk_len,
+        // <= max(opts.chunk_len, MAX_GROWN_CHUNK_LEN) <= MAX_CHUNK_LEN.
+        chunk_len: chunk_len as u32,
     };
     let blob = opts.embed_model.then(|| model.to_bytes());
     let mut writer = ArchiveWriter::new(out, &params, blob.as_deref())?;
     let mut done: u64 = 0;
     while got > 0 {
         let chunks: Vec<&[u8]> = buf[..got].chunks(chunk_len).collect();
-        // The trial already encoded the first chunks with the chosen mixing.
-        let mut payloads = trial_payloads.take().unwrap_or_default();
-        payloads.extend(encode_chunks(model, &chunks[payloads.len()..], mixing));
+        // The trial already encoded some of the first chunks with the chosen mixing.
+        let payloads = match trial_payloads.take() {
+            None => encode_chunks(model, &chunks, mixing),
+            Some(t) => {
+                let end = t.first + t.payloads.len();
+                let mut p = encode_chunks(model, &chunks[..t.first], mixing);
+                p.extend(t.payloads);
+                p.extend(encode_chunks(model, &chunks[end..], mixing));
+                p
+            }
+        };
         for (c, p) in chunks.iter().zip(&payloads) {
             writer.write_encoded(c, codec, p)?;
         }
@@ -531,16 +581,24 @@ pub fn compress<R: Read, W: Write>(
     Ok((writer.finish()?, done))
 }
 
-/// Input bytes the trial encoding of [`RecordStride::Auto`] codes: the first
-/// 64 KiB, rounded up to whole chunks.
+/// Input bytes the trial encoding of [`RecordStride::Auto`] codes: 64 KiB,
+/// rounded up to whole chunks; the second such stretch of the input if it
+/// has one, else the first.
 pub const TRIAL_LEN: usize = 64 << 10;
 
+/// The payloads a trial encoding made with the chosen mixing: chunks
+/// `first..first + payloads.len()` of the first read.
+struct TrialPayloads {
+    first: usize,
+    payloads: Vec<Vec<u8>>,
+}
+
 /// Chooses what to mix into the network for the whole input, from its first
-/// bytes `head` (at least `record_stride::SAMPLE_LEN` and [`TRIAL_LEN`] of
-/// them, rounded up to chunks, unless the input is shorter).
+/// bytes `head` (at least `record_stride::SAMPLE_LEN` and twice [`TRIAL_LEN`]
+/// of them, rounded up to chunks, unless the input is shorter).
 /// With [`RecordStride::Auto`], a detected stride is used only if a trial
-/// encoding of the first chunks with the column finder is smaller than
-/// without (with two candidate strides, the smaller of the three); the
+/// encoding of [`TRIAL_LEN`] bytes with the column finder is smaller than
+/// without (with several candidate strides, the smallest of all); the
 /// trial's payloads are returned for reuse. A pure function of
 /// the input, so the archive does not depend on the machine.
 fn choose_mixing(
@@ -548,12 +606,13 @@ fn choose_mixing(
     head: &[u8],
     chunk_len: usize,
     opts: &CompressOptions,
-) -> (Mixing, Option<Vec<Vec<u8>>>) {
+) -> (Mixing, Option<TrialPayloads>) {
     if !opts.match_model {
         return (Mixing::NetworkOnly, None);
     }
     // The mixing without and with a column finder for records of `stride`.
     let with_stride = |stride: Option<u32>| match (opts.long_finder, stride) {
+        (true, Some(stride)) if opts.column_histograms => Mixing::MatchLongHist { stride },
         (true, stride) => Mixing::MatchLong { stride },
         (false, None) => Mixing::Match,
         (false, Some(stride)) => Mixing::MatchColumns { stride },
@@ -569,11 +628,18 @@ fn choose_mixing(
     let candidates: Vec<Mixing> = std::iter::once(with_stride(None))
         .chain(strides.into_iter().map(|s| with_stride(Some(s))))
         .collect();
-    let trial: Vec<&[u8]> = head
-        .chunks(chunk_len)
-        .take(TRIAL_LEN.div_ceil(chunk_len))
-        .collect();
-    let mut payloads = encode_chunks_trial(model, &trial, &candidates);
+    // The second TRIAL_LEN if the head has it, else the first: files often
+    // start with a banner or header unlike the rest (the text header of an
+    // LHE file favoured a stride by 0.3 % that its events then lost by 4 %).
+    let per_trial = TRIAL_LEN.div_ceil(chunk_len);
+    let chunks: Vec<&[u8]> = head.chunks(chunk_len).collect();
+    let first = if chunks.len() >= 2 * per_trial {
+        per_trial
+    } else {
+        0
+    };
+    let trial = &chunks[first..(first + per_trial).min(chunks.len())];
+    let mut payloads = encode_chunks_trial(model, trial, &candidates);
     // What the archive would store: a payload that does not shrink its chunk
     // is replaced by the chunk.
     let size = |k: usize| -> usize {
@@ -586,7 +652,13 @@ fn choose_mixing(
     // The smallest; ties go to the earlier candidate.
     let k = (0..candidates.len()).min_by_key(|&k| size(k)).unwrap_or(0);
     let chosen = payloads.iter_mut().map(|p| p.swap_remove(k)).collect();
-    (candidates[k], Some(chosen))
+    (
+        candidates[k],
+        Some(TrialPayloads {
+            first,
+            payloads: chosen,
+        }),
+    )
 }
 
 /// Compresses a byte slice in memory (convenience for tests and tools).
@@ -676,7 +748,8 @@ fn decode_window<R: Read + Seek>(
                     | Codec::NeuralMatch
                     | Codec::NeuralMatchColumns
                     | Codec::NeuralMatchLong
-                    | Codec::NeuralMatchLongColumns => {
+                    | Codec::NeuralMatchLongColumns
+                    | Codec::NeuralMatchLongColumnsHist => {
                         results.push(Ok(Vec::new()));
                         neural.push((i - indices.start, p, e.original_size as usize, e.codec));
                     }

@@ -24,6 +24,7 @@ pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod coder;
+pub mod column_histograms;
 pub mod compress;
 pub mod container;
 pub mod default_models;

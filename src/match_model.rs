@@ -31,6 +31,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use crate::arith::freq::{FREQ_TOTAL, Frequencies};
+use crate::column_histograms::ColumnHistograms;
 
 /// Minimum match orders of the finders, applied in this order (low orders
 /// first, so the most reliable finder acts last and sees the others' boosts).
@@ -384,9 +385,24 @@ pub enum Mixing {
     /// The column finder if there is a `stride`, the match finders, then
     /// the long finder (codecs `NeuralMatchLongColumns` and `NeuralMatchLong`).
     MatchLong { stride: Option<u32> },
+    /// [`Mixing::MatchLong`] with a `stride`, then the column histograms
+    /// (codec `NeuralMatchLongColumnsHist`).
+    MatchLongHist { stride: u32 },
 }
 
 impl Mixing {
+    /// The record stride of the column finder, if any.
+    pub fn stride(self) -> Option<u32> {
+        match self {
+            Self::NetworkOnly | Self::Match | Self::MatchLong { stride: None } => None,
+            Self::MatchColumns { stride }
+            | Self::MatchLong {
+                stride: Some(stride),
+            }
+            | Self::MatchLongHist { stride } => Some(stride),
+        }
+    }
+
     /// A fresh match model for a chunk of `chunk_len` bytes, if any.
     pub fn model(self, chunk_len: usize) -> Option<MatchModel> {
         match self {
@@ -394,16 +410,19 @@ impl Mixing {
             Self::Match => Some(MatchModel::new(chunk_len)),
             Self::MatchColumns { stride } => Some(MatchModel::with_columns(chunk_len, stride)),
             Self::MatchLong { stride } => Some(MatchModel::with_long(chunk_len, stride)),
+            Self::MatchLongHist { stride } => Some(MatchModel::with_histograms(chunk_len, stride)),
         }
     }
 }
 
 /// The match model of one stream (one chunk): the finders of [`ORDERS`],
-/// after an optional column finder and before an optional long finder.
+/// after an optional column finder and before an optional long finder, and
+/// optional column histograms last.
 pub struct MatchModel {
     column: Option<ColumnFinder>,
     /// The finders of [`ORDERS`], then the long finder if any.
     finders: Vec<MatchFinder>,
+    histograms: Option<ColumnHistograms>,
 }
 
 impl MatchModel {
@@ -415,6 +434,7 @@ impl MatchModel {
                 .iter()
                 .map(|&o| MatchFinder::new(o, chunk_len))
                 .collect(),
+            histograms: None,
         }
     }
 
@@ -442,6 +462,16 @@ impl MatchModel {
         m
     }
 
+    /// The model of codec `NeuralMatchLongColumnsHist`: [`MatchModel::with_long`]
+    /// with a column finder, then column histograms for the same records.
+    pub fn with_histograms(chunk_len: usize, stride: u32) -> Self {
+        let stride = stride.clamp(MIN_RECORD_STRIDE, MAX_RECORD_STRIDE);
+        Self {
+            histograms: Some(ColumnHistograms::new(chunk_len, stride)),
+            ..Self::with_long(chunk_len, Some(stride))
+        }
+    }
+
     /// Reshapes the network's `freq` for the next byte, given the chunk's bytes
     /// `hist` so far. Call [`MatchModel::update`] with the actual byte next.
     pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
@@ -452,6 +482,10 @@ impl MatchModel {
         }
         for f in &mut self.finders {
             f.predict(hist, freq);
+        }
+        // Last: the histograms' weights are learned on the finished table.
+        if let Some(h) = &mut self.histograms {
+            h.predict(hist, freq);
         }
     }
 
@@ -465,6 +499,9 @@ impl MatchModel {
         }
         for f in &mut self.finders {
             f.update(hist);
+        }
+        if let Some(h) = &mut self.histograms {
+            h.update(hist);
         }
     }
 }
@@ -664,8 +701,10 @@ mod tests {
             big_w in 0u32..(1 << 24),
             stride in prop_oneof![Just(None), (0u32..20).prop_map(Some), Just(Some(u32::MAX))],
             long in any::<bool>(),
+            histograms in any::<bool>(),
         ) {
             let mut m = match (long, stride) {
+                (true, Some(s)) if histograms => MatchModel::with_histograms(hist.len(), s),
                 (true, stride) => MatchModel::with_long(hist.len(), stride),
                 (false, None) => MatchModel::new(hist.len()),
                 (false, Some(s)) => MatchModel::with_columns(hist.len(), s),
@@ -676,8 +715,10 @@ mod tests {
                 m.predict(&hist[..t], &mut f);
                 prop_assert!(f.0.iter().all(|&v| v >= 1));
                 prop_assert_eq!(f.0.iter().map(|&v| u64::from(v)).sum::<u64>(), u64::from(FREQ_TOTAL));
+                // The histograms' mixing may raise any entry; without them
+                // only the offered bytes (one per finder) grow.
                 let grew = (0..256).filter(|&i| f.0[i] > before.0[i]).count();
-                prop_assert!(grew <= ORDERS.len() + 2);
+                prop_assert!(m.histograms.is_some() || grew <= ORDERS.len() + 2);
                 m.update(&hist[..=t]);
             }
         }

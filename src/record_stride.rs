@@ -15,7 +15,10 @@ pub const SAMPLE_LEN: usize = 128 << 10;
 pub const MAX_DETECTED_STRIDE: usize = 16 << 10;
 const _: () = assert!(MAX_DETECTED_STRIDE as u64 <= MAX_RECORD_STRIDE as u64);
 
-/// The likely record lengths of `data`, best first (at most two), empty if
+/// A winning lag up to this long may be a word rather than a record.
+pub const MAX_WORD_LEN: usize = 8;
+
+/// The likely record lengths of `data`, best first (at most three), empty if
 /// it does not look like a table.
 ///
 /// For each lag `s`, count the positions whose byte equals the byte `s`
@@ -26,7 +29,9 @@ const _: () = assert!(MAX_DETECTED_STRIDE as u64 <= MAX_RECORD_STRIDE as u64);
 /// Data that repeats every few records also peaks at a multiple of the record
 /// length, so the divisor of the winner with the highest peak, if that is at
 /// least half the winner's, is the second candidate (the compressor's trial
-/// decides between them).
+/// decides between them). A winner of at most [`MAX_WORD_LEN`] bytes may be
+/// the column width of a wide table rather than its record, so its multiple
+/// with the highest peak (again at least half the winner's) is offered last.
 pub fn record_stride_candidates(data: &[u8]) -> Vec<u32> {
     let x = &data[..data.len().min(SAMPLE_LEN)];
     let n = x.len();
@@ -62,6 +67,21 @@ pub fn record_stride_candidates(data: &[u8]) -> Vec<u32> {
         .max_by_key(|&d| peak(d))
     {
         out.push(d);
+    }
+    // A winner of a word's length (wide tables of 4- or 8-byte columns, where
+    // equal neighbouring words peak higher than whole records): the record
+    // is a multiple of it, so the multiple with the highest peak, if that is
+    // at least half the winner's, is a candidate too.
+    if best <= MAX_WORD_LEN {
+        // Highest peak; ties go to the shorter multiple.
+        if let Some(m) = (2..=max_s / best)
+            .rev()
+            .map(|k| k * best)
+            .filter(|&m| peak(m) * 2 >= peak(best))
+            .max_by_key(|&m| peak(m))
+        {
+            out.push(m);
+        }
     }
     // Every lag is <= MAX_DETECTED_STRIDE <= MAX_RECORD_STRIDE.
     out.into_iter()
@@ -111,6 +131,39 @@ mod tests {
         assert!(record_stride_candidates(&[0u8; 10_000]).is_empty());
         assert!(record_stride_candidates(&[]).is_empty());
         assert!(record_stride_candidates(b"abcabc").is_empty());
+    }
+
+    /// A wide table of 4-byte columns where neighbouring words are often
+    /// equal (a value repeated over padded slots) peaks highest at the word;
+    /// its record length is offered as the multiple.
+    #[test]
+    fn offers_the_record_of_a_word_peak() {
+        let cols = 300u32;
+        let mut x = 7u32;
+        let mut t = Vec::new();
+        for _ in 0..60 {
+            let mut run = 0;
+            for c in 0..cols {
+                // Groups of 5 columns: a value of this row in three slots,
+                // then two columns that hold the same value in every row.
+                if c % 5 == 0 {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    run = x | 0x0101_0101;
+                }
+                let w = if c % 5 < 3 {
+                    run
+                } else {
+                    0x4120_0000 + c * 0x0101
+                };
+                t.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        let c = record_stride_candidates(&t);
+        assert!(
+            c.first().is_some_and(|&s| s as usize <= MAX_WORD_LEN),
+            "{c:?}"
+        );
+        assert!(c.contains(&(4 * cols)), "{c:?}");
     }
 
     /// Rows that repeat a pattern every 4 records peak at 4 records too; the

@@ -322,6 +322,8 @@ struct GoldenArchiveSpec {
     records: RecordStride,
     /// Codec `NeuralMatchLong` rather than `NeuralMatch`/`NeuralMatchColumns`.
     long_finder: bool,
+    /// Codec `NeuralMatchLongColumnsHist` rather than `NeuralMatchLongColumns`.
+    column_histograms: bool,
 }
 
 /// The golden archives: `(name, input path relative to the vector directory,
@@ -332,7 +334,8 @@ struct GoldenArchiveSpec {
 /// `repeats-match` (input `archives/repeats.bin`) use codec `NeuralMatch`;
 /// `repeats-columns` uses codec `NeuralMatchColumns` with 13-byte records;
 /// `repeats-long` and `repeats-long-columns` use codec `NeuralMatchLong`
-/// without and with a 13-byte record stride.
+/// without and with a 13-byte record stride; `repeats-hist` codec
+/// `NeuralMatchLongColumnsHist` with that stride.
 pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
     let spec = MODELS
         .iter()
@@ -348,6 +351,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
             match_model,
             records: RecordStride::Off,
             long_finder: false,
+            column_histograms: false,
         };
     let mut items: Vec<GoldenArchiveSpec> = Vec::new();
     for (name, data) in inputs() {
@@ -412,6 +416,12 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
         "repeats-long-columns",
         RecordStride::Fixed(REPEATS_RECORD),
     ));
+    // Added with codec NeuralMatchLongColumnsHist: the repeats' 13 columns
+    // each hold few byte values. Fixed stride, as above.
+    items.push(GoldenArchiveSpec {
+        column_histograms: true,
+        ..long("repeats-hist", RecordStride::Fixed(REPEATS_RECORD))
+    });
     items
         .into_iter()
         .map(|it| {
@@ -422,6 +432,9 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
                 match_model: it.match_model,
                 records: it.records,
                 long_finder: it.long_finder,
+                column_histograms: it.column_histograms,
+                // The chunk length of every golden archive is fixed.
+                grow_chunks: false,
             };
             let a = crate::compress::compress_bytes(&model, &it.data, &opts)
                 .expect("in-memory compression cannot fail");
@@ -448,43 +461,40 @@ pub fn mixed_input() -> Vec<u8> {
     inputs().into_iter().flat_map(|(_, d)| d).collect()
 }
 
-/// Five golden archives per built-in model (`default_models::builtin`): the
+/// Six golden archives per built-in model (`default_models::builtin`): the
 /// [`mixed_input`] compressed with that model at its chunk length, model not
 /// embedded (so decoding finds the model by fingerprint), by the network alone
 /// (`NAME-mixed`, codec `Neural`), with the match model (`NAME-mixed-match`,
 /// codec `NeuralMatch`), with the column finder for the f32 table's
 /// 24-byte records (`NAME-mixed-columns`, codec `NeuralMatchColumns`), and
 /// with the long finder, without and with that column finder
-/// (`NAME-mixed-long`, `NAME-mixed-long-columns`, codec `NeuralMatchLong`).
+/// (`NAME-mixed-long`, `NAME-mixed-long-columns`, codec `NeuralMatchLong`),
+/// and with the column histograms too (`NAME-mixed-hist`, codec
+/// `NeuralMatchLongColumnsHist`).
 /// `(name, fingerprint, archive)`.
 pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     let data = mixed_input();
     let mut out = Vec::new();
     for (name, fp, chunk_len, bytes) in crate::default_models::builtin() {
         let model = Model::from_bytes(bytes).expect("built-in model is valid");
-        for (suffix, match_model, records, long_finder) in [
-            ("mixed", false, RecordStride::Off, false),
-            ("mixed-match", true, RecordStride::Off, false),
-            (
-                "mixed-columns",
-                true,
-                RecordStride::Fixed(F32_TABLE_RECORD),
-                false,
-            ),
+        let table = RecordStride::Fixed(F32_TABLE_RECORD);
+        for (suffix, match_model, records, long_finder, column_histograms) in [
+            ("mixed", false, RecordStride::Off, false, false),
+            ("mixed-match", true, RecordStride::Off, false, false),
+            ("mixed-columns", true, table, false, false),
             // Added with codec NeuralMatchLong.
-            ("mixed-long", true, RecordStride::Off, true),
-            (
-                "mixed-long-columns",
-                true,
-                RecordStride::Fixed(F32_TABLE_RECORD),
-                true,
-            ),
+            ("mixed-long", true, RecordStride::Off, true, false),
+            ("mixed-long-columns", true, table, true, false),
+            // Added with codec NeuralMatchLongColumnsHist.
+            ("mixed-hist", true, table, true, true),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,
                 match_model,
                 records,
                 long_finder,
+                column_histograms,
+                grow_chunks: false,
                 ..Default::default()
             };
             let a = crate::compress::compress_bytes(&model, &data, &opts)

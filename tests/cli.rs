@@ -186,26 +186,46 @@ fn match_model_is_default_and_no_match_writes_format_1() {
     );
 }
 
-/// `--record-size N` adds the column finder: codec neural+match+long+columns
-/// (format version 4), or with `--no-long` codec neural+match+columns in
-/// format version 3; `off` leaves it out; all decode. Bad values and
-/// `--no-match` with a record size or `--no-long` are usage errors that
-/// write nothing.
+/// `--record-size N` adds the column finder and the column histograms: codec
+/// neural+match+long+columns+hist (format version 5); `--format-version 4`
+/// leaves out the histograms, `--no-long` or `--format-version 3` also the
+/// long finder, `--format-version 2` the column finder, `--format-version 1`
+/// the match model; `off` leaves out the column finder; all decode. Bad
+/// values and `--no-match` with a record size or `--no-long` are usage
+/// errors that write nothing.
 #[test]
 fn record_size_selects_the_column_codec() {
     let d = Dir::new("records");
     let (m, input) = setup(&d, 1);
-    for (size, no_long, version, codec) in [
-        ("24", true, "3", "neural+match+columns"),
-        ("off", true, "2", "neural+match"),
-        ("24", false, "4", "neural+match+long+columns"),
-        ("off", false, "4", "neural+match+long"),
+    for (size, extra, version, codec) in [
+        ("24", &[][..], "5", "neural+match+long+columns+hist"),
+        (
+            "24",
+            &["--format-version", "5"],
+            "5",
+            "neural+match+long+columns+hist",
+        ),
+        (
+            "24",
+            &["--format-version", "4"],
+            "4",
+            "neural+match+long+columns",
+        ),
+        ("24", &["--no-long"], "3", "neural+match+columns"),
+        (
+            "24",
+            &["--format-version", "3"],
+            "3",
+            "neural+match+columns",
+        ),
+        ("24", &["--format-version", "2"], "2", "neural+match"),
+        ("24", &["--format-version", "1"], "1", "stored"),
+        ("off", &["--no-long"], "2", "neural+match"),
+        ("off", &[], "4", "neural+match+long"),
     ] {
-        let boa = d.path(&format!("rec-{size}-{no_long}.boa"));
+        let boa = d.path(&format!("rec-{size}-{}.boa", extra.join("")));
         let mut flags = vec!["--record-size", size];
-        if no_long {
-            flags.push("--no-long");
-        }
+        flags.extend_from_slice(extra);
         let listing = compress_list_decode(&m, &input, &boa, &flags);
         assert!(
             listing.contains(&format!("format version:  {version}")),
@@ -219,6 +239,8 @@ fn record_size_selects_the_column_codec() {
         &["--record-size", "x"],
         &["--no-match", "--record-size", "8"],
         &["--no-match", "--no-long"],
+        &["--format-version", "0"],
+        &["--format-version", "6"],
     ] {
         let mut args = vec!["-q", "--model", s(&m)];
         args.extend_from_slice(bad);

@@ -64,6 +64,7 @@ fn committed_archives_are_regenerated_exactly() {
     let mut columns = 0;
     let mut long = 0;
     let mut long_columns = 0;
+    let mut hist = 0;
     for (name, path, data, a) in vectors::archives() {
         let on_disk = std::fs::read(dir.join(format!("{name}.boa"))).unwrap();
         assert!(
@@ -78,6 +79,7 @@ fn committed_archives_are_regenerated_exactly() {
         columns += count(Codec::NeuralMatchColumns);
         long += count(Codec::NeuralMatchLong);
         long_columns += count(Codec::NeuralMatchLongColumns);
+        hist += count(Codec::NeuralMatchLongColumnsHist);
     }
     assert!(neural > 0, "no golden archive exercises the neural codec");
     assert!(
@@ -96,6 +98,10 @@ fn committed_archives_are_regenerated_exactly() {
         long_columns > 0,
         "no golden archive exercises the neural+match+long+columns codec"
     );
+    assert!(
+        hist > 0,
+        "no golden archive exercises the neural+match+long+columns+hist codec"
+    );
 }
 
 /// Every built-in default model has a golden archive that decodes without a
@@ -112,11 +118,14 @@ fn builtin_model_archives_decode_and_regenerate() {
     assert!(std::fs::read(dir.join("mixed.bin")).unwrap() == vectors::mixed_input());
     let n = vectors::check_builtin_archives(Path::new(DIR))
         .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
-    // One archive per built-in model and mixing (network, match, columns, long, long+columns).
-    assert_eq!(n, 5 * boa_det::default_models::builtin().count());
+    // One archive per built-in model and mixing (network, match, columns,
+    // long, long+columns, long+columns+hist).
+    assert_eq!(n, 6 * boa_det::default_models::builtin().count());
     for (name, _, a) in vectors::builtin_archives() {
         let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
-        let want = if name.ends_with("-long-columns") {
+        let want = if name.ends_with("-hist") {
+            Codec::NeuralMatchLongColumnsHist
+        } else if name.ends_with("-long-columns") {
             Codec::NeuralMatchLongColumns
         } else if name.ends_with("-long") {
             Codec::NeuralMatchLong

@@ -1,7 +1,8 @@
 //! Arbitrary input (first byte: chunk length 1..=64, bits 6-7 = record
 //! size: detected, off, or fixed at 2 + the chunk length bits; second: window
-//! 1..=4, bit 5 = match model without its long finder, bit 6 = network alone
-//! instead of the match model, bit 7 = embed the model) compresses and
+//! 1..=4, bit 2 = no column histograms, bit 3 = chunks do not grow for wide
+//! records, bit 5 = match model without its long finder, bit 6 = network
+//! alone instead of the match model, bit 7 = embed the model) compresses and
 //! decompresses to itself.
 #![no_main]
 
@@ -25,6 +26,8 @@ fuzz_target!(|data: &[u8]| {
             _ => RecordStride::Fixed(u32::from(c % 64) + 2),
         },
         long_finder: w & 0x20 == 0,
+        column_histograms: w & 0x04 == 0,
+        grow_chunks: w & 0x08 == 0,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

@@ -3,7 +3,7 @@
 use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
 use crate::compress::{self as pipeline, CompressOptions, PipelineError};
-use crate::container::{ArchiveReader, Codec, ContainerError};
+use crate::container::{ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST};
 use crate::io_util::AtomicFile;
 use crate::model::Model;
 use clap::{Args, ValueEnum};
@@ -69,10 +69,19 @@ pub struct ArchiveOpts {
     /// than format version 4.
     #[arg(long, conflicts_with = "no_match")]
     pub no_long: bool,
+    /// Newest archive format version to write, for readers that predate it
+    /// (docs/FORMAT.md section 2): 5, the default, may use every codec; 4
+    /// leaves out the column histograms (codec `neural+match+long+columns+hist`);
+    /// 3 also the long finder (as --no-long); 2 also the column finder; 1
+    /// also the match model (as --no-match).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=FORMAT_VERSION_NEWEST as i64))]
+    pub format_version: Option<u16>,
     /// Record length of a table of fixed-size records, for the column finder
     /// (docs/FORMAT.md 9.10): `auto` detects it and keeps it only if a trial
     /// on the first 64 KiB is smaller, `off` never uses it, a number of bytes
-    /// always does.
+    /// always does. Without --chunk-size, a chunk holds at least 32 records
+    /// (at most 1 MiB).
     #[arg(long, value_name = "auto|off|BYTES", default_value = "auto",
           value_parser = pipeline::RecordStride::parse, conflicts_with = "no_match")]
     pub record_size: pipeline::RecordStride,
@@ -315,13 +324,20 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     };
     let mut out = open_output(dest.as_deref(), opts.force, true).map_err(with_name(&name))?;
     let pb = progress_bar(total, opts.quiet);
+    let format_version = opts.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
     let copts = CompressOptions {
         chunk_len: opts.chunk_size.unwrap_or_else(|| chunk_len_for(model)),
         embed_model: opts.embed_model,
         window: opts.window,
-        match_model: !opts.no_match,
-        records: opts.record_size,
-        long_finder: !opts.no_long,
+        match_model: !opts.no_match && format_version >= 2,
+        records: if format_version >= 3 {
+            opts.record_size
+        } else {
+            pipeline::RecordStride::Off
+        },
+        long_finder: !opts.no_long && format_version >= 4,
+        column_histograms: format_version >= 5,
+        grow_chunks: opts.chunk_size.is_none(),
     };
     let t0 = Instant::now();
     let mut counter = CountingWriter {

@@ -29,11 +29,12 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
         /// Mix the match model into the network's frequencies, as `compress`
-        /// does (codec NeuralMatchLong).
+        /// does (codec NeuralMatchLong; with --record-size,
+        /// NeuralMatchLongColumnsHist).
         #[arg(long)]
         match_model: bool,
-        /// With --match-model: add the column finder for records of this many
-        /// bytes.
+        /// With --match-model: add the column finder and the column histograms
+        /// for records of this many bytes.
         #[arg(long, requires = "match_model", value_name = "BYTES",
               value_parser = clap::value_parser!(u32).range(crate::match_model::MIN_RECORD_STRIDE as i64..=crate::match_model::MAX_RECORD_STRIDE as i64))]
         record_size: Option<u32>,
@@ -41,6 +42,10 @@ pub enum ModelCommand {
         /// and NeuralMatchColumns, as `compress --no-long`).
         #[arg(long, requires = "match_model")]
         no_long: bool,
+        /// With --record-size: without the column histograms (codec
+        /// NeuralMatchLongColumns, as `compress --format-version 4`).
+        #[arg(long, requires = "record_size")]
+        no_hist: bool,
     },
     /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
     Synth {
@@ -131,10 +136,12 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             match_model,
             record_size,
             no_long,
+            no_hist,
         } => {
             let m = load(&model)?;
             let mixing = match (match_model, no_long, record_size) {
                 (false, _, _) => Mixing::NetworkOnly,
+                (true, false, Some(stride)) if !no_hist => Mixing::MatchLongHist { stride },
                 (true, false, stride) => Mixing::MatchLong { stride },
                 (true, true, None) => Mixing::Match,
                 (true, true, Some(stride)) => Mixing::MatchColumns { stride },

@@ -22,7 +22,7 @@ fn model() -> &'static Model {
 }
 
 /// Options with the match model mixed in (codec `NeuralMatch`; the column
-/// and long finders have their own tests below).
+/// and long finders and the histograms have their own tests below).
 fn opts(chunk_len: u32, window: usize) -> CompressOptions {
     CompressOptions {
         chunk_len,
@@ -31,6 +31,8 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         match_model: true,
         records: RecordStride::Off,
         long_finder: false,
+        column_histograms: false,
+        grow_chunks: false,
     }
 }
 
@@ -259,6 +261,8 @@ fn decode_chunks_garbage_never_panics() {
             Mixing::MatchColumns { stride: 1 << 20 },
             Mixing::MatchLong { stride: None },
             Mixing::MatchLong { stride: Some(3) },
+            Mixing::MatchLongHist { stride: 2 },
+            Mixing::MatchLongHist { stride: 1 << 20 },
         ];
         let stream = |len, k: usize| EncodedStream {
             payload: &p,
@@ -334,8 +338,16 @@ proptest! {
             (2u32..40).prop_map(RecordStride::Fixed),
         ],
         long_finder in any::<bool>(),
+        column_histograms in any::<bool>(),
+        grow_chunks in any::<bool>(),
     ) {
-        let o = CompressOptions { records, long_finder, ..opts_with(chunk_len, window, match_model) };
+        let o = CompressOptions {
+            records,
+            long_finder,
+            column_histograms,
+            grow_chunks,
+            ..opts_with(chunk_len, window, match_model)
+        };
         let archive = compress_bytes(model(), &data, &o).unwrap();
         prop_assert_eq!(decompress_bytes(&archive, Some(model().clone())).unwrap(), data);
     }
@@ -401,13 +413,18 @@ fn column_finder_codes_tables_smaller() {
         col.len(),
         plain.len()
     );
-    let ideal = crate::eval::code_length_with(
-        trained(),
+    assert_payload_is_code_length(
+        r.entries()[0].compressed_size,
         &data,
-        1 << 20,
         Mixing::MatchColumns { stride: 28 },
     );
-    let payload = f64::from(r.entries()[0].compressed_size) - STRIDE_PREFIX_LEN as f64;
+}
+
+/// A one-chunk archive's payload (with a stride prefix) is the eval code
+/// length of `data` under `mixing` plus the prefix and the coder's flush bytes.
+fn assert_payload_is_code_length(compressed_size: u32, data: &[u8], mixing: Mixing) {
+    let ideal = crate::eval::code_length_with(trained(), data, 1 << 20, mixing);
+    let payload = f64::from(compressed_size) - STRIDE_PREFIX_LEN as f64;
     assert!(
         payload + 3.0 >= ideal.bits / 8.0 && payload <= ideal.bits / 8.0 + 10.0,
         "{payload} vs {}",
@@ -546,7 +563,16 @@ fn column_payload_prefix_is_checked() {
         &[],
     ] {
         assert!(long(Codec::NeuralMatchLongColumns, bad).is_err(), "{bad:?}");
+        assert!(
+            long(Codec::NeuralMatchLongColumnsHist, bad).is_err(),
+            "{bad:?}"
+        );
     }
+    // Codec 7: the same prefix as codec 6.
+    assert_eq!(
+        long(Codec::NeuralMatchLongColumnsHist, &[24, 0, 0, 0, 9]),
+        Ok((Mixing::MatchLongHist { stride: 24 }, 1))
+    );
     assert!(EncodedStream::from_payload(Codec::Stored, &[1], 1).is_err());
     assert_eq!(
         EncodedStream::from_payload(Codec::NeuralMatch, &[1, 2], 9)
@@ -565,4 +591,133 @@ fn record_stride_parses() {
     for bad in ["1", "x", "-3", "1048577", ""] {
         assert!(RecordStride::parse(bad).is_err(), "{bad}");
     }
+}
+
+/// Rows of `cols` words whose columns draw from a few values each (a flag, a
+/// small count, a float's high bytes) in a random order, so neither the byte
+/// above nor an earlier match predicts them, but a per-column histogram does.
+fn few_valued_table(rows: usize, cols: usize, seed: u64) -> Vec<u8> {
+    let mut rng = SplitMix64(seed);
+    let mut out = Vec::with_capacity(rows * cols * 4);
+    for _ in 0..rows {
+        for c in 0..cols {
+            let x = rng.next_u64();
+            let pick = (x >> 32) as u32 % (2 + c as u32 % 4);
+            let w = 0x3F80_0000 + (c as u32) * 0x0081_0000 + pick * 0x0001_0301 + (x as u32 & 0x3);
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// The column histograms (codec 7, format version 5, the default with a
+/// stride): smaller than codec 6 on a table of few-valued columns, the
+/// stride in the prefix, the payload equal to the eval code length (plus the
+/// prefix and flush bytes); without `column_histograms`, codec 6 in version 4.
+#[test]
+fn column_histograms_code_few_valued_tables_smaller() {
+    let data = few_valued_table(400, 6, 3);
+    let with = |column_histograms| CompressOptions {
+        records: RecordStride::Fixed(24),
+        long_finder: true,
+        column_histograms,
+        ..opts(1 << 20, 2)
+    };
+    let hist = compress_bytes(trained(), &data, &with(true)).unwrap();
+    let plain = compress_bytes(trained(), &data, &with(false)).unwrap();
+    assert_eq!(codecs_of(&hist), [Codec::NeuralMatchLongColumnsHist]);
+    assert_eq!(codecs_of(&plain), [Codec::NeuralMatchLongColumns]);
+    let mut r = ArchiveReader::from_bytes(&hist).unwrap();
+    assert_eq!(r.header().params.format_version, 5);
+    assert_eq!(r.read_payload(0).unwrap()[..4], 24u32.to_le_bytes());
+    let r4 = ArchiveReader::from_bytes(&plain).unwrap();
+    assert_eq!(r4.header().params.format_version, 4);
+    assert_eq!(
+        decompress_bytes(&hist, Some(trained().clone())).unwrap(),
+        data
+    );
+    assert!(
+        hist.len() * 100 < plain.len() * 90,
+        "{} vs {}",
+        hist.len(),
+        plain.len()
+    );
+    assert_payload_is_code_length(
+        r.entries()[0].compressed_size,
+        &data,
+        Mixing::MatchLongHist { stride: 24 },
+    );
+}
+
+/// Records too long for the chunk length to hold `MIN_RECORDS_PER_CHUNK` of
+/// them grow the chunks (the header records the grown length), unless
+/// `grow_chunks` is off; the archive does not depend on the window.
+#[test]
+fn wide_records_grow_the_chunks() {
+    let data = few_valued_table(40, 100, 5);
+    let with = |grow_chunks, window| CompressOptions {
+        records: RecordStride::Fixed(400),
+        long_finder: true,
+        column_histograms: true,
+        grow_chunks,
+        ..opts(4096, window)
+    };
+    assert_eq!(grown_chunk_len(4096, 400), 400 * MIN_RECORDS_PER_CHUNK);
+    assert_eq!(grown_chunk_len(1 << 16, 400), 1 << 16);
+    assert_eq!(grown_chunk_len(4096, 1 << 20), MAX_GROWN_CHUNK_LEN);
+    assert_eq!(grown_chunk_len(4 << 20, 1 << 20), 4 << 20);
+    let grown = compress_bytes(trained(), &data, &with(true, 1)).unwrap();
+    let fixed = compress_bytes(trained(), &data, &with(false, 1)).unwrap();
+    let chunk_len = |a: &[u8]| {
+        ArchiveReader::from_bytes(a)
+            .unwrap()
+            .header()
+            .params
+            .chunk_len
+    };
+    assert_eq!(chunk_len(&grown), 400 * 32);
+    assert_eq!(chunk_len(&fixed), 4096);
+    assert_eq!(
+        grown,
+        compress_bytes(trained(), &data, &with(true, 256)).unwrap()
+    );
+    for a in [&grown, &fixed] {
+        assert_eq!(decompress_bytes(a, Some(trained().clone())).unwrap(), data);
+    }
+    assert!(
+        grown.len() < fixed.len(),
+        "{} vs {}",
+        grown.len(),
+        fixed.len()
+    );
+}
+
+/// The stride trial codes the input's second 64 KiB when there is one: a
+/// table after 64 KiB of noise keeps its stride (a trial of the noise alone
+/// could not tell), and the choice does not depend on the window.
+#[test]
+fn stride_trial_skips_the_first_64_kib() {
+    let mut data = random(TRIAL_LEN, 21);
+    data.extend(few_valued_table(3000, 6, 22));
+    let auto = |window| CompressOptions {
+        records: RecordStride::Auto,
+        long_finder: true,
+        column_histograms: true,
+        ..opts(1 << 14, window)
+    };
+    let a = compress_bytes(trained(), &data, &auto(1)).unwrap();
+    assert_eq!(a, compress_bytes(trained(), &data, &auto(256)).unwrap());
+    let codecs = codecs_of(&a);
+    // The noise is stored; every table chunk uses the column histograms.
+    assert!(
+        codecs[..4].iter().all(|&c| c == Codec::Stored),
+        "{codecs:?}"
+    );
+    assert!(
+        codecs[4..]
+            .iter()
+            .all(|&c| c == Codec::NeuralMatchLongColumnsHist),
+        "{codecs:?}"
+    );
+    assert_eq!(decompress_bytes(&a, Some(trained().clone())).unwrap(), data);
 }

@@ -285,6 +285,7 @@ pub(crate) fn parse_index(
             | Codec::NeuralMatchColumns
             | Codec::NeuralMatchLong
             | Codec::NeuralMatchLongColumns
+            | Codec::NeuralMatchLongColumnsHist
             | Codec::Zstd => {
                 if compressed_size >= original_size {
                     return Err(ContainerError::PayloadNotSmaller {

@@ -46,9 +46,10 @@ pub const FORMAT_VERSION_OLDEST: u16 = 1;
 /// The newest format version this module reads and writes. Version 2 is
 /// version 1 plus codec 3 ([`Codec::NeuralMatch`]), version 3 adds codec 4
 /// ([`Codec::NeuralMatchColumns`]), version 4 codecs 5 and 6
-/// ([`Codec::NeuralMatchLong`], [`Codec::NeuralMatchLongColumns`]); a writer uses the oldest version that
-/// holds its codecs, so older readers can read what they can.
-pub const FORMAT_VERSION_NEWEST: u16 = 4;
+/// ([`Codec::NeuralMatchLong`], [`Codec::NeuralMatchLongColumns`]), version 5
+/// codec 7 ([`Codec::NeuralMatchLongColumnsHist`]); a writer uses the oldest
+/// version that holds its codecs, so older readers can read what they can.
+pub const FORMAT_VERSION_NEWEST: u16 = 5;
 
 /// Header flag bit 0: a model blob section follows the header.
 pub const FLAG_MODEL_EMBEDDED: u32 = 1;
@@ -103,11 +104,14 @@ pub enum Codec {
     /// Codec 4 plus the long finder; the payload starts with the record
     /// stride (`docs/FORMAT.md` section 9.11).
     NeuralMatchLongColumns = 6,
+    /// Codec 6 plus the column histograms; the payload starts with the
+    /// record stride (`docs/FORMAT.md` section 9.12).
+    NeuralMatchLongColumnsHist = 7,
 }
 
 impl Codec {
     /// Every defined codec, in id order.
-    pub const ALL: [Codec; 7] = [
+    pub const ALL: [Codec; 8] = [
         Self::Stored,
         Self::Neural,
         Self::Zstd,
@@ -115,6 +119,7 @@ impl Codec {
         Self::NeuralMatchColumns,
         Self::NeuralMatchLong,
         Self::NeuralMatchLongColumns,
+        Self::NeuralMatchLongColumnsHist,
     ];
 
     /// The codec's name, as `boa-det list` prints it.
@@ -127,6 +132,7 @@ impl Codec {
             Self::NeuralMatchColumns => "neural+match+columns",
             Self::NeuralMatchLong => "neural+match+long",
             Self::NeuralMatchLongColumns => "neural+match+long+columns",
+            Self::NeuralMatchLongColumnsHist => "neural+match+long+columns+hist",
         }
     }
 
@@ -137,6 +143,7 @@ impl Codec {
             Self::NeuralMatch => 2,
             Self::NeuralMatchColumns => 3,
             Self::NeuralMatchLong | Self::NeuralMatchLongColumns => 4,
+            Self::NeuralMatchLongColumnsHist => 5,
         }
     }
 
@@ -150,6 +157,7 @@ impl Codec {
             4 => Some(Self::NeuralMatchColumns),
             5 => Some(Self::NeuralMatchLong),
             6 => Some(Self::NeuralMatchLongColumns),
+            7 => Some(Self::NeuralMatchLongColumnsHist),
             _ => None,
         }
     }

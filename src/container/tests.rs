@@ -473,10 +473,10 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 5);
+    with_header(&mut b, |h| h[8] = 6);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 5 })
+        Err(ContainerError::UnsupportedVersion { version: 6 })
     ));
     let mut b = a.clone();
     with_header(&mut b, |h| h[8] = 0);
@@ -652,11 +652,12 @@ fn crafted_indexes() {
     ));
 }
 
-/// A writer takes versions 1 to 4 only, codec 3 only from version 2,
-/// codec 4 only from version 3 and codecs 5 and 6 only from version 4.
+/// A writer takes versions 1 to 5 only, codec 3 only from version 2,
+/// codec 4 only from version 3, codecs 5 and 6 only from version 4 and
+/// codec 7 only from version 5.
 #[test]
 fn format_versions_and_codecs() {
-    for version in [0u16, 5] {
+    for version in [0u16, 6] {
         let p = ArchiveParams {
             format_version: version,
             ..params(10)
@@ -747,10 +748,37 @@ fn format_versions_and_codecs() {
     assert_eq!(r.header().params.format_version, 4);
     let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
     assert_eq!(codecs, four);
+    let mut w = ArchiveWriter::new(Vec::new(), &p4, None).unwrap();
+    assert!(matches!(
+        w.write_encoded(chunk, Codec::NeuralMatchLongColumnsHist, &payload),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 5,
+            version: 4,
+            ..
+        })
+    ));
+    let p5 = ArchiveParams {
+        format_version: 5,
+        ..params(10)
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &p5, None).unwrap();
+    let five = [
+        Codec::NeuralMatchLongColumnsHist,
+        Codec::NeuralMatchLong,
+        Codec::NeuralMatch,
+    ];
+    for c in five {
+        w.write_encoded(chunk, c, &payload).unwrap();
+    }
+    let a = w.finish().unwrap();
+    let r = ArchiveReader::from_bytes(&a).unwrap();
+    assert_eq!(r.header().params.format_version, 5);
+    let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
+    assert_eq!(codecs, five);
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(7), None);
+    assert_eq!(Codec::from_id(8), None);
 }
 
 #[test]

@@ -1,0 +1,372 @@
+//! The column histograms of codec `NeuralMatchLongColumnsHist`: for a table
+//! of fixed-size records, a small byte histogram per column (byte position in
+//! the record), mixed linearly into the frequencies with a weight chosen per
+//! column by the code length each candidate weight would have given so far.
+//!
+//! Why: the network sees the bytes but not which column it is in, and the
+//! column finder only predicts the one byte above. A column's bytes usually
+//! come from a small set (exponents, flags, small integers, zero padding),
+//! which a per-column histogram predicts even when the byte above differs.
+//! Measured in `docs/MODELS.md` ("The column histograms").
+//!
+//! Like the match finders it only reshapes a valid frequency table into
+//! another valid one, deterministically from the chunk's bytes, on the host.
+//! Normative description: `docs/FORMAT.md` section 9.12. All arithmetic is on
+//! unsigned integers and cannot overflow (bounds are stated inline).
+#![deny(clippy::float_arithmetic)]
+
+use crate::arith::freq::{FREQ_TOTAL, Frequencies, PRECISION_BITS};
+
+/// Distinct bytes a column's histogram holds; a new byte replaces the least
+/// counted one. Measured: 8 gave nearly all of an unbounded histogram's gain.
+pub const HIST_LEN: usize = 8;
+/// A histogram's counts sum to at most this; an update that would pass it
+/// first halves every count (rounding down) and removes zero counts.
+pub const HIST_TOTAL_MAX: u32 = 255;
+/// Columns beyond this many share histograms (column `c` uses slot `c % HIST_SLOTS`).
+pub const HIST_SLOTS: usize = 16384;
+/// The candidate mixing weights, in 64ths: the histogram gets `W / 64` of the
+/// probability mass and the incoming table the rest.
+pub const WEIGHTS: [u32; 8] = [0, 2, 4, 8, 16, 24, 32, 48];
+/// The histogram's estimate of byte `x` is `(PRIOR_DIV * count(x) + 1) /
+/// (PRIOR_DIV * total + 256)`: counts plus a prior of 1/10 per byte value.
+const PRIOR_DIV: u64 = 10;
+/// Weight losses decay by `loss >> LOSS_DECAY_SHIFT` before each new cost
+/// (a memory of about 64 bytes of the column). Measured: 5 and 7 did as well.
+const LOSS_DECAY_SHIFT: u32 = 6;
+/// Fractional bits of code lengths in the weight losses (1/32 bit).
+const COST_FRAC_BITS: u32 = 5;
+/// Largest code length [`cost`] returns: 24 bits.
+const COST_MAX: u32 = PRECISION_BITS << COST_FRAC_BITS;
+/// Largest weight loss: the fixed point of `l - (l >> 6) + COST_MAX`.
+const LOSS_MAX: u32 = COST_MAX << LOSS_DECAY_SHIFT;
+const _: () = assert!(LOSS_MAX <= u16::MAX as u32);
+
+/// `LOG2_FRAC[i] = floor(256 * log2(1 + i / 256))`, by exact integer squaring
+/// (so the table is the same on every machine and needs no float).
+const LOG2_FRAC: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        // y in [1, 2) as Q30; squaring doubles log2(y), a result >= 2 is
+        // one more bit of the fraction.
+        let mut y: u64 = (256 + i as u64) << 22;
+        let mut r = 0u32;
+        let mut bit = 0;
+        while bit < 8 {
+            y = (y * y) >> 30;
+            r <<= 1;
+            if y >= 2 << 30 {
+                y >>= 1;
+                r |= 1;
+            }
+            bit += 1;
+        }
+        t[i] = r;
+        i += 1;
+    }
+    t
+};
+
+/// `floor(256 * log2(v))` to within the table's resolution, for `1 <= v < 2^32`:
+/// the integer part from the leading bit, the fraction from the next 8 bits.
+fn log2_q8(v: u32) -> u32 {
+    let e = v.max(1).ilog2();
+    let mant = (if e >= 8 { v >> (e - 8) } else { v << (8 - e) }) & 0xFF;
+    (e << 8) + LOG2_FRAC[mant as usize]
+}
+
+/// Code length of a frequency `m` (`1..=2^24` of `2^24`), in units of
+/// `2^-COST_FRAC_BITS` bits: at most [`COST_MAX`].
+fn cost(m: u32) -> u32 {
+    ((PRECISION_BITS << 8) - log2_q8(m).min(PRECISION_BITS << 8)) >> (8 - COST_FRAC_BITS)
+}
+
+/// One column's histogram and the losses of the candidate weights.
+#[derive(Clone, Copy, Default)]
+struct Column {
+    /// The bytes held, `syms[..len]`, with their counts (each >= 1).
+    syms: [u8; HIST_LEN],
+    counts: [u8; HIST_LEN],
+    len: u8,
+    /// Sum of `counts[..len]`, `<= HIST_TOTAL_MAX`.
+    total: u16,
+    /// Decayed code length each weight of [`WEIGHTS`] would have given, in
+    /// 1/32 bits; stays `<= LOSS_MAX`.
+    losses: [u16; WEIGHTS.len()],
+}
+
+impl Column {
+    fn count_of(&self, b: u8) -> u32 {
+        self.syms[..usize::from(self.len)]
+            .iter()
+            .position(|&s| s == b)
+            .map_or(0, |i| u32::from(self.counts[i]))
+    }
+
+    /// Index into [`WEIGHTS`] of the smallest loss; ties go to the smaller weight.
+    fn best_weight(&self) -> usize {
+        (0..WEIGHTS.len())
+            .min_by_key(|&k| self.losses[k])
+            .unwrap_or(0)
+    }
+
+    fn add(&mut self, b: u8) {
+        // Make room first, so that no count passes 255 (a u8).
+        if u32::from(self.total) >= HIST_TOTAL_MAX {
+            self.halve();
+        }
+        let n = usize::from(self.len);
+        if let Some(i) = self.syms[..n].iter().position(|&s| s == b) {
+            self.counts[i] += 1;
+        } else if n < HIST_LEN {
+            self.syms[n] = b;
+            self.counts[n] = 1;
+            self.len += 1;
+        } else {
+            // Replace the least counted byte (the first of equals).
+            let i = (0..HIST_LEN).min_by_key(|&i| self.counts[i]).unwrap_or(0);
+            self.total -= u16::from(self.counts[i]);
+            self.syms[i] = b;
+            self.counts[i] = 1;
+        }
+        self.total += 1;
+    }
+
+    /// Halves every count, dropping those that reach 0 (order kept).
+    fn halve(&mut self) {
+        let mut kept = 0;
+        let mut total = 0u16;
+        for i in 0..usize::from(self.len) {
+            let c = self.counts[i] / 2;
+            if c > 0 {
+                self.syms[kept] = self.syms[i];
+                self.counts[kept] = c;
+                kept += 1;
+                total += u16::from(c);
+            }
+        }
+        self.len = kept as u8;
+        self.total = total;
+    }
+}
+
+/// The frequency the histogram adds to a byte with count `c` at weight `w`
+/// (in 64ths): `floor(w * 2^18 * (10 c + 1) / (10 total + 256))`, that is
+/// `w / 64` of the histogram's estimate in units of `2^-24`.
+fn hist_share(w: u32, c: u32, total: u32) -> u32 {
+    // w <= 48, c <= 255: the numerator is < 2^6 * 2^18 * 2^12 = 2^36 (u64).
+    let num = (u64::from(w) << 18) * (PRIOR_DIV * u64::from(c) + 1);
+    let den = PRIOR_DIV * u64::from(total) + 256;
+    // <= w * 2^18 * (10 c + 1) / (10 c + 256) < 2^24.
+    (num / den) as u32
+}
+
+/// The incoming frequency `f` scaled to the network's share `(64 - w) / 64`.
+fn net_share(w: u32, f: u32) -> u32 {
+    // f <= 2^24, so the product is < 2^30.
+    ((64 - w) * f) >> 6
+}
+
+/// The histograms of one stream (one chunk) of records of `stride` bytes.
+pub struct ColumnHistograms {
+    stride: usize,
+    columns: Vec<Column>,
+    /// The column of the last prediction, for [`ColumnHistograms::update`].
+    pending: Option<usize>,
+    /// The frequency table that prediction received (before mixing).
+    incoming: Frequencies,
+}
+
+impl ColumnHistograms {
+    /// Histograms for a chunk of `chunk_len` bytes and records of `stride >= 1`
+    /// bytes: `min(stride, chunk_len, HIST_SLOTS)` slots (no more columns
+    /// can occur in the chunk).
+    pub fn new(chunk_len: usize, stride: u32) -> Self {
+        let stride = (stride as usize).max(1);
+        let slots = stride.min(chunk_len).clamp(1, HIST_SLOTS);
+        Self {
+            stride,
+            columns: vec![Column::default(); slots],
+            pending: None,
+            incoming: Frequencies::default(),
+        }
+    }
+
+    fn slot(&self, t: usize) -> usize {
+        (t % self.stride) % self.columns.len()
+    }
+
+    /// Mixes the histogram of the column of byte `hist.len()` into `freq`
+    /// with its best weight so far. `freq` stays a valid table.
+    pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
+        let slot = self.slot(hist.len());
+        self.pending = Some(slot);
+        self.incoming.0 = freq.0;
+        let col = &self.columns[slot];
+        let w = WEIGHTS[col.best_weight()];
+        if w == 0 {
+            return;
+        }
+        let total = u32::from(col.total);
+        let base = hist_share(w, 0, total);
+        let mut sum: u64 = 0;
+        for f in freq.0.iter_mut() {
+            // net_share(w, 1) may be 0, but base >= 2 * 2^18 / 2806 > 1: every
+            // entry stays >= 1.
+            *f = net_share(w, *f) + base;
+            sum += u64::from(*f);
+        }
+        let mut top = (0usize, 0u8);
+        for i in 0..usize::from(col.len) {
+            let (s, c) = (col.syms[i], col.counts[i]);
+            let extra = hist_share(w, u32::from(c), total) - base;
+            freq.0[usize::from(s)] += extra;
+            sum += u64::from(extra);
+            if c > top.1 {
+                top = (usize::from(s), c);
+            }
+        }
+        // Every term was rounded down, so sum <= 2^24: the rest (< 2^9) goes
+        // to the most counted byte (the first of equals), or byte 0.
+        freq.0[top.0] += (u64::from(FREQ_TOTAL) - sum) as u32;
+    }
+
+    /// Learns from the actual byte, which `hist` now ends with: the loss of
+    /// every candidate weight, then the column's histogram.
+    pub fn update(&mut self, hist: &[u8]) {
+        let Some(slot) = self.pending.take() else {
+            return;
+        };
+        let b = hist[hist.len() - 1];
+        let col = &mut self.columns[slot];
+        let (c, total) = (col.count_of(b), u32::from(col.total));
+        let f = self.incoming.0[usize::from(b)];
+        for (k, &w) in WEIGHTS.iter().enumerate() {
+            // The byte's frequency had weight `w` been chosen, up to the
+            // final remainder: >= 1 (see `predict`), <= 2^24.
+            let m = net_share(w, f) + hist_share(w, c, total);
+            let l = u32::from(col.losses[k]);
+            // l <= LOSS_MAX gives l - l/64 + COST_MAX <= LOSS_MAX: fits u16.
+            col.losses[k] = (l - (l >> LOSS_DECAY_SHIFT) + cost(m)) as u16;
+        }
+        col.add(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn is_valid(f: &Frequencies) -> bool {
+        f.0.iter().all(|&v| v >= 1)
+            && f.0.iter().map(|&v| u64::from(v)).sum::<u64>() == u64::from(FREQ_TOTAL)
+    }
+
+    #[test]
+    #[allow(clippy::float_arithmetic)]
+    fn log2_table_is_the_floor_of_log2() {
+        for (i, &v) in LOG2_FRAC.iter().enumerate() {
+            let exact = 256.0 * (1.0 + i as f64 / 256.0).log2();
+            assert!(
+                f64::from(v) <= exact && exact < f64::from(v) + 1.0,
+                "{i}: {v} vs {exact}"
+            );
+        }
+        assert_eq!(log2_q8(1), 0);
+        assert_eq!(log2_q8(1 << 24), 24 << 8);
+        assert_eq!(log2_q8(3), 256 + 149);
+        assert_eq!(cost(1 << 24), 0);
+        assert_eq!(cost(1 << 23), 1 << COST_FRAC_BITS);
+        assert_eq!(cost(1), COST_MAX);
+    }
+
+    #[test]
+    fn histogram_evicts_the_least_counted_and_halves() {
+        let mut c = Column::default();
+        for b in 0..8u8 {
+            for _ in 0..=b {
+                c.add(b);
+            }
+        }
+        assert_eq!((c.len, c.total), (8, 36));
+        // Byte 0 has the smallest count (1): a ninth byte replaces it.
+        c.add(100);
+        assert_eq!(c.count_of(0), 0);
+        assert_eq!(c.count_of(100), 1);
+        assert_eq!(c.total, 36);
+        for _ in 0..300 {
+            c.add(7);
+        }
+        assert!(u32::from(c.total) <= HIST_TOTAL_MAX);
+        let sum: u32 = c.counts[..usize::from(c.len)]
+            .iter()
+            .map(|&v| u32::from(v))
+            .sum();
+        assert_eq!(sum, u32::from(c.total));
+        assert!(c.count_of(7) * 2 > u32::from(c.total), "{}", c.count_of(7));
+    }
+
+    /// A column that always holds the same byte costs little once learned,
+    /// even where the incoming table predicts it badly; columns of noise cost
+    /// about what the incoming table gives them.
+    #[test]
+    #[allow(clippy::float_arithmetic)]
+    fn constant_columns_become_cheap_noise_columns_cost_little_more() {
+        let stride = 4usize;
+        let mut x = 0x1234_5678u32;
+        let mut data = Vec::new();
+        for _ in 0..400 {
+            for _ in 0..3 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                data.push((x >> 24) as u8);
+            }
+            data.push(0x42);
+        }
+        let mut h = ColumnHistograms::new(data.len(), stride as u32);
+        let mut late_cost = [0f64; 2];
+        for t in 0..data.len() {
+            // A uniform table: 2^16 for every byte (cost 8 bits).
+            let mut f = Frequencies::default();
+            h.predict(&data[..t], &mut f);
+            assert!(is_valid(&f));
+            if t >= 200 * stride {
+                let p = f64::from(f.0[usize::from(data[t])]) / f64::from(FREQ_TOTAL);
+                late_cost[usize::from(t % stride == 3)] -= p.log2();
+            }
+            h.update(&data[..=t]);
+        }
+        // 200 constant bytes at about a bit each, against 8 under the table
+        // (the largest weight, 3/4, leaves the table a quarter of the mass).
+        assert!(late_cost[1] < 1.1 * 200.0, "{late_cost:?}");
+        // 600 noise bytes at 8 bits each under the uniform table: at most 1 %
+        // more with the histograms.
+        assert!(late_cost[0] < 600.0 * 8.0 * 1.01, "{late_cost:?}");
+    }
+
+    proptest! {
+        /// Whatever the incoming table and the bytes, the result is a valid table.
+        #[test]
+        fn tables_stay_valid(
+            data in proptest::collection::vec(prop_oneof![Just(0u8), Just(255u8), any::<u8>()], 1..1500),
+            stride in 1u32..40,
+            skew in 0u32..24,
+        ) {
+            let mut h = ColumnHistograms::new(data.len(), stride);
+            for t in 0..data.len() {
+                // A table with one byte at nearly all the mass and the rest at 1..
+                let mut f = Frequencies([1; 256]);
+                let hot = usize::from(data[t.saturating_sub(1)]);
+                f.0[hot] = FREQ_TOTAL - 255;
+                if skew > 0 {
+                    f.0[(hot + 1) % 256] += (1 << skew) - 1;
+                    f.0[hot] -= (1 << skew) - 1;
+                }
+                h.predict(&data[..t], &mut f);
+                prop_assert!(is_valid(&f), "t {}", t);
+                h.update(&data[..=t]);
+            }
+        }
+    }
+}
