@@ -361,6 +361,10 @@ fn refusals() {
     let dflt = d.path("default.boa");
     let o = run(&["-q", s(&input), "-o", s(&dflt)]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Default v3's chunk length (docs/MODELS.md, "Longer chunks").
+    let o = run(&["list", s(&dflt)]);
+    let listing = String::from_utf8_lossy(&o.stdout);
+    assert!(listing.contains("of 262144 bytes"), "{listing}");
     let back = d.path("default.back");
     let o = run(&["-d", "-q", s(&dflt), "-o", s(&back)]);
     assert!(o.status.success(), "{}", stderr(&o));

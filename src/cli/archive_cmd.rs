@@ -56,7 +56,8 @@ pub struct ArchiveOpts {
     #[arg(long)]
     pub embed_model: bool,
     /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M [default: the
-    /// chunk length the built-in model was trained for; 4K for other models].
+    /// built-in model's own (256K for default v3); for other models 256K, or
+    /// 4K under arith v1].
     #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size)]
     pub chunk_size: Option<u32>,
     /// Code with the network alone (codec `neural`), without the match model
@@ -296,11 +297,10 @@ fn open_output(dest: Option<&Path>, force: bool, binary: bool) -> Result<Output,
     }
 }
 
-/// The chunk length used without `--chunk-size`: the built-in model's own, else
-/// [`crate::compress::DEFAULT_CHUNK_LEN`].
+/// The chunk length used without `--chunk-size`
+/// ([`crate::default_models::compress_chunk_len`]).
 pub fn chunk_len_for(model: &Model) -> u32 {
-    crate::default_models::chunk_len(&model.fingerprint())
-        .unwrap_or(crate::compress::DEFAULT_CHUNK_LEN)
+    crate::default_models::compress_chunk_len(model)
 }
 
 fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {

@@ -18,9 +18,10 @@ pub enum ModelCommand {
         model: PathBuf,
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Chunk length, as in the archive (each chunk starts from a fresh state).
-        #[arg(long, default_value_t = crate::compress::DEFAULT_CHUNK_LEN as usize)]
-        chunk_size: usize,
+        /// Chunk length, as in the archive (each chunk starts from a fresh
+        /// state) [default: the one `compress` uses with this model]
+        #[arg(long)]
+        chunk_size: Option<usize>,
         /// Evaluate at most this many bytes of each file (0 = all).
         #[arg(long, default_value_t = 0)]
         max_bytes: usize,
@@ -139,6 +140,9 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             no_hist,
         } => {
             let m = load(&model)?;
+            let chunk_size = chunk_size
+                .unwrap_or(crate::default_models::compress_chunk_len(&m) as usize)
+                .max(1);
             let mixing = match (match_model, no_long, record_size) {
                 (false, _, _) => Mixing::NetworkOnly,
                 (true, false, Some(stride)) if !no_hist => Mixing::MatchLongHist { stride },
@@ -166,14 +170,14 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 } else {
                     data.len().min(max_bytes)
                 };
-                let r = crate::eval::code_length_with(&m, &data[..n], chunk_size.max(1), mixing);
+                let r = crate::eval::code_length_with(&m, &data[..n], chunk_size, mixing);
                 if json {
                     outln!(
                         "{}",
                         serde_json::json!({
                             "file": f.display().to_string(),
                             "model": m.fingerprint().to_string(),
-                            "chunk_size": chunk_size.max(1),
+                            "chunk_size": chunk_size,
                             "bytes": r.bytes,
                             "bits": r.bits,
                             "top1": r.top1,

@@ -19,8 +19,8 @@ const DEFAULT_V2: [u8; 16] = [
 ];
 
 /// Default model v3 (boa-det 0.2): v1's float weights quantized to arith v2
-/// (ARITHMETIC.md §6) with the same search, used with 64 KiB chunks
-/// (recipe: `quantize/recipes/default-v3.sh`).
+/// (ARITHMETIC.md §6) with the same search, used with 64 KiB chunks, and with
+/// 256 KiB chunks in later releases (recipe: `quantize/recipes/default-v3.sh`).
 const DEFAULT_V3: [u8; 16] = [
     0xd2, 0x9d, 0x2b, 0xcb, 0x34, 0x9d, 0x47, 0x4d, 0xd4, 0x19, 0xa6, 0x43, 0x3a, 0x9e, 0x04, 0xe3,
 ];
@@ -30,8 +30,13 @@ struct Builtin {
     fingerprint: [u8; 16],
     name: &'static str,
     /// The chunk length `compress` uses with this model unless `--chunk-size`
-    /// is given: the one it was trained and measured for (`docs/MODELS.md`).
+    /// is given, as measured in `docs/MODELS.md`. It may change between
+    /// releases: readers take the chunk length from the archive.
     chunk_len: u32,
+    /// The chunk length of its golden archives in `portability-vectors/`:
+    /// `chunk_len` when it shipped, frozen so that the generator keeps
+    /// producing the recorded bytes.
+    golden_chunk_len: u32,
     bytes: &'static [u8],
 }
 
@@ -42,18 +47,22 @@ static REGISTRY: &[Builtin] = &[
         fingerprint: DEFAULT_V1,
         name: "default-v1",
         chunk_len: 4 << 10,
+        golden_chunk_len: 4 << 10,
         bytes: include_bytes!("default-v1-d128.safetensors"),
     },
     Builtin {
         fingerprint: DEFAULT_V2,
         name: "default-v2",
         chunk_len: 4 << 10,
+        golden_chunk_len: 4 << 10,
         bytes: include_bytes!("default-v2-d128.safetensors"),
     },
     Builtin {
         fingerprint: DEFAULT_V3,
         name: "default-v3",
-        chunk_len: 64 << 10,
+        // 64 KiB in earlier releases (docs/MODELS.md, "Longer chunks").
+        chunk_len: 256 << 10,
+        golden_chunk_len: 64 << 10,
         bytes: include_bytes!("default-v3-d128.safetensors"),
     },
 ];
@@ -80,13 +89,37 @@ pub fn chunk_len(fp: &Fingerprint) -> Option<u32> {
         .map(|b| b.chunk_len)
 }
 
-/// `(name, fingerprint, chunk length, model file bytes)` of every built-in
-/// model, oldest first.
+/// `(name, fingerprint, golden chunk length, model file bytes)` of every
+/// built-in model, oldest first. The golden chunk length is the one its golden
+/// archives use, not necessarily what `compress` uses today.
 pub fn builtin() -> impl Iterator<Item = (&'static str, Fingerprint, u32, &'static [u8])> {
-    REGISTRY
-        .iter()
-        .map(|b| (b.name, Fingerprint(b.fingerprint), b.chunk_len, b.bytes))
+    REGISTRY.iter().map(|b| {
+        (
+            b.name,
+            Fingerprint(b.fingerprint),
+            b.golden_chunk_len,
+            b.bytes,
+        )
+    })
 }
+
+/// The chunk length `compress` uses with `model` unless told otherwise: a
+/// built-in model's own; for other models, [`ARITH_V1_CHUNK_LEN`] under arith
+/// v1 and [`ARITH_V2_CHUNK_LEN`] from arith v2 on.
+pub fn compress_chunk_len(model: &crate::model::Model) -> u32 {
+    chunk_len(&model.fingerprint()).unwrap_or(match model.arith {
+        crate::arith::ArithVersion::V1 => ARITH_V1_CHUNK_LEN,
+        crate::arith::ArithVersion::V2 => ARITH_V2_CHUNK_LEN,
+    })
+}
+
+/// Chunk length for arith v1 models: their states may stop forgetting, so they
+/// get worse with longer chunks (docs/FORMAT.md section 5.1).
+pub const ARITH_V1_CHUNK_LEN: u32 = 4 << 10;
+/// Chunk length for arith v2 models: every state forgets, and the match model
+/// and column histograms learn more from longer chunks (docs/MODELS.md,
+/// "Longer chunks").
+pub const ARITH_V2_CHUNK_LEN: u32 = 256 << 10;
 
 /// The bytes of the default model, if one is built in.
 pub fn default_model() -> Option<&'static [u8]> {
@@ -101,7 +134,9 @@ mod tests {
     fn every_builtin_model_loads_and_matches_its_fingerprint() {
         for b in super::REGISTRY {
             let m = Model::from_bytes(b.bytes).expect("built-in model is valid");
-            assert!(b.chunk_len >= 1 && b.chunk_len <= crate::container::MAX_CHUNK_LEN);
+            for len in [b.chunk_len, b.golden_chunk_len] {
+                assert!((1..=crate::container::MAX_CHUNK_LEN).contains(&len));
+            }
             assert_eq!(
                 m.fingerprint().0,
                 b.fingerprint,
@@ -109,5 +144,30 @@ mod tests {
             );
         }
         assert!(super::default_model().is_some());
+    }
+
+    /// `compress` uses a built-in model's own chunk length, and for other
+    /// models the one of their arithmetic. The golden chunk length of the
+    /// models that shipped stays as it was, whatever `compress` uses now.
+    #[test]
+    fn compress_chunk_len_by_model() {
+        use crate::arith::ArithVersion;
+        use crate::model::Dims;
+        use crate::model::synth::{SynthKind, random_model_in};
+        let v3 = Model::from_bytes(super::default_model().unwrap()).unwrap();
+        assert_eq!(super::compress_chunk_len(&v3), 256 << 10);
+        let golden: Vec<u32> = super::builtin().map(|(_, _, len, _)| len).collect();
+        assert_eq!(golden, [4 << 10, 4 << 10, 64 << 10]);
+        let dims = Dims {
+            d_model: 16,
+            n_layers: 1,
+        };
+        for (arith, want) in [
+            (ArithVersion::V1, super::ARITH_V1_CHUNK_LEN),
+            (ArithVersion::V2, super::ARITH_V2_CHUNK_LEN),
+        ] {
+            let m = random_model_in(arith, dims, SynthKind::Typical, 3).unwrap();
+            assert_eq!(super::compress_chunk_len(&m), want);
+        }
     }
 }
