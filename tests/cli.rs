@@ -551,3 +551,64 @@ fn report_commands_on_closed_stdout_are_quiet() {
         assert_eq!(stderr(&out), "", "{args:?}");
     }
 }
+
+/// `model eval --dump-frequencies` writes, per input byte, the network's and
+/// the coded frequency; the coded ones sum to exactly the code length that
+/// `--json` reports, and the match model visibly changes some of them.
+#[test]
+fn model_eval_dumps_the_coded_frequencies() {
+    let d = Dir::new("evaldump");
+    let (m, input) = setup(&d, 41);
+    let dump = d.path("freqs.bin");
+    let args = [
+        "model",
+        "eval",
+        s(&m),
+        s(&input),
+        "--match-model",
+        "--chunk-size",
+        "1000",
+        "--json",
+        "--dump-frequencies",
+        s(&dump),
+    ];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let raw = std::fs::read(&dump).unwrap();
+    let n = std::fs::metadata(&input).unwrap().len() as usize;
+    assert_eq!(raw.len(), 8 * n);
+    let word = |k: usize| u32::from_le_bytes(raw[4 * k..4 * k + 4].try_into().unwrap());
+    let (mut bits, mut changed) = (0.0f64, 0usize);
+    for i in 0..n {
+        let (network, coded) = (word(2 * i), word(2 * i + 1));
+        assert!(network >= 1 && (1..1 << 24).contains(&coded));
+        bits += 24.0 - (coded as f64).log2();
+        changed += (network != coded) as usize;
+    }
+    let reported = report["bits"].as_f64().unwrap();
+    assert!(
+        (bits - reported).abs() < 1e-6 * reported,
+        "{bits} vs {reported}"
+    );
+    assert!(
+        changed > n / 2,
+        "the match model changed only {changed} of {n}"
+    );
+    // Never overwrites: the second run refuses and leaves the dump as it was.
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&dump).unwrap(), raw);
+    // One input only.
+    let o = run(&[
+        "model",
+        "eval",
+        s(&m),
+        s(&input),
+        s(&input),
+        "--dump-frequencies",
+        s(&d.path("other.bin")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    no_panic(&o);
+}

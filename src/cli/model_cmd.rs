@@ -47,6 +47,12 @@ pub enum ModelCommand {
         /// NeuralMatchLongColumns, as `compress --format-version 4`).
         #[arg(long, requires = "record_size")]
         no_hist: bool,
+        /// Also write, per byte of the (single) input, the network's and the
+        /// coded frequency of that byte out of 2^24: two little-endian u32,
+        /// 8 bytes per input byte (for offline model studies,
+        /// `quantize/train/tools/mix_probe.py`). Refuses an existing file.
+        #[arg(long, value_name = "OUT")]
+        dump_frequencies: Option<PathBuf>,
     },
     /// Write a deterministic synthetic model (for tests and benchmarks; it predicts nothing useful).
     Synth {
@@ -138,7 +144,14 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             record_size,
             no_long,
             no_hist,
+            dump_frequencies,
         } => {
+            if dump_frequencies.is_some() && files.len() != 1 {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    "--dump-frequencies takes exactly one input file",
+                ));
+            }
             let m = load(&model)?;
             let chunk_size = chunk_size
                 .unwrap_or(crate::default_models::compress_chunk_len(&m) as usize)
@@ -171,6 +184,19 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                     data.len().min(max_bytes)
                 };
                 let r = crate::eval::code_length_with(&m, &data[..n], chunk_size, mixing);
+                if let Some(out) = &dump_frequencies {
+                    let freqs = crate::eval::byte_frequencies(&m, &data[..n], chunk_size, mixing);
+                    let mut file = crate::io_util::AtomicFile::create(out, false)?;
+                    let bytes: Vec<u8> = freqs
+                        .iter()
+                        .flat_map(|b| [b.network.to_le_bytes(), b.coded.to_le_bytes()])
+                        .flatten()
+                        .collect();
+                    file.writer().write_all(&bytes).map_err(|e| {
+                        CliError::new(exit::IO, format!("cannot write {}: {e}", out.display()))
+                    })?;
+                    file.commit()?;
+                }
                 if json {
                     outln!(
                         "{}",
