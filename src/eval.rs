@@ -49,19 +49,7 @@ pub fn code_length_with(
     chunk_len: usize,
     mixing: Mixing,
 ) -> CodeLength {
-    let mut res = CodeLength::default();
-    let total_log2 = (FREQ_TOTAL as f64).log2();
-    walk(model, data, chunk_len, mixing, &mut |_, sym, _, f| {
-        res.bits += total_log2 - (f[sym as usize] as f64).log2();
-        let best = f
-            .iter()
-            .enumerate()
-            .max_by_key(|&(k, &v)| (v, std::cmp::Reverse(k)))
-            .map(|(k, _)| k);
-        res.top1 += (best == Some(sym as usize)) as u64;
-        res.bytes += 1;
-    });
-    res
+    evaluate(model, data, chunk_len, mixing, None)
 }
 
 /// The frequencies (out of `2^24`) one byte of the input was coded with.
@@ -73,36 +61,30 @@ pub struct ByteFrequencies {
     pub coded: u32,
 }
 
-/// Per byte of `data`, in input order, the frequencies [`code_length_with`]
-/// sums: the raw material of offline studies that mix a candidate model into
-/// the coded table (`boa-det model eval --dump-frequencies`,
-/// `quantize/train/tools/mix_probe.py`).
-pub fn byte_frequencies(
+/// [`code_length_with`] and, per byte of `data` in input order, the
+/// frequencies it summed: the raw material of offline studies that mix a
+/// candidate model into the coded table (`boa-det model eval
+/// --dump-frequencies`, `quantize/train/tools/mix_probe.py`). One pass.
+pub fn code_length_and_byte_frequencies(
     model: &Model,
     data: &[u8],
     chunk_len: usize,
     mixing: Mixing,
-) -> Vec<ByteFrequencies> {
-    let mut out = vec![ByteFrequencies::default(); data.len()];
-    let chunk_len = chunk_len.max(1);
-    walk(model, data, chunk_len, mixing, &mut |pos, sym, net, f| {
-        out[pos] = ByteFrequencies {
-            network: net,
-            coded: f[sym as usize],
-        };
-    });
-    out
+) -> (CodeLength, Vec<ByteFrequencies>) {
+    let mut per_byte = vec![ByteFrequencies::default(); data.len()];
+    let res = evaluate(model, data, chunk_len, mixing, Some(&mut per_byte));
+    (res, per_byte)
 }
 
-/// Steps every chunk of `data` together, calling `visit(position in data,
-/// byte, network frequency of the byte, coded table)` once per byte.
-fn walk(
+/// Steps every chunk of `data` together and sums the code length; records
+/// each byte's frequencies in `per_byte` (indexed by position in `data`) if given.
+fn evaluate(
     model: &Model,
     data: &[u8],
     chunk_len: usize,
     mixing: Mixing,
-    visit: &mut dyn FnMut(usize, u8, u32, &Frequencies),
-) {
+    mut per_byte: Option<&mut [ByteFrequencies]>,
+) -> CodeLength {
     let chunk_len = chunk_len.max(1);
     let chunks: Vec<&[u8]> = data.chunks(chunk_len).collect();
     let mut matchers: Vec<Option<MatchModel>> =
@@ -110,7 +92,9 @@ fn walk(
     let mut states: Vec<StreamState> = chunks.iter().map(|_| StreamState::new(model)).collect();
     let mut out = vec![Frequencies::default(); chunks.len()];
     let mut bytes_in = vec![PRIME_BYTE; chunks.len()];
+    let mut res = CodeLength::default();
     let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
+    let total_log2 = (FREQ_TOTAL as f64).log2();
     for t in 0..longest {
         // Streams still active at step t are a prefix: only the last chunk is shorter.
         let active = chunks.iter().take_while(|c| c.len() > t).count();
@@ -122,13 +106,28 @@ fn walk(
         );
         for (i, c) in chunks[..active].iter().enumerate() {
             let sym = c[t];
-            let net = out[i][sym as usize];
+            let network = out[i][sym as usize];
             if let Some(m) = matchers[i].as_mut() {
                 m.predict(&c[..t], &mut out[i]);
                 m.update(&c[..=t]);
             }
-            visit(i * chunk_len + t, sym, net, &out[i]);
+            let f = &out[i];
+            if let Some(p) = per_byte.as_deref_mut() {
+                p[i * chunk_len + t] = ByteFrequencies {
+                    network,
+                    coded: f[sym as usize],
+                };
+            }
+            res.bits += total_log2 - (f[sym as usize] as f64).log2();
+            let best = f
+                .iter()
+                .enumerate()
+                .max_by_key(|&(k, &v)| (v, std::cmp::Reverse(k)))
+                .map(|(k, _)| k);
+            res.top1 += (best == Some(sym as usize)) as u64;
             bytes_in[i] = sym;
         }
+        res.bytes += active as u64;
     }
+    res
 }

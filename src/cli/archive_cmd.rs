@@ -297,12 +297,6 @@ fn open_output(dest: Option<&Path>, force: bool, binary: bool) -> Result<Output,
     }
 }
 
-/// The chunk length used without `--chunk-size`
-/// ([`crate::default_models::compress_chunk_len`]).
-pub fn chunk_len_for(model: &Model) -> u32 {
-    crate::default_models::compress_chunk_len(model)
-}
-
 fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {
     let name = display(input);
     let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
@@ -326,7 +320,9 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     let pb = progress_bar(total, opts.quiet);
     let format_version = opts.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
     let copts = CompressOptions {
-        chunk_len: opts.chunk_size.unwrap_or_else(|| chunk_len_for(model)),
+        chunk_len: opts
+            .chunk_size
+            .unwrap_or_else(|| crate::default_models::compress_chunk_len(model)),
         embed_model: opts.embed_model,
         window: opts.window,
         match_model: !opts.no_match && format_version >= 2,

@@ -52,7 +52,7 @@ impl Codec for BoaDet {
         self.pool
             .install(|| {
                 let opts = CompressOptions {
-                    chunk_len: super::archive_cmd::chunk_len_for(&self.model),
+                    chunk_len: crate::default_models::compress_chunk_len(&self.model),
                     ..CompressOptions::default()
                 };
                 compress_bytes(&self.model, data, &opts)

@@ -183,9 +183,13 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 } else {
                     data.len().min(max_bytes)
                 };
-                let r = crate::eval::code_length_with(&m, &data[..n], chunk_size, mixing);
-                if let Some(out) = &dump_frequencies {
-                    let freqs = crate::eval::byte_frequencies(&m, &data[..n], chunk_size, mixing);
+                let r = if let Some(out) = &dump_frequencies {
+                    let (r, freqs) = crate::eval::code_length_and_byte_frequencies(
+                        &m,
+                        &data[..n],
+                        chunk_size,
+                        mixing,
+                    );
                     let mut file = crate::io_util::AtomicFile::create(out, false)?;
                     let bytes: Vec<u8> = freqs
                         .iter()
@@ -196,7 +200,10 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                         CliError::new(exit::IO, format!("cannot write {}: {e}", out.display()))
                     })?;
                     file.commit()?;
-                }
+                    r
+                } else {
+                    crate::eval::code_length_with(&m, &data[..n], chunk_size, mixing)
+                };
                 if json {
                     outln!(
                         "{}",

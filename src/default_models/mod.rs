@@ -81,8 +81,8 @@ pub fn lookup(fp: &Fingerprint) -> Option<&'static [u8]> {
         .map(|b| b.bytes)
 }
 
-/// The chunk length a built-in model was trained for, `None` for other models.
-pub fn chunk_len(fp: &Fingerprint) -> Option<u32> {
+/// The chunk length `compress` uses with a built-in model, `None` for other models.
+fn chunk_len(fp: &Fingerprint) -> Option<u32> {
     REGISTRY
         .iter()
         .find(|b| b.fingerprint == fp.0)
