@@ -31,6 +31,24 @@ pub const WEIGHTS: [u32; 8] = [0, 2, 4, 8, 16, 24, 32, 48];
 /// The histogram's estimate of byte `x` is `(PRIOR_DIV * count(x) + 1) /
 /// (PRIOR_DIV * total + 256)`: counts plus a prior of 1/10 per byte value.
 const PRIOR_DIV: u64 = 10;
+
+/// How a histogram becomes a probability and is mixed: each kind of
+/// histogram (column, text field) has its own, frozen with its codec.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MixRule {
+    /// The estimate of byte `x` is `(prior_div * count(x) + 1) /
+    /// (prior_div * total + 256)`; `1..=1024`.
+    pub prior_div: u64,
+    /// The candidate weights in 64ths, increasing, `weights[0] == 0`,
+    /// `weights[1] >= 2`, all `<= 63`.
+    pub weights: [u32; 8],
+}
+
+/// The rule of the column histograms (codec 7).
+pub(crate) const COLUMN_RULE: MixRule = MixRule {
+    prior_div: PRIOR_DIV,
+    weights: WEIGHTS,
+};
 /// Weight losses decay by `loss >> LOSS_DECAY_SHIFT` before each new cost
 /// (a memory of about 64 bytes of the column). Measured: 5 and 7 did as well.
 const LOSS_DECAY_SHIFT: u32 = 6;
@@ -82,9 +100,10 @@ fn cost(m: u32) -> u32 {
     ((PRECISION_BITS << 8) - log2_q8(m).min(PRECISION_BITS << 8)) >> (8 - COST_FRAC_BITS)
 }
 
-/// One column's histogram and the losses of the candidate weights.
+/// One context's histogram and the losses of the candidate weights: one
+/// column here, one text field context in [`crate::text_fields`].
 #[derive(Clone, Copy, Default)]
-struct Column {
+pub(crate) struct Histogram {
     /// The bytes held, `syms[..len]`, with their counts (each >= 1).
     syms: [u8; HIST_LEN],
     counts: [u8; HIST_LEN],
@@ -96,7 +115,7 @@ struct Column {
     losses: [u16; WEIGHTS.len()],
 }
 
-impl Column {
+impl Histogram {
     fn count_of(&self, b: u8) -> u32 {
         self.syms[..usize::from(self.len)]
             .iter()
@@ -109,6 +128,53 @@ impl Column {
         (0..WEIGHTS.len())
             .min_by_key(|&k| self.losses[k])
             .unwrap_or(0)
+    }
+
+    /// Mixes this histogram into `freq` with its best weight so far.
+    /// `freq` stays a valid table.
+    pub(crate) fn mix_into(&self, rule: &MixRule, freq: &mut Frequencies) {
+        let w = rule.weights[self.best_weight()];
+        if w == 0 {
+            return;
+        }
+        let total = u32::from(self.total);
+        let base = hist_share(rule, w, 0, total);
+        let mut sum: u64 = 0;
+        for f in freq.0.iter_mut() {
+            // net_share(w, 1) may be 0, but base >= 2 * 2^18 / (1024 * 255 +
+            // 256) >= 2 (w >= 2, prior_div <= 1024): every entry stays >= 1.
+            *f = net_share(w, *f) + base;
+            sum += u64::from(*f);
+        }
+        let mut top = (0usize, 0u8);
+        for i in 0..usize::from(self.len) {
+            let (s, c) = (self.syms[i], self.counts[i]);
+            let extra = hist_share(rule, w, u32::from(c), total) - base;
+            freq.0[usize::from(s)] += extra;
+            sum += u64::from(extra);
+            if c > top.1 {
+                top = (usize::from(s), c);
+            }
+        }
+        // Every term was rounded down, so sum <= 2^24: the rest (< 2^9) goes
+        // to the most counted byte (the first of equals), or byte 0.
+        freq.0[top.0] += (u64::from(FREQ_TOTAL) - sum) as u32;
+    }
+
+    /// Learns the actual byte `b`, whose frequency in the table given to
+    /// [`Histogram::mix_into`] was `f`: the loss of every candidate weight,
+    /// then the histogram.
+    pub(crate) fn learn(&mut self, rule: &MixRule, f: u32, b: u8) {
+        let (c, total) = (self.count_of(b), u32::from(self.total));
+        for (k, &w) in rule.weights.iter().enumerate() {
+            // The byte's frequency had weight `w` been chosen, up to the
+            // final remainder: >= 1 (see `mix_into`), <= 2^24.
+            let m = net_share(w, f) + hist_share(rule, w, c, total);
+            let l = u32::from(self.losses[k]);
+            // l <= LOSS_MAX gives l - l/64 + COST_MAX <= LOSS_MAX: fits u16.
+            self.losses[k] = (l - (l >> LOSS_DECAY_SHIFT) + cost(m)) as u16;
+        }
+        self.add(b);
     }
 
     fn add(&mut self, b: u8) {
@@ -154,11 +220,12 @@ impl Column {
 /// The frequency the histogram adds to a byte with count `c` at weight `w`
 /// (in 64ths): `floor(w * 2^18 * (10 c + 1) / (10 total + 256))`, that is
 /// `w / 64` of the histogram's estimate in units of `2^-24`.
-fn hist_share(w: u32, c: u32, total: u32) -> u32 {
-    // w <= 48, c <= 255: the numerator is < 2^6 * 2^18 * 2^12 = 2^36 (u64).
-    let num = (u64::from(w) << 18) * (PRIOR_DIV * u64::from(c) + 1);
-    let den = PRIOR_DIV * u64::from(total) + 256;
-    // <= w * 2^18 * (10 c + 1) / (10 c + 256) < 2^24.
+fn hist_share(rule: &MixRule, w: u32, c: u32, total: u32) -> u32 {
+    let p = rule.prior_div;
+    // w < 64, c <= 255, p <= 1024: the numerator is < 2^6 * 2^18 * 2^19 = 2^43 (u64).
+    let num = (u64::from(w) << 18) * (p * u64::from(c) + 1);
+    let den = p * u64::from(total) + 256;
+    // <= w * 2^18 * (p c + 1) / (p c + 256) < 2^24.
     (num / den) as u32
 }
 
@@ -171,7 +238,7 @@ fn net_share(w: u32, f: u32) -> u32 {
 /// The histograms of one stream (one chunk) of records of `stride` bytes.
 pub struct ColumnHistograms {
     stride: usize,
-    columns: Vec<Column>,
+    columns: Vec<Histogram>,
     /// The column of the last prediction, for [`ColumnHistograms::update`].
     pending: Option<usize>,
     /// The frequency table that prediction received (before mixing).
@@ -187,7 +254,7 @@ impl ColumnHistograms {
         let slots = stride.min(chunk_len).clamp(1, HIST_SLOTS);
         Self {
             stride,
-            columns: vec![Column::default(); slots],
+            columns: vec![Histogram::default(); slots],
             pending: None,
             incoming: Frequencies::default(),
         }
@@ -203,33 +270,7 @@ impl ColumnHistograms {
         let slot = self.slot(hist.len());
         self.pending = Some(slot);
         self.incoming.0 = freq.0;
-        let col = &self.columns[slot];
-        let w = WEIGHTS[col.best_weight()];
-        if w == 0 {
-            return;
-        }
-        let total = u32::from(col.total);
-        let base = hist_share(w, 0, total);
-        let mut sum: u64 = 0;
-        for f in freq.0.iter_mut() {
-            // net_share(w, 1) may be 0, but base >= 2 * 2^18 / 2806 > 1: every
-            // entry stays >= 1.
-            *f = net_share(w, *f) + base;
-            sum += u64::from(*f);
-        }
-        let mut top = (0usize, 0u8);
-        for i in 0..usize::from(col.len) {
-            let (s, c) = (col.syms[i], col.counts[i]);
-            let extra = hist_share(w, u32::from(c), total) - base;
-            freq.0[usize::from(s)] += extra;
-            sum += u64::from(extra);
-            if c > top.1 {
-                top = (usize::from(s), c);
-            }
-        }
-        // Every term was rounded down, so sum <= 2^24: the rest (< 2^9) goes
-        // to the most counted byte (the first of equals), or byte 0.
-        freq.0[top.0] += (u64::from(FREQ_TOTAL) - sum) as u32;
+        self.columns[slot].mix_into(&COLUMN_RULE, freq);
     }
 
     /// Learns from the actual byte, which `hist` now ends with: the loss of
@@ -239,29 +280,33 @@ impl ColumnHistograms {
             return;
         };
         let b = hist[hist.len() - 1];
-        let col = &mut self.columns[slot];
-        let (c, total) = (col.count_of(b), u32::from(col.total));
-        let f = self.incoming.0[usize::from(b)];
-        for (k, &w) in WEIGHTS.iter().enumerate() {
-            // The byte's frequency had weight `w` been chosen, up to the
-            // final remainder: >= 1 (see `predict`), <= 2^24.
-            let m = net_share(w, f) + hist_share(w, c, total);
-            let l = u32::from(col.losses[k]);
-            // l <= LOSS_MAX gives l - l/64 + COST_MAX <= LOSS_MAX: fits u16.
-            col.losses[k] = (l - (l >> LOSS_DECAY_SHIFT) + cost(m)) as u16;
-        }
-        col.add(b);
+        self.columns[slot].learn(&COLUMN_RULE, self.incoming.0[usize::from(b)], b);
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn is_valid(f: &Frequencies) -> bool {
+    /// Whether `f` is a table the coder takes: every entry >= 1, sum 2^24.
+    pub(crate) fn is_valid(f: &Frequencies) -> bool {
         f.0.iter().all(|&v| v >= 1)
             && f.0.iter().map(|&v| u64::from(v)).sum::<u64>() == u64::from(FREQ_TOTAL)
+    }
+
+    /// A table with byte `hot` at nearly all the mass, `2^skew - 1` of it
+    /// moved to the next byte, and every other byte at 1: the extremes the
+    /// histograms must keep valid.
+    pub(crate) fn skewed_table(hot: u8, skew: u32) -> Frequencies {
+        let hot = usize::from(hot);
+        let mut f = Frequencies([1; 256]);
+        f.0[hot] = FREQ_TOTAL - 255;
+        if skew > 0 {
+            f.0[(hot + 1) % 256] += (1 << skew) - 1;
+            f.0[hot] -= (1 << skew) - 1;
+        }
+        f
     }
 
     #[test]
@@ -284,7 +329,7 @@ mod tests {
 
     #[test]
     fn histogram_evicts_the_least_counted_and_halves() {
-        let mut c = Column::default();
+        let mut c = Histogram::default();
         for b in 0..8u8 {
             for _ in 0..=b {
                 c.add(b);
@@ -355,14 +400,7 @@ mod tests {
         ) {
             let mut h = ColumnHistograms::new(data.len(), stride);
             for t in 0..data.len() {
-                // A table with one byte at nearly all the mass and the rest at 1..
-                let mut f = Frequencies([1; 256]);
-                let hot = usize::from(data[t.saturating_sub(1)]);
-                f.0[hot] = FREQ_TOTAL - 255;
-                if skew > 0 {
-                    f.0[(hot + 1) % 256] += (1 << skew) - 1;
-                    f.0[hot] -= (1 << skew) - 1;
-                }
+                let mut f = skewed_table(data[t.saturating_sub(1)], skew);
                 h.predict(&data[..t], &mut f);
                 prop_assert!(is_valid(&f), "t {}", t);
                 h.update(&data[..=t]);

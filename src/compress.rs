@@ -84,6 +84,11 @@ pub struct CompressOptions {
     /// version 5, the default). `false` writes codec `NeuralMatchLongColumns`
     /// instead, which readers since format version 4 read.
     pub column_histograms: bool,
+    /// Whether a stream with the long finder mixes in the text field
+    /// histograms instead of a column finder (codec `NeuralMatchLongText`,
+    /// format version 6). [`TextFields::Off`] never does, which readers
+    /// since format version 5 read.
+    pub text_fields: TextFields,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -116,7 +121,32 @@ impl Default for CompressOptions {
             records: RecordStride::Auto,
             long_finder: true,
             column_histograms: true,
+            text_fields: TextFields::Trial,
             grow_chunks: true,
+        }
+    }
+}
+
+/// When the text field histograms (codec `NeuralMatchLongText`) are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFields {
+    /// Never.
+    Off,
+    /// If a trial encoding of the input's first bytes is smaller with them
+    /// than without and than with any detected record stride (the default).
+    Trial,
+    /// Always (with the long finder), instead of any column finder.
+    Always,
+}
+
+impl TextFields {
+    /// Parses `auto`, `on` or `off`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Trial),
+            "on" => Ok(Self::Always),
+            "off" => Ok(Self::Off),
+            _ => Err(format!("text fields must be auto, on or off, got {s:?}")),
         }
     }
 }
@@ -158,6 +188,7 @@ pub fn codec_of(mixing: Mixing) -> Codec {
         Mixing::MatchLong { stride: None } => Codec::NeuralMatchLong,
         Mixing::MatchLong { stride: Some(_) } => Codec::NeuralMatchLongColumns,
         Mixing::MatchLongHist { .. } => Codec::NeuralMatchLongColumnsHist,
+        Mixing::MatchLongText => Codec::NeuralMatchLongText,
     }
 }
 
@@ -356,6 +387,7 @@ impl<'a> EncodedStream<'a> {
                 let (stride, rest) = split_stride(payload)?;
                 (Mixing::MatchLongHist { stride }, rest)
             }
+            Codec::NeuralMatchLongText => (Mixing::MatchLongText, payload),
             Codec::Stored | Codec::Zstd => {
                 return Err(format!("codec {} is not a neural codec", codec.name()));
             }
@@ -598,7 +630,9 @@ struct TrialPayloads {
 /// of them, rounded up to chunks, unless the input is shorter).
 /// With [`RecordStride::Auto`], a detected stride is used only if a trial
 /// encoding of [`TRIAL_LEN`] bytes with the column finder is smaller than
-/// without (with several candidate strides, the smallest of all); the
+/// without (with several candidate strides, the smallest of all). With
+/// [`TextFields::Trial`], the text field histograms are one more candidate
+/// of that trial (and, with [`RecordStride::Off`], the only one). The
 /// trial's payloads are returned for reuse. A pure function of
 /// the input, so the archive does not depend on the machine.
 fn choose_mixing(
@@ -617,15 +651,21 @@ fn choose_mixing(
         (false, None) => Mixing::Match,
         (false, Some(stride)) => Mixing::MatchColumns { stride },
     };
+    if opts.long_finder && opts.text_fields == TextFields::Always {
+        return (Mixing::MatchLongText, None);
+    }
     let strides = match opts.records {
-        RecordStride::Off => return (with_stride(None), None),
+        RecordStride::Off => Vec::new(),
         RecordStride::Fixed(stride) => return (with_stride(Some(stride)), None),
         RecordStride::Auto => crate::record_stride::record_stride_candidates(head),
     };
-    if strides.is_empty() {
+    let text = (opts.long_finder && opts.text_fields == TextFields::Trial)
+        .then_some(Mixing::MatchLongText);
+    if strides.is_empty() && text.is_none() {
         return (with_stride(None), None);
     }
     let candidates: Vec<Mixing> = std::iter::once(with_stride(None))
+        .chain(text)
         .chain(strides.into_iter().map(|s| with_stride(Some(s))))
         .collect();
     // The second TRIAL_LEN if the head has it, else the first: files often
@@ -749,7 +789,8 @@ fn decode_window<R: Read + Seek>(
                     | Codec::NeuralMatchColumns
                     | Codec::NeuralMatchLong
                     | Codec::NeuralMatchLongColumns
-                    | Codec::NeuralMatchLongColumnsHist => {
+                    | Codec::NeuralMatchLongColumnsHist
+                    | Codec::NeuralMatchLongText => {
                         results.push(Ok(Vec::new()));
                         neural.push((i - indices.start, p, e.original_size as usize, e.codec));
                     }

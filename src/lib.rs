@@ -8,8 +8,10 @@
 //! - [`engine`]: per-stream state and the scalar reference forward step.
 //! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
 //!   `docs/FORMAT.md`, section "Range coder".
-//! - [`match_model`]: the match model of codecs 3 and 4, mixed into the
-//!   network's frequencies on the host. See `docs/FORMAT.md` sections 9.9-9.10;
+//! - [`match_model`]: the match model of codecs 3 to 8, mixed into the
+//!   network's frequencies on the host. See `docs/FORMAT.md` sections 9.9-9.13;
+//!   [`column_histograms`] (codec 7) and [`text_fields`] (codec 8): byte
+//!   histograms per table column and per text field context, mixed in last;
 //!   [`record_stride`]: the compressor's guess of a table's record length.
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
@@ -34,4 +36,5 @@ pub mod io_util;
 pub mod match_model;
 pub mod model;
 pub mod record_stride;
+pub mod text_fields;
 pub mod vectors;

@@ -32,6 +32,7 @@
 
 use crate::arith::freq::{FREQ_TOTAL, Frequencies};
 use crate::column_histograms::ColumnHistograms;
+use crate::text_fields::TextFieldHistograms;
 
 /// Minimum match orders of the finders, applied in this order (low orders
 /// first, so the most reliable finder acts last and sees the others' boosts).
@@ -388,13 +389,19 @@ pub enum Mixing {
     /// [`Mixing::MatchLong`] with a `stride`, then the column histograms
     /// (codec `NeuralMatchLongColumnsHist`).
     MatchLongHist { stride: u32 },
+    /// [`Mixing::MatchLong`] without a stride, then the text field
+    /// histograms (codec `NeuralMatchLongText`).
+    MatchLongText,
 }
 
 impl Mixing {
     /// The record stride of the column finder, if any.
     pub fn stride(self) -> Option<u32> {
         match self {
-            Self::NetworkOnly | Self::Match | Self::MatchLong { stride: None } => None,
+            Self::NetworkOnly
+            | Self::Match
+            | Self::MatchLong { stride: None }
+            | Self::MatchLongText => None,
             Self::MatchColumns { stride }
             | Self::MatchLong {
                 stride: Some(stride),
@@ -411,18 +418,20 @@ impl Mixing {
             Self::MatchColumns { stride } => Some(MatchModel::with_columns(chunk_len, stride)),
             Self::MatchLong { stride } => Some(MatchModel::with_long(chunk_len, stride)),
             Self::MatchLongHist { stride } => Some(MatchModel::with_histograms(chunk_len, stride)),
+            Self::MatchLongText => Some(MatchModel::with_text_fields(chunk_len)),
         }
     }
 }
 
 /// The match model of one stream (one chunk): the finders of [`ORDERS`],
 /// after an optional column finder and before an optional long finder, and
-/// optional column histograms last.
+/// optional column or text field histograms last.
 pub struct MatchModel {
     column: Option<ColumnFinder>,
     /// The finders of [`ORDERS`], then the long finder if any.
     finders: Vec<MatchFinder>,
     histograms: Option<ColumnHistograms>,
+    text: Option<TextFieldHistograms>,
 }
 
 impl MatchModel {
@@ -435,6 +444,7 @@ impl MatchModel {
                 .map(|&o| MatchFinder::new(o, chunk_len))
                 .collect(),
             histograms: None,
+            text: None,
         }
     }
 
@@ -472,6 +482,15 @@ impl MatchModel {
         }
     }
 
+    /// The model of codec `NeuralMatchLongText`: [`MatchModel::with_long`]
+    /// without a column finder, then the text field histograms.
+    pub fn with_text_fields(chunk_len: usize) -> Self {
+        Self {
+            text: Some(TextFieldHistograms::new(chunk_len)),
+            ..Self::with_long(chunk_len, None)
+        }
+    }
+
     /// Reshapes the network's `freq` for the next byte, given the chunk's bytes
     /// `hist` so far. Call [`MatchModel::update`] with the actual byte next.
     pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
@@ -485,6 +504,9 @@ impl MatchModel {
         }
         // Last: the histograms' weights are learned on the finished table.
         if let Some(h) = &mut self.histograms {
+            h.predict(hist, freq);
+        }
+        if let Some(h) = &mut self.text {
             h.predict(hist, freq);
         }
     }
@@ -501,6 +523,9 @@ impl MatchModel {
             f.update(hist);
         }
         if let Some(h) = &mut self.histograms {
+            h.update(hist);
+        }
+        if let Some(h) = &mut self.text {
             h.update(hist);
         }
     }

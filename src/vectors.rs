@@ -6,7 +6,7 @@
 //! engine and compares. A change to the arithmetic changes a digest and fails.
 
 use crate::arith::ArithVersion;
-use crate::compress::RecordStride;
+use crate::compress::{RecordStride, TextFields};
 use crate::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
 use crate::model::synth::{SplitMix64, SynthKind, random_model_in};
 use crate::model::{Dims, Model};
@@ -305,6 +305,67 @@ pub fn repeats_input(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Input of the `fields-text` golden archive (`archives/fields.bin`): text
+/// lines of space-, tab- and comma-separated fields, HepMC-like `E`, `V` and
+/// `P` lines with integer-generated numbers, CSV-like lines, a line of more
+/// than [`crate::text_fields::FIELD_CAP`] fields, a field longer than
+/// [`crate::text_fields::POS_CAP`] bytes and empty lines, so that every rule
+/// of the text field tracker (`docs/FORMAT.md` section 9.13) is exercised.
+pub fn fields_input() -> Vec<u8> {
+    let mut rng = SplitMix64(0x00F1_E1D5);
+    let mut t = String::new();
+    for event in 0..6u64 {
+        let a = rng.next_u64();
+        let _ = writeln!(t, "E {event} {} {}", a % 40 + 3, a >> 40);
+        for v in 1..=4u64 {
+            let a = rng.next_u64();
+            let _ = writeln!(
+                t,
+                "V -{v} {} [{},{}] @ {}.{:03} -{}.{:04} 0 0",
+                a % 3,
+                (a >> 8) % 30 + 1,
+                (a >> 16) % 30 + 1,
+                (a >> 24) % 10,
+                (a >> 28) % 1000,
+                (a >> 40) % 3,
+                (a >> 44) % 10_000
+            );
+            for p in 0..3u64 {
+                let a = rng.next_u64();
+                let _ = writeln!(
+                    t,
+                    "P {} -{v} {} {}.{:08}e+0{} -{}.{:08}e-0{} {}",
+                    v * 3 + p,
+                    [211i32, -211, 22, 2212, 11, 21][(a % 6) as usize],
+                    (a >> 8) % 10,
+                    (a >> 12) % 100_000_000,
+                    (a >> 40) % 4,
+                    (a >> 44) % 10,
+                    (a >> 48) % 100_000_000 % 99_999_999,
+                    (a >> 60) % 4,
+                    [1u32, 2, 62][((a >> 62) % 3) as usize]
+                );
+            }
+        }
+        let a = rng.next_u64();
+        let _ = writeln!(t, "{event},{},{}\t{}", a % 1000, (a >> 10) % 1000, a >> 50);
+        if event % 2 == 1 {
+            t.push('\n');
+        }
+    }
+    let many: Vec<String> = (0..70u32).map(|i| (i * 7 % 13).to_string()).collect();
+    let _ = writeln!(t, "C {}", many.join(","));
+    let _ = writeln!(t, "C {}", many.join(" "));
+    let _ = writeln!(t, "L {} end", "0123456789".repeat(4));
+    let _ = writeln!(t, "L {} end", "0123456789".repeat(4));
+    t.into_bytes()
+}
+
+/// Chunk length of the `fields-text` golden archive: long enough for lines
+/// of the same type to follow each other within a chunk, and for every
+/// chunk's payload to be smaller than the chunk (1024 left 4 of 5 stored).
+pub const FIELDS_CHUNK_LEN: u32 = 2048;
+
 /// Record length of the `f32-table` input (6 float32 columns).
 pub const F32_TABLE_RECORD: u32 = 24;
 
@@ -324,6 +385,9 @@ struct GoldenArchiveSpec {
     long_finder: bool,
     /// Codec `NeuralMatchLongColumnsHist` rather than `NeuralMatchLongColumns`.
     column_histograms: bool,
+    /// Codec `NeuralMatchLongText` (`Always`) or never (`Off`).
+    text_fields: TextFields,
+    chunk_len: u32,
 }
 
 /// The golden archives: `(name, input path relative to the vector directory,
@@ -335,7 +399,9 @@ struct GoldenArchiveSpec {
 /// `repeats-columns` uses codec `NeuralMatchColumns` with 13-byte records;
 /// `repeats-long` and `repeats-long-columns` use codec `NeuralMatchLong`
 /// without and with a 13-byte record stride; `repeats-hist` codec
-/// `NeuralMatchLongColumnsHist` with that stride.
+/// `NeuralMatchLongColumnsHist` with that stride; `fields-text` (input
+/// `archives/fields.bin`, [`FIELDS_CHUNK_LEN`]-byte chunks) codec
+/// `NeuralMatchLongText`.
 pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
     let spec = MODELS
         .iter()
@@ -352,6 +418,8 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
             records: RecordStride::Off,
             long_finder: false,
             column_histograms: false,
+            text_fields: TextFields::Off,
+            chunk_len: ARCHIVE_CHUNK_LEN,
         };
     let mut items: Vec<GoldenArchiveSpec> = Vec::new();
     for (name, data) in inputs() {
@@ -422,17 +490,32 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
         column_histograms: true,
         ..long("repeats-hist", RecordStride::Fixed(REPEATS_RECORD))
     });
+    // Added with codec NeuralMatchLongText. Forced rather than chosen by the
+    // trial, so that a better trial later does not change this archive.
+    items.push(GoldenArchiveSpec {
+        text_fields: TextFields::Always,
+        long_finder: true,
+        chunk_len: FIELDS_CHUNK_LEN,
+        ..item(
+            "fields-text",
+            "archives/fields.bin".into(),
+            fields_input(),
+            false,
+            true,
+        )
+    });
     items
         .into_iter()
         .map(|it| {
             let opts = crate::compress::CompressOptions {
-                chunk_len: ARCHIVE_CHUNK_LEN,
+                chunk_len: it.chunk_len,
                 embed_model: it.embed_model,
                 window: crate::compress::DEFAULT_WINDOW,
                 match_model: it.match_model,
                 records: it.records,
                 long_finder: it.long_finder,
                 column_histograms: it.column_histograms,
+                text_fields: it.text_fields,
                 // The chunk length of every golden archive is fixed.
                 grow_chunks: false,
             };
@@ -470,7 +553,8 @@ pub fn mixed_input() -> Vec<u8> {
 /// with the long finder, without and with that column finder
 /// (`NAME-mixed-long`, `NAME-mixed-long-columns`, codec `NeuralMatchLong`),
 /// and with the column histograms too (`NAME-mixed-hist`, codec
-/// `NeuralMatchLongColumnsHist`).
+/// `NeuralMatchLongColumnsHist`), and with the text field histograms
+/// (`NAME-mixed-text`, codec `NeuralMatchLongText`).
 /// `(name, fingerprint, archive)`.
 pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     let data = mixed_input();
@@ -478,15 +562,18 @@ pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     for (name, fp, chunk_len, bytes) in crate::default_models::builtin() {
         let model = Model::from_bytes(bytes).expect("built-in model is valid");
         let table = RecordStride::Fixed(F32_TABLE_RECORD);
-        for (suffix, match_model, records, long_finder, column_histograms) in [
-            ("mixed", false, RecordStride::Off, false, false),
-            ("mixed-match", true, RecordStride::Off, false, false),
-            ("mixed-columns", true, table, false, false),
+        let (off, text) = (TextFields::Off, TextFields::Always);
+        for (suffix, match_model, records, long_finder, column_histograms, text_fields) in [
+            ("mixed", false, RecordStride::Off, false, false, off),
+            ("mixed-match", true, RecordStride::Off, false, false, off),
+            ("mixed-columns", true, table, false, false, off),
             // Added with codec NeuralMatchLong.
-            ("mixed-long", true, RecordStride::Off, true, false),
-            ("mixed-long-columns", true, table, true, false),
+            ("mixed-long", true, RecordStride::Off, true, false, off),
+            ("mixed-long-columns", true, table, true, false, off),
             // Added with codec NeuralMatchLongColumnsHist.
-            ("mixed-hist", true, table, true, true),
+            ("mixed-hist", true, table, true, true, off),
+            // Added with codec NeuralMatchLongText.
+            ("mixed-text", true, RecordStride::Off, true, false, text),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,
@@ -494,6 +581,7 @@ pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
                 records,
                 long_finder,
                 column_histograms,
+                text_fields,
                 grow_chunks: false,
                 ..Default::default()
             };

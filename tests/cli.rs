@@ -152,8 +152,10 @@ fn compress_list_decode(m: &Path, input: &Path, boa: &Path, flags: &[&str]) -> S
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// The default codec mixes in the match model with its long finder (format
-/// version 4, codec neural+match+long); `--no-long` writes codec neural+match
+/// The default codec on text mixes in the match model with its long finder
+/// and the text field histograms (format version 6, codec
+/// neural+match+long+text); `--text-fields off` writes codec
+/// neural+match+long (format version 4), `--no-long` codec neural+match
 /// (format version 2), `--no-match` the network alone in format version 1.
 /// All decode, and on repetitive text the match model's archive is smaller.
 #[test]
@@ -162,7 +164,8 @@ fn match_model_is_default_and_no_match_writes_format_1() {
     let (m, input) = setup(&d, 1);
     let mut sizes = Vec::new();
     for (flags, version, codecs) in [
-        (&[][..], "4", "neural+match+long x5"),
+        (&[][..], "6", "neural+match+long+text x5"),
+        (&["--text-fields", "off"][..], "4", "neural+match+long x5"),
         (&["--no-long"][..], "2", "neural+match x5"),
         // The untrained synthetic model alone does not shrink the text, so
         // without the match model every chunk is stored.
@@ -181,7 +184,7 @@ fn match_model_is_default_and_no_match_writes_format_1() {
         sizes.push(std::fs::metadata(&boa).unwrap().len());
     }
     assert!(
-        sizes[0] * 2 < sizes[2] && sizes[1] * 2 < sizes[2],
+        sizes[0] * 2 < sizes[3] && sizes[1] * 2 < sizes[3] && sizes[2] * 2 < sizes[3],
         "{sizes:?}"
     );
 }
@@ -190,9 +193,13 @@ fn match_model_is_default_and_no_match_writes_format_1() {
 /// neural+match+long+columns+hist (format version 5); `--format-version 4`
 /// leaves out the histograms, `--no-long` or `--format-version 3` also the
 /// long finder, `--format-version 2` the column finder, `--format-version 1`
-/// the match model; `off` leaves out the column finder; all decode. Bad
-/// values and `--no-match` with a record size or `--no-long` are usage
-/// errors that write nothing.
+/// the match model; `off` leaves out the column finder, which on this text
+/// makes the trial choose the text field histograms (codec
+/// neural+match+long+text, format version 6) unless `--text-fields off` or
+/// `--format-version 5`; `--text-fields on` uses them instead of a column
+/// finder; all decode. Bad values, `--no-match` with a record size or
+/// `--no-long`, and `--no-long` with `--text-fields` are usage errors that
+/// write nothing.
 #[test]
 fn record_size_selects_the_column_codec() {
     let d = Dir::new("records");
@@ -221,7 +228,15 @@ fn record_size_selects_the_column_codec() {
         ("24", &["--format-version", "2"], "2", "neural+match"),
         ("24", &["--format-version", "1"], "1", "stored"),
         ("off", &["--no-long"], "2", "neural+match"),
-        ("off", &[], "4", "neural+match+long"),
+        ("off", &[], "6", "neural+match+long+text"),
+        ("off", &["--text-fields", "off"], "4", "neural+match+long"),
+        ("off", &["--format-version", "5"], "4", "neural+match+long"),
+        (
+            "24",
+            &["--text-fields", "on"],
+            "6",
+            "neural+match+long+text",
+        ),
     ] {
         let boa = d.path(&format!("rec-{size}-{}.boa", extra.join("")));
         let mut flags = vec!["--record-size", size];
@@ -240,7 +255,9 @@ fn record_size_selects_the_column_codec() {
         &["--no-match", "--record-size", "8"],
         &["--no-match", "--no-long"],
         &["--format-version", "0"],
-        &["--format-version", "6"],
+        &["--format-version", "7"],
+        &["--text-fields", "yes"],
+        &["--no-long", "--text-fields", "on"],
     ] {
         let mut args = vec!["-q", "--model", s(&m)];
         args.extend_from_slice(bad);

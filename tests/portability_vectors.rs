@@ -65,6 +65,7 @@ fn committed_archives_are_regenerated_exactly() {
     let mut long = 0;
     let mut long_columns = 0;
     let mut hist = 0;
+    let mut text = 0;
     for (name, path, data, a) in vectors::archives() {
         let on_disk = std::fs::read(dir.join(format!("{name}.boa"))).unwrap();
         assert!(
@@ -80,6 +81,7 @@ fn committed_archives_are_regenerated_exactly() {
         long += count(Codec::NeuralMatchLong);
         long_columns += count(Codec::NeuralMatchLongColumns);
         hist += count(Codec::NeuralMatchLongColumnsHist);
+        text += count(Codec::NeuralMatchLongText);
     }
     assert!(neural > 0, "no golden archive exercises the neural codec");
     assert!(
@@ -102,6 +104,10 @@ fn committed_archives_are_regenerated_exactly() {
         hist > 0,
         "no golden archive exercises the neural+match+long+columns+hist codec"
     );
+    assert!(
+        text > 0,
+        "no golden archive exercises the neural+match+long+text codec"
+    );
 }
 
 /// Every built-in default model has a golden archive that decodes without a
@@ -119,11 +125,13 @@ fn builtin_model_archives_decode_and_regenerate() {
     let n = vectors::check_builtin_archives(Path::new(DIR))
         .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
     // One archive per built-in model and mixing (network, match, columns,
-    // long, long+columns, long+columns+hist).
-    assert_eq!(n, 6 * boa_det::default_models::builtin().count());
+    // long, long+columns, long+columns+hist, long+text).
+    assert_eq!(n, 7 * boa_det::default_models::builtin().count());
     for (name, _, a) in vectors::builtin_archives() {
         let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
-        let want = if name.ends_with("-hist") {
+        let want = if name.ends_with("-text") {
+            Codec::NeuralMatchLongText
+        } else if name.ends_with("-hist") {
             Codec::NeuralMatchLongColumnsHist
         } else if name.ends_with("-long-columns") {
             Codec::NeuralMatchLongColumns

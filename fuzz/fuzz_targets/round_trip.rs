@@ -1,14 +1,15 @@
 //! Arbitrary input (first byte: chunk length 1..=64, bits 6-7 = record
 //! size: detected, off, or fixed at 2 + the chunk length bits; second: window
 //! 1..=4, bit 2 = no column histograms, bit 3 = chunks do not grow for wide
-//! records, bit 5 = match model without its long finder, bit 6 = network
+//! records, bit 4 = text field histograms not by trial but never (or, with
+//! record size bits 3, always), bit 5 = match model without its long finder, bit 6 = network
 //! alone instead of the match model, bit 7 = embed the model) compresses and
 //! decompresses to itself.
 #![no_main]
 
 mod common;
 
-use boa_det::compress::{self, CompressOptions, RecordStride};
+use boa_det::compress::{self, CompressOptions, RecordStride, TextFields};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,6 +28,11 @@ fuzz_target!(|data: &[u8]| {
         },
         long_finder: w & 0x20 == 0,
         column_histograms: w & 0x04 == 0,
+        text_fields: match (w & 0x10 != 0, c >> 6) {
+            (false, _) => TextFields::Trial,
+            (true, 3) => TextFields::Always,
+            (true, _) => TextFields::Off,
+        },
         grow_chunks: w & 0x08 == 0,
     };
     let model = common::model();

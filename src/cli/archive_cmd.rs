@@ -71,8 +71,9 @@ pub struct ArchiveOpts {
     #[arg(long, conflicts_with = "no_match")]
     pub no_long: bool,
     /// Newest archive format version to write, for readers that predate it
-    /// (docs/FORMAT.md section 2): 5, the default, may use every codec; 4
-    /// leaves out the column histograms (codec `neural+match+long+columns+hist`);
+    /// (docs/FORMAT.md section 2): 6, the default, may use every codec; 5
+    /// leaves out the text field histograms (codec `neural+match+long+text`);
+    /// 4 also the column histograms (codec `neural+match+long+columns+hist`);
     /// 3 also the long finder (as --no-long); 2 also the column finder; 1
     /// also the match model (as --no-match).
     #[arg(long, value_name = "N",
@@ -86,6 +87,14 @@ pub struct ArchiveOpts {
     #[arg(long, value_name = "auto|off|BYTES", default_value = "auto",
           value_parser = pipeline::RecordStride::parse, conflicts_with = "no_match")]
     pub record_size: pipeline::RecordStride,
+    /// Text field histograms for lines of space-, tab- or comma-separated
+    /// fields (codec `neural+match+long+text`, docs/FORMAT.md 9.13): `auto`
+    /// uses them if a trial on the first chunk is smaller (against every
+    /// detected record length too), `on` always does (instead of the column
+    /// finder), `off` never does.
+    #[arg(long, value_name = "auto|on|off", default_value = "auto",
+          value_parser = pipeline::TextFields::parse, conflicts_with_all = ["no_match", "no_long"])]
+    pub text_fields: pipeline::TextFields,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Device::Auto)]
     pub device: Device,
@@ -333,6 +342,11 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         },
         long_finder: !opts.no_long && format_version >= 4,
         column_histograms: format_version >= 5,
+        text_fields: if format_version >= 6 {
+            opts.text_fields
+        } else {
+            pipeline::TextFields::Off
+        },
         grow_chunks: opts.chunk_size.is_none(),
     };
     let t0 = Instant::now();

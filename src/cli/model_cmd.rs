@@ -47,6 +47,10 @@ pub enum ModelCommand {
         /// NeuralMatchLongColumns, as `compress --format-version 4`).
         #[arg(long, requires = "record_size")]
         no_hist: bool,
+        /// With --match-model and no --record-size: add the text field
+        /// histograms (codec NeuralMatchLongText).
+        #[arg(long, requires = "match_model", conflicts_with_all = ["record_size", "no_long"])]
+        text_fields: bool,
         /// Also write, per byte of the (single) input, the network's and the
         /// coded frequency of that byte out of 2^24: two little-endian u32,
         /// 8 bytes per input byte (for offline model studies,
@@ -144,6 +148,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             record_size,
             no_long,
             no_hist,
+            text_fields,
             dump_frequencies,
         } => {
             if dump_frequencies.is_some() && files.len() != 1 {
@@ -158,6 +163,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 .max(1);
             let mixing = match (match_model, no_long, record_size) {
                 (false, _, _) => Mixing::NetworkOnly,
+                (true, false, None) if text_fields => Mixing::MatchLongText,
                 (true, false, Some(stride)) if !no_hist => Mixing::MatchLongHist { stride },
                 (true, false, stride) => Mixing::MatchLong { stride },
                 (true, true, None) => Mixing::Match,

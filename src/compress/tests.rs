@@ -32,6 +32,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         records: RecordStride::Off,
         long_finder: false,
         column_histograms: false,
+        text_fields: crate::compress::TextFields::Off,
         grow_chunks: false,
     }
 }
@@ -263,6 +264,7 @@ fn decode_chunks_garbage_never_panics() {
             Mixing::MatchLong { stride: Some(3) },
             Mixing::MatchLongHist { stride: 2 },
             Mixing::MatchLongHist { stride: 1 << 20 },
+            Mixing::MatchLongText,
         ];
         let stream = |len, k: usize| EncodedStream {
             payload: &p,
@@ -647,6 +649,81 @@ fn column_histograms_code_few_valued_tables_smaller() {
         &data,
         Mixing::MatchLongHist { stride: 24 },
     );
+}
+
+/// HepMC-like particle lines whose fields each take a few values in a random
+/// order (particle id, status, exponent), with a line counter and random
+/// digits: what the text field histograms are for.
+fn event_lines(lines: usize, seed: u64) -> Vec<u8> {
+    let mut rng = SplitMix64(seed);
+    let mut out = String::new();
+    for i in 0..lines {
+        let x = rng.next_u64();
+        let pid = ["22", "211", "-211", "2212", "11"][(x % 5) as usize];
+        out.push_str(&format!(
+            "P {} {pid} {}.{:05}e+0{} {}\n",
+            i + 1,
+            (x >> 8) % 10,
+            (x >> 12) % 100_000,
+            (x >> 40) % 3,
+            1 + (x >> 50) % 2
+        ));
+    }
+    out.into_bytes()
+}
+
+/// The text field histograms (codec 8, format version 6): forced, smaller
+/// than codec 5 on event lines, with no payload prefix and the payload equal
+/// to the eval code length (plus flush bytes); chosen by the trial on such
+/// text and not on a table of records, whatever the window.
+#[test]
+fn text_fields_code_event_lines_smaller() {
+    let data = event_lines(1500, 8);
+    let with = |text_fields, window| CompressOptions {
+        long_finder: true,
+        text_fields,
+        ..opts(1 << 20, window)
+    };
+    let text = compress_bytes(trained(), &data, &with(TextFields::Always, 2)).unwrap();
+    let plain = compress_bytes(trained(), &data, &with(TextFields::Off, 2)).unwrap();
+    assert_eq!(codecs_of(&text), [Codec::NeuralMatchLongText]);
+    assert_eq!(codecs_of(&plain), [Codec::NeuralMatchLong]);
+    let r = ArchiveReader::from_bytes(&text).unwrap();
+    assert_eq!(r.header().params.format_version, 6);
+    assert_eq!(
+        decompress_bytes(&text, Some(trained().clone())).unwrap(),
+        data
+    );
+    assert!(
+        text.len() * 100 < plain.len() * 95,
+        "{} vs {}",
+        text.len(),
+        plain.len()
+    );
+    let ideal = crate::eval::code_length_with(trained(), &data, 1 << 20, Mixing::MatchLongText);
+    let payload = f64::from(r.entries()[0].compressed_size);
+    assert!(
+        payload + 3.0 >= ideal.bits / 8.0 && payload <= ideal.bits / 8.0 + 10.0,
+        "{payload} vs {}",
+        ideal.bits / 8.0
+    );
+    // The trial picks the text fields on the text, for any window...
+    for window in [1, 3] {
+        let auto = CompressOptions {
+            records: RecordStride::Auto,
+            ..with(TextFields::Trial, window)
+        };
+        assert_eq!(compress_bytes(trained(), &data, &auto).unwrap(), text);
+    }
+    // ...and the column histograms on a table.
+    let table = few_valued_table(400, 6, 3);
+    let auto = CompressOptions {
+        records: RecordStride::Auto,
+        column_histograms: true,
+        ..with(TextFields::Trial, 2)
+    };
+    let a = compress_bytes(trained(), &table, &auto).unwrap();
+    assert_eq!(codecs_of(&a), [Codec::NeuralMatchLongColumnsHist]);
 }
 
 /// Records too long for the chunk length to hold `MIN_RECORDS_PER_CHUNK` of

@@ -286,6 +286,7 @@ pub(crate) fn parse_index(
             | Codec::NeuralMatchLong
             | Codec::NeuralMatchLongColumns
             | Codec::NeuralMatchLongColumnsHist
+            | Codec::NeuralMatchLongText
             | Codec::Zstd => {
                 if compressed_size >= original_size {
                     return Err(ContainerError::PayloadNotSmaller {

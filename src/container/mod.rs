@@ -47,9 +47,10 @@ pub const FORMAT_VERSION_OLDEST: u16 = 1;
 /// version 1 plus codec 3 ([`Codec::NeuralMatch`]), version 3 adds codec 4
 /// ([`Codec::NeuralMatchColumns`]), version 4 codecs 5 and 6
 /// ([`Codec::NeuralMatchLong`], [`Codec::NeuralMatchLongColumns`]), version 5
-/// codec 7 ([`Codec::NeuralMatchLongColumnsHist`]); a writer uses the oldest
-/// version that holds its codecs, so older readers can read what they can.
-pub const FORMAT_VERSION_NEWEST: u16 = 5;
+/// codec 7 ([`Codec::NeuralMatchLongColumnsHist`]), version 6 codec 8
+/// ([`Codec::NeuralMatchLongText`]); a writer uses the oldest version that
+/// holds its codecs, so older readers can read what they can.
+pub const FORMAT_VERSION_NEWEST: u16 = 6;
 
 /// Header flag bit 0: a model blob section follows the header.
 pub const FLAG_MODEL_EMBEDDED: u32 = 1;
@@ -107,11 +108,13 @@ pub enum Codec {
     /// Codec 6 plus the column histograms; the payload starts with the
     /// record stride (`docs/FORMAT.md` section 9.12).
     NeuralMatchLongColumnsHist = 7,
+    /// Codec 5 plus the text field histograms (`docs/FORMAT.md` section 9.13).
+    NeuralMatchLongText = 8,
 }
 
 impl Codec {
     /// Every defined codec, in id order.
-    pub const ALL: [Codec; 8] = [
+    pub const ALL: [Codec; 9] = [
         Self::Stored,
         Self::Neural,
         Self::Zstd,
@@ -120,6 +123,7 @@ impl Codec {
         Self::NeuralMatchLong,
         Self::NeuralMatchLongColumns,
         Self::NeuralMatchLongColumnsHist,
+        Self::NeuralMatchLongText,
     ];
 
     /// The codec's name, as `boa-det list` prints it.
@@ -133,6 +137,7 @@ impl Codec {
             Self::NeuralMatchLong => "neural+match+long",
             Self::NeuralMatchLongColumns => "neural+match+long+columns",
             Self::NeuralMatchLongColumnsHist => "neural+match+long+columns+hist",
+            Self::NeuralMatchLongText => "neural+match+long+text",
         }
     }
 
@@ -144,6 +149,7 @@ impl Codec {
             Self::NeuralMatchColumns => 3,
             Self::NeuralMatchLong | Self::NeuralMatchLongColumns => 4,
             Self::NeuralMatchLongColumnsHist => 5,
+            Self::NeuralMatchLongText => 6,
         }
     }
 
@@ -158,6 +164,7 @@ impl Codec {
             5 => Some(Self::NeuralMatchLong),
             6 => Some(Self::NeuralMatchLongColumns),
             7 => Some(Self::NeuralMatchLongColumnsHist),
+            8 => Some(Self::NeuralMatchLongText),
             _ => None,
         }
     }

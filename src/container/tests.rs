@@ -473,10 +473,10 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 6);
+    with_header(&mut b, |h| h[8] = 7);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 6 })
+        Err(ContainerError::UnsupportedVersion { version: 7 })
     ));
     let mut b = a.clone();
     with_header(&mut b, |h| h[8] = 0);
@@ -652,12 +652,12 @@ fn crafted_indexes() {
     ));
 }
 
-/// A writer takes versions 1 to 5 only, codec 3 only from version 2,
-/// codec 4 only from version 3, codecs 5 and 6 only from version 4 and
-/// codec 7 only from version 5.
+/// A writer takes versions 1 to 6 only, codec 3 only from version 2,
+/// codec 4 only from version 3, codecs 5 and 6 only from version 4,
+/// codec 7 only from version 5 and codec 8 only from version 6.
 #[test]
 fn format_versions_and_codecs() {
-    for version in [0u16, 6] {
+    for version in [0u16, 7] {
         let p = ArchiveParams {
             format_version: version,
             ..params(10)
@@ -762,6 +762,15 @@ fn format_versions_and_codecs() {
         ..params(10)
     };
     let mut w = ArchiveWriter::new(Vec::new(), &p5, None).unwrap();
+    assert!(matches!(
+        w.write_encoded(chunk, Codec::NeuralMatchLongText, &payload),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 6,
+            version: 5,
+            ..
+        })
+    ));
+    let mut w = ArchiveWriter::new(Vec::new(), &p5, None).unwrap();
     let five = [
         Codec::NeuralMatchLongColumnsHist,
         Codec::NeuralMatchLong,
@@ -775,10 +784,27 @@ fn format_versions_and_codecs() {
     assert_eq!(r.header().params.format_version, 5);
     let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
     assert_eq!(codecs, five);
+    let p6 = ArchiveParams {
+        format_version: 6,
+        ..params(10)
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &p6, None).unwrap();
+    let six = [
+        Codec::NeuralMatchLongText,
+        Codec::NeuralMatchLongColumnsHist,
+    ];
+    for c in six {
+        w.write_encoded(chunk, c, &payload).unwrap();
+    }
+    let a = w.finish().unwrap();
+    let r = ArchiveReader::from_bytes(&a).unwrap();
+    assert_eq!(r.header().params.format_version, 6);
+    let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
+    assert_eq!(codecs, six);
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(8), None);
+    assert_eq!(Codec::from_id(9), None);
 }
 
 #[test]
