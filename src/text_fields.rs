@@ -6,12 +6,13 @@
 //!
 //! The context of a byte is its line's type (the line's first byte: `P` or
 //! `V` in HepMC), its field number in the line, its position in the field,
-//! and the byte at that position of the same field in the previous line of
-//! the same type ("the byte above"). Why: the fields of event records repeat
+//! the byte at that position of the same field in the previous line of the
+//! same type ("the byte above"), and whether the field so far matched the
+//! bytes above it. Why: the fields of event records repeat
 //! line after line with a few digits changed (particle and vertex numbers,
 //! status codes, exponents), which the network, with no notion of fields,
 //! and the match finders, which need an exact context, predict poorly.
-//! Measured in `docs/MODELS.md` ("Text field histograms").
+//! Measured in `docs/MODELS.md` ("The text field histograms").
 //!
 //! Like the match finders it only reshapes a valid frequency table into
 //! another valid one, deterministically from the chunk's bytes, on the host.
