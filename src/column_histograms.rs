@@ -103,7 +103,7 @@ fn cost(m: u32) -> u32 {
 /// One context's histogram and the losses of the candidate weights: one
 /// column here, one text field context in [`crate::text_fields`].
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Histogram {
+struct Histogram {
     /// The bytes held, `syms[..len]`, with their counts (each >= 1).
     syms: [u8; HIST_LEN],
     counts: [u8; HIST_LEN],
@@ -132,7 +132,7 @@ impl Histogram {
 
     /// Mixes this histogram into `freq` with its best weight so far.
     /// `freq` stays a valid table.
-    pub(crate) fn mix_into(&self, rule: &MixRule, freq: &mut Frequencies) {
+    fn mix_into(&self, rule: &MixRule, freq: &mut Frequencies) {
         let w = rule.weights[self.best_weight()];
         if w == 0 {
             return;
@@ -164,7 +164,7 @@ impl Histogram {
     /// Learns the actual byte `b`, whose frequency in the table given to
     /// [`Histogram::mix_into`] was `f`: the loss of every candidate weight,
     /// then the histogram.
-    pub(crate) fn learn(&mut self, rule: &MixRule, f: u32, b: u8) {
+    fn learn(&mut self, rule: &MixRule, f: u32, b: u8) {
         let (c, total) = (self.count_of(b), u32::from(self.total));
         for (k, &w) in rule.weights.iter().enumerate() {
             // The byte's frequency had weight `w` been chosen, up to the
@@ -235,14 +235,55 @@ fn net_share(w: u32, f: u32) -> u32 {
     ((64 - w) * f) >> 6
 }
 
-/// The histograms of one stream (one chunk) of records of `stride` bytes.
-pub struct ColumnHistograms {
-    stride: usize,
-    columns: Vec<Histogram>,
-    /// The column of the last prediction, for [`ColumnHistograms::update`].
+/// A stream's histograms under one [`MixRule`], and what the last
+/// prediction needs for its update: the slot it used and the table it
+/// received. Both kinds of histograms (per column, per text field context)
+/// differ only in how they pick the slot.
+pub(crate) struct HistogramSlots {
+    slots: Vec<Histogram>,
+    rule: MixRule,
+    /// The slot of the last prediction, for [`HistogramSlots::update`].
     pending: Option<usize>,
     /// The frequency table that prediction received (before mixing).
     incoming: Frequencies,
+}
+
+impl HistogramSlots {
+    /// `n >= 1` empty slots.
+    pub(crate) fn new(n: usize, rule: MixRule) -> Self {
+        Self {
+            slots: vec![Histogram::default(); n.max(1)],
+            rule,
+            pending: None,
+            incoming: Frequencies::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Mixes the histogram of `slot` (`< len()`) into `freq` with its best
+    /// weight so far. `freq` stays a valid table.
+    pub(crate) fn predict(&mut self, slot: usize, freq: &mut Frequencies) {
+        self.pending = Some(slot);
+        self.incoming.0 = freq.0;
+        self.slots[slot].mix_into(&self.rule, freq);
+    }
+
+    /// Learns the actual byte `b` in the slot of the last prediction, if any:
+    /// the loss of every candidate weight, then the histogram.
+    pub(crate) fn update(&mut self, b: u8) {
+        if let Some(slot) = self.pending.take() {
+            self.slots[slot].learn(&self.rule, self.incoming.0[usize::from(b)], b);
+        }
+    }
+}
+
+/// The histograms of one stream (one chunk) of records of `stride` bytes.
+pub struct ColumnHistograms {
+    stride: usize,
+    columns: HistogramSlots,
 }
 
 impl ColumnHistograms {
@@ -254,33 +295,22 @@ impl ColumnHistograms {
         let slots = stride.min(chunk_len).clamp(1, HIST_SLOTS);
         Self {
             stride,
-            columns: vec![Histogram::default(); slots],
-            pending: None,
-            incoming: Frequencies::default(),
+            columns: HistogramSlots::new(slots, COLUMN_RULE),
         }
-    }
-
-    fn slot(&self, t: usize) -> usize {
-        (t % self.stride) % self.columns.len()
     }
 
     /// Mixes the histogram of the column of byte `hist.len()` into `freq`
     /// with its best weight so far. `freq` stays a valid table.
     pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
-        let slot = self.slot(hist.len());
-        self.pending = Some(slot);
-        self.incoming.0 = freq.0;
-        self.columns[slot].mix_into(&COLUMN_RULE, freq);
+        let slot = (hist.len() % self.stride) % self.columns.len();
+        self.columns.predict(slot, freq);
     }
 
-    /// Learns from the actual byte, which `hist` now ends with: the loss of
-    /// every candidate weight, then the column's histogram.
+    /// Learns from the actual byte, which `hist` now ends with.
     pub fn update(&mut self, hist: &[u8]) {
-        let Some(slot) = self.pending.take() else {
-            return;
-        };
-        let b = hist[hist.len() - 1];
-        self.columns[slot].learn(&COLUMN_RULE, self.incoming.0[usize::from(b)], b);
+        if let Some(&b) = hist.last() {
+            self.columns.update(b);
+        }
     }
 }
 

@@ -782,21 +782,16 @@ fn decode_window<R: Read + Seek>(
             Err(e) => results.push(Err(e.to_string())),
             Ok(p) => {
                 let e = reader.entries()[i];
-                match e.codec {
-                    Codec::Stored => results.push(Ok(p)),
-                    Codec::Neural
-                    | Codec::NeuralMatch
-                    | Codec::NeuralMatchColumns
-                    | Codec::NeuralMatchLong
-                    | Codec::NeuralMatchLongColumns
-                    | Codec::NeuralMatchLongColumnsHist
-                    | Codec::NeuralMatchLongText => {
-                        results.push(Ok(Vec::new()));
-                        neural.push((i - indices.start, p, e.original_size as usize, e.codec));
-                    }
-                    Codec::Zstd => results.push(Err(format!(
-                        "chunk {i}: codec zstd is not supported by this build"
-                    ))),
+                if e.codec == Codec::Stored {
+                    results.push(Ok(p));
+                } else if e.codec.is_neural() {
+                    results.push(Ok(Vec::new()));
+                    neural.push((i - indices.start, p, e.original_size as usize, e.codec));
+                } else {
+                    results.push(Err(format!(
+                        "chunk {i}: codec {} is not supported by this build",
+                        e.codec.name()
+                    )));
                 }
             }
         }

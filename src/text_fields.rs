@@ -21,7 +21,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use crate::arith::freq::Frequencies;
-use crate::column_histograms::{Histogram, MixRule};
+use crate::column_histograms::{HistogramSlots, MixRule};
 
 /// How the histograms are mixed. A prior of 1/1024 per byte value: a field
 /// context's few bytes deserve nearly all of the histogram's mass (measured
@@ -164,12 +164,8 @@ impl FieldTracker {
 /// The text field histograms of one stream (one chunk).
 pub struct TextFieldHistograms {
     tracker: FieldTracker,
-    slots: Vec<Histogram>,
+    slots: HistogramSlots,
     bits: u32,
-    /// The slot of the last prediction, for [`TextFieldHistograms::update`].
-    pending: Option<usize>,
-    /// The frequency table that prediction received (before mixing).
-    incoming: Frequencies,
 }
 
 impl TextFieldHistograms {
@@ -178,10 +174,8 @@ impl TextFieldHistograms {
         let bits = slot_bits(chunk_len);
         Self {
             tracker: FieldTracker::new(),
-            slots: vec![Histogram::default(); 1 << bits],
+            slots: HistogramSlots::new(1 << bits, RULE),
             bits,
-            pending: None,
-            incoming: Frequencies::default(),
         }
     }
 
@@ -190,19 +184,16 @@ impl TextFieldHistograms {
     pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
         let key = self.tracker.context(hist);
         let slot = (key.wrapping_mul(HASH_MUL) >> (64 - self.bits)) as usize;
-        self.pending = Some(slot);
-        self.incoming.0 = freq.0;
-        self.slots[slot].mix_into(&RULE, freq);
+        self.slots.predict(slot, freq);
     }
 
-    /// Learns from the actual byte, which `hist` now ends with.
+    /// Learns from the actual byte, which `hist` now ends with, and moves
+    /// the field tracker past it.
     pub fn update(&mut self, hist: &[u8]) {
-        let Some(b) = hist.last().copied() else {
+        let Some(&b) = hist.last() else {
             return;
         };
-        if let Some(slot) = self.pending.take() {
-            self.slots[slot].learn(&RULE, self.incoming.0[usize::from(b)], b);
-        }
+        self.slots.update(b);
         self.tracker.advance(hist);
     }
 }

@@ -274,28 +274,17 @@ pub(crate) fn parse_index(
                 chunk_len,
             });
         }
-        match codec {
-            Codec::Stored => {
-                if compressed_size != original_size || payload_hash != original_hash {
-                    return Err(ContainerError::StoredChunkInconsistent { index });
-                }
+        // Stored payloads are the chunk; every other codec must shrink it.
+        if codec == Codec::Stored {
+            if compressed_size != original_size || payload_hash != original_hash {
+                return Err(ContainerError::StoredChunkInconsistent { index });
             }
-            Codec::Neural
-            | Codec::NeuralMatch
-            | Codec::NeuralMatchColumns
-            | Codec::NeuralMatchLong
-            | Codec::NeuralMatchLongColumns
-            | Codec::NeuralMatchLongColumnsHist
-            | Codec::NeuralMatchLongText
-            | Codec::Zstd => {
-                if compressed_size >= original_size {
-                    return Err(ContainerError::PayloadNotSmaller {
-                        index,
-                        compressed: compressed_size,
-                        original: original_size,
-                    });
-                }
-            }
+        } else if compressed_size >= original_size {
+            return Err(ContainerError::PayloadNotSmaller {
+                index,
+                compressed: compressed_size,
+                original: original_size,
+            });
         }
         expected_offset = expected_offset
             .checked_add(u64::from(compressed_size))

@@ -169,6 +169,21 @@ impl Codec {
         }
     }
 
+    /// Whether the payload is a range-coded stream of the network (with or
+    /// without the match model), which needs the model to decode.
+    pub fn is_neural(self) -> bool {
+        match self {
+            Self::Stored | Self::Zstd => false,
+            Self::Neural
+            | Self::NeuralMatch
+            | Self::NeuralMatchColumns
+            | Self::NeuralMatchLong
+            | Self::NeuralMatchLongColumns
+            | Self::NeuralMatchLongColumnsHist
+            | Self::NeuralMatchLongText => true,
+        }
+    }
+
     /// The codec's id byte.
     pub fn id(self) -> u8 {
         self as u8
