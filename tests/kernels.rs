@@ -287,7 +287,17 @@ fn check_eltwise(k: Kernels, e: usize, seed: u64) {
     r::requant_to_q16(&acc, &rq, &mut a16);
     (k.requant_q16)(&acc, &rq, &mut b16);
     assert_eq!(a16, b16, "{} requant_q16", k.name);
-    let wide: Vec<i64> = (0..e).map(|_| pick(-(1 << 31), 1 << 31)).collect();
+    // Wide accumulators: around the int32 range, and up to the loader's product
+    // bound |acc * m| < 2^62 (every bit of the 64-bit lanes in use).
+    let wide: Vec<i64> = (0..e)
+        .map(|j| match j % 2 {
+            0 => pick(-(1 << 31), 1 << 31),
+            _ => {
+                let lim = (1i64 << 62) / i64::from(rq.mult[j].max(1));
+                pick(-lim, lim)
+            }
+        })
+        .collect();
     r::requant_wide_to_q8(&wide, &rq, &mut a8);
     (k.requant_wide)(&wide, &rq, &mut b8);
     assert_eq!(a8, b8, "{} requant_wide", k.name);

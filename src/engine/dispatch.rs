@@ -155,13 +155,13 @@ impl Kernels {
                 scan: super::x86::avx2::scan_step,
                 requant_q8: super::x86::avx2_eltwise::requant_to_q8,
                 requant_q16: super::x86::avx2_eltwise::requant_to_q16,
-                requant_wide: requant_wide_to_q8,
+                requant_wide: super::x86::avx2_eltwise::requant_wide_to_q8,
                 conv: super::x86::avx2_eltwise::conv_step,
-                layer_norm: super::kernels::layer_norm,
+                layer_norm: super::x86::avx2_eltwise::layer_norm,
                 lut_q8: super::kernels::lut_q8,
                 lut_u16: super::kernels::lut_u16,
-                gate: super::kernels::gate,
-                head_frequencies: super::kernels::head_frequencies,
+                gate: super::x86::avx2_eltwise::gate,
+                head_frequencies: super::x86::avx2_eltwise::head_frequencies,
             });
         }
         None

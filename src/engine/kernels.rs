@@ -49,9 +49,7 @@ pub fn layer_norm(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
             (c * c) as u64
         })
         .sum();
-    let var_q16 = (sq << 16) / d as u64;
-    let std_q8 = isqrt_u64(var_q16 + ln.eps);
-    let inv = ((1u64 << 40) / std_q8) as i64;
+    let inv = layer_norm_inv_std(sq, d as usize, ln.eps) as i64;
     for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
         let n = rshift_round((v as i64 - mean) * inv, 20);
         *o = clamp_q8(rshift_round(
@@ -59,6 +57,14 @@ pub fn layer_norm(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
             ln.shift as u32,
         ));
     }
+}
+
+/// Layer norm's `inv = floor(2^40 / isqrt(floor(2^16 * V / d) + eps))` from the
+/// sum of squared deviations `V` (spec: "Layer norm"); shared by every level.
+pub fn layer_norm_inv_std(sq: u64, d: usize, eps: u64) -> u64 {
+    let var_q16 = (sq << 16) / d as u64;
+    let std_q8 = isqrt_u64(var_q16 + eps);
+    (1u64 << 40) / std_q8
 }
 
 /// Apply a 256-entry int8 table to int8 values.

@@ -133,10 +133,8 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::gate`] from this level's kernels: `y` by
-/// [`requant_wide_to_q8`] (into `out`), `silu(z)` by the table kernel 64
-/// channels at a time, the exact products `y * silu(z)` in int32 (`|y * g| <=
-/// 127^2`), then [`requant_to_q8`].
+/// [`crate::engine::kernels::gate`] from this level's kernels (wide
+/// requantization, the `vpermt2b` table where the CPU has it, requantization).
 pub fn gate(
     y_acc: &[i64],
     z: &[i8],
@@ -145,38 +143,16 @@ pub fn gate(
     gate_rq: &Requant,
     out: &mut [i8],
 ) {
-    thread_local! {
-        /// The gate products of one column.
-        static PRODUCTS: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let e = out.len();
-    assert!(z.len() >= e && silu.len() == 256);
-    let lut: fn(&[i8], &mut [i8]) = if vbmi_supported() {
-        lut_q8
-    } else {
-        reference::lut_q8
+    let kernels = super::GateKernels {
+        requant_wide: requant_wide_to_q8,
+        lut_q8: if vbmi_supported() {
+            lut_q8
+        } else {
+            reference::lut_q8
+        },
+        requant_q8: requant_to_q8,
     };
-    requant_wide_to_q8(&y_acc[..e], y_rq, out);
-    PRODUCTS.with(|p| {
-        let mut p = p.borrow_mut();
-        p.resize(e, 0);
-        for ((prod, y), z) in p.chunks_mut(64).zip(out.chunks(64)).zip(z.chunks(64)) {
-            let mut g = [0i8; 64];
-            g[..z.len()].copy_from_slice(z);
-            lut(silu, &mut g[..z.len()]);
-            // SAFETY: only reached through the dispatch table after `supported()`.
-            unsafe { widening_products(y, &g[..z.len()], prod) };
-        }
-        requant_to_q8(&p, gate_rq, out);
-    })
-}
-
-/// `prod[i] = y[i] * g[i]` in int32.
-#[target_feature(enable = "avx512f,avx512bw")]
-fn widening_products(y: &[i8], g: &[i8], prod: &mut [i32]) {
-    for ((p, &y), &g) in prod.iter_mut().zip(y).zip(g) {
-        *p = i32::from(y) * i32::from(g);
-    }
+    super::gate_with(kernels, y_acc, z, silu, y_rq, gate_rq, out)
 }
 
 /// [`crate::engine::kernels::conv_step`] with the weights transposed to
@@ -263,7 +239,7 @@ pub fn layer_norm(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
 
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
-    use crate::arith::{floor_div, isqrt_u64};
+    use crate::arith::floor_div;
     let d = x.len();
     let load16 = |i: usize| {
         // SAFETY: i + 16 <= d (d is a multiple of 16).
@@ -284,9 +260,7 @@ fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
         sq = _mm512_add_epi64(sq, _mm512_srli_epi64(c2, 32));
     }
     let sq = _mm512_reduce_add_epi64(sq) as u64;
-    let var_q16 = (sq << 16) / d as u64;
-    let std_q8 = isqrt_u64(var_q16 + ln.eps);
-    let inv = _mm512_set1_epi64(((1u64 << 40) / std_q8) as i64);
+    let inv = _mm512_set1_epi64(reference::layer_norm_inv_std(sq, d, ln.eps) as i64);
     let mean64 = _mm512_set1_epi64(mean);
     let half20 = _mm512_set1_epi64(1 << 19);
     let s = ln.shift as i64;

@@ -59,3 +59,45 @@ pub(crate) fn conv_with(
     }
     conv_push(window, x);
 }
+
+/// The kernels a level's gate is composed from (see [`gate_with`]).
+pub(crate) struct GateKernels {
+    pub requant_wide: crate::engine::dispatch::RequantWideFn,
+    pub lut_q8: crate::engine::dispatch::LutQ8Fn,
+    pub requant_q8: crate::engine::dispatch::RequantQ8Fn,
+}
+
+/// [`crate::engine::kernels::gate`] composed from a level's kernels: `y` by its
+/// wide requantization (into `out`), `silu(z)` by its table kernel 64 channels
+/// at a time, the exact products `y * silu(z)` in int32 (`|y * g| <= 127^2`),
+/// then its requantization to q8.
+pub(crate) fn gate_with(
+    k: GateKernels,
+    y_acc: &[i64],
+    z: &[i8],
+    silu: &[i8],
+    y_rq: &crate::model::Requant,
+    gate_rq: &crate::model::Requant,
+    out: &mut [i8],
+) {
+    thread_local! {
+        /// The gate products of one column.
+        static PRODUCTS: std::cell::RefCell<Vec<i32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let e = out.len();
+    assert!(y_acc.len() >= e && z.len() >= e && silu.len() == 256);
+    (k.requant_wide)(&y_acc[..e], y_rq, out);
+    PRODUCTS.with(|p| {
+        let mut p = p.borrow_mut();
+        p.resize(e, 0);
+        for ((prod, y), z) in p.chunks_mut(64).zip(out.chunks(64)).zip(z.chunks(64)) {
+            let mut g = [0i8; 64];
+            g[..z.len()].copy_from_slice(z);
+            (k.lut_q8)(silu, &mut g[..z.len()]);
+            for ((p, &y), &g) in prod.iter_mut().zip(y).zip(&g) {
+                *p = i32::from(y) * i32::from(g);
+            }
+        }
+        (k.requant_q8)(&p, gate_rq, out);
+    })
+}
