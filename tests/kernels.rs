@@ -293,7 +293,7 @@ fn check_eltwise(k: Kernels, e: usize, seed: u64) {
         .map(|j| match j % 2 {
             0 => pick(-(1 << 31), 1 << 31),
             _ => {
-                let lim = (1i64 << 62) / i64::from(rq.mult[j].max(1));
+                let lim = ((1i64 << 62) - 1) / i64::from(rq.mult[j].max(1));
                 pick(-lim, lim)
             }
         })
