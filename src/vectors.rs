@@ -544,7 +544,7 @@ pub fn mixed_input() -> Vec<u8> {
     inputs().into_iter().flat_map(|(_, d)| d).collect()
 }
 
-/// Six golden archives per built-in model (`default_models::builtin`): the
+/// Seven golden archives per built-in model (`default_models::builtin`): the
 /// [`mixed_input`] compressed with that model at its chunk length, model not
 /// embedded (so decoding finds the model by fingerprint), by the network alone
 /// (`NAME-mixed`, codec `Neural`), with the match model (`NAME-mixed-match`,

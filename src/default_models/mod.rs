@@ -25,6 +25,13 @@ const DEFAULT_V3: [u8; 16] = [
     0xd2, 0x9d, 0x2b, 0xcb, 0x34, 0x9d, 0x47, 0x4d, 0xd4, 0x19, 0xa6, 0x43, 0x3a, 0x9e, 0x04, 0xe3,
 ];
 
+/// Default model v4 (boa-det 0.3): v1's float weights quantized to arith v2
+/// as v3, with the float32 table weighted x3 in the calibration, used with
+/// 256 KiB chunks (recipe: `quantize/recipes/default-v4.sh`).
+const DEFAULT_V4: [u8; 16] = [
+    0xfc, 0x7f, 0xef, 0xdc, 0x24, 0x38, 0x28, 0x56, 0x2a, 0x1e, 0x2b, 0xac, 0xdc, 0x3e, 0x12, 0xa2,
+];
+
 /// One built-in model.
 struct Builtin {
     fingerprint: [u8; 16],
@@ -65,10 +72,17 @@ static REGISTRY: &[Builtin] = &[
         golden_chunk_len: 64 << 10,
         bytes: include_bytes!("default-v3-d128.safetensors"),
     },
+    Builtin {
+        fingerprint: DEFAULT_V4,
+        name: "default-v4",
+        chunk_len: 256 << 10,
+        golden_chunk_len: 256 << 10,
+        bytes: include_bytes!("default-v4-d128.safetensors"),
+    },
 ];
 
 /// Fingerprint of the model `compress` uses without `--model`.
-const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V3);
+const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V4);
 
 /// The message shown when a default model is needed but none is built in.
 pub const NO_DEFAULT_MODEL: &str = "no default model is built into this binary; pass --model FILE";
@@ -154,10 +168,10 @@ mod tests {
         use crate::arith::ArithVersion;
         use crate::model::Dims;
         use crate::model::synth::{SynthKind, random_model_in};
-        let v3 = Model::from_bytes(super::default_model().unwrap()).unwrap();
-        assert_eq!(super::compress_chunk_len(&v3), 256 << 10);
+        let default = Model::from_bytes(super::default_model().unwrap()).unwrap();
+        assert_eq!(super::compress_chunk_len(&default), 256 << 10);
         let golden: Vec<u32> = super::builtin().map(|(_, _, len, _)| len).collect();
-        assert_eq!(golden, [4 << 10, 4 << 10, 64 << 10]);
+        assert_eq!(golden, [4 << 10, 4 << 10, 64 << 10, 256 << 10]);
         let dims = Dims {
             d_model: 16,
             n_layers: 1,
