@@ -8,9 +8,10 @@
 //! - `floor(v / 2^s)` is `!((!v) >>> s)` for negative `v` (and `v >>> s`
 //!   otherwise), computed branch-free with the sign mask ([`sra64`]);
 //! - the clamp uses `vpcmpgtq` and blends ([`clamp64`]);
-//! - `a * m` for a 64-bit `a` and a 32-bit `m` is put together from three
-//!   32 x 32-bit products, modulo 2^64 ([`mul_i64_i32`]); that is exact
-//!   wherever the spec proves the true product fits in 64 bits.
+//! - `a * m` for a 64-bit `a` and a 32-bit `m` is put together from two
+//!   unsigned 32 x 32-bit products and a correction for negative `m`, modulo
+//!   2^64 ([`mul_i64_i32`]); that is exact wherever the spec proves the true
+//!   product fits in 64 bits.
 //!
 //! The loader guarantees `1 <= s <= 62` and `|acc * m| + 2^(s-1) < 2^63` (§9.2).
 //! The 256-entry table lookups (`lut_q8`, `lut_u16`) stay the reference at this
