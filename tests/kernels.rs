@@ -556,6 +556,7 @@ macro_rules! level_tests {
 level_tests! {
     scalar => "scalar",
     avx2 => "avx2",
+    avxvnni => "avxvnni",
     avx512 => "avx512",
 }
 

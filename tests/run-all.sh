@@ -15,7 +15,7 @@ step "Rust tests (overflow checks on)"
 cargo test --workspace
 
 if [ -f src/engine/dispatch.rs ]; then
-    for level in scalar avx2 avx512; do
+    for level in scalar avx2 avxvnni avx512; do
         step "portability vectors and engine properties at kernel level $level"
         if BOA_DET_KERNELS=$level cargo run -q --release -- vectors check portability-vectors; then
             BOA_DET_KERNELS=$level cargo test -q --test portability_vectors --test engine_props

@@ -7,7 +7,7 @@
 //! `tests/kernels.rs` check this bit for bit for each level the CPU supports.
 //!
 //! Selection: the best level the CPU supports, unless the environment variable
-//! `BOA_DET_KERNELS=scalar|avx2|avx512` forces one (an unsupported forced level
+//! `BOA_DET_KERNELS=scalar|avx2|avxvnni|avx512` forces one (an unsupported forced level
 //! is an error, reported by [`selected`]).
 #![deny(clippy::float_arithmetic)]
 
@@ -118,7 +118,7 @@ impl std::fmt::Debug for Kernels {
 }
 
 /// The level names accepted by `BOA_DET_KERNELS`, best last.
-pub const LEVELS: [&str; 3] = ["scalar", "avx2", "avx512"];
+pub const LEVELS: [&str; 4] = ["scalar", "avx2", "avxvnni", "avx512"];
 
 impl Kernels {
     /// The generic reference level: plain Rust, row-major weights.
@@ -168,6 +168,23 @@ impl Kernels {
     }
 
     /// AVX-512 VNNI: `vpdpbusd` with the +128 activation offset. `None` if unsupported.
+    /// The avx2 level with the AVX-VNNI GEMM (`vpdpbusd` on ymm), for CPUs that
+    /// have AVX-VNNI but not AVX-512.
+    pub fn avxvnni() -> Option<Kernels> {
+        #[cfg(target_arch = "x86_64")]
+        if super::x86::avxvnni::supported() {
+            return Kernels::avx2().map(|k| Kernels {
+                name: "avxvnni",
+                pack: super::x86::avxvnni::pack,
+                gemm: super::x86::avxvnni::gemm,
+                gemm_q8: gemm_q8_avxvnni,
+                gemm_q16: gemm_q16_avxvnni,
+                ..k
+            });
+        }
+        None
+    }
+
     pub fn avx512vnni() -> Option<Kernels> {
         #[cfg(target_arch = "x86_64")]
         if super::x86::avx512::supported() && super::x86::avx512_eltwise::supported() {
@@ -201,6 +218,7 @@ impl Kernels {
         let k = match name {
             "scalar" => Some(Kernels::scalar()),
             "avx2" => Kernels::avx2(),
+            "avxvnni" => Kernels::avxvnni(),
             "avx512" => Kernels::avx512vnni(),
             _ => {
                 return Err(format!(
@@ -217,6 +235,7 @@ impl Kernels {
         [
             Some(Kernels::scalar()),
             Kernels::avx2(),
+            Kernels::avxvnni(),
             Kernels::avx512vnni(),
         ]
         .into_iter()
@@ -348,6 +367,14 @@ unfused_gemm_requant!(
     gemm_q8_avx2,
     gemm_q16_avx2,
     super::x86::avx2::gemm,
+    super::x86::avx2_eltwise::requant_to_q8,
+    super::x86::avx2_eltwise::requant_to_q16
+);
+#[cfg(target_arch = "x86_64")]
+unfused_gemm_requant!(
+    gemm_q8_avxvnni,
+    gemm_q16_avxvnni,
+    super::x86::avxvnni::gemm,
     super::x86::avx2_eltwise::requant_to_q8,
     super::x86::avx2_eltwise::requant_to_q16
 );

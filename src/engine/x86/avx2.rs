@@ -7,7 +7,7 @@
 //! multiple of 16 and columns to a multiple of 2 with zeros.
 #![deny(clippy::float_arithmetic)]
 
-use super::groups;
+use super::{groups, interleave_weights};
 use crate::engine::dispatch::PackedLinear;
 use crate::engine::kernels::ScanLayer;
 use crate::model::{D_STATE, Linear};
@@ -25,15 +25,7 @@ pub fn supported() -> bool {
 
 pub fn pack(l: &Linear) -> PackedLinear {
     let rows_pad = l.rows.next_multiple_of(ROW_PAD);
-    let c2 = groups(l.cols, 2);
-    let mut data = vec![0i16; rows_pad * c2 * 2];
-    for j in 0..l.rows {
-        let (b, r) = (j / RB, j % RB);
-        for k in 0..l.cols {
-            let (q, t) = (k / 2, k % 2);
-            data[((b * c2 + q) * RB + r) * 2 + t] = l.weight[j * l.cols + k] as i16;
-        }
-    }
+    let data = interleave_weights(l, RB, 2, rows_pad, i16::from);
     let mut corr = PackedLinear::new_corr(l, 0);
     corr.resize(rows_pad, 0);
     PackedLinear {

@@ -24,12 +24,11 @@
 //! `|acc * m| + 2^(s-1) < 2^63` (§9.2), so no lane overflows.
 #![deny(clippy::float_arithmetic)]
 
-use super::groups;
+use super::{groups, interleave_weights, vnni_gemm_blocks};
 use crate::arith::{Q8_MAX, Q16_MAX};
 use crate::engine::dispatch::PackedLinear;
 use crate::model::Linear;
 use std::arch::x86_64::*;
-use std::cell::RefCell;
 
 /// Rows per register block, and blocks per micro-kernel call.
 const RB: usize = 16;
@@ -53,15 +52,7 @@ pub fn supported() -> bool {
 
 pub fn pack(l: &Linear) -> PackedLinear {
     let rows_pad = l.rows.next_multiple_of(ROW_PAD);
-    let c4 = groups(l.cols, 4);
-    let mut data = vec![0i8; rows_pad * c4 * 4];
-    for j in 0..l.rows {
-        let (b, r) = (j / RB, j % RB);
-        for k in 0..l.cols {
-            let (q, t) = (k / 4, k % 4);
-            data[((b * c4 + q) * RB + r) * 4 + t] = l.weight[j * l.cols + k];
-        }
-    }
+    let data = interleave_weights(l, RB, 4, rows_pad, |w| w);
     let mut corr = PackedLinear::new_corr(l, 128);
     corr.resize(rows_pad, 0);
     let mut rq = l.rq.clone();
@@ -85,11 +76,6 @@ pub fn pack(l: &Linear) -> PackedLinear {
         rq,
         rq_lanes: lanes,
     }
-}
-
-thread_local! {
-    /// Activations copied to a row stride that is a multiple of 4 (only when `cols` is not).
-    static PADDED_ACT: RefCell<Vec<i8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `acc[s * rows + j] = bias[j] + sum_k W[j][k] a[s * cols + k]`.
@@ -122,70 +108,39 @@ fn gemm_into<const OUT: u8, T: Copy + Default>(
         "avx512 kernels called on a CPU without AVX-512 VNNI"
     );
     let c4 = groups(cols, 4);
-    let stride = 4 * c4;
     let rows_pad = p.corr.len();
-    assert!(rows_pad.is_multiple_of(ROW_PAD) && p.data8.len() == rows_pad * stride);
+    assert!(rows_pad.is_multiple_of(ROW_PAD) && p.data8.len() == rows_pad * 4 * c4);
     assert!(p.rq.mult.len() == rows_pad && p.rq_lanes.len() == rows_pad / RB * LANES_PER_BLOCK);
-    let mut run = |act: &[i8]| {
-        // Results of a partial 32-row block go through this tile.
-        let mut tile = [[T::default(); ROW_PAD]; NS_MAX];
-        for b in (0..rows_pad / RB).step_by(2) {
-            let w = &p.data8[b * c4 * 64..(b + 2) * c4 * 64];
-            let r0 = b * RB;
+    vnni_gemm_blocks::<T, ROW_PAD, NS_MAX>(
+        rows,
+        cols,
+        a,
+        n,
+        out,
+        |r0, act, ns, stride, dst, dst_stride| {
+            let w = &p.data8[r0 * c4 * 4..(r0 + ROW_PAD) * c4 * 4];
+            let b = r0 / RB;
             let block = RowBlock {
                 corr: &p.corr[r0..r0 + ROW_PAD],
                 mult: &p.rq.mult[r0..r0 + ROW_PAD],
                 lanes: &p.rq_lanes[b * LANES_PER_BLOCK..(b + 2) * LANES_PER_BLOCK],
             };
-            let nr = (rows - r0).min(ROW_PAD);
-            let mut s0 = 0;
-            while s0 < n {
-                let ns = (n - s0).min(NS_MAX);
-                let act = &act[s0 * stride..(s0 + ns) * stride];
-                let (dst, dst_stride) = if nr == ROW_PAD {
-                    (
-                        &mut out[s0 * rows + r0..(s0 + ns - 1) * rows + r0 + ROW_PAD],
-                        rows,
-                    )
-                } else {
-                    (tile.as_flattened_mut(), ROW_PAD)
-                };
-                // SAFETY: `supported()` was checked above; `micro` asserts that the
-                // slices cover every address it reads and writes.
-                unsafe {
-                    match ns {
-                        8 => micro::<8, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                        7 => micro::<7, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                        6 => micro::<6, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                        5 => micro::<5, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                        4 => micro::<4, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                        3 => micro::<3, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                        2 => micro::<2, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                        _ => micro::<1, OUT, T>(w, act, stride, &block, dst, dst_stride),
-                    }
+            // SAFETY: `supported()` was checked above; `micro` asserts that the
+            // slices cover every address it reads and writes.
+            unsafe {
+                match ns {
+                    8 => micro::<8, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                    7 => micro::<7, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                    6 => micro::<6, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                    5 => micro::<5, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                    4 => micro::<4, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                    3 => micro::<3, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                    2 => micro::<2, OUT, T>(w, act, stride, &block, dst, dst_stride),
+                    _ => micro::<1, OUT, T>(w, act, stride, &block, dst, dst_stride),
                 }
-                if nr < ROW_PAD {
-                    for (t, s) in tile.iter().zip(s0..s0 + ns) {
-                        out[s * rows + r0..s * rows + r0 + nr].copy_from_slice(&t[..nr]);
-                    }
-                }
-                s0 += ns;
             }
-        }
-    };
-    if cols == stride {
-        run(&a[..n * cols]);
-    } else {
-        PADDED_ACT.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            buf.clear();
-            buf.resize(n * stride, 0);
-            for (d, x) in buf.chunks_exact_mut(stride).zip(a.chunks_exact(cols)) {
-                d[..cols].copy_from_slice(x);
-            }
-            run(&buf)
-        })
-    }
+        },
+    );
 }
 
 /// A 32-row block's constants: the accumulators' initial values and the requantization.

@@ -12,6 +12,7 @@ pub mod avx2_eltwise;
 pub mod avx512;
 pub mod avx512_eltwise;
 pub mod avx512_scan;
+pub mod avxvnni;
 
 /// Number of column groups of `g` needed for `cols` columns.
 #[inline]
@@ -100,4 +101,86 @@ pub(crate) fn gate_with(
         }
         (k.requant_q8)(&p, gate_rq, out);
     })
+}
+
+/// Interleaved weight layout of the SIMD GEMMs: blocks of `rb` rows; within a
+/// block, for each group of `g` consecutive columns, `rb` rows x `g` columns
+/// (element `((b * groups + q) * rb + r) * g + t`). Rows are padded to `rows_pad`
+/// and columns to a multiple of `g` with zeros.
+pub(crate) fn interleave_weights<T: Copy + Default>(
+    l: &crate::model::Linear,
+    rb: usize,
+    g: usize,
+    rows_pad: usize,
+    widen: impl Fn(i8) -> T,
+) -> Vec<T> {
+    let cg = groups(l.cols, g);
+    let mut data = vec![T::default(); rows_pad * cg * g];
+    for j in 0..l.rows {
+        let (b, r) = (j / rb, j % rb);
+        for k in 0..l.cols {
+            let (q, t) = (k / g, k % g);
+            data[((b * cg + q) * rb + r) * g + t] = widen(l.weight[j * l.cols + k]);
+        }
+    }
+    data
+}
+
+thread_local! {
+    /// Activations copied to a row stride that is a multiple of 4 (only when `cols` is not).
+    static PADDED_ACT: std::cell::RefCell<Vec<i8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The blocking of the VNNI GEMMs (`avxvnni`, `avx512`): `n` streams of `cols`
+/// activations (`a`), outputs `out[s * rows + j]`. Activations are read in place
+/// when `cols` is a multiple of 4, else through a zero-padded copy (the padding
+/// meets zero weights). For each block of `ROW_PAD` rows starting at `r0` and
+/// each group of at most `NS_MAX` streams, `micro(r0, act, ns, stride, dst,
+/// dst_stride)` writes the block's results of stream `s` to `dst[s *
+/// dst_stride..][..ROW_PAD]`: straight into `out` for a full block, into a tile
+/// (then copied) for the last partial one.
+pub(crate) fn vnni_gemm_blocks<T: Copy + Default, const ROW_PAD: usize, const NS_MAX: usize>(
+    rows: usize,
+    cols: usize,
+    a: &[i8],
+    n: usize,
+    out: &mut [T],
+    mut micro: impl FnMut(usize, &[i8], usize, usize, &mut [T], usize),
+) {
+    assert!(a.len() >= n * cols && out.len() >= n * rows);
+    let stride = 4 * groups(cols, 4);
+    let mut run = |act: &[i8]| {
+        let mut tile = [[T::default(); ROW_PAD]; NS_MAX];
+        for r0 in (0..rows).step_by(ROW_PAD) {
+            let nr = (rows - r0).min(ROW_PAD);
+            let mut s0 = 0;
+            while s0 < n {
+                let ns = (n - s0).min(NS_MAX);
+                let act = &act[s0 * stride..(s0 + ns) * stride];
+                if nr == ROW_PAD {
+                    let end = (s0 + ns - 1) * rows + r0 + ROW_PAD;
+                    micro(r0, act, ns, stride, &mut out[s0 * rows + r0..end], rows);
+                } else {
+                    micro(r0, act, ns, stride, tile.as_flattened_mut(), ROW_PAD);
+                    for (t, s) in tile.iter().zip(s0..s0 + ns) {
+                        out[s * rows + r0..s * rows + r0 + nr].copy_from_slice(&t[..nr]);
+                    }
+                }
+                s0 += ns;
+            }
+        }
+    };
+    if cols == stride {
+        run(&a[..n * cols]);
+    } else {
+        PADDED_ACT.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            buf.resize(n * stride, 0);
+            for (d, x) in buf.chunks_exact_mut(stride).zip(a.chunks_exact(cols)) {
+                d[..cols].copy_from_slice(x);
+            }
+            run(&buf)
+        })
+    }
 }
