@@ -31,7 +31,7 @@ kernels/build_ptx.sh --check
 step "Python training package (float model, import, resume, integer simulation vs the engine)"
 quantize/train/setup_venv.sh
 venv=${BOA_VENV:-$PWD/.venv-train}
-cargo build -q --release
+cargo build -q --release --workspace  # boa-det and boa-det-quantize (test_qat_kernels)
 (cd quantize/train && BOA_DET_BIN="$PWD/../../target/release/boa-det" "$venv/bin/python" -m pytest -q tests)
 
 step "pipeline: train a tiny model, quantize it, compress and decompress with it"

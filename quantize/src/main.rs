@@ -52,6 +52,10 @@ struct Args {
     /// newest, unless reproducing a model made for 1.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
     arith: u16,
+    /// Also write the float scales of the final quantization as JSON (site name ->
+    /// scale; see `quant::Scales`), for checking the training side's simulation.
+    #[arg(long, value_name = "FILE")]
+    scales_out: Option<PathBuf>,
 }
 
 mod calib {
@@ -92,11 +96,13 @@ fn float_bits(fm: &FloatModel, segs: &[&[u8]], rg: &mut Ranges) -> (f64, u64) {
 }
 
 fn run(a: Args) -> Result<(), String> {
-    if a.output.exists() && !a.force {
-        return Err(format!(
-            "{} already exists (use -f to overwrite)",
-            a.output.display()
-        ));
+    for path in std::iter::once(&a.output).chain(&a.scales_out) {
+        if path.exists() && !a.force {
+            return Err(format!(
+                "{} already exists (use -f to overwrite)",
+                path.display()
+            ));
+        }
     }
     let bytes =
         std::fs::read(&a.float_model).map_err(|e| format!("{}: {e}", a.float_model.display()))?;
@@ -129,7 +135,7 @@ fn run(a: Args) -> Result<(), String> {
         inc_shift: vec![a.inc_shift; fm.layers.len()],
         site_clip: Default::default(),
     };
-    let mut model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
+    let (mut model, mut scales) = quant::quantize(&fm, &rg, &opts, desc.clone())?;
     // Measured with the real integer engine on the calibration segments.
     let int_bits = |m: &boa_det::model::Model| -> f64 {
         segs.iter()
@@ -149,7 +155,7 @@ fn run(a: Args) -> Result<(), String> {
                     continue;
                 }
                 opts.inc_shift[li] = Some(cand);
-                let m = quant::quantize(&fm, &rg, &opts, desc.clone())?;
+                let (m, _) = quant::quantize(&fm, &rg, &opts, desc.clone())?;
                 let b = int_bits(&m);
                 println!(
                     "layer {li}: inc_shift {cand:2}: {:.4} bits/byte (range rule {rule}: {:.4})",
@@ -172,7 +178,7 @@ fn run(a: Args) -> Result<(), String> {
                     continue;
                 }
                 opts.site_clip.insert(site.clone(), q);
-                let b = int_bits(&quant::quantize(&fm, &rg, &opts, desc.clone())?);
+                let b = int_bits(&quant::quantize(&fm, &rg, &opts, desc.clone())?.0);
                 if b < best.0 {
                     best = (b, q);
                 }
@@ -187,10 +193,14 @@ fn run(a: Args) -> Result<(), String> {
             }
             ibits = best.0;
         }
-        model = quant::quantize(&fm, &rg, &opts, desc.clone())?;
+        (model, scales) = quant::quantize(&fm, &rg, &opts, desc.clone())?;
     }
     std::fs::write(&a.output, model.to_bytes())
         .map_err(|e| format!("{}: {e}", a.output.display()))?;
+    if let Some(path) = &a.scales_out {
+        let json = serde_json::to_string_pretty(&scales).map_err(|e| e.to_string())?;
+        std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let (fb, ib) = (fbits / n as f64, ibits / n as f64);
     println!(
         "wrote {} (fingerprint {})",

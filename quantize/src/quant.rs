@@ -132,6 +132,13 @@ pub fn int8_sites(layers: usize) -> Vec<String> {
         .collect()
 }
 
+/// The float scales a quantization chose, by site name (`x`, `{li}.u1`, `{li}.mo`,
+/// `{li}.u2`, `{li}.dt`, `{li}.xc`, `{li}.B`), with the scan's calibrated increment
+/// maximum `{li}.inc` and its `{li}.inc_shift`: what the training side needs to derive
+/// the same integer layer norm and scan parameters (`--scales-out`; the QAT test
+/// `quantize/train/tests/test_qat_kernels.py` checks its derivation against them).
+pub type Scales = std::collections::BTreeMap<String, f64>;
+
 /// Builds the integer model. `ranges` are the calibrated |value| statistics per site.
 ///
 /// The scan's state scale `s_h = s_dt * s_B * s_xc * 2^inc_shift` trades the
@@ -145,8 +152,9 @@ pub fn quantize(
     rg: &Ranges,
     opts: &QuantOptions,
     description: String,
-) -> Result<Model, String> {
+) -> Result<(Model, Scales), String> {
     let clip = opts.clip;
+    let mut scales = Scales::new();
     let dims = Dims {
         d_model: fm.d,
         n_layers: fm.layers.len(),
@@ -167,6 +175,7 @@ pub fn quantize(
     };
     // Residual stream scale: everything added to it (embedding, FF outputs) uses it.
     let s_x = rg.get("x") as f64 * 1.05 / Q16;
+    scales.insert("x".into(), s_x);
     for (o, &v) in m.embedding.iter_mut().zip(&fm.emb.data) {
         *o = (v as f64 / s_x).round().clamp(-Q16, Q16) as i16;
     }
@@ -263,6 +272,18 @@ pub fn quantize(
         l.gate_silu = lut_q8(|v| silu(v as f32) as f64, s_z, s_sz);
         requant_for(&mut l.gate_rq, &vec![s_y * s_sz / s_g; e], Q8 * Q8);
         let s_mo = rg.get(&p("mo")) as f64 * 1.05 / Q16;
+        for (k, v) in [
+            ("u1", s_u1),
+            ("mo", s_mo),
+            ("u2", s8(&p("u2"))),
+            ("dt", s_dt),
+            ("xc", s_xc),
+            ("B", s_b),
+            ("inc", inc_max),
+            ("inc_shift", inc_shift as f64),
+        ] {
+            scales.insert(p(k), v);
+        }
         fill_linear(&mut l.out_proj, &fl.out_proj, None, s_g, &|_| s_mo);
         let (s_u2, s_f1, s_f2) = (s8(&p("u2")), s8(&p("f1")), s8(&p("f2")));
         layer_norm(&mut l.ln2, &fl.ln2_w, &fl.ln2_b, s_u2, s_mo);
@@ -280,6 +301,8 @@ pub fn quantize(
     });
     m.exp2 = default_exp2_table().to_vec();
     m.description = description;
-    m.validated()
-        .map_err(|e| format!("quantized model fails validation: {e}"))
+    let m = m
+        .validated()
+        .map_err(|e| format!("quantized model fails validation: {e}"))?;
+    Ok((m, scales))
 }

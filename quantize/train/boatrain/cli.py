@@ -46,7 +46,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--resume", metavar="CHECKPOINT", help="resume from an OUT.ckpt.pt")
     t.add_argument("--qat", action="store_true",
                    help="quantization-aware training: fake-quant q8 weights per channel and activations "
-                        "at the arith v1 sites (straight-through gradients); also writes OUT.act_ranges.json")
+                        "at the engine's requantization sites, and the integer layer norm, scan and biases "
+                        "of --qat-arith (straight-through gradients); also writes OUT.act_ranges.json")
+    t.add_argument("--qat-arith", type=int, choices=(0, 1, 2), default=2,
+                   help="arith version whose integer kernels --qat simulates; 0 = the sites only (default 2)")
     t.add_argument("--init", metavar="MODEL", help="start from a boa-float model (e.g. for QAT fine-tuning)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     t.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
@@ -79,7 +82,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             grad_clip=a.grad_clip, epochs=a.epochs, max_steps=a.max_steps, max_seconds=a.max_seconds,
             val_frac=a.val_frac, val_bytes=a.val_bytes, val_every=a.val_every, log_every=a.log_every,
             ckpt_every=a.ckpt_every, seed=a.seed, resume=a.resume, device=a.device,
-            qat=a.qat, init=a.init)
+            qat=a.qat, qat_arith=a.qat_arith or None, init=a.init)
         train(cfg)
         return 0
     if a.cmd == "eval":

@@ -86,14 +86,39 @@ class IntModel:
         return acc + self.t[p + ".bias"] if bias else acc
 
     def layer_norm(self, p: str, x: torch.Tensor) -> torch.Tensor:
-        d = x.shape[-1]
-        mean = torch.floor_divide(x.sum(-1, keepdim=True), d)
-        c = x - mean
-        var16 = ((c * c).sum(-1, keepdim=True) << 16) // d
-        std8 = isqrt(var16 + self.t[p + ".eps"])
-        inv = (1 << 40) // std8
-        n = rshift_round(c * inv, 20)
-        return q8(rshift_round(n * self.t[p + ".weight"] + self.t[p + ".bias"], int(self.t[p + ".shift"])))
+        return layer_norm(x, self.t[p + ".weight"], self.t[p + ".bias"], int(self.t[p + ".shift"]),
+                          self.t[p + ".eps"])
+
+
+# The integer kernels of §4 and §6, shared with quantization-aware training (quant.py),
+# which runs them on the integer images of its fake-quantized tensors.
+
+def layer_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, shift: int, eps) -> torch.Tensor:
+    """§4 over the last axis of the q16 tensor ``x``: the q8 output."""
+    d = x.shape[-1]
+    mean = torch.floor_divide(x.sum(-1, keepdim=True), d)
+    c = x - mean
+    var16 = ((c * c).sum(-1, keepdim=True) << 16) // d
+    std8 = isqrt(var16 + eps)
+    inv = (1 << 40) // std8
+    n = rshift_round(c * inv, 20)
+    return q8(rshift_round(n * gamma + beta, shift))
+
+
+def scan_decay(dt: torch.Tensor, a_rate: torch.Tensor, a_shift: int, v_min: int, table: torch.Tensor) -> torch.Tensor:
+    """§6 dA in Q16 for u16 ``dt [..., E]`` and ``a_rate [E, N]``: shape [..., E, N]."""
+    v = ((dt.unsqueeze(-1) * a_rate) >> a_shift).clamp(v_min, DECAY_GAP_MAX)
+    return table[v & 255] >> (v >> 8)
+
+
+def scan_increment(dt: torch.Tensor, xc: torch.Tensor, bm: torch.Tensor, inc_shift: int, inc_max: int) -> torch.Tensor:
+    """§6 inc for ``dt, xc [..., E]`` and ``B [..., N]``: shape [..., E, N]."""
+    return rshift_round((dt * xc).unsqueeze(-1) * bm.unsqueeze(-2), inc_shift).clamp(-inc_max, inc_max)
+
+
+def scan_state(da: torch.Tensor, h: torch.Tensor, inc: torch.Tensor) -> torch.Tensor:
+    """§6 h' = rshift_round(dA * h, 16) + inc."""
+    return rshift_round(da * h, 16) + inc
 
 
 def lut(table: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -124,10 +149,9 @@ class IntState:
 def scan_y(m: IntModel, st: IntState, i: int, xc, dt, bm, cm) -> torch.Tensor:
     """§6 for layer ``i`` (updates ``st.h[i]``), then the y requantization: q8 [B, E]."""
     mb = f"blocks.{i}.mamba"
-    v = ((dt[:, :, None] * m[f"{mb}.A_rate"]) >> int(m[f"{mb}.A_shift"])).clamp(m.min_v, DECAY_GAP_MAX)
-    da = m["tables.decay_exp2"][v & 255] >> (v >> 8)                       # [B, E, N]
-    inc = rshift_round((dt * xc)[:, :, None] * bm[:, None, :], int(m[f"{mb}.inc_shift"]))
-    h = rshift_round(da * st.h[i], 16) + inc.clamp(-m.inc_max, m.inc_max)
+    da = scan_decay(dt, m[f"{mb}.A_rate"], int(m[f"{mb}.A_shift"]), m.min_v, m["tables.decay_exp2"])  # [B, E, N]
+    inc = scan_increment(dt, xc, bm, int(m[f"{mb}.inc_shift"]), m.inc_max)
+    h = scan_state(da, st.h[i], inc)
     st.h[i] = h
     yacc = (h * cm[:, None, :]).sum(-1) + m[f"{mb}.D"] * xc
     return q8(requant(yacc, m.rq(f"{mb}.y")))

@@ -23,8 +23,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .quant import (LOGIT_SCALE, Act, ActQuant, QEmbedding, QLayerNorm, QLinear, QuantConfig, fake_quant_weight,
-                    set_quant)
+from .intsim import rshift_round
+from .quant import (LOGIT_SCALE, Act, ActQuant, QEmbedding, QLayerNorm, QLinear, QuantConfig, ScanSim, _InputSite,
+                    fake_quant_bias, fake_quant_weight, set_quant)
 
 State = List[Tuple[torch.Tensor, torch.Tensor]]
 
@@ -82,6 +83,28 @@ def _scan_block(dt, dtu, A, Bm, h):
     return dA, hs
 
 
+def _scan_block_int(dt, u, Bm, h, sim: ScanSim):
+    """:func:`_scan_block` in the engine's integer arithmetic (§6): the decays, the
+    clamped increments and the state rounded at every step, in int64 on the integer
+    images of the inputs; ``h`` is the integer state.  Returns the float values
+    (dA [T,B,E,N], hs [T,B,E,N]) and the last integer state."""
+    dtq, xq, bq = sim.integers(dt, u, Bm)
+    da = sim.decay(dtq)
+    hs = sim.increment(dtq, xq, bq)  # inc_t, overwritten in place by h_t
+    for t in range(hs.shape[0]):
+        hs[t] += rshift_round(da[t] * h, 16)
+        h = hs[t]
+    return da.to(dt.dtype) / 65536.0, hs.to(dt.dtype) * sim.s_h, h.clone()
+
+
+def _block(dt, u, dtu, A, Bm, h, sim: Optional[ScanSim]):
+    """One time block: (dA, hs, the state to carry) in float, or in integers with a sim."""
+    if sim is None:
+        dA, hs = _scan_block(dt, dtu, A, Bm, h)
+        return dA, hs, hs[-1].clone()
+    return _scan_block_int(dt, u, Bm, h, sim)
+
+
 def _bmv(M, v):
     """[T,B,E,N] x [T,B,N] -> [T,B,E] (batched matrix-vector)."""
     T, B, E, N = M.shape
@@ -102,24 +125,30 @@ class SelectiveScan(torch.autograd.Function):
     states (in cache) and runs the adjoint recurrence backwards.  The recurrence is one
     in-place ``addcmul`` per step.  No [L,B,E,N] tensor is ever allocated.  Same
     signature and result as :func:`selective_scan_reference`.
+
+    With a :class:`ScanSim` the blocks run the integer scan (``_scan_block_int``),
+    the states between blocks stay int64, the final state is returned in float64 (exact
+    for any state of §9.3), and the backward runs the adjoint recurrence with the
+    simulated decays and states (the rounding is passed straight through).
     """
 
     @staticmethod
-    def forward(ctx, dt, u, A, Bm, Cm, h0):
+    def forward(ctx, dt, u, A, Bm, Cm, h0, sim=None):
         L, B, E = dt.shape
         N = A.shape[1]
         T = max(1, min(L, SCAN_BLOCK_ELEMS // max(1, B * E * N)))
         dtu = dt * u
         y = torch.empty_like(u)
         starts = []
-        h = h0
+        h = h0 if sim is None else sim.state_to_int(h0)
         for s in range(0, L, T):
             e = min(s + T, L)
             starts.append(h)
-            _, hs = _scan_block(dt[s:e], dtu[s:e], A, Bm[s:e], h)
+            _, hs, h = _block(dt[s:e], u[s:e], dtu[s:e], A, Bm[s:e], h, sim)
             y[s:e] = _bmv(hs, Cm[s:e])
-            h = hs[-1].clone()
-        ctx.T = T
+        if sim is not None:
+            h = h.double() * sim.s_h
+        ctx.T, ctx.sim = T, sim
         ctx.save_for_backward(dt, u, A, Bm, Cm, torch.stack(starts))
         return y, h
 
@@ -139,7 +168,9 @@ class SelectiveScan(torch.autograd.Function):
         for k in range((L - 1) // T, -1, -1):
             s, e = k * T, min(k * T + T, L)
             h_start = starts[k]
-            dA, hs = _scan_block(dt[s:e], dtu[s:e], A, Bm[s:e], h_start)
+            dA, hs, _ = _block(dt[s:e], u[s:e], dtu[s:e], A, Bm[s:e], h_start, ctx.sim)
+            if ctx.sim is not None:
+                h_start = h_start.to(dt.dtype) * ctx.sim.s_h
             G = g_y[s:e].unsqueeze(-1) * Cm[s:e].unsqueeze(2)  # dLoss/dh_t, direct part
             if carry is not None:
                 G[-1] += carry
@@ -157,12 +188,14 @@ class SelectiveScan(torch.autograd.Function):
             g_A += (X * dt[s:e].unsqueeze(-1)).sum((0, 1))
             g_dt[s:e] = (X.mul_(A)).sum(-1) + g_dtu * u[s:e]
             g_u[s:e] = g_dtu * dt[s:e]
-        return g_dt, g_u, g_A, g_Bm, g_Cm, carry
+        if ctx.sim is not None and carry is not None:
+            carry = carry.double()  # the gradient of the float64 initial state
+        return g_dt, g_u, g_A, g_Bm, g_Cm, carry, None
 
 
-def selective_scan(dt, u, A, Bm, Cm, h0):
+def selective_scan(dt, u, A, Bm, Cm, h0, sim: Optional[ScanSim] = None):
     """Blocked fused scan (see :class:`SelectiveScan`); inputs time-major, returns (y [L,B,E], h_L)."""
-    return SelectiveScan.apply(dt, u, A, Bm, Cm, h0)
+    return SelectiveScan.apply(dt, u, A, Bm, Cm, h0, sim)
 
 
 # --------------------------------------------------------------------------- modules
@@ -170,7 +203,7 @@ def selective_scan(dt, u, A, Bm, Cm, h0):
 # identities unless a QuantConfig is set (see quant.py).
 
 
-class CausalDepthwiseConv(nn.Conv1d):
+class CausalDepthwiseConv(nn.Conv1d, _InputSite):
     """Depthwise causal conv, weight [E,1,K], bias [E]: out[t] = b + sum_k w[k] x[t-(K-1)+k]."""
 
     def __init__(self, channels: int, kernel: int, quant: Optional[QuantConfig] = None):
@@ -181,17 +214,23 @@ class CausalDepthwiseConv(nn.Conv1d):
         q = self.quant
         return self.weight if q is None or not q.enabled else fake_quant_weight(self.weight, q.weight_bits)
 
+    def _b(self) -> torch.Tensor:
+        q, site = self.quant, self.input_site()
+        if q is None or site is None or not q.simulates_kernels():
+            return self.bias
+        return fake_quant_bias(self.bias, self.weight, site.scale().to(self.bias.dtype), q.weight_bits)
+
     def forward_seq(self, x: torch.Tensor, hist: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x [B,E,L], hist [B,E,K-1] -> (out [B,E,L], new hist [B,E,K-1])."""
         K = self.kernel_size[0]
         xp = torch.cat([hist, x], dim=2)
-        out = F.conv1d(xp, self._w(), self.bias, groups=self.groups)
+        out = F.conv1d(xp, self._w(), self._b(), groups=self.groups)
         return out, xp[:, :, xp.shape[2] - (K - 1):]
 
     def forward_step(self, x: torch.Tensor, hist: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x [B,E], hist [B,E,K-1] -> (out [B,E], new hist)."""
         win = torch.cat([hist, x.unsqueeze(2)], dim=2)
-        out = (win * self._w()[:, 0, :]).sum(-1) + self.bias
+        out = (win * self._w()[:, 0, :]).sum(-1) + self._b()
         return out, win[:, :, 1:]
 
 
@@ -216,8 +255,13 @@ class Mamba(nn.Module):
         # requantization sites without a module of their own
         self.xs_q, self.dtlow_q, self.B_q, self.C_q = ActQuant(8), ActQuant(8), ActQuant(8), ActQuant(8)
         self.y_q, self.g_q, self.mo_q = ActQuant(8), ActQuant(8), ActQuant(16)
-        for m in (self.xs_q, self.dtlow_q, self.B_q, self.C_q, self.y_q, self.g_q, self.mo_q):
+        # the scan increment's range (an observer only: it sets inc_shift, see ScanSim)
+        self.inc_q = ActQuant(32)
+        for m in (self.xs_q, self.dtlow_q, self.B_q, self.C_q, self.y_q, self.g_q, self.mo_q, self.inc_q):
             m.quant = quant
+        self.quant = quant
+        self.conv1d.bind_input(self.xs_q)
+        self.dt_proj.bind_input(self.dtlow_q)
         # mamba_ssm dt_proj init: weight U(-R^-0.5, R^-0.5); softplus(bias) log-uniform in [1e-3, 1e-1]
         with torch.no_grad():
             std = R ** -0.5
@@ -238,6 +282,18 @@ class Mamba(nn.Module):
         A = -torch.exp(self.A_log)
         return dt, A, self.B_q(Bm), self.C_q(Cm)
 
+    def _scan_sim(self, dt: torch.Tensor, u: torch.Tensor, Bm: torch.Tensor) -> Optional[ScanSim]:
+        """The integer scan's parameters when the config simulates the kernels, else None.
+        Observes the increment's range first (max over e, n of |dt u B| per position)."""
+        q = self.quant
+        if q is None or not q.simulates_kernels():
+            return None
+        with torch.no_grad():
+            self.inc_q.observe(((dt * u).abs().amax(-1) * Bm.abs().amax(-1)).amax())
+        return ScanSim.build(q.int_arith, self.A_log, self.dt_act.out_q.scale().item(),
+                             self.conv_act.out_q.scale().item(), self.B_q.scale().item(),
+                             self.inc_q.absmax.item())
+
     def forward(self, x: torch.Tensor, state: Tuple[torch.Tensor, torch.Tensor]):
         """x [B,L,d] -> (y [B,L,d], new state)."""
         E = self.cfg.d_inner
@@ -247,9 +303,12 @@ class Mamba(nn.Module):
         xc, conv_s = self.conv1d.forward_seq(xi.transpose(1, 2), conv_s)
         u = self.conv_act(xc.transpose(1, 2))  # [B,L,E]
         dt, A, Bm, Cm = self._ssm_inputs(u)
+        sim = self._scan_sim(dt, u, Bm)
         tm = lambda v: v.transpose(0, 1).contiguous()  # noqa: E731  (time-major for the scan)
-        scan = selective_scan_reference if self.reference_scan else selective_scan
-        y, h = scan(tm(dt), tm(u), A, tm(Bm), tm(Cm), h0)
+        if self.reference_scan and sim is None:
+            y, h = selective_scan_reference(tm(dt), tm(u), A, tm(Bm), tm(Cm), h0)
+        else:
+            y, h = selective_scan(tm(dt), tm(u), A, tm(Bm), tm(Cm), h0, sim)
         y = self.y_q(y.transpose(0, 1) + self.D * u)
         g = self.g_q(y * self.gate_act(z))
         return self.mo_q(self.out_proj(g)), (conv_s, h)
@@ -263,8 +322,14 @@ class Mamba(nn.Module):
         xc, conv_s = self.conv1d.forward_step(xi, conv_s)
         u = self.conv_act(xc)
         dt, A, Bm, Cm = self._ssm_inputs(u)
-        h = torch.exp(dt.unsqueeze(-1) * A) * h + (dt * u).unsqueeze(-1) * Bm.unsqueeze(1)
-        y = self.y_q((h * Cm.unsqueeze(1)).sum(-1) + self.D * u)
+        sim = self._scan_sim(dt, u, Bm)
+        if sim is None:
+            h = torch.exp(dt.unsqueeze(-1) * A) * h + (dt * u).unsqueeze(-1) * Bm.unsqueeze(1)
+        else:  # the integer step (no gradient through the rounding of this form: it is for evaluation)
+            dtq, xq, bq = sim.integers(dt, u, Bm)
+            hi = sim.increment(dtq, xq, bq) + rshift_round(sim.decay(dtq) * sim.state_to_int(h), 16)
+            h = hi.double() * sim.s_h  # float64 holds every state of §9.3 exactly
+        y = self.y_q((h.to(u.dtype) * Cm.unsqueeze(1)).sum(-1) + self.D * u)
         g = self.g_q(y * self.gate_act(z))
         return self.mo_q(self.out_proj(g)), (conv_s, h)
 
@@ -281,6 +346,10 @@ class Block(nn.Module):
         self.mamba = Mamba(cfg, quant=quant, reference_scan=reference_scan)
         self.ln2 = QLayerNorm(d, quant=quant)
         self.ff = nn.Sequential(QLinear(d, 4 * d, quant=quant), Act("gelu", quant=quant), QLinear(4 * d, d, quant=quant))
+        # the sites that produce each integer kernel's input (for the simulated kernels)
+        self.ln2.bind_input(self.mamba.mo_q)
+        self.ff[0].bind_input(self.ln2.out_q)
+        self.ff[2].bind_input(self.ff[1].out_q)
 
     def forward(self, x, state, res_q=_identity):
         """res_q: the residual stream's q16 site (shared by all layers and the embedding)."""
@@ -307,6 +376,10 @@ class BoaModel(nn.Module):
         self.res_q = ActQuant(16)                                # residual stream and embeddings, q16
         self.head_in_q = ActQuant(8)                             # head.in requantization, q8
         self.logits_q = ActQuant(21, fixed_scale=LOGIT_SCALE)    # 1/256-bit grid, clamp +-2^20
+        for blk in self.blocks:
+            blk.ln1.bind_input(self.res_q)
+        self.head[0].bind_input(self.head_in_q)
+        self.head[2].bind_input(self.head[1].in_q)  # ReLU keeps its input's q8 grid
         set_quant(self, quant)
 
     def set_quant(self, quant: Optional[QuantConfig]) -> None:
@@ -344,6 +417,17 @@ class BoaModel(nn.Module):
             h, st = blk.step(h, st, self.res_q)
             new_state.append(st)
         return self._head(h), new_state
+
+    def step_sequence(self, tokens: torch.Tensor, state: Optional[State] = None):
+        """tokens [B,L] stepped one byte at a time: (logits [B,L,256], final state), the
+        step form's counterpart of ``forward(tokens, state, return_state=True)``."""
+        if state is None:
+            state = self.zero_state(tokens.shape[0])
+        outs = []
+        for t in range(tokens.shape[1]):
+            o, state = self.step(tokens[:, t], state)
+            outs.append(o)
+        return torch.stack(outs, 1), state
 
 
 def expected_shapes(cfg: ModelConfig) -> dict:

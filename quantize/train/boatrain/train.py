@@ -105,8 +105,15 @@ class TrainConfig:
     seed: int = 0
     resume: Optional[str] = None
     device: Optional[str] = None
-    qat: bool = False             # fake-quant training (arith v1 sites, see quant.py)
+    qat: bool = False             # fake-quant training (the engine's sites, see quant.py)
+    qat_arith: Optional[int] = 2  # with qat: the arith version whose integer kernels are simulated (None: sites only)
     init: Optional[str] = None    # start from this boa-float model (e.g. QAT fine-tuning)
+
+
+def _qat_label(cfg: "TrainConfig") -> str:
+    if cfg.qat_arith is None:
+        return ", QAT (fake-quant sites)"
+    return f", QAT (fake-quant sites and the integer kernels of arith v{cfg.qat_arith})"
 
 
 def ckpt_path(out: str) -> str:
@@ -166,6 +173,10 @@ def train(cfg: TrainConfig) -> dict:
         if bool(ck["train"].get("qat", False)) != cfg.qat:
             log(f"resume: using the checkpoint's qat={bool(ck['train'].get('qat', False))}")
             cfg.qat = bool(ck["train"].get("qat", False))
+        # checkpoints from before the kernel simulation have no qat_arith: sites only
+        if ck["train"].get("qat_arith") != cfg.qat_arith and cfg.qat:
+            log(f"resume: using the checkpoint's qat_arith={ck['train'].get('qat_arith')}")
+            cfg.qat_arith = ck["train"].get("qat_arith")
     else:
         mc = ModelConfig(d_model=cfg.d_model, n_layers=cfg.n_layers)
         seed = cfg.seed
@@ -186,7 +197,7 @@ def train(cfg: TrainConfig) -> dict:
         model = init
         log(f"initialised from {cfg.init}")
     if cfg.qat:
-        model.set_quant(QuantConfig())
+        model.set_quant(QuantConfig(int_arith=cfg.qat_arith))
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
     epoch = step_in_epoch = global_step = 0
@@ -206,7 +217,7 @@ def train(cfg: TrainConfig) -> dict:
     n_val = sum(len(s.val) for s in splits)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"device {device}, threads {torch.get_num_threads()}, d_model {mc.d_model}, layers {mc.n_layers}, "
-        f"{n_params:,} parameters{', QAT (fake-quant arith v1)' if cfg.qat else ''}")
+        f"{n_params:,} parameters{_qat_label(cfg) if cfg.qat else ''}")
     log(f"data: {len(splits)} files, {n_train:,} train bytes, {n_val:,} validation bytes; "
         f"{batcher.steps_per_epoch} steps/epoch of {cfg.batch_size}x{cfg.seq_len} bytes; planned steps {total}")
 
@@ -309,10 +320,15 @@ def evaluate_files(model_path: str, paths: Sequence[str], max_bytes: int = 0, ch
     if qat_ranges:
         with open(qat_ranges) as f:
             ranges = json.load(f)
-        model.set_quant(QuantConfig())
         sites = {n for n, m in model.named_modules() if isinstance(m, ActQuant) and m.fixed_scale is None}
-        if sites - set(ranges):
-            raise ValueError(f"{qat_ranges} lacks sites: {sorted(sites - set(ranges))}")
+        missing = sites - set(ranges)
+        if missing and all(n.endswith(".inc_q") for n in missing):
+            # ranges written before the kernel simulation (no increment observer): sites only
+            model.set_quant(QuantConfig(int_arith=None))
+        elif missing:
+            raise ValueError(f"{qat_ranges} lacks sites: {sorted(missing)}")
+        else:
+            model.set_quant(QuantConfig())
         load_observer_state(model, {n: [v, True] for n, v in ranges.items()})
     model = model.to(dev)
     res = []

@@ -49,8 +49,9 @@ def test_qat_close_to_float_and_names_unchanged():
         q = torch.log_softmax(m(x), -1)
     assert list(m.state_dict()) == names
     sites = [n for n, mod in m.named_modules() if isinstance(mod, ActQuant)]
-    # model: res, head.in, logits, relu in; per layer: 2 LN outputs, 7 mamba sites, 4 tables with in and out
-    assert len(sites) == 4 + 2 * (2 + 7 + 8)
+    # model: res, head.in, logits, relu in; per layer: 2 LN outputs, 7 mamba sites, the scan
+    # increment's observer, 4 tables with in and out
+    assert len(sites) == 4 + 2 * (2 + 8 + 8)
     err = (q.exp() - ref.exp()).abs().sum(-1).mean()  # mean total-variation distance of the predictions
     assert 0 < err < 0.1, err
 
