@@ -32,6 +32,13 @@ const DEFAULT_V4: [u8; 16] = [
     0xfc, 0x7f, 0xef, 0xdc, 0x24, 0x38, 0x28, 0x56, 0x2a, 0x1e, 0x2b, 0xac, 0xdc, 0x3e, 0x12, 0xa2,
 ];
 
+/// Default model v5 (boa-det 0.3): v1's float weights annealed for 1,200 steps
+/// (v1 had stopped at its peak learning rate), quantized to arith v2 as v4, used
+/// with 256 KiB chunks (recipe: `quantize/recipes/default-v5.sh`).
+const DEFAULT_V5: [u8; 16] = [
+    0x0c, 0x13, 0x42, 0xce, 0x7a, 0x6d, 0x90, 0x40, 0x24, 0x91, 0x42, 0x3a, 0x71, 0x2e, 0x8d, 0xdd,
+];
+
 /// One built-in model.
 struct Builtin {
     fingerprint: [u8; 16],
@@ -79,10 +86,17 @@ static REGISTRY: &[Builtin] = &[
         golden_chunk_len: 256 << 10,
         bytes: include_bytes!("default-v4-d128.safetensors"),
     },
+    Builtin {
+        fingerprint: DEFAULT_V5,
+        name: "default-v5",
+        chunk_len: 256 << 10,
+        golden_chunk_len: 256 << 10,
+        bytes: include_bytes!("default-v5-d128.safetensors"),
+    },
 ];
 
 /// Fingerprint of the model `compress` uses without `--model`.
-const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V4);
+const DEFAULT: Option<[u8; 16]> = Some(DEFAULT_V5);
 
 /// The message shown when a default model is needed but none is built in.
 pub const NO_DEFAULT_MODEL: &str = "no default model is built into this binary; pass --model FILE";
@@ -171,7 +185,7 @@ mod tests {
         let default = Model::from_bytes(super::default_model().unwrap()).unwrap();
         assert_eq!(super::compress_chunk_len(&default), 256 << 10);
         let golden: Vec<u32> = super::builtin().map(|(_, _, len, _)| len).collect();
-        assert_eq!(golden, [4 << 10, 4 << 10, 64 << 10, 256 << 10]);
+        assert_eq!(golden, [4 << 10, 4 << 10, 64 << 10, 256 << 10, 256 << 10]);
         let dims = Dims {
             d_model: 16,
             n_layers: 1,

@@ -39,7 +39,8 @@ def test_synthetic_models_match_the_engine(model, inp):
     assert abs(bits - want) <= 1e-12 * want, (bits, want)
 
 
-@pytest.mark.parametrize("name", ["default-v1-d128", "default-v2-d128", "default-v3-d128", "default-v4-d128"])
+@pytest.mark.parametrize("name", ["default-v1-d128", "default-v2-d128", "default-v3-d128", "default-v4-d128",
+                                  "default-v5-d128"])
 def test_default_models_match_the_engine(name):
     m = ROOT / f"src/default_models/{name}.safetensors"
     d = VEC / "archives/mixed.bin"
