@@ -2,8 +2,9 @@
 # Recipe of the default model v5 shipped in src/default_models/ (docs/MODELS.md).
 # Reproduce: bash quantize/recipes/default-v5.sh OUTDIR
 #
-# v1 was stopped by wall time (1,500 s) while its cosine schedule, planned over
-# a whole epoch, still had a learning rate near its peak: it never annealed.
+# v1 was stopped by wall time (1,500 s, step 1,531) while its cosine schedule,
+# planned over a whole epoch, still had a learning rate of 1.8e-3 (peak 2e-3):
+# it never annealed.
 # v5 continues v1's float checkpoint for 1,200 steps (9.8 MB) at 2e-4 with a
 # cosine decay to 2e-5 (deterministic for the seed with 2 threads on the CPU;
 # about 13 minutes on the 2-core dev machine), then quantizes it exactly as v4.
