@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .intsim import rshift_round
+from .intsim import rshift_round, scan_state
 from .quant import (LOGIT_SCALE, Act, ActQuant, QEmbedding, QLayerNorm, QLinear, QuantConfig, ScanSim, _InputSite,
                     fake_quant_bias, fake_quant_weight, set_quant)
 
@@ -188,8 +188,6 @@ class SelectiveScan(torch.autograd.Function):
             g_A += (X * dt[s:e].unsqueeze(-1)).sum((0, 1))
             g_dt[s:e] = (X.mul_(A)).sum(-1) + g_dtu * u[s:e]
             g_u[s:e] = g_dtu * dt[s:e]
-        if ctx.sim is not None and carry is not None:
-            carry = carry.double()  # the gradient of the float64 initial state
         return g_dt, g_u, g_A, g_Bm, g_Cm, carry, None
 
 
@@ -327,7 +325,7 @@ class Mamba(nn.Module):
             h = torch.exp(dt.unsqueeze(-1) * A) * h + (dt * u).unsqueeze(-1) * Bm.unsqueeze(1)
         else:  # the integer step (no gradient through the rounding of this form: it is for evaluation)
             dtq, xq, bq = sim.integers(dt, u, Bm)
-            hi = sim.increment(dtq, xq, bq) + rshift_round(sim.decay(dtq) * sim.state_to_int(h), 16)
+            hi = scan_state(sim.decay(dtq), sim.state_to_int(h), sim.increment(dtq, xq, bq))
             h = hi.double() * sim.s_h  # float64 holds every state of §9.3 exactly
         y = self.y_q((h.to(u.dtype) * Cm.unsqueeze(1)).sum(-1) + self.D * u)
         g = self.g_q(y * self.gate_act(z))

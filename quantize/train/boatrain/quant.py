@@ -39,6 +39,7 @@ so parameter names and the saved float files are unchanged.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -236,9 +237,11 @@ def int_layer_norm(x: torch.Tensor, s_in: float, w: torch.Tensor, b: torch.Tenso
     return intsim.layer_norm(xi, gamma, beta, shift, eps).double() * s_out
 
 
+@functools.lru_cache(maxsize=None)
 def decay_table() -> torch.Tensor:
     """The default ``decay_exp2`` table (``model::synth::default_decay_table``), in
-    Python integers: 2^(-f/256) by the same fixed-point series as ``default_exp2_table``."""
+    Python integers: 2^(-f/256) by the same fixed-point series as ``default_exp2_table``.
+    Computed once (cached); callers must not modify it."""
     ln2_q62, one = 3_196_577_161_300_663_808, 1 << 62
     out = []
     for f in range(256):
@@ -251,9 +254,6 @@ def decay_table() -> torch.Tensor:
         e = (acc + (1 << 30)) >> 31
         out.append(min((e + (1 << 14)) >> 15, 65535))
     return torch.tensor(out, dtype=torch.int64)
-
-
-_DECAY_TABLE: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -274,9 +274,6 @@ class ScanSim:
 
     @staticmethod
     def build(arith: int, a_log: torch.Tensor, s_dt: float, s_xc: float, s_b: float, inc_amax: float) -> "ScanSim":
-        global _DECAY_TABLE
-        if _DECAY_TABLE is None:
-            _DECAY_TABLE = decay_table()
         v_min, inc_max = intsim.SCAN_RULES[arith]
         rates = torch.exp(a_log.detach().double()) * s_dt * NAT_TO_LOG2_256  # quant.rs's order
         rmax = max(float(rates.max()), 1e-30)
@@ -287,7 +284,7 @@ class ScanSim:
         while inc_shift < 40 and inc_amax / (base * 2.0 ** inc_shift) > inc_max:
             inc_shift += 1
         return ScanSim(s_dt, s_xc, s_b, base * 2.0 ** inc_shift, a_rate, a_shift, inc_shift, v_min, inc_max,
-                       _DECAY_TABLE.to(a_log.device))
+                       decay_table().to(a_log.device))
 
     def integers(self, dt: torch.Tensor, u: torch.Tensor, bm: torch.Tensor):
         """The integer images (int64) of dt (u16), the conv output (q8) and B (q8)."""
