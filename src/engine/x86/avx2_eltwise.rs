@@ -248,22 +248,16 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::gate`] from this level's wide requantization, the
-/// reference table lookup and this level's requantization to q8.
-pub fn gate(
-    y_acc: &[i64],
-    z: &[i8],
-    silu: &[i8],
-    y_rq: &Requant,
-    gate_rq: &Requant,
-    out: &mut [i8],
-) {
-    let kernels = super::GateKernels {
+super::level_gate! {
+    /// [`crate::engine::kernels::gate`] from this level's wide requantization, the
+    /// reference table lookup and this level's requantization to q8.
+    features: "avx2",
+    level: "avx2",
+    kernels: super::GateKernels {
         requant_wide: requant_wide_to_q8,
         lut_q8: reference::lut_q8,
         requant_q8: requant_to_q8,
-    };
-    super::gate_with(kernels, y_acc, z, silu, y_rq, gate_rq, out)
+    },
 }
 
 /// [`crate::engine::kernels::layer_norm`]: the two sums in vector form (int32

@@ -133,17 +133,12 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::gate`] from this level's kernels (wide
-/// requantization, the `vpermt2b` table where the CPU has it, requantization).
-pub fn gate(
-    y_acc: &[i64],
-    z: &[i8],
-    silu: &[i8],
-    y_rq: &Requant,
-    gate_rq: &Requant,
-    out: &mut [i8],
-) {
-    let kernels = super::GateKernels {
+super::level_gate! {
+    /// [`crate::engine::kernels::gate`] from this level's kernels (wide
+    /// requantization, the `vpermt2b` table where the CPU has it, requantization).
+    features: "avx512f,avx512bw",
+    level: "avx512",
+    kernels: super::GateKernels {
         requant_wide: requant_wide_to_q8,
         lut_q8: if vbmi_supported() {
             lut_q8
@@ -151,8 +146,7 @@ pub fn gate(
             reference::lut_q8
         },
         requant_q8: requant_to_q8,
-    };
-    super::gate_with(kernels, y_acc, z, silu, y_rq, gate_rq, out)
+    },
 }
 
 /// [`crate::engine::kernels::conv_step`] with the weights transposed to

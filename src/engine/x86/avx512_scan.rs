@@ -60,8 +60,21 @@ pub fn scan_step(
     );
     p.check(x, dt, b, c, h, y_acc);
     let full = x.len() - x.len() % BLOCK;
+    // One instantiation per exponent mode and increment clamp, so that neither
+    // choice is a branch inside the loops.
+    let f = match (
+        Exponent::of(p.a_shift),
+        increment_clamp_needed(p.inc_shift, p.inc_max),
+    ) {
+        (Exponent::Wide, false) => scan_blocks::<WIDE, false>,
+        (Exponent::Wide, true) => scan_blocks::<WIDE, true>,
+        (Exponent::Split { .. }, false) => scan_blocks::<SPLIT, false>,
+        (Exponent::Split { .. }, true) => scan_blocks::<SPLIT, true>,
+        (Exponent::High { .. }, false) => scan_blocks::<HIGH, false>,
+        (Exponent::High { .. }, true) => scan_blocks::<HIGH, true>,
+    };
     // SAFETY: feature support and every slice length checked above.
-    unsafe { scan_blocks(x, dt, b, c, p, h, y_acc, full) }
+    unsafe { f(x, dt, b, c, p, h, y_acc, full) }
     crate::engine::kernels::scan_channels_from(full, x, dt, b, c, p, h, y_acc);
 }
 
@@ -75,6 +88,11 @@ enum Exponent {
     /// `A_shift` 17..=32: from the high half alone.
     High { right: i64 },
 }
+
+/// `Exponent`'s variants as const parameters of `scan_blocks`.
+const WIDE: u8 = 0;
+const SPLIT: u8 = 1;
+const HIGH: u8 = 2;
 
 impl Exponent {
     fn of(a_shift: u8) -> Exponent {
@@ -108,9 +126,11 @@ struct StateOperands {
 }
 
 impl StateOperands {
-    fn new(b: &[i8], c: &[i8]) -> StateOperands {
+    /// `inc_zero`: the increment is 0 for every input (`inc_shift >= 31`); a
+    /// zero `B` gives exactly that through the ordinary increment code.
+    fn new(b: &[i8], c: &[i8], inc_zero: bool) -> StateOperands {
         StateOperands {
-            b: std::array::from_fn(|n| b[n] as i32),
+            b: std::array::from_fn(|n| if inc_zero { 0 } else { b[n] as i32 }),
             c_byte0: std::array::from_fn(|n| c[n] as u8 as i32),
             c_byte1: std::array::from_fn(|n| (c[n] as u8 as i32) << 8),
             c_word1: std::array::from_fn(|n| ((c[n] as i16 as u16 as u32) << 16) as i32),
@@ -128,9 +148,74 @@ fn widen_u16(v: __m512i) -> [__m512i; 2] {
     ]
 }
 
+// Three instructions written as inline asm, because LLVM compiles their
+// intrinsics into longer sequences in the loops below (seen in `perf annotate`):
+// - `_mm512_mulhi_epu16` reaches LLVM as widen-multiply-shift-narrow, which it
+//   rebuilds as two 32-bit-lane halves with widening and narrowing around them
+//   (eight instructions instead of one);
+// - `_mm512_srlv_epi16` gets a compare and a zero mask for counts of 16 or more,
+//   which `vpsrlvw` already turns into 0;
+// - `_mm512_dpwssd_epi32` is split into `vpmaddwd` and `vpaddd`.
+// Each block reads and writes registers only; the features are enabled by the
+// helpers' `target_feature` attributes.
+
+/// A one-instruction helper `$name(a, b)` running `$insn r, a, b`.
+macro_rules! asm_binary {
+    ($(#[$doc:meta])* $name:ident, $insn:literal, $features:literal) => {
+        $(#[$doc])*
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn $name(a: __m512i, b: __m512i) -> __m512i {
+            let r: __m512i;
+            // SAFETY: register operands only (see above).
+            unsafe {
+                std::arch::asm!(
+                    concat!($insn, " {r}, {a}, {b}"),
+                    r = lateout(zmm_reg) r,
+                    a = in(zmm_reg) a,
+                    b = in(zmm_reg) b,
+                    options(pure, nomem, nostack, preserves_flags)
+                )
+            };
+            r
+        }
+    };
+}
+
+asm_binary!(
+    /// `vpmulhuw`: the high 16 bits of each unsigned 16-bit product.
+    mulhi_epu16,
+    "vpmulhuw",
+    "avx512f,avx512bw"
+);
+asm_binary!(
+    /// `vpsrlvw`: each 16-bit lane of `a` shifted right by its count in `b` (0 for
+    /// counts >= 16).
+    srlv_epi16,
+    "vpsrlvw",
+    "avx512f,avx512bw"
+);
+
+/// `vpdpwssd`: `acc` plus the sums of adjacent signed 16-bit products.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vnni")]
+fn dpwssd(mut acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+    // SAFETY: register operands only (see above).
+    unsafe {
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags)
+        )
+    };
+    acc
+}
+
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn scan_blocks(
+unsafe fn scan_blocks<const MODE: u8, const CLAMP: bool>(
     x: &[i8],
     dt: &[u16],
     b: &[i8],
@@ -141,11 +226,9 @@ unsafe fn scan_blocks(
     full: usize,
 ) {
     let e = x.len();
-    let ops = StateOperands::new(b, c);
-    let mode = Exponent::of(p.a_shift);
     let s = p.inc_shift as i64;
-    let inc_zero = s >= 31;
-    let clamp_inc = increment_clamp_needed(p.inc_shift, p.inc_max);
+    let ops = StateOperands::new(b, c, s >= 31);
+    let mode = Exponent::of(p.a_shift);
     let (iadd, icount) = match s {
         1..=30 => (1i32 << (s - 1), s),
         _ => (0, 0),
@@ -186,9 +269,9 @@ unsafe fn scan_blocks(
 
         // v for 32 channels (u16 lanes), min_exponent..=4096.
         let exponent = |dt16: __m512i, rates: __m512i| {
-            let v = match mode {
-                Exponent::Split { .. } => {
-                    let hi = _mm512_min_epu16(_mm512_mulhi_epu16(dt16, rates), cap);
+            let v = match MODE {
+                SPLIT => {
+                    let hi = _mm512_min_epu16(mulhi_epu16(dt16, rates), cap);
                     let lo = _mm512_mullo_epi16(dt16, rates);
                     _mm512_min_epu16(
                         _mm512_or_si512(
@@ -198,11 +281,10 @@ unsafe fn scan_blocks(
                         vmax16,
                     )
                 }
-                Exponent::High { .. } => _mm512_min_epu16(
-                    _mm512_srl_epi16(_mm512_mulhi_epu16(dt16, rates), right_x),
-                    vmax16,
-                ),
-                Exponent::Wide => {
+                HIGH => {
+                    _mm512_min_epu16(_mm512_srl_epi16(mulhi_epu16(dt16, rates), right_x), vmax16)
+                }
+                _ => {
                     let half = |d: __m256i, r: __m256i| {
                         let prod =
                             _mm512_mullo_epi32(_mm512_cvtepu16_epi32(d), _mm512_cvtepu16_epi32(r));
@@ -234,9 +316,11 @@ unsafe fn scan_blocks(
                 _mm512_mask_blend_epi16(b6, l0, l1),
                 _mm512_mask_blend_epi16(b6, l2, l3),
             );
-            _mm512_srlv_epi16(t, _mm512_srli_epi16::<8>(v))
+            srlv_epi16(t, _mm512_srli_epi16::<8>(v))
         };
 
+        // Every dA of one block; initialised once here rather than per block.
+        let mut da_block = [_mm512_setzero_si512(); D_STATE];
         for ch0 in (0..full).step_by(BLOCK) {
             let dt16 = _mm512_loadu_si512(dt.as_ptr().add(ch0).cast());
             let dt32 = widen_u16(dt16);
@@ -249,7 +333,6 @@ unsafe fn scan_blocks(
             let mut sum_byte0 = [_mm512_setzero_si512(); 2];
             // Two passes over the states: first every dA of the block (short,
             // independent chains that the core overlaps), then the updates.
-            let mut da_block = [_mm512_setzero_si512(); D_STATE];
             for (n, da) in da_block.iter_mut().enumerate() {
                 let rates = _mm512_loadu_si512(p.a_rate.as_ptr().add(n * e + ch0).cast());
                 *da = decay(exponent(dt16, rates));
@@ -264,16 +347,12 @@ unsafe fn scan_blocks(
                     _mm512_set1_epi32(ops.c_word1[n]),
                 );
                 for k in 0..2 {
-                    let inc = if inc_zero {
-                        _mm512_setzero_si512()
+                    let prod = _mm512_mullo_epi32(dtx[k], bn);
+                    let r = _mm512_sra_epi32(_mm512_add_epi32(prod, iadd_v), icount_x);
+                    let inc = if CLAMP {
+                        _mm512_max_epi32(_mm512_min_epi32(r, imax), imin)
                     } else {
-                        let prod = _mm512_mullo_epi32(dtx[k], bn);
-                        let r = _mm512_sra_epi32(_mm512_add_epi32(prod, iadd_v), icount_x);
-                        if clamp_inc {
-                            _mm512_max_epi32(_mm512_min_epi32(r, imax), imin)
-                        } else {
-                            r
-                        }
+                        r
                     };
                     let hp = h.as_mut_ptr().add(off + 16 * k);
                     let hv = _mm512_loadu_si512(hp as *const _);
@@ -286,7 +365,7 @@ unsafe fn scan_blocks(
                     _mm512_storeu_si512(hp as *mut _, hn);
                     sum_byte0[k] = _mm512_dpbusd_epi32(sum_byte0[k], hn, cb0);
                     sum_byte1[k] = _mm512_dpbusd_epi32(sum_byte1[k], hn, cb1);
-                    sum_word1[k] = _mm512_dpwssd_epi32(sum_word1[k], hn, cw1);
+                    sum_word1[k] = dpwssd(sum_word1[k], hn, cw1);
                 }
             }
             // y = 2^16 sum_word1 + 2^8 sum_byte1 + sum_byte0 + D x, 8 channels at a time.

@@ -68,10 +68,47 @@ pub(crate) struct GateKernels {
     pub requant_q8: crate::engine::dispatch::RequantQ8Fn,
 }
 
+/// Stamps out a level's `gate` entry: a safe function that checks the level's
+/// CPU features, and a `target_feature` function that builds the level's
+/// [`GateKernels`] (`$kernels`) and inlines [`gate_with`], so that the products
+/// there are compiled with the level's instructions.
+macro_rules! level_gate {
+    ($(#[$doc:meta])* features: $features:literal, level: $level:literal, kernels: $kernels:expr $(,)?) => {
+        $(#[$doc])*
+        pub fn gate(
+            y_acc: &[i64],
+            z: &[i8],
+            silu: &[i8],
+            y_rq: &Requant,
+            gate_rq: &Requant,
+            out: &mut [i8],
+        ) {
+            assert!(supported(), concat!($level, " kernels called on a CPU without them"));
+            // SAFETY: the CPU features were checked just above.
+            unsafe { gate_impl(y_acc, z, silu, y_rq, gate_rq, out) }
+        }
+
+        #[target_feature(enable = $features)]
+        fn gate_impl(
+            y_acc: &[i64],
+            z: &[i8],
+            silu: &[i8],
+            y_rq: &Requant,
+            gate_rq: &Requant,
+            out: &mut [i8],
+        ) {
+            super::gate_with($kernels, y_acc, z, silu, y_rq, gate_rq, out)
+        }
+    };
+}
+pub(crate) use level_gate;
+
 /// [`crate::engine::kernels::gate`] composed from a level's kernels: `y` by its
 /// wide requantization (into `out`), `silu(z)` by its table kernel 64 channels
 /// at a time, the exact products `y * silu(z)` in int32 (`|y * g| <= 127^2`),
-/// then its requantization to q8.
+/// then its requantization to q8. Always inlined, so that each level's `gate`
+/// compiles the products with its own instructions.
+#[inline(always)]
 pub(crate) fn gate_with(
     k: GateKernels,
     y_acc: &[i64],
@@ -88,19 +125,20 @@ pub(crate) fn gate_with(
     let e = out.len();
     assert!(y_acc.len() >= e && z.len() >= e && silu.len() == 256);
     (k.requant_wide)(&y_acc[..e], y_rq, out);
-    PRODUCTS.with(|p| {
-        let mut p = p.borrow_mut();
-        p.resize(e, 0);
-        for ((prod, y), z) in p.chunks_mut(64).zip(out.chunks(64)).zip(z.chunks(64)) {
-            let mut g = [0i8; 64];
-            g[..z.len()].copy_from_slice(z);
-            (k.lut_q8)(silu, &mut g[..z.len()]);
-            for ((p, &y), &g) in prod.iter_mut().zip(y).zip(&g) {
-                *p = i32::from(y) * i32::from(g);
-            }
+    // The buffer is taken out of the thread-local so that the loop below is
+    // compiled inline in the caller (a closure passed to `with` is not).
+    let mut prod = PRODUCTS.take();
+    prod.resize(e, 0);
+    for ((p, y), z) in prod.chunks_mut(64).zip(out.chunks(64)).zip(z.chunks(64)) {
+        let mut g = [0i8; 64];
+        g[..z.len()].copy_from_slice(z);
+        (k.lut_q8)(silu, &mut g[..z.len()]);
+        for ((p, &y), &g) in p.iter_mut().zip(y).zip(&g) {
+            *p = i32::from(y) * i32::from(g);
         }
-        (k.requant_q8)(&p, gate_rq, out);
-    })
+    }
+    (k.requant_q8)(&prod, gate_rq, out);
+    PRODUCTS.set(prod);
 }
 
 /// Interleaved weight layout of the SIMD GEMMs: blocks of `rb` rows; within a
