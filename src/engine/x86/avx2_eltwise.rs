@@ -1,7 +1,9 @@
 //! AVX2 element-wise kernels, the same integers as the reference in
 //! `engine::kernels`: requantization (narrow and wide accumulators), the conv
 //! step, layer norm, the gate and the head's logits-to-frequencies step.
-//! Values that need 64 bits are computed four per ymm in 64-bit lanes.
+//! Values that need 64 bits are computed four per ymm in 64-bit lanes; the
+//! requantization of int32 accumulators takes eight channels at a time as two
+//! such halves, the even and the odd channels ([`requant8`]).
 //!
 //! AVX2 lacks a 64-bit arithmetic right shift, 64-bit min/max and a 64 x 64-bit
 //! multiply, so:
@@ -103,6 +105,41 @@ fn requant4(acc: __m128i, rq: &Requant, i: usize, lim: i64) -> __m128i {
     low_halves(round_shift_clamp(v, s, lim))
 }
 
+/// `clamp(rshift_round(acc[j] * m[j], s[j]), +-lim)` for channels `i..i+8`, as
+/// eight int32 lanes in order. `vpmuldq` takes the even channels from the low
+/// halves of the 64-bit lanes, and the odd ones once shifted down; the odd
+/// results go back up and are blended with the even ones (no widening or
+/// narrowing shuffles, as in the avx512 epilogue).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn requant8(acc: __m256i, rq: &Requant, i: usize, lim: i64) -> __m256i {
+    debug_assert!(i + 8 <= rq.mult.len() && i + 8 <= rq.shift.len());
+    // SAFETY: the callers guarantee i + 8 <= the lengths (32 bytes of mult, 8 of shift).
+    let (m, s) = unsafe {
+        (
+            _mm256_loadu_si256(rq.mult.as_ptr().add(i).cast()),
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(rq.shift.as_ptr().add(i).cast())),
+        )
+    };
+    let low32 = _mm256_set1_epi64x(0xFFFF_FFFF);
+    let even = _mm256_mul_epi32(acc, m);
+    let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), _mm256_srli_epi64::<32>(m));
+    let even = round_shift_clamp(even, _mm256_and_si256(s, low32), lim);
+    let odd = round_shift_clamp(odd, _mm256_srli_epi64::<32>(s), lim);
+    _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
+}
+
+/// Stores eight int32 lanes already in [-127, 127] as bytes at `out[..8]` (the
+/// saturating packs are exact on that range).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store8_q8(v: __m256i, out: &mut [i8]) {
+    assert!(out.len() >= 8);
+    let w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    // SAFETY: 8 bytes written, `out` holds at least 8.
+    unsafe { _mm_storel_epi64(out.as_mut_ptr().cast(), _mm_packs_epi16(w, w)) };
+}
+
 /// Stores four int32 lanes already in [-127, 127] as bytes (the saturating
 /// packs are exact on that range).
 #[inline]
@@ -126,6 +163,12 @@ pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
 fn requant_q8_impl(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     let n = out.len();
     let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n <= acc.len().
+        let a = unsafe { _mm256_loadu_si256(acc.as_ptr().add(i).cast()) };
+        store8_q8(requant8(a, rq, i, Q8_MAX as i64), &mut out[i..i + 8]);
+        i += 8;
+    }
     while i + 4 <= n {
         // SAFETY: i + 4 <= n <= acc.len().
         let a = unsafe { _mm_loadu_si128(acc.as_ptr().add(i).cast()) };
@@ -148,6 +191,16 @@ pub fn requant_to_q16(acc: &[i32], rq: &Requant, out: &mut [i16]) {
 fn requant_q16_impl(acc: &[i32], rq: &Requant, out: &mut [i16]) {
     let n = out.len();
     let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n <= acc.len(), and 16 bytes are written at out[i..i + 8].
+        unsafe {
+            let a = _mm256_loadu_si256(acc.as_ptr().add(i).cast());
+            let v = requant8(a, rq, i, Q16_MAX as i64);
+            let w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+            _mm_storeu_si128(out.as_mut_ptr().add(i).cast(), w);
+        }
+        i += 8;
+    }
     while i + 4 <= n {
         // SAFETY: i + 4 <= n <= acc.len(), and 8 bytes are written at out[i..i + 4].
         unsafe {
@@ -209,16 +262,7 @@ fn conv_impl(
             }
             acc
         };
-        for (half, a) in [
-            _mm256_castsi256_si128(acc),
-            _mm256_extracti128_si256::<1>(acc),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let i = c + 4 * half;
-            store4_q8(requant4(a, rq, i, Q8_MAX as i64), &mut out[i..i + 4]);
-        }
+        store8_q8(requant8(acc, rq, c, Q8_MAX as i64), &mut out[c..c + 8]);
         c += 8;
     }
 }
