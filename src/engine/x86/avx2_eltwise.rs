@@ -169,12 +169,6 @@ fn requant_q8_impl(acc: &[i32], rq: &Requant, out: &mut [i8]) {
         store8_q8(requant8(a, rq, i, Q8_MAX as i64), &mut out[i..i + 8]);
         i += 8;
     }
-    while i + 4 <= n {
-        // SAFETY: i + 4 <= n <= acc.len().
-        let a = unsafe { _mm_loadu_si128(acc.as_ptr().add(i).cast()) };
-        store4_q8(requant4(a, rq, i, Q8_MAX as i64), &mut out[i..i + 4]);
-        i += 4;
-    }
     for j in i..n {
         out[j] = requant_q8(acc[j] as i64, rq.mult[j], rq.shift[j]);
     }
@@ -200,15 +194,6 @@ fn requant_q16_impl(acc: &[i32], rq: &Requant, out: &mut [i16]) {
             _mm_storeu_si128(out.as_mut_ptr().add(i).cast(), w);
         }
         i += 8;
-    }
-    while i + 4 <= n {
-        // SAFETY: i + 4 <= n <= acc.len(), and 8 bytes are written at out[i..i + 4].
-        unsafe {
-            let a = _mm_loadu_si128(acc.as_ptr().add(i).cast());
-            let v = requant4(a, rq, i, Q16_MAX as i64);
-            _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm_packs_epi32(v, v));
-        }
-        i += 4;
     }
     for j in i..n {
         out[j] = requant_q16(acc[j] as i64, rq.mult[j], rq.shift[j]);

@@ -62,10 +62,8 @@ pub fn scan_step(
     let full = x.len() - x.len() % BLOCK;
     // One instantiation per exponent mode and increment clamp, so that neither
     // choice is a branch inside the loops.
-    let f = match (
-        Exponent::of(p.a_shift),
-        increment_clamp_needed(p.inc_shift, p.inc_max),
-    ) {
+    let mode = Exponent::of(p.a_shift);
+    let f = match (mode, increment_clamp_needed(p.inc_shift, p.inc_max)) {
         (Exponent::Wide, false) => scan_blocks::<WIDE, false>,
         (Exponent::Wide, true) => scan_blocks::<WIDE, true>,
         (Exponent::Split { .. }, false) => scan_blocks::<SPLIT, false>,
@@ -74,7 +72,7 @@ pub fn scan_step(
         (Exponent::High { .. }, true) => scan_blocks::<HIGH, true>,
     };
     // SAFETY: feature support and every slice length checked above.
-    unsafe { f(x, dt, b, c, p, h, y_acc, full) }
+    unsafe { f(x, dt, b, c, p, mode, h, y_acc, full) }
     crate::engine::kernels::scan_channels_from(full, x, dt, b, c, p, h, y_acc);
 }
 
@@ -89,7 +87,8 @@ enum Exponent {
     High { right: i64 },
 }
 
-/// `Exponent`'s variants as const parameters of `scan_blocks`.
+/// `Exponent`'s variants as const parameters of `scan_blocks` (which also gets
+/// the `Exponent` itself, for its shift constants).
 const WIDE: u8 = 0;
 const SPLIT: u8 = 1;
 const HIGH: u8 = 2;
@@ -221,6 +220,7 @@ unsafe fn scan_blocks<const MODE: u8, const CLAMP: bool>(
     b: &[i8],
     c: &[i8],
     p: &ScanLayer,
+    mode: Exponent,
     h: &mut [i32],
     y_acc: &mut [i64],
     full: usize,
@@ -228,7 +228,6 @@ unsafe fn scan_blocks<const MODE: u8, const CLAMP: bool>(
     let e = x.len();
     let s = p.inc_shift as i64;
     let ops = StateOperands::new(b, c, s >= 31);
-    let mode = Exponent::of(p.a_shift);
     let (iadd, icount) = match s {
         1..=30 => (1i32 << (s - 1), s),
         _ => (0, 0),
