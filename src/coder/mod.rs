@@ -43,6 +43,38 @@ pub const MAX_VIRTUAL_BYTES: usize = 8;
 /// valid stream is at least this long.
 pub const MIN_STREAM_LEN: usize = 8;
 
+/// The most symbols that a valid stream of `len` bytes can encode, under any
+/// tables: a decoder may reject a longer claim before decoding anything.
+///
+/// Why it holds (`docs/FORMAT.md` 9.6, "Claims a stream cannot hold"): every
+/// frequency is `>= 1`, so no symbol has more than `2^24 - 255` of the total,
+/// and each symbol multiplies `range` by at most `(2^24 - 255) / 2^24`. A valid
+/// stream of `n >= 1` symbols is read exactly, with `len - 8` renormalising
+/// shifts of 8 bits each, and ends with `range >= 2^56` after starting below
+/// `2^64`. So `n * -log2(1 - 255 / 2^24) <= 8 * (len - 7)`, and since
+/// `-log2(1 - x) > x * log2(e)` and `255 * log2(e) > 367`,
+/// `n < 8 * (len - 7) * 2^24 / 367`. A stream shorter than
+/// [`MIN_STREAM_LEN`] holds nothing.
+pub fn max_symbols(len: usize) -> u64 {
+    if len < MIN_STREAM_LEN {
+        return 0;
+    }
+    // len < 2^64 / 2^28 on every target that can hold the stream; saturate anyway.
+    (len as u64 - 7)
+        .saturating_mul(8 << PRECISION_BITS)
+        .checked_div(367)
+        .unwrap_or(u64::MAX)
+}
+
+/// [`CoderError::ClaimTooLong`] unless a `len`-byte stream can hold `claimed` symbols.
+pub fn check_claim(len: usize, claimed: u64) -> Result<(), CoderError> {
+    let max = max_symbols(len);
+    if claimed > max {
+        return Err(CoderError::ClaimTooLong { len, claimed, max });
+    }
+    Ok(())
+}
+
 /// Errors of the range coder.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CoderError {
@@ -78,6 +110,19 @@ pub enum CoderError {
         needed: usize,
         /// Length of the stream.
         len: usize,
+    },
+    /// More symbols are claimed than a stream of this length can hold
+    /// ([`max_symbols`]): rejected before decoding anything.
+    #[error(
+        "a {len}-byte range-coded stream holds at most {max} symbols, but {claimed} are claimed"
+    )]
+    ClaimTooLong {
+        /// Length of the stream.
+        len: usize,
+        /// The number of symbols claimed.
+        claimed: u64,
+        /// [`max_symbols`] of `len`.
+        max: u64,
     },
     /// The stream has bytes that the decoder did not consume.
     #[error("range-coded stream has {trailing} trailing bytes (consumed {consumed} of {len})")]
@@ -395,13 +440,15 @@ pub fn encode_all<'t>(
 /// Decodes `n` symbols from `data`, taking the table for symbol `i` from
 /// `table(i)`, and checks that `data` is consumed exactly.
 ///
-/// `n` is trusted for the output allocation only up to `data.len() * 8 + 64`
-/// symbols reserved up front; the vector grows as needed beyond that.
+/// A claim above [`max_symbols`] is refused before decoding, and `n` is trusted
+/// for the output allocation only up to `data.len() * 8 + 64` symbols
+/// reserved up front; the vector grows as needed beyond that.
 pub fn decode_all<'t>(
     data: &[u8],
     n: usize,
     mut table: impl FnMut(usize) -> &'t CumulativeFrequencies,
 ) -> Result<Vec<u8>, CoderError> {
+    check_claim(data.len(), n as u64)?;
     let mut dec = RangeDecoder::new(data)?;
     let mut out = Vec::with_capacity(n.min(data.len().saturating_mul(8).saturating_add(64)));
     for i in 0..n {

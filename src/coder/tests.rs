@@ -122,6 +122,7 @@ proptest! {
         let reference = reference_encode(&syms, |i| cf[i % cf.len()].clone());
         prop_assert_eq!(reference[0], 0);
         prop_assert_eq!(&reference[1..], &enc[..]);
+        prop_assert!(syms.len() as u64 <= max_symbols(enc.len()));
         let dec = decode_all(&enc, syms.len(), |i| &cf[i % cf.len()]).unwrap();
         prop_assert_eq!(dec, syms);
     }
@@ -325,15 +326,41 @@ fn corrupt_first_word_is_error() {
     ));
 }
 
-/// A long run of the hot symbol of the extreme table needs about one byte per
-/// 255 symbols; decoding many more symbols than the stream can hold ends with
-/// an error rather than running on.
+/// Decoding more symbols than the stream holds, but no more than its length
+/// allows ([`max_symbols`]), ends with an error rather than running on.
 #[test]
 fn overlong_decode_is_truncation() {
     let cf = CumulativeFrequencies::new(&extreme(0)).unwrap();
     let enc = encode_all(&[0u8; 10], |_| &cf);
-    let r = decode_all(&enc, 1_000_000, |_| &cf);
+    let n = usize::try_from(max_symbols(enc.len())).unwrap();
+    let r = decode_all(&enc, n, |_| &cf);
     assert!(matches!(r, Err(CoderError::Truncated { .. })), "{r:?}");
+}
+
+/// `max_symbols` holds for the cheapest possible stream (every symbol the
+/// `2^24 - 255` one), is within 15 % of its length there, and a claim one past
+/// it is refused before decoding.
+#[test]
+fn max_symbols_bounds_the_most_skewed_stream() {
+    let cf = CumulativeFrequencies::new(&extreme(7)).unwrap();
+    for n in [1usize, 1_000, 400_000, 20_000_000] {
+        let mut enc = RangeEncoder::new();
+        for _ in 0..n {
+            enc.encode(&cf, 7);
+        }
+        let stream = enc.finish();
+        let max = max_symbols(stream.len());
+        assert!(n as u64 <= max, "{n} symbols in {} bytes", stream.len());
+        if n == 20_000_000 {
+            assert!(max < n as u64 * 115 / 100, "bound {max} loose for {n}");
+        }
+        let r = decode_all(&stream, max as usize + 1, |_| &cf);
+        assert!(matches!(r, Err(CoderError::ClaimTooLong { .. })), "{r:?}");
+    }
+    assert_eq!(max_symbols(0), 0);
+    assert_eq!(max_symbols(7), 0);
+    assert_eq!(max_symbols(8), (8 << 24) / 367);
+    assert!(max_symbols(usize::MAX) > 0);
 }
 
 /// Coding overhead of the 64-bit coder over the ideal code length

@@ -285,6 +285,17 @@ pub(crate) fn parse_index(
                 compressed: compressed_size,
                 original: original_size,
             });
+        } else if codec.is_neural() {
+            // The payload (with any prefix) bounds the range-coded stream.
+            let max = crate::coder::max_symbols(compressed_size as usize);
+            if u64::from(original_size) > max {
+                return Err(ContainerError::ClaimExceedsPayload {
+                    index,
+                    compressed: compressed_size,
+                    original: original_size,
+                    max,
+                });
+            }
         }
         expected_offset = expected_offset
             .checked_add(u64::from(compressed_size))

@@ -432,6 +432,21 @@ pub enum ContainerError {
         /// Original size.
         original: u32,
     },
+    /// A neural chunk claims more bytes than its payload can encode
+    /// ([`crate::coder::max_symbols`]): no decoder step is spent on it.
+    #[error(
+        "chunk {index}: a {compressed}-byte neural payload encodes at most {max} bytes, but the index claims {original}"
+    )]
+    ClaimExceedsPayload {
+        /// Chunk number.
+        index: usize,
+        /// Payload size.
+        compressed: u32,
+        /// Original size claimed.
+        original: u32,
+        /// The most the payload can encode.
+        max: u64,
+    },
     /// The payloads do not end where the index starts.
     #[error("chunk payloads end at offset {end}, but the index starts at {index_offset}")]
     PayloadsEnd {

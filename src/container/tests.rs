@@ -351,7 +351,18 @@ fn wrong_payload_is_detected_per_chunk() {
     let mut w = ArchiveWriter::new(Vec::new(), &params(40), None).unwrap();
     w.write_encoded(&a1, Codec::Neural, &encode_chunk(&cf, &a2))
         .unwrap();
-    w.write_encoded(&a1, Codec::Neural, &[1, 2, 3]).unwrap();
+    // Too short to hold 40 symbols: the writer refuses it, as the reader would.
+    assert!(matches!(
+        w.write_encoded(&a1, Codec::Neural, &[1, 2, 3]),
+        Err(ContainerError::ClaimExceedsPayload {
+            index: 1,
+            compressed: 3,
+            original: 40,
+            max: 0
+        })
+    ));
+    w.write_encoded(&a1, Codec::Neural, &[1, 2, 3, 4, 5, 6, 7, 8, 9])
+        .unwrap();
     let a = w.finish().unwrap();
     let mut r = ArchiveReader::from_bytes(&a).unwrap();
     assert!(matches!(

@@ -134,6 +134,17 @@ impl<W: Write> ArchiveWriter<W> {
         }
         if payload.len() >= original.len() {
             self.write(original, Codec::Stored, original)
+        } else if codec.is_neural()
+            && original.len() as u64 > crate::coder::max_symbols(payload.len())
+        {
+            // No range coder output is this short (docs/FORMAT.md 9.6); the
+            // reader would reject the archive.
+            Err(ContainerError::ClaimExceedsPayload {
+                index: self.entries,
+                compressed: payload.len() as u32,
+                original: original.len() as u32,
+                max: crate::coder::max_symbols(payload.len()),
+            })
         } else {
             self.write(original, codec, payload)
         }
