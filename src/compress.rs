@@ -47,6 +47,9 @@ pub enum PipelineError {
     /// Bad parameters (chunk length, byte range).
     #[error("{0}")]
     Usage(String),
+    /// Decoding would exceed a [`DecodeLimits`] limit.
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl From<ContainerError> for PipelineError {
@@ -400,86 +403,99 @@ impl<'a> EncodedStream<'a> {
     }
 }
 
-/// Decodes one group of streams, sorted by decreasing length, stepping them
-/// together byte by byte ([`group::step_group`]). A stream that fails keeps
-/// its error; the others are unaffected.
+/// A stream of a group still being decoded.
+struct LiveStream<'a> {
+    /// Its index in the group.
+    index: usize,
+    len: usize,
+    decoder: RangeDecoder<'a>,
+    matcher: Option<MatchModel>,
+    out: Vec<u8>,
+}
+
+/// Decodes one group of streams, stepping them together byte by byte
+/// ([`group::step_group`]). A stream leaves the group as soon as it has all
+/// its bytes or fails, so a failed stream costs no further model steps (a
+/// crafted archive cannot keep the decoder busy on a stream already known to
+/// be bad); the others are unaffected. A stream claiming more bytes than its
+/// payload can encode ([`crate::coder::max_symbols`]) fails before any step.
 fn decode_group(
     model: &Model,
     prep: &Prepared,
     streams: &[EncodedStream<'_>],
     scratch: &mut GroupScratch,
 ) -> Vec<Result<Vec<u8>, CoderError>> {
-    let n = streams.len();
-    let mut results: Vec<Result<Vec<u8>, CoderError>> = Vec::with_capacity(n);
-    let mut decoders: Vec<Option<RangeDecoder<'_>>> = Vec::with_capacity(n);
-    let mut matchers: Vec<Option<MatchModel>> =
-        streams.iter().map(|s| s.mixing.model(s.len)).collect();
-    for s in streams {
-        let len = s.len;
-        match RangeDecoder::new(s.payload) {
-            Ok(d) => {
-                decoders.push(Some(d));
-                results.push(Ok(Vec::with_capacity(len)));
-            }
-            Err(e) => {
-                decoders.push(None);
-                results.push(Err(e));
-            }
+    let mut results: Vec<Result<Vec<u8>, CoderError>> =
+        (0..streams.len()).map(|_| Ok(Vec::new())).collect();
+    // The live streams occupy the first `live.len()` columns of `states`,
+    // `freqs` and `bytes`; a stream that leaves swaps with the last column.
+    // Columns are independent, so their order never changes a result.
+    let mut live: Vec<LiveStream<'_>> = Vec::with_capacity(streams.len());
+    for (index, s) in streams.iter().enumerate() {
+        let started = crate::coder::check_claim(s.payload.len(), s.len as u64)
+            .and_then(|()| RangeDecoder::new(s.payload));
+        match started {
+            Ok(decoder) if s.len == 0 => results[index] = decoder.finish().map(|()| Vec::new()),
+            Ok(decoder) => live.push(LiveStream {
+                index,
+                len: s.len,
+                decoder,
+                matcher: s.mixing.model(s.len),
+                out: Vec::with_capacity(s.len),
+            }),
+            Err(e) => results[index] = Err(e),
         }
     }
+    let n = live.len();
     let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(model)).collect();
     let mut freqs = vec![Frequencies::default(); n];
     let mut bytes = vec![PRIME_BYTE; n];
-    group::step_group(model, prep, &mut states, &bytes, &mut freqs, scratch);
-    let max_len = streams.first().map_or(0, |s| s.len);
-    for t in 0..max_len {
-        let active = streams.partition_point(|s| s.len > t);
-        for ((((dec, res), f), b), m) in decoders[..active]
-            .iter_mut()
-            .zip(results.iter_mut())
-            .zip(freqs.iter_mut())
-            .zip(bytes.iter_mut())
-            .zip(matchers.iter_mut())
-        {
-            let (Some(d), Ok(out)) = (dec.as_mut(), res.as_mut()) else {
-                // A failed stream is stepped with 0 bytes until it ends.
-                *b = 0;
+    if n > 0 {
+        group::step_group(model, prep, &mut states, &bytes, &mut freqs, scratch);
+    }
+    loop {
+        let mut k = 0;
+        while k < live.len() {
+            let s = &mut live[k];
+            if let Some(m) = s.matcher.as_mut() {
+                m.predict(&s.out, &mut freqs[k]);
+            }
+            let done = match cum(&freqs[k]).and_then(|cf| s.decoder.decode(&cf)) {
+                Ok(sym) => {
+                    s.out.push(sym);
+                    if let Some(m) = s.matcher.as_mut() {
+                        m.update(&s.out);
+                    }
+                    bytes[k] = sym;
+                    (s.out.len() == s.len).then_some(Ok(()))
+                }
+                Err(e) => Some(Err(e)),
+            };
+            let Some(outcome) = done else {
+                k += 1;
                 continue;
             };
-            if let Some(m) = m.as_mut() {
-                m.predict(out, f);
-            }
-            match cum(f).and_then(|cf| d.decode(&cf)) {
-                Ok(sym) => {
-                    out.push(sym);
-                    if let Some(m) = m.as_mut() {
-                        m.update(out);
-                    }
-                    *b = sym;
-                }
-                Err(e) => {
-                    *res = Err(e);
-                    *dec = None;
-                    *b = 0;
-                }
-            }
+            // Leaves the group: the last column takes its place (and is
+            // visited next, as column k).
+            let last = live.len() - 1;
+            states.swap(k, last);
+            freqs.swap(k, last);
+            bytes.swap(k, last);
+            let s = live.swap_remove(k);
+            results[s.index] = outcome.and_then(|()| s.decoder.finish()).map(|()| s.out);
         }
-        let stepping = streams.partition_point(|s| s.len > t + 1);
+        let n = live.len();
+        if n == 0 {
+            break;
+        }
         group::step_group(
             model,
             prep,
-            &mut states[..stepping],
-            &bytes[..stepping],
-            &mut freqs[..stepping],
+            &mut states[..n],
+            &bytes[..n],
+            &mut freqs[..n],
             scratch,
         );
-    }
-    for (dec, res) in decoders.into_iter().zip(results.iter_mut()) {
-        if let (Some(d), Ok(_)) = (dec, &res)
-            && let Err(e) = d.finish()
-        {
-            *res = Err(e);
-        }
     }
     results
 }
@@ -851,12 +867,10 @@ pub fn decompress<R: Read + Seek, W: Write>(
         )));
     }
     let chunk_len = u64::from(reader.header().params.chunk_len);
-    let first = usize::try_from(range.start / chunk_len).unwrap_or(usize::MAX);
-    let last = if range.is_empty() {
-        first
-    } else {
-        usize::try_from(range.end.div_ceil(chunk_len)).unwrap_or(usize::MAX)
-    };
+    let Range {
+        start: first,
+        end: last,
+    } = chunks_of(reader, &range);
     let mut hasher = Xxh3Default::new();
     let mut written = 0u64;
     let mut start = first;
@@ -890,6 +904,74 @@ pub fn decompress<R: Read + Seek, W: Write>(
         ));
     }
     Ok(written)
+}
+
+/// Limits for decoding untrusted archives, in the manner of xz's `--memlimit`:
+/// checked against the archive's index before any chunk is read or any model
+/// step is taken. A genuine archive can expand a few bytes into a lot (a long
+/// run of one byte costs almost nothing), so a service that decodes archives
+/// from strangers bounds the work up front with these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// The most original bytes to produce.
+    pub max_output: Option<u64>,
+    /// The most model steps to take: one per byte of every chunk whose codec
+    /// runs the network.
+    pub max_model_steps: Option<u64>,
+}
+
+impl DecodeLimits {
+    /// No limits.
+    pub const NONE: DecodeLimits = DecodeLimits {
+        max_output: None,
+        max_model_steps: None,
+    };
+
+    /// Checks decoding the original bytes `range` of `reader` (all of them
+    /// when `None`) against the limits, from the index alone.
+    pub fn check<R: Read + Seek>(
+        &self,
+        reader: &ArchiveReader<R>,
+        range: Option<&Range<u64>>,
+    ) -> Result<(), PipelineError> {
+        let (output, chunks) = match range {
+            None => (reader.total_len(), 0..reader.chunk_count()),
+            Some(r) => (r.end.saturating_sub(r.start), chunks_of(reader, r)),
+        };
+        if let Some(max) = self.max_output
+            && output > max
+        {
+            return Err(PipelineError::Limit(format!(
+                "decoding would produce {output} bytes, over the limit of {max} (--max-output)"
+            )));
+        }
+        if let Some(max) = self.max_model_steps {
+            let steps: u64 = reader.entries()[chunks]
+                .iter()
+                .filter(|e| e.codec.is_neural())
+                .map(|e| u64::from(e.original_size))
+                .sum();
+            if steps > max {
+                return Err(PipelineError::Limit(format!(
+                    "decoding would take {steps} model steps, over the limit of {max} (--max-model-steps)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The chunks that hold the original bytes `range` (empty for an empty range).
+fn chunks_of<R: Read + Seek>(reader: &ArchiveReader<R>, range: &Range<u64>) -> Range<usize> {
+    let chunk_len = u64::from(reader.header().params.chunk_len);
+    let first = usize::try_from(range.start / chunk_len).unwrap_or(usize::MAX);
+    let last = if range.is_empty() {
+        first
+    } else {
+        usize::try_from(range.end.div_ceil(chunk_len)).unwrap_or(usize::MAX)
+    };
+    let n = reader.chunk_count();
+    first.min(n)..last.min(n)
 }
 
 /// The outcome of [`verify`].

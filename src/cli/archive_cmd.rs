@@ -165,6 +165,7 @@ impl From<PipelineError> for CliError {
             PipelineError::Model(_) => exit::MODEL,
             PipelineError::Corrupt(_) => exit::CORRUPT,
             PipelineError::Usage(_) => exit::USAGE,
+            PipelineError::Limit(_) => exit::LIMIT,
         };
         CliError::new(code, e.to_string())
     }

@@ -39,6 +39,9 @@ pub mod exit {
     pub const MODEL: u8 = 4;
     /// An archive is corrupt or fails a checksum.
     pub const CORRUPT: u8 = 5;
+    /// Decoding would exceed a limit set with `--max-output` or
+    /// `--max-model-steps` (checked before any work).
+    pub const LIMIT: u8 = 6;
     /// Standard output was closed by the reader (`boa-det -dc X | head`): exit
     /// quietly with the status a shell gives a process killed by SIGPIPE.
     pub const BROKEN_PIPE: u8 = 141;

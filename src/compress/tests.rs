@@ -798,3 +798,98 @@ fn stride_trial_skips_the_first_64_kib() {
     );
     assert_eq!(decompress_bytes(&a, Some(trained().clone())).unwrap(), data);
 }
+
+/// Streams that fail leave their group at once; the others decode exactly as
+/// they do alone, whatever fails beside them and when.
+#[test]
+fn failed_streams_leave_the_group_and_others_are_unaffected() {
+    let data = text(3000);
+    let mixing = Mixing::Match;
+    let payload = encode_chunks(model(), &[&data], mixing).swap_remove(0);
+    let good = EncodedStream {
+        payload: &payload,
+        len: data.len(),
+        mixing,
+    };
+    let mut rng = SplitMix64(9);
+    let garbage: Vec<Vec<u8>> = (0..6)
+        .map(|k| {
+            let mut p = vec![0u8; 8 + 5 * k];
+            rng.fill_bytes(&mut p);
+            p
+        })
+        .collect();
+    let mut streams = vec![good];
+    for (k, p) in garbage.iter().enumerate() {
+        // Claims from short to the most the payload can hold, and one past it.
+        let len = match k {
+            0 => 10,
+            5 => crate::coder::max_symbols(p.len()) as usize + 1,
+            _ => crate::coder::max_symbols(p.len()) as usize / k,
+        };
+        streams.push(EncodedStream {
+            payload: p,
+            len,
+            mixing,
+        });
+    }
+    let results = decode_chunks(model(), &streams);
+    assert_eq!(results[0].as_deref(), Ok(&data[..]));
+    assert!(results[1..].iter().all(|r| r.is_err()), "{results:?}");
+    assert!(matches!(results[6], Err(CoderError::ClaimTooLong { .. })));
+    // Each garbage stream fails the same way alone as in the group.
+    for (k, s) in streams.iter().enumerate().skip(1) {
+        assert_eq!(decode_chunks(model(), &[*s])[0], results[k], "stream {k}");
+    }
+}
+
+/// `DecodeLimits` are checked from the index: output bytes of the range, and
+/// model steps of the neural chunks it touches (stored chunks cost none).
+#[test]
+fn decode_limits_are_checked_from_the_index() {
+    let mut data = text(4096);
+    data.extend(random(4096, 3)); // stored chunks
+    let archive = compress_bytes(model(), &data, &opts(1024, 4)).unwrap();
+    let reader = ArchiveReader::from_bytes(&archive).unwrap();
+    let neural: u64 = reader
+        .entries()
+        .iter()
+        .filter(|e| e.codec.is_neural())
+        .map(|e| u64::from(e.original_size))
+        .sum();
+    assert!(neural > 0 && neural < data.len() as u64, "{neural}");
+    let limits = |out, steps| DecodeLimits {
+        max_output: out,
+        max_model_steps: steps,
+    };
+    let total = data.len() as u64;
+    assert!(DecodeLimits::NONE.check(&reader, None).is_ok());
+    assert!(
+        limits(Some(total), Some(neural))
+            .check(&reader, None)
+            .is_ok()
+    );
+    for bad in [
+        limits(Some(total - 1), None),
+        limits(None, Some(neural - 1)),
+    ] {
+        assert!(matches!(
+            bad.check(&reader, None),
+            Err(PipelineError::Limit(_))
+        ));
+    }
+    // The stored second half costs no model step; one byte of it, one output byte.
+    let tail = total - 10..total - 9;
+    assert!(limits(Some(1), Some(0)).check(&reader, Some(&tail)).is_ok());
+    let head = 0..1;
+    assert!(
+        limits(Some(1), Some(1023))
+            .check(&reader, Some(&head))
+            .is_err()
+    );
+    assert!(
+        limits(Some(1), Some(1024))
+            .check(&reader, Some(&head))
+            .is_ok()
+    );
+}
