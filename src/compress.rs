@@ -32,6 +32,18 @@ pub const DEFAULT_CHUNK_LEN: u32 = 4 << 10;
 /// the thread count, and the output does not depend on it).
 pub const DEFAULT_WINDOW: usize = 256;
 
+/// Where progress goes: called with the number of original bytes just
+/// finished, from worker threads, as each chunk is encoded and about every
+/// [`PROGRESS_STEP`] bytes of decoding. The sum over a run is the bytes the
+/// run coded; a progress bar adds them up.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// A [`Progress`] that ignores everything.
+pub const NO_PROGRESS: Progress<'static> = &|_| {};
+
+/// Decoded bytes a group of streams accumulates before it reports progress.
+pub const PROGRESS_STEP: u64 = 1 << 16;
+
 /// Errors of the pipeline, grouped the way the CLI maps them to exit codes.
 #[derive(Debug, Error)]
 pub enum PipelineError {
@@ -331,15 +343,30 @@ fn encode_chunk(
 /// Encodes each chunk as one neural stream with `mixing`, one rayon task per
 /// chunk. Returns the payloads as the archive stores them.
 pub fn encode_chunks(model: &Model, chunks: &[&[u8]], mixing: Mixing) -> Vec<Vec<u8>> {
-    encode_chunks_trial(model, chunks, &[mixing])
+    encode_chunks_reporting(model, chunks, mixing, NO_PROGRESS)
+}
+
+/// [`encode_chunks`], reporting each chunk's length to `progress` as it is done.
+fn encode_chunks_reporting(
+    model: &Model,
+    chunks: &[&[u8]],
+    mixing: Mixing,
+    progress: Progress<'_>,
+) -> Vec<Vec<u8>> {
+    encode_chunks_trial(model, chunks, &[mixing], progress)
         .into_iter()
         .map(|mut p| p.swap_remove(0))
         .collect()
 }
 
 /// Encodes each chunk once per mixing in `mixings` (one network pass per
-/// chunk): `result[chunk][mixing]`.
-fn encode_chunks_trial(model: &Model, chunks: &[&[u8]], mixings: &[Mixing]) -> Vec<Vec<Vec<u8>>> {
+/// chunk): `result[chunk][mixing]`, reporting each chunk to `progress`.
+fn encode_chunks_trial(
+    model: &Model,
+    chunks: &[&[u8]],
+    mixings: &[Mixing],
+    progress: Progress<'_>,
+) -> Vec<Vec<Vec<u8>>> {
     let prep = Prepared::cached(model, engine::dispatch::active());
     chunks
         .par_iter()
@@ -349,7 +376,11 @@ fn encode_chunks_trial(model: &Model, chunks: &[&[u8]], mixings: &[Mixing]) -> V
                 freqs: vec![Frequencies::default(); ENCODE_BLOCK],
                 inputs: Vec::with_capacity(ENCODE_BLOCK),
             },
-            |s, c| encode_chunk(model, &prep, c, mixings, s),
+            |s, c| {
+                let payloads = encode_chunk(model, &prep, c, mixings, s);
+                progress(c.len() as u64);
+                payloads
+            },
         )
         .collect()
 }
@@ -424,6 +455,7 @@ fn decode_group(
     prep: &Prepared,
     streams: &[EncodedStream<'_>],
     scratch: &mut GroupScratch,
+    progress: Progress<'_>,
 ) -> Vec<Result<Vec<u8>, CoderError>> {
     let mut results: Vec<Result<Vec<u8>, CoderError>> =
         (0..streams.len()).map(|_| Ok(Vec::new())).collect();
@@ -453,7 +485,12 @@ fn decode_group(
     if n > 0 {
         group::step_group(model, prep, &mut states, &bytes, &mut freqs, scratch);
     }
+    let mut unreported = 0u64;
     loop {
+        unreported += live.len() as u64;
+        if unreported >= PROGRESS_STEP {
+            progress(std::mem::take(&mut unreported));
+        }
         let mut k = 0;
         while k < live.len() {
             let s = &mut live[k];
@@ -486,6 +523,9 @@ fn decode_group(
         }
         let n = live.len();
         if n == 0 {
+            if unreported > 0 {
+                progress(unreported);
+            }
             break;
         }
         group::step_group(
@@ -509,6 +549,15 @@ pub fn decode_chunks(
     model: &Model,
     streams: &[EncodedStream<'_>],
 ) -> Vec<Result<Vec<u8>, CoderError>> {
+    decode_chunks_reporting(model, streams, NO_PROGRESS)
+}
+
+/// [`decode_chunks`], reporting decoded bytes to `progress` as it goes.
+fn decode_chunks_reporting(
+    model: &Model,
+    streams: &[EncodedStream<'_>],
+    progress: Progress<'_>,
+) -> Vec<Result<Vec<u8>, CoderError>> {
     let n = streams.len();
     if n == 0 {
         return Vec::new();
@@ -524,7 +573,7 @@ pub fn decode_chunks(
         .par_chunks(g)
         .map_init(
             || GroupScratch::new(model, g),
-            |scratch, grp| decode_group(model, &prep, grp, scratch),
+            |scratch, grp| decode_group(model, &prep, grp, scratch, progress),
         )
         .flatten_iter()
         .collect();
@@ -558,7 +607,7 @@ pub fn compress<R: Read, W: Write>(
     mut input: R,
     out: W,
     opts: &CompressOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: Progress<'_>,
 ) -> Result<(W, u64), PipelineError> {
     if opts.chunk_len == 0 || opts.chunk_len > MAX_CHUNK_LEN {
         return Err(PipelineError::Usage(format!(
@@ -606,13 +655,15 @@ pub fn compress<R: Read, W: Write>(
     while got > 0 {
         let chunks: Vec<&[u8]> = buf[..got].chunks(chunk_len).collect();
         // The trial already encoded some of the first chunks with the chosen mixing.
+        let encode = |c: &[&[u8]]| encode_chunks_reporting(model, c, mixing, progress);
         let payloads = match trial_payloads.take() {
-            None => encode_chunks(model, &chunks, mixing),
+            None => encode(&chunks),
             Some(t) => {
                 let end = t.first + t.payloads.len();
-                let mut p = encode_chunks(model, &chunks[..t.first], mixing);
+                progress(chunks[t.first..end].iter().map(|c| c.len() as u64).sum());
+                let mut p = encode(&chunks[..t.first]);
                 p.extend(t.payloads);
-                p.extend(encode_chunks(model, &chunks[end..], mixing));
+                p.extend(encode(&chunks[end..]));
                 p
             }
         };
@@ -620,7 +671,6 @@ pub fn compress<R: Read, W: Write>(
             writer.write_encoded(c, codec, p)?;
         }
         done += got as u64;
-        progress(done);
         if got < buf.len() {
             break;
         }
@@ -695,7 +745,7 @@ fn choose_mixing(
         0
     };
     let trial = &chunks[first..(first + per_trial).min(chunks.len())];
-    let mut payloads = encode_chunks_trial(model, trial, &candidates);
+    let mut payloads = encode_chunks_trial(model, trial, &candidates, NO_PROGRESS);
     // What the archive would store: a payload that does not shrink its chunk
     // is replaced by the chunk.
     let size = |k: usize| -> usize {
@@ -723,7 +773,7 @@ pub fn compress_bytes(
     data: &[u8],
     opts: &CompressOptions,
 ) -> Result<Vec<u8>, PipelineError> {
-    Ok(compress(model, data, Vec::new(), opts, &mut |_| {})?.0)
+    Ok(compress(model, data, Vec::new(), opts, NO_PROGRESS)?.0)
 }
 
 /// Whether any chunk of the archive needs the model.
@@ -790,6 +840,7 @@ fn decode_window<R: Read + Seek>(
     reader: &mut ArchiveReader<R>,
     model: Option<&Model>,
     indices: Range<usize>,
+    progress: Progress<'_>,
 ) -> Vec<Result<Vec<u8>, String>> {
     let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
     let mut neural: Vec<(usize, Vec<u8>, usize, Codec)> = Vec::new();
@@ -799,6 +850,7 @@ fn decode_window<R: Read + Seek>(
             Ok(p) => {
                 let e = reader.entries()[i];
                 if e.codec == Codec::Stored {
+                    progress(p.len() as u64);
                     results.push(Ok(p));
                 } else if e.codec.is_neural() {
                     results.push(Ok(Vec::new()));
@@ -830,7 +882,10 @@ fn decode_window<R: Read + Seek>(
                 Err(e) => results[*k] = Err(format!("chunk {}: {e}", indices.start + k)),
             }
         }
-        for (k, r) in slots.into_iter().zip(decode_chunks(model, &streams)) {
+        for (k, r) in slots
+            .into_iter()
+            .zip(decode_chunks_reporting(model, &streams, progress))
+        {
             let i = indices.start + k;
             results[k] = r.map_err(|e| format!("chunk {i}: {e}"));
         }
@@ -855,7 +910,7 @@ pub fn decompress<R: Read + Seek, W: Write>(
     range: Option<Range<u64>>,
     mut out: W,
     window: usize,
-    progress: &mut dyn FnMut(u64),
+    progress: Progress<'_>,
 ) -> Result<u64, PipelineError> {
     let total = reader.total_len();
     let full = range.is_none();
@@ -876,7 +931,7 @@ pub fn decompress<R: Read + Seek, W: Write>(
     let mut start = first;
     while start < last {
         let end = (start + window.max(1)).min(last);
-        for (k, r) in decode_window(reader, model, start..end)
+        for (k, r) in decode_window(reader, model, start..end, progress)
             .into_iter()
             .enumerate()
         {
@@ -894,7 +949,6 @@ pub fn decompress<R: Read + Seek, W: Write>(
             out.write_all(&data[lo..hi])?;
             written += (hi - lo) as u64;
         }
-        progress(written);
         start = end;
     }
     out.flush()?;
@@ -961,6 +1015,20 @@ impl DecodeLimits {
     }
 }
 
+/// The original bytes that decoding `range` (everything when `None`) decodes:
+/// its chunks in full. The total of what [`decompress`] reports to its
+/// [`Progress`].
+pub fn decode_len<R: Read + Seek>(reader: &ArchiveReader<R>, range: Option<&Range<u64>>) -> u64 {
+    let chunks = match range {
+        None => return reader.total_len(),
+        Some(r) => chunks_of(reader, r),
+    };
+    reader.entries()[chunks]
+        .iter()
+        .map(|e| u64::from(e.original_size))
+        .sum()
+}
+
 /// The chunks that hold the original bytes `range` (empty for an empty range).
 fn chunks_of<R: Read + Seek>(reader: &ArchiveReader<R>, range: &Range<u64>) -> Range<usize> {
     let chunk_len = u64::from(reader.header().params.chunk_len);
@@ -997,28 +1065,23 @@ pub fn verify<R: Read + Seek>(
     reader: &mut ArchiveReader<R>,
     model: Option<&Model>,
     window: usize,
-    progress: &mut dyn FnMut(u64),
+    progress: Progress<'_>,
 ) -> VerifyReport {
     let n = reader.chunk_count();
     let mut bad = Vec::new();
     let mut hasher = Xxh3Default::new();
-    let mut done = 0u64;
     let mut start = 0;
     while start < n {
         let end = (start + window.max(1)).min(n);
-        for (k, r) in decode_window(reader, model, start..end)
+        for (k, r) in decode_window(reader, model, start..end, progress)
             .into_iter()
             .enumerate()
         {
             match r {
-                Ok(d) => {
-                    hasher.update(&d);
-                    done += d.len() as u64;
-                }
+                Ok(d) => hasher.update(&d),
                 Err(e) => bad.push((start + k, e)),
             }
         }
-        progress(done);
         start = end;
     }
     let content_ok = bad.is_empty() && hasher.digest() == reader.content_hash();
@@ -1040,7 +1103,7 @@ pub fn decompress_bytes(archive: &[u8], model: Option<Model>) -> Result<Vec<u8>,
         None,
         &mut out,
         DEFAULT_WINDOW,
-        &mut |_| {},
+        NO_PROGRESS,
     )?;
     Ok(out)
 }

@@ -184,7 +184,7 @@ fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     } else {
         let style = ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            "{bar:30} {bytes}/{total_bytes} {msg} {binary_bytes_per_sec} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         pb.set_style(style);
@@ -354,11 +354,10 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     let mut counter = CountingWriter {
         inner: out.writer(),
         n: 0,
+        pb: &pb,
     };
-    let (_, n_in) = pipeline::compress(model, reader, &mut counter, &copts, &mut |d| {
-        pb.set_position(d)
-    })
-    .map_err(|e| with_name(&name)(e.into()))?;
+    let (_, n_in) = pipeline::compress(model, reader, &mut counter, &copts, &|d| pb.inc(d))
+        .map_err(|e| with_name(&name)(e.into()))?;
     let n_out = counter.n;
     pb.finish_and_clear();
     out.commit().map_err(with_name(&name))?;
@@ -373,15 +372,23 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     Ok(())
 }
 
+/// Counts the archive bytes written, and shows the ratio so far on the
+/// progress bar (the pipeline writes each window's chunks as they are done).
 struct CountingWriter<'a> {
     inner: &'a mut dyn Write,
     n: u64,
+    pb: &'a ProgressBar,
 }
 
 impl Write for CountingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let k = self.inner.write(buf)?;
         self.n += k as u64;
+        let done = self.pb.position();
+        if done > 0 {
+            self.pb
+                .set_message(format!("ratio {:.3}", done as f64 / self.n as f64));
+        }
         Ok(k)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -442,9 +449,7 @@ fn decompress_one(
     let model =
         pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
     let range = opts.range.map(|(a, b)| a..b.unwrap_or(reader.total_len()));
-    let total = range
-        .as_ref()
-        .map_or(reader.total_len(), |r| r.end.saturating_sub(r.start));
+    let total = pipeline::decode_len(&reader, range.as_ref());
     let mut out = open_output(dest.as_deref(), opts.force, false).map_err(with_name(&name))?;
     let pb = progress_bar(Some(total), opts.quiet);
     let t0 = Instant::now();
@@ -454,7 +459,7 @@ fn decompress_one(
         range,
         out.writer(),
         opts.window,
-        &mut |d| pb.set_position(d),
+        &|d| pb.inc(d),
     )
     .map_err(|e| with_name(&name)(e.into()))?;
     pb.finish_and_clear();
@@ -472,9 +477,7 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
     let model =
         pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
     let pb = progress_bar(Some(reader.total_len()), opts.quiet);
-    let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window, &mut |d| {
-        pb.set_position(d)
-    });
+    let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window, &|d| pb.inc(d));
     pb.finish_and_clear();
     for (i, why) in &rep.bad {
         let prefix = format!("chunk {i}: ");

@@ -180,7 +180,7 @@ fn byte_ranges() {
             Some(a..b),
             &mut out,
             2,
-            &mut |_| {},
+            NO_PROGRESS,
         )
         .unwrap();
         assert_eq!(n, b - a);
@@ -194,7 +194,7 @@ fn byte_ranges() {
             Some(5..1001),
             &mut out,
             2,
-            &mut |_| {}
+            NO_PROGRESS
         )
         .is_err()
     );
@@ -208,10 +208,10 @@ fn verify_names_bad_chunk() {
     let e = r.entries()[3];
     assert_eq!(e.codec, Codec::NeuralMatch);
     let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
-    assert!(verify(&mut reader, Some(model()), 3, &mut |_| {}).ok());
+    assert!(verify(&mut reader, Some(model()), 3, NO_PROGRESS).ok());
     archive[e.offset as usize + 2] ^= 0x10;
     let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
-    let rep = verify(&mut reader, Some(model()), 3, &mut |_| {});
+    let rep = verify(&mut reader, Some(model()), 3, NO_PROGRESS);
     assert!(!rep.ok());
     assert_eq!(rep.bad.len(), 1);
     assert_eq!(rep.bad[0].0, 3);
@@ -892,4 +892,60 @@ fn decode_limits_are_checked_from_the_index() {
             .check(&reader, Some(&head))
             .is_ok()
     );
+}
+
+/// Progress adds up to the bytes each run codes, reported per chunk while
+/// compressing and per group step batch while decoding (a bar that moves
+/// before the window ends), from worker threads.
+#[test]
+fn progress_adds_up_and_moves_within_a_window() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut data = text(9000);
+    data.extend(random(3000, 4)); // stored chunks report too
+    let sum = AtomicU64::new(0);
+    let calls = AtomicU64::new(0);
+    let progress = |d: u64| {
+        sum.fetch_add(d, Ordering::Relaxed);
+        calls.fetch_add(1, Ordering::Relaxed);
+    };
+    let take = || {
+        (
+            sum.swap(0, Ordering::Relaxed),
+            calls.swap(0, Ordering::Relaxed),
+        )
+    };
+    // One window of 12 chunks: one report per chunk.
+    let o = opts(1000, 64);
+    let (archive, n) = compress(model(), &data[..], Vec::new(), &o, &progress).unwrap();
+    assert_eq!(n, data.len() as u64);
+    assert_eq!(take(), (data.len() as u64, 12));
+    let mut r = ArchiveReader::from_bytes(&archive).unwrap();
+    let mut out = Vec::new();
+    decompress(&mut r, Some(model()), None, &mut out, 64, &progress).unwrap();
+    assert_eq!(out, data);
+    assert_eq!(take().0, data.len() as u64);
+    assert!(verify(&mut r, Some(model()), 64, &progress).ok());
+    assert_eq!(take().0, data.len() as u64);
+    let range = 2500..2600;
+    out.clear();
+    decompress(
+        &mut r,
+        Some(model()),
+        Some(range.clone()),
+        &mut out,
+        64,
+        &progress,
+    )
+    .unwrap();
+    assert_eq!(out, &data[2500..2600]);
+    assert_eq!(take().0, decode_len(&r, Some(&range)));
+    assert_eq!(decode_len(&r, Some(&range)), 1000);
+    // A long decode reports before its group is done.
+    let long = text(3 * PROGRESS_STEP as usize);
+    let o = opts(3 * PROGRESS_STEP as u32, 1);
+    let archive = compress_bytes(model(), &long, &o).unwrap();
+    let mut r = ArchiveReader::from_bytes(&archive).unwrap();
+    out.clear();
+    decompress(&mut r, Some(model()), None, &mut out, 1, &progress).unwrap();
+    assert_eq!(take(), (long.len() as u64, 3));
 }
