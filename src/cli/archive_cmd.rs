@@ -56,8 +56,8 @@ pub struct ArchiveOpts {
     #[arg(long)]
     pub embed_model: bool,
     /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M [default: the
-    /// built-in model's own (256K for default v3); for other models 256K, or
-    /// 4K under arith v1].
+    /// built-in model's own (docs/MODELS.md); with --model, 256K, or 4K
+    /// under arith v1].
     #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size)]
     pub chunk_size: Option<u32>,
     /// Code with the network alone (codec `neural`), without the match model
@@ -259,6 +259,15 @@ fn display(p: &Path) -> String {
     }
 }
 
+/// `n word`, with the word in the plural unless `n` is 1.
+fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Where the output goes.
 enum Output {
     Stdout(std::io::BufWriter<std::io::Stdout>),
@@ -362,12 +371,16 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     pb.finish_and_clear();
     out.commit().map_err(with_name(&name))?;
     if !opts.quiet {
-        let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        eprintln!(
-            "{name}: {n_in} -> {n_out} bytes ({:.2}%), {:.2} MB/s",
-            100.0 * n_out as f64 / (n_in.max(1)) as f64,
-            n_in as f64 / secs / 1e6
-        );
+        if n_in == 0 {
+            eprintln!("{name}: empty input -> {n_out} bytes");
+        } else {
+            let secs = t0.elapsed().as_secs_f64().max(1e-9);
+            eprintln!(
+                "{name}: {n_in} -> {n_out} bytes ({:.2}%), {:.2} MB/s",
+                100.0 * n_out as f64 / n_in as f64,
+                n_in as f64 / secs / 1e6
+            );
+        }
     }
     Ok(())
 }
@@ -483,8 +496,8 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
     if rep.ok() {
         if !opts.quiet {
             eprintln!(
-                "{name}: OK ({} chunks, {} bytes, model {})",
-                rep.chunks,
+                "{name}: OK ({}, {} bytes, model {})",
+                count(rep.chunks, "chunk"),
                 reader.total_len(),
                 crate::model::Fingerprint(reader.header().params.model_fingerprint)
             );
@@ -498,7 +511,11 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
     } else {
         Err(CliError::new(
             exit::CORRUPT,
-            format!("{name}: {} of {} chunks are bad", rep.bad.len(), rep.chunks),
+            format!(
+                "{name}: {} of {} are bad",
+                rep.bad.len(),
+                count(rep.chunks, "chunk")
+            ),
         ))
     }
 }
@@ -567,4 +584,16 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_pluralised() {
+        assert_eq!(count(1, "chunk"), "1 chunk");
+        assert_eq!(count(0, "chunk"), "0 chunks");
+        assert_eq!(count(2, "member"), "2 members");
+    }
 }
