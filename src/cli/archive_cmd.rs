@@ -4,7 +4,7 @@ use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
 use crate::compress::{self as pipeline, CompressOptions, PipelineError};
 use crate::container::{ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST};
-use crate::io_util::AtomicFile;
+use crate::io_util::{FileId, OutputFile};
 use crate::model::Model;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -34,13 +34,15 @@ pub enum Device {
 pub struct ArchiveOpts {
     /// Input files; `-` or none reads standard input.
     pub files: Vec<PathBuf>,
-    /// Write the output to FILE (one input only).
+    /// Write the output to FILE (one input only); a device or FIFO is
+    /// written into, a regular file or link replaced only with -f.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Write to standard output.
     #[arg(short = 'c', long = "stdout")]
     pub stdout: bool,
-    /// Overwrite existing output files; allow compressed data on a terminal.
+    /// Overwrite existing output files (a link: the link itself); allow
+    /// compressed data on a terminal.
     #[arg(short = 'f', long)]
     pub force: bool,
     /// Keep the input files (the default; accepted for zstd compatibility).
@@ -221,7 +223,6 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build_global();
-    crate::io_util::install_interrupt_handler();
     let supplied = match &opts.model {
         Some(p) => Some(Model::load(p)?),
         None => None,
@@ -271,7 +272,7 @@ fn count(n: usize, word: &str) -> String {
 /// Where the output goes.
 enum Output {
     Stdout(std::io::BufWriter<std::io::Stdout>),
-    File(AtomicFile),
+    File(OutputFile),
 }
 
 impl Output {
@@ -292,14 +293,24 @@ impl Output {
                 };
                 CliError::new(code, format!("cannot write stdout: {e}"))
             }),
-            Output::File(f) => f.commit(),
+            Output::File(f) => f.commit().map(|_| ()),
         }
     }
 }
 
-fn open_output(dest: Option<&Path>, force: bool, binary: bool) -> Result<Output, CliError> {
+/// Opens the output: standard output for none, `-` or `/dev/stdout` (so a
+/// redirected standard output is written, never replaced), else `dest` by
+/// the rules of [`OutputFile::create`]. `input` is the input's identity.
+fn open_output(
+    dest: Option<&Path>,
+    force: bool,
+    binary: bool,
+    input: Option<FileId>,
+) -> Result<Output, CliError> {
     match dest {
-        Some(p) if !is_stdio(p) => Ok(Output::File(AtomicFile::create(p, force)?)),
+        Some(p) if !is_stdio(p) && p.as_os_str() != "/dev/stdout" => {
+            Ok(Output::File(OutputFile::create(p, force, input)?))
+        }
         _ => {
             if binary && !force && std::io::stdout().is_terminal() {
                 return Err(CliError::new(
@@ -326,15 +337,23 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         s.push(".boa");
         Some(PathBuf::from(s))
     };
-    let (reader, total): (Box<dyn Read>, Option<u64>) = if is_stdio(input) {
+    let (reader, meta): (Box<dyn Read>, Option<std::fs::Metadata>) = if is_stdio(input) {
         (Box::new(std::io::stdin().lock()), None)
     } else {
         let f = std::fs::File::open(input)
             .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), len)
+        let meta = f.metadata().ok();
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            meta,
+        )
     };
-    let mut out = open_output(dest.as_deref(), opts.force, true).map_err(with_name(&name))?;
+    let total = meta.as_ref().map(|m| m.len());
+    let id = match &meta {
+        Some(m) => Some(FileId::of(m)),
+        None => FileId::of_stdin(),
+    };
+    let mut out = open_output(dest.as_deref(), opts.force, true, id).map_err(with_name(&name))?;
     let pb = progress_bar(total, opts.quiet);
     let format_version = opts.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
     let copts = CompressOptions {
@@ -457,7 +476,12 @@ fn decompress_one(
     let total = range
         .as_ref()
         .map_or(reader.total_len(), |r| r.end.saturating_sub(r.start));
-    let mut out = open_output(dest.as_deref(), opts.force, false).map_err(with_name(&name))?;
+    let id = if is_stdio(input) {
+        FileId::of_stdin()
+    } else {
+        FileId::of_path(input)
+    };
+    let mut out = open_output(dest.as_deref(), opts.force, false, id).map_err(with_name(&name))?;
     let pb = progress_bar(Some(total), opts.quiet);
     let t0 = Instant::now();
     let n = pipeline::decompress(

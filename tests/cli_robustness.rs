@@ -1,0 +1,304 @@
+//! The `boa-det` binary under hostile conditions: signals mid-run, outputs
+//! that are devices, FIFOs, symbolic links or the input itself (docs/CLI.md,
+//! "Files"). Inputs are small and use the built-in model, so the suite runs
+//! in seconds.
+
+#![cfg(unix)]
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_boa-det");
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("boa-det-rob-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    /// Writes a small text input `name` and returns its path and bytes.
+    fn input(&self, name: &str, seed: u8) -> (PathBuf, Vec<u8>) {
+        let p = self.path(name);
+        let data: Vec<u8> = format!("{name}: robustness test line {seed} 0123456789\n")
+            .into_bytes()
+            .into_iter()
+            .cycle()
+            .take(1500 + 100 * seed as usize)
+            .collect();
+        std::fs::write(&p, &data).unwrap();
+        (p, data)
+    }
+    /// The names in the folder, sorted.
+    fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+    fn has_temporary(&self) -> bool {
+        self.names().iter().any(|n| n.contains("boa-det-tmp"))
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn run_in(dir: &Dir, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(&dir.0)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(o));
+    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+}
+
+fn fails(o: &Output, code: i32, says: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+    assert!(
+        stderr(o).contains(says),
+        "wanted {says:?} in: {}",
+        stderr(o)
+    );
+    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+}
+
+/// Decompresses `archive` (a path) to standard output.
+fn decoded(archive: &Path) -> Vec<u8> {
+    let o = run(&["-d", "-c", s(archive)]);
+    ok(&o);
+    o.stdout
+}
+
+/// Starts compressing ~1.5 MB with one thread, waits for its temporary
+/// output, sends `signal` and checks: exit 128 + number, no temporary or
+/// partial output left, the input intact.
+fn interrupted_by(signal: &str, number: i32) {
+    let d = Dir::new(&format!("sig{signal}"));
+    let input = d.path("big.bin");
+    // Pseudo-random bytes: every chunk runs the model at full cost.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let data: Vec<u8> = (0..1_500_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(&input, &data).unwrap();
+    let child = Command::new(BIN)
+        .args(["-q", "-T", "1", s(&input)])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !d.has_temporary() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(d.has_temporary(), "temporary output never appeared");
+    let k = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(128 + number), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("SIG{signal}")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.names(), ["big.bin"], "temporary or partial output left");
+    assert!(std::fs::read(&input).unwrap() == data, "input changed");
+}
+
+#[test]
+fn sigint_removes_the_temporary_output() {
+    interrupted_by("INT", 2);
+}
+
+#[test]
+fn sigterm_removes_the_temporary_output() {
+    interrupted_by("TERM", 15);
+}
+
+#[test]
+fn sighup_removes_the_temporary_output() {
+    interrupted_by("HUP", 1);
+}
+
+#[test]
+fn fifo_output_is_written_into() {
+    let d = Dir::new("fifo");
+    let (input, data) = d.input("in.txt", 1);
+    let fifo = d.path("pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    // No -f needed: a FIFO is written into, not replaced.
+    ok(&run(&["-q", s(&input), "-o", s(&fifo)]));
+    let archive = reader.join().unwrap();
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(!d.has_temporary());
+    let back = d.path("back.boa");
+    std::fs::write(&back, &archive).unwrap();
+    assert_eq!(decoded(&back), data);
+    // And decompression into a FIFO.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    ok(&run(&["-d", "-q", s(&back), "-o", s(&fifo)]));
+    assert_eq!(reader.join().unwrap(), data);
+}
+
+#[test]
+fn dev_null_stays_a_device() {
+    let d = Dir::new("null");
+    let (input, _) = d.input("in.txt", 1);
+    for force in [false, true] {
+        let mut args = vec!["-q", s(&input), "-o", "/dev/null"];
+        if force {
+            args.push("-f");
+        }
+        ok(&run(&args));
+        let m = std::fs::symlink_metadata("/dev/null").unwrap();
+        assert!(m.file_type().is_char_device(), "/dev/null was replaced");
+    }
+    ok(&run(&["-q", s(&input)]));
+    ok(&run(&[
+        "-d",
+        "-q",
+        s(&d.path("in.txt.boa")),
+        "-o",
+        "/dev/null",
+    ]));
+    assert!(
+        std::fs::symlink_metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    assert_eq!(d.names(), ["in.txt", "in.txt.boa"]);
+}
+
+#[test]
+fn output_that_is_the_input_is_refused() {
+    let d = Dir::new("same");
+    let (input, data) = d.input("in", 1);
+    std::os::unix::fs::symlink(&input, d.path("link")).unwrap();
+    std::fs::hard_link(&input, d.path("hard")).unwrap();
+    for out in ["in", "./in", "link", "hard", "../*/in"] {
+        let out = if out.contains('*') {
+            format!("../{}/in", d.0.file_name().unwrap().to_string_lossy())
+        } else {
+            out.to_string()
+        };
+        let o = run_in(&d, &["-q", "-f", "-o", &out, "in"]);
+        fails(&o, 2, "is the input file");
+        assert_eq!(
+            std::fs::read(&input).unwrap(),
+            data,
+            "input damaged via {out}"
+        );
+    }
+    // Standard input too.
+    let o = Command::new(BIN)
+        .current_dir(&d.0)
+        .args(["-q", "-f", "-o", "in"])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    fails(&o, 2, "is the input file");
+    // Decompression.
+    ok(&run_in(&d, &["-q", "in", "-o", "a.boa"]));
+    let archive = std::fs::read(d.path("a.boa")).unwrap();
+    let o = run_in(&d, &["-d", "-q", "-f", "-o", "./a.boa", "a.boa"]);
+    fails(&o, 2, "is the input file");
+    assert_eq!(std::fs::read(d.path("a.boa")).unwrap(), archive);
+    assert!(!d.has_temporary());
+    assert_eq!(std::fs::read(&input).unwrap(), data);
+}
+
+#[test]
+fn symbolic_link_outputs_are_never_written_through() {
+    let d = Dir::new("link");
+    let (input, data) = d.input("in.txt", 1);
+    let (target, target_data) = d.input("target", 2);
+    let link = d.path("out.boa");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    // Without -f: refused, link and target as they were.
+    let o = run(&["-q", s(&input), "-o", s(&link)]);
+    fails(&o, 3, "symbolic link");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), target_data);
+    // A dangling link is refused too, and nothing is created at its target.
+    let dangling = d.path("dangling.boa");
+    std::os::unix::fs::symlink(d.path("nowhere"), &dangling).unwrap();
+    fails(
+        &run(&["-q", s(&input), "-o", s(&dangling)]),
+        3,
+        "symbolic link",
+    );
+    assert!(!d.path("nowhere").exists());
+    // With -f: the link itself is replaced; the target is untouched.
+    ok(&run(&["-q", "-f", s(&input), "-o", s(&link)]));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+    assert_eq!(std::fs::read(&target).unwrap(), target_data);
+    assert_eq!(decoded(&link), data);
+    // A folder is never an output.
+    std::fs::create_dir(d.path("folder")).unwrap();
+    fails(
+        &run(&["-q", "-f", s(&input), "-o", s(&d.path("folder"))]),
+        3,
+        "is a directory",
+    );
+    assert!(!d.has_temporary());
+}
