@@ -1,7 +1,8 @@
 //! The `boa-det` binary under hostile conditions: signals mid-run, outputs
-//! that are devices, FIFOs, symbolic links or the input itself (docs/CLI.md,
-//! "Files"). Inputs are small and use the built-in model, so the suite runs
-//! in seconds.
+//! that are devices, FIFOs, symbolic links or the input itself, several
+//! inputs with failures, concatenated archives and `-r`
+//! (docs/CLI.md, "Files" and "Several inputs"). Inputs are small and use the
+//! built-in model, so the suite runs in seconds.
 
 #![cfg(unix)]
 
@@ -301,4 +302,149 @@ fn symbolic_link_outputs_are_never_written_through() {
         "is a directory",
     );
     assert!(!d.has_temporary());
+}
+
+#[test]
+fn several_inputs_go_on_past_a_missing_one() {
+    let d = Dir::new("multi");
+    let (a, a_data) = d.input("a", 1);
+    let (b, b_data) = d.input("b", 2);
+    let missing = d.path("missing");
+    let o = run(&["-q", s(&a), s(&missing), s(&b)]);
+    fails(&o, 3, "missing");
+    assert!(
+        stderr(&o).contains("1 of 3 inputs failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(decoded(&d.path("a.boa")), a_data);
+    assert_eq!(decoded(&d.path("b.boa")), b_data);
+    let (ab, mb, bb) = (d.path("a.boa"), d.path("missing.boa"), d.path("b.boa"));
+    for mode in ["-t", "-l"] {
+        let o = run(&["-q", mode, s(&ab), s(&mb), s(&bb)]);
+        fails(&o, 3, "1 of 3 inputs failed");
+    }
+    std::fs::remove_file(&a).unwrap();
+    std::fs::remove_file(&b).unwrap();
+    let o = run(&["-d", "-q", s(&ab), s(&mb), s(&bb)]);
+    fails(&o, 3, "missing.boa");
+    assert_eq!(std::fs::read(&a).unwrap(), a_data);
+    assert_eq!(std::fs::read(&b).unwrap(), b_data);
+    // The first failure's code: a corrupt archive (5) before a missing one (3).
+    std::fs::write(d.path("bad.boa"), b"not an archive").unwrap();
+    let o = run(&["-t", "-q", s(&d.path("bad.boa")), s(&mb), s(&ab)]);
+    fails(&o, 5, "2 of 3 inputs failed");
+    // A folder without -r is a failed input.
+    let o = run(&["-q", "-c", s(&d.0), s(&a)]);
+    fails(&o, 3, "is a directory");
+}
+
+#[test]
+fn stdout_with_several_inputs_is_a_concatenation_that_decodes() {
+    let d = Dir::new("concat");
+    let (a, a_data) = d.input("a", 1);
+    let (b, b_data) = d.input("b", 3);
+    let o = run(&["-q", "-c", s(&a), s(&b)]);
+    ok(&o);
+    let cat = d.path("ab.boa");
+    std::fs::write(&cat, &o.stdout).unwrap();
+    let both: Vec<u8> = a_data.iter().chain(&b_data).copied().collect();
+    assert_eq!(decoded(&cat), both);
+    // Through standard input too.
+    let o = Command::new(BIN)
+        .args(["-d", "-c"])
+        .stdin(std::fs::File::open(&cat).unwrap())
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(o.stdout, both);
+    // A byte range across the boundary.
+    let lo = a_data.len() - 10;
+    let o = run(&[
+        "-d",
+        "-c",
+        "--range",
+        &format!("{lo}..{}", lo + 25),
+        s(&cat),
+    ]);
+    ok(&o);
+    assert_eq!(o.stdout, both[lo..lo + 25]);
+    let o = run(&[
+        "-d",
+        "-c",
+        "--range",
+        &format!("0..{}", both.len() + 1),
+        s(&cat),
+    ]);
+    fails(&o, 2, "outside");
+    let o = run(&["-t", s(&cat)]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("OK (2 members, 2 chunks"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["-l", s(&cat)]);
+    ok(&o);
+    let listing = String::from_utf8_lossy(&o.stdout);
+    assert!(listing.contains("members:         2"), "{listing}");
+    assert!(
+        listing.contains(&format!("original size:   {}", both.len())),
+        "{listing}"
+    );
+    // Decompressing several archives to stdout concatenates their contents.
+    ok(&run(&["-q", s(&a), s(&b)]));
+    let o = run(&["-d", "-c", s(&d.path("a.boa")), s(&d.path("b.boa"))]);
+    ok(&o);
+    assert_eq!(o.stdout, both);
+    // Bytes after or before the archives are still refused.
+    let mut tail = std::fs::read(&cat).unwrap();
+    tail.extend_from_slice(b"junk");
+    std::fs::write(&cat, &tail).unwrap();
+    fails(&run(&["-t", s(&cat)]), 5, "not a valid .boa archive");
+    let mut head = b"junk".to_vec();
+    head.extend_from_slice(&tail[..tail.len() - 4]);
+    std::fs::write(&cat, &head).unwrap();
+    fails(&run(&["-t", s(&cat)]), 5, "not an archive");
+    // A damaged chunk is named with its member.
+    let mut bad = tail[..tail.len() - 4].to_vec();
+    let second = std::fs::read(d.path("a.boa")).unwrap().len();
+    bad[second + 50] ^= 0x10;
+    std::fs::write(&cat, &bad).unwrap();
+    fails(&run(&["-t", s(&cat)]), 5, "member 2: chunk 0 is bad");
+    let out = d.path("out");
+    fails(&run(&["-d", s(&cat), "-o", s(&out)]), 5, "member 2");
+    assert!(!out.exists() && !d.has_temporary());
+}
+
+#[test]
+fn recursive_walk_compresses_and_restores_a_tree() {
+    let d = Dir::new("tree");
+    std::fs::create_dir_all(d.path("t/sub/deeper")).unwrap();
+    let files = ["t/one", "t/sub/two", "t/sub/deeper/three"];
+    let mut contents = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        contents.push(d.input(f, i as u8).1);
+    }
+    // A link back up (a loop if followed) and a dangling link.
+    std::os::unix::fs::symlink(d.path("t"), d.path("t/sub/up")).unwrap();
+    std::os::unix::fs::symlink(d.path("t/gone"), d.path("t/sub/dangling")).unwrap();
+    let o = run(&["-q", "-r", s(&d.path("t"))]);
+    fails(&o, 3, "dangling");
+    for f in files {
+        assert!(d.path(&format!("{f}.boa")).exists(), "{f}.boa missing");
+    }
+    // The archives are not compressed again on a second run.
+    let o = run(&["-q", "-r", "-f", s(&d.path("t"))]);
+    assert!(!stderr(&o).contains(".boa.boa"));
+    assert!(!d.path("t/one.boa.boa").exists());
+    std::fs::remove_file(d.path("t/sub/dangling")).unwrap();
+    ok(&run(&["-t", "-q", "-r", s(&d.path("t"))]));
+    for f in files {
+        std::fs::remove_file(d.path(f)).unwrap();
+    }
+    ok(&run(&["-d", "-q", "-r", s(&d.path("t"))]));
+    for (f, want) in files.iter().zip(&contents) {
+        assert_eq!(&std::fs::read(d.path(f)).unwrap(), want);
+    }
 }

@@ -1,14 +1,20 @@
 //! `compress`, `decompress`, `verify`, `list` (and `-z`, `-d`, `-t`, `-l`).
 
+use super::inputs;
 use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
 use crate::compress::{self as pipeline, CompressOptions, PipelineError};
-use crate::container::{ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST};
+use crate::container::{
+    ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window,
+    member_ranges,
+};
 use crate::io_util::{FileId, OutputFile};
 use crate::model::Model;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fs::{File, Metadata};
 use std::io::{IsTerminal, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -32,7 +38,7 @@ pub enum Device {
 /// Options shared by the archive commands.
 #[derive(Args, Debug, Clone)]
 pub struct ArchiveOpts {
-    /// Input files; `-` or none reads standard input.
+    /// Input files (with -r also folders); `-` or none reads standard input.
     pub files: Vec<PathBuf>,
     /// Write the output to FILE (one input only); a device or FIFO is
     /// written into, a regular file or link replaced only with -f.
@@ -48,6 +54,10 @@ pub struct ArchiveOpts {
     /// Keep the input files (the default; accepted for zstd compatibility).
     #[arg(short = 'k', long)]
     pub keep: bool,
+    /// Process the files in folders, recursively (compress: every file not
+    /// ending in .boa; the other modes: every .boa file).
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
     /// Worker threads; 0 = all cores.
     #[arg(short = 'T', long = "threads", value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -193,7 +203,48 @@ fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
     pb
 }
 
-/// Runs `mode` on every input.
+/// Whether `-r` picks up `path` for `mode`: compression takes every file not
+/// already ending in `.boa`, the other modes every file ending in it.
+fn wanted(mode: Mode, path: &Path) -> bool {
+    let is_archive = path.as_os_str().as_encoded_bytes().ends_with(b".boa");
+    (mode == Mode::Compress) != is_archive
+}
+
+/// The failures of a run: with several inputs each is reported when it
+/// happens and the others go on; the exit code is the first failure's.
+struct Failures {
+    several: bool,
+    first: Option<CliError>,
+    count: usize,
+}
+
+impl Failures {
+    /// Records `e`. A closed standard output ends the run at once.
+    fn add(&mut self, e: CliError) -> Result<(), CliError> {
+        if e.code == exit::BROKEN_PIPE {
+            return Err(e);
+        }
+        self.count += 1;
+        if self.several {
+            eprintln!("boa-det: {}", e.message);
+        }
+        self.first.get_or_insert(e);
+        Ok(())
+    }
+
+    fn finish(self, inputs: usize) -> Result<(), CliError> {
+        match self.first {
+            None => Ok(()),
+            Some(e) if !self.several => Err(e),
+            Some(e) => Err(CliError::new(
+                e.code,
+                format!("{} of {inputs} inputs failed", self.count),
+            )),
+        }
+    }
+}
+
+/// Runs `mode` on every input (docs/CLI.md, "Several inputs").
 pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
     if opts.device == Device::Cuda {
         return Err(CliError::new(
@@ -201,21 +252,28 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
             "CUDA backend not available in this build (use --device cpu or auto)",
         ));
     }
-    let files = if opts.files.is_empty() {
+    if opts.range.is_some() && mode != Mode::Decompress {
+        return Err(CliError::new(
+            exit::USAGE,
+            "--range applies to decompress only",
+        ));
+    }
+    let named = if opts.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         opts.files.clone()
     };
-    if files.len() > 1 && opts.output.is_some() {
+    if named.len() > 1 && opts.output.is_some() {
         return Err(CliError::new(
             exit::USAGE,
             "-o FILE needs exactly one input",
         ));
     }
-    if opts.range.is_some() && mode != Mode::Decompress {
+    let inputs = inputs::expand(&named, opts.recursive, |p| wanted(mode, p));
+    if inputs.files.len() > 1 && opts.output.is_some() {
         return Err(CliError::new(
             exit::USAGE,
-            "--range applies to decompress only",
+            "-o FILE needs exactly one input",
         ));
     }
     // `-T 0` (rayon's default) uses all cores. A second call (tests running
@@ -234,18 +292,30 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
         (Mode::Compress, Some(m)) => Some(m.clone()),
         _ => None,
     };
-    for f in &files {
-        match mode {
+    let count = inputs.files.len() + inputs.errors.len();
+    let mut failures = Failures {
+        several: count > 1,
+        first: None,
+        count: 0,
+    };
+    for e in inputs.errors {
+        failures.add(e)?;
+    }
+    for f in &inputs.files {
+        let result = match mode {
             Mode::Compress => {
                 let model = compress_model.as_ref().expect("resolved for compression");
-                compress_one(f, &opts, model)?
+                compress_one(f, &opts, model)
             }
-            Mode::Decompress => decompress_one(f, &opts, supplied.clone())?,
-            Mode::Verify => verify_one(f, &opts, supplied.clone())?,
-            Mode::List => list_one(f, &opts)?,
+            Mode::Decompress => decompress_one(f, &opts, supplied.clone()),
+            Mode::Verify => verify_one(f, &opts, supplied.clone()),
+            Mode::List => list_one(f, &opts),
+        };
+        if let Err(e) = result {
+            failures.add(e)?;
         }
     }
-    Ok(())
+    failures.finish(count)
 }
 
 fn is_stdio(p: &Path) -> bool {
@@ -326,6 +396,26 @@ fn open_output(
     }
 }
 
+/// An opened input file and its metadata.
+struct InputFile {
+    file: File,
+    meta: Metadata,
+}
+
+fn open_input_file(input: &Path) -> Result<InputFile, CliError> {
+    let name = display(input);
+    let cannot = |e: std::io::Error| CliError::new(exit::IO, format!("{name}: cannot read: {e}"));
+    let file = File::open(input).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if meta.is_dir() {
+        return Err(CliError::new(
+            exit::IO,
+            format!("{name}: is a directory (use -r to process the files in it)"),
+        ));
+    }
+    Ok(InputFile { file, meta })
+}
+
 fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {
     let name = display(input);
     let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
@@ -337,22 +427,24 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         s.push(".boa");
         Some(PathBuf::from(s))
     };
-    let (reader, meta): (Box<dyn Read>, Option<std::fs::Metadata>) = if is_stdio(input) {
+    let (reader, source): (Box<dyn Read>, Option<InputFile>) = if is_stdio(input) {
         (Box::new(std::io::stdin().lock()), None)
     } else {
-        let f = std::fs::File::open(input)
+        let f = open_input_file(input)?;
+        let r = f
+            .file
+            .try_clone()
             .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
-        let meta = f.metadata().ok();
         (
-            Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
-            meta,
+            Box::new(std::io::BufReader::with_capacity(1 << 20, r)),
+            Some(f),
         )
     };
-    let total = meta.as_ref().map(|m| m.len());
-    let id = match &meta {
-        Some(m) => Some(FileId::of(m)),
+    let id = match &source {
+        Some(f) => Some(FileId::of(&f.meta)),
         None => FileId::of_stdin(),
     };
+    let total = source.as_ref().map(|f| f.meta.len());
     let mut out = open_output(dest.as_deref(), opts.force, true, id).map_err(with_name(&name))?;
     let pb = progress_bar(total, opts.quiet);
     let format_version = opts.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
@@ -420,30 +512,68 @@ impl Write for CountingWriter<'_> {
     }
 }
 
-fn open_archive(input: &Path) -> Result<ArchiveReader<Box<dyn ReadSeek>>, CliError> {
-    let name = display(input);
-    let src: Box<dyn ReadSeek> = if is_stdio(input) {
-        let limit = spool::memory_limit().map_err(|e| CliError::new(exit::USAGE, e))?;
-        spool::spool(std::io::stdin().lock(), limit).map_err(|e| {
-            CliError::new(
-                exit::IO,
-                format!(
-                    "{name}: cannot read (an archive on stdin is spooled to a temporary file past {limit} bytes): {e}"
-                ),
-            )
-        })?
-    } else {
-        let f = std::fs::File::open(input)
-            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
-        Box::new(std::io::BufReader::new(f))
-    };
-    ArchiveReader::open(src).map_err(|e| {
-        let code = match e {
-            ContainerError::Io(_) => exit::IO,
-            _ => exit::CORRUPT,
+/// An archive input, seekable: a file, or standard input spooled.
+struct ArchiveSource {
+    src: Box<dyn ReadSeek>,
+    /// The file's metadata; `None` for standard input.
+    meta: Option<Metadata>,
+    /// The byte ranges of its members (one unless archives were concatenated).
+    members: Vec<Range<u64>>,
+}
+
+/// One member of an [`ArchiveSource`], opened.
+type Member<'a> = ArchiveReader<Window<&'a mut Box<dyn ReadSeek>>>;
+
+impl ArchiveSource {
+    fn open(input: &Path) -> Result<ArchiveSource, CliError> {
+        let name = display(input);
+        let (mut src, meta): (Box<dyn ReadSeek>, _) = if is_stdio(input) {
+            let limit = spool::memory_limit().map_err(|e| CliError::new(exit::USAGE, e))?;
+            let src = spool::spool(std::io::stdin().lock(), limit).map_err(|e| {
+                CliError::new(
+                    exit::IO,
+                    format!(
+                        "{name}: cannot read (an archive on stdin is spooled to a temporary file past {limit} bytes): {e}"
+                    ),
+                )
+            })?;
+            (src, None)
+        } else {
+            let f = open_input_file(input)?;
+            (Box::new(std::io::BufReader::new(f.file)), Some(f.meta))
         };
-        CliError::new(code, format!("{name}: not a valid .boa archive: {e}"))
-    })
+        let members = member_ranges(&mut src).map_err(|e| {
+            let code = match e {
+                MembersError::Archive(ContainerError::Io(_)) => exit::IO,
+                _ => exit::CORRUPT,
+            };
+            CliError::new(code, format!("{name}: not a valid .boa archive: {e}"))
+        })?;
+        Ok(ArchiveSource { src, meta, members })
+    }
+
+    /// Opens member `k` (already validated by [`member_ranges`]).
+    fn member(&mut self, k: usize, name: &str) -> Result<Member<'_>, CliError> {
+        let range = self.members[k].clone();
+        ArchiveReader::open(Window::new(&mut self.src, range))
+            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))
+    }
+
+    /// The original length of every member.
+    fn member_lens(&mut self, name: &str) -> Result<Vec<u64>, CliError> {
+        (0..self.members.len())
+            .map(|k| Ok(self.member(k, name)?.total_len()))
+            .collect()
+    }
+
+    /// The label of member `k` in messages: the name alone for a single archive.
+    fn label(&self, name: &str, k: usize) -> String {
+        if self.members.len() == 1 {
+            name.to_string()
+        } else {
+            format!("{name}: member {}", k + 1)
+        }
+    }
 }
 
 fn decompress_one(
@@ -469,30 +599,57 @@ fn decompress_one(
             }
         }
     };
-    let mut reader = open_archive(input)?;
-    let model =
-        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
-    let range = opts.range.map(|(a, b)| a..b.unwrap_or(reader.total_len()));
-    let total = range
-        .as_ref()
-        .map_or(reader.total_len(), |r| r.end.saturating_sub(r.start));
-    let id = if is_stdio(input) {
-        FileId::of_stdin()
-    } else {
-        FileId::of_path(input)
+    let mut source = ArchiveSource::open(input)?;
+    let lens = source.member_lens(&name)?;
+    let total: u64 = lens.iter().sum();
+    let want = match opts.range {
+        None => 0..total,
+        Some((a, b)) => {
+            let end = b.unwrap_or(total);
+            if a > end || end > total {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    format!("{name}: byte range {a}..{end} is outside the archive's {total} bytes"),
+                ));
+            }
+            a..end
+        }
+    };
+    let id = match &source.meta {
+        Some(m) => Some(FileId::of(m)),
+        None => FileId::of_stdin(),
     };
     let mut out = open_output(dest.as_deref(), opts.force, false, id).map_err(with_name(&name))?;
-    let pb = progress_bar(Some(total), opts.quiet);
+    let pb = progress_bar(Some(want.end - want.start), opts.quiet);
     let t0 = Instant::now();
-    let n = pipeline::decompress(
-        &mut reader,
-        model.as_ref(),
-        range,
-        out.writer(),
-        opts.window,
-        &mut |d| pb.set_position(d),
-    )
-    .map_err(|e| with_name(&name)(e.into()))?;
+    let mut n = 0u64;
+    let mut base = 0u64;
+    for (k, len) in lens.iter().enumerate() {
+        let member = base..base + len;
+        base += len;
+        // The part of `want` in this member, relative to its start.
+        let local = want.start.max(member.start)..want.end.min(member.end);
+        if opts.range.is_some() && local.is_empty() {
+            continue;
+        }
+        let label = source.label(&name, k);
+        let mut reader = source.member(k, &name)?;
+        let model = pipeline::resolve_model(&mut reader, supplied.clone())
+            .map_err(|e| with_name(&label)(e.into()))?;
+        let range = opts
+            .range
+            .map(|_| local.start - member.start..local.end - member.start);
+        let done = n;
+        n += pipeline::decompress(
+            &mut reader,
+            model.as_ref(),
+            range,
+            out.writer(),
+            opts.window,
+            &mut |d| pb.set_position(done + d),
+        )
+        .map_err(|e| with_name(&label)(e.into()))?;
+    }
     pb.finish_and_clear();
     out.commit().map_err(with_name(&name))?;
     if opts.verbose && !opts.quiet {
@@ -502,41 +659,50 @@ fn decompress_one(
     Ok(())
 }
 
-fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Result<(), CliError> {
-    let name = display(input);
-    let mut reader = open_archive(input)?;
+/// What a verified member holds.
+struct Verified {
+    chunks: usize,
+    bytes: u64,
+    model: crate::model::Fingerprint,
+}
+
+fn verify_member(
+    source: &mut ArchiveSource,
+    k: usize,
+    name: &str,
+    opts: &ArchiveOpts,
+    supplied: Option<Model>,
+    pb: &ProgressBar,
+    done: u64,
+) -> Result<Verified, CliError> {
+    let label = source.label(name, k);
+    let mut reader = source.member(k, name)?;
     let model =
-        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
-    let pb = progress_bar(Some(reader.total_len()), opts.quiet);
+        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&label)(e.into()))?;
     let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window, &mut |d| {
-        pb.set_position(d)
+        pb.set_position(done + d)
     });
-    pb.finish_and_clear();
     for (i, why) in &rep.bad {
         let prefix = format!("chunk {i}: ");
         let why = why.strip_prefix(&prefix).unwrap_or(why);
-        eprintln!("{name}: chunk {i} is bad: {why}");
+        eprintln!("{label}: chunk {i} is bad: {why}");
     }
     if rep.ok() {
-        if !opts.quiet {
-            eprintln!(
-                "{name}: OK ({}, {} bytes, model {})",
-                count(rep.chunks, "chunk"),
-                reader.total_len(),
-                crate::model::Fingerprint(reader.header().params.model_fingerprint)
-            );
-        }
-        Ok(())
+        Ok(Verified {
+            chunks: rep.chunks,
+            bytes: reader.total_len(),
+            model: crate::model::Fingerprint(reader.header().params.model_fingerprint),
+        })
     } else if rep.bad.is_empty() {
         Err(CliError::new(
             exit::CORRUPT,
-            format!("{name}: content checksum mismatch"),
+            format!("{label}: content checksum mismatch"),
         ))
     } else {
         Err(CliError::new(
             exit::CORRUPT,
             format!(
-                "{name}: {} of {} are bad",
+                "{label}: {} of {} are bad",
                 rep.bad.len(),
                 count(rep.chunks, "chunk")
             ),
@@ -544,24 +710,70 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
     }
 }
 
-fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
+fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Result<(), CliError> {
     let name = display(input);
-    let reader = open_archive(input)?;
-    let h = *reader.header();
-    let total = reader.total_len();
-    let file_len = reader.file_len();
-    let codecs: Vec<String> = Codec::ALL
-        .iter()
-        .map(|&c| (c, reader.entries().iter().filter(|e| e.codec == c).count()))
-        .filter(|&(_, n)| n > 0)
-        .map(|(c, n)| format!("{} x{n}", c.name()))
-        .collect();
-    outln!("{name}");
-    outln!("  original size:   {total}");
-    outln!("  archive size:    {file_len}");
+    let mut source = ArchiveSource::open(input)?;
+    let lens = source.member_lens(&name)?;
+    let several = lens.len() > 1;
+    let pb = progress_bar(Some(lens.iter().sum()), opts.quiet);
+    let mut good = Vec::new();
+    let mut failures = Failures {
+        several,
+        first: None,
+        count: 0,
+    };
+    let mut done = 0;
+    for (k, len) in lens.iter().enumerate() {
+        match verify_member(&mut source, k, &name, opts, supplied.clone(), &pb, done) {
+            Ok(v) => good.push(v),
+            Err(e) => failures.add(e)?,
+        }
+        done += len;
+    }
+    pb.finish_and_clear();
+    if let Some(e) = failures.first {
+        return Err(if several {
+            CliError::new(
+                e.code,
+                format!(
+                    "{name}: {} of {} members are bad",
+                    failures.count,
+                    lens.len()
+                ),
+            )
+        } else {
+            e
+        });
+    }
+    if !opts.quiet {
+        let mut models: Vec<String> = Vec::new();
+        for v in &good {
+            let m = v.model.to_string();
+            if !models.contains(&m) {
+                models.push(m);
+            }
+        }
+        let members = if several {
+            format!("{}, ", count(lens.len(), "member"))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{name}: OK ({members}{}, {} bytes, {} {})",
+            count(good.iter().map(|v| v.chunks).sum(), "chunk"),
+            good.iter().map(|v| v.bytes).sum::<u64>(),
+            if models.len() == 1 { "model" } else { "models" },
+            models.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The ratio line of `list`: original / archive, as `bench` and `model eval`
+/// report it, and bits per original byte.
+fn list_ratio(indent: &str, total: u64, file_len: u64) -> Result<(), CliError> {
     outln!(
-        // original / archive, as `bench` and `model eval` report it
-        "  ratio:           {:.3} ({:.3} bits/byte)",
+        "{indent}ratio:           {:.3} ({:.3} bits/byte)",
         if file_len == 0 {
             0.0
         } else {
@@ -573,13 +785,35 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
             8.0 * file_len as f64 / total as f64
         }
     );
+    Ok(())
+}
+
+/// Lists one archive (a member starting at byte `base` of the file).
+fn list_member(
+    reader: &Member<'_>,
+    indent: &str,
+    base: u64,
+    verbose: bool,
+) -> Result<(), CliError> {
+    let h = *reader.header();
+    let total = reader.total_len();
+    let file_len = reader.file_len();
+    let codecs: Vec<String> = Codec::ALL
+        .iter()
+        .map(|&c| (c, reader.entries().iter().filter(|e| e.codec == c).count()))
+        .filter(|&(_, n)| n > 0)
+        .map(|(c, n)| format!("{} x{n}", c.name()))
+        .collect();
+    outln!("{indent}original size:   {total}");
+    outln!("{indent}archive size:    {file_len}");
+    list_ratio(indent, total, file_len)?;
     outln!(
-        "  chunks:          {} of {} bytes",
+        "{indent}chunks:          {} of {} bytes",
         reader.chunk_count(),
         h.params.chunk_len
     );
     outln!(
-        "  codecs:          {}",
+        "{indent}codecs:          {}",
         if codecs.is_empty() {
             "-".into()
         } else {
@@ -587,25 +821,48 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
         }
     );
     outln!(
-        "  model:           {}{}",
+        "{indent}model:           {}{}",
         crate::model::Fingerprint(h.params.model_fingerprint),
         match reader.model_blob_len() {
             Some(l) => format!(" (embedded, {l} bytes)"),
             None => String::new(),
         }
     );
-    outln!("  format version:  {}", h.params.format_version);
-    outln!("  arith version:   {}", h.params.arith_version);
-    if opts.verbose {
+    outln!("{indent}format version:  {}", h.params.format_version);
+    outln!("{indent}arith version:   {}", h.params.arith_version);
+    if verbose {
         for (i, e) in reader.entries().iter().enumerate() {
             outln!(
-                "  chunk {i}: {} {} -> {} bytes at {}",
+                "{indent}chunk {i}: {} {} -> {} bytes at {}",
                 e.codec.name(),
                 e.original_size,
                 e.compressed_size,
-                e.offset
+                base + e.offset
             );
         }
+    }
+    Ok(())
+}
+
+fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
+    let name = display(input);
+    let mut source = ArchiveSource::open(input)?;
+    outln!("{name}");
+    if source.members.len() == 1 {
+        let reader = source.member(0, &name)?;
+        return list_member(&reader, "  ", 0, opts.verbose);
+    }
+    let total: u64 = source.member_lens(&name)?.iter().sum();
+    let file_len = source.members.last().map_or(0, |r| r.end);
+    outln!("  members:         {}", source.members.len());
+    outln!("  original size:   {total}");
+    outln!("  archive size:    {file_len}");
+    list_ratio("  ", total, file_len)?;
+    for k in 0..source.members.len() {
+        let range = source.members[k].clone();
+        outln!("  member {} (bytes {}..{}):", k + 1, range.start, range.end);
+        let reader = source.member(k, &name)?;
+        list_member(&reader, "    ", range.start, opts.verbose)?;
     }
     Ok(())
 }
@@ -613,6 +870,16 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recursion_picks_archives_or_the_rest() {
+        assert!(wanted(Mode::Compress, Path::new("d/x.txt")));
+        assert!(!wanted(Mode::Compress, Path::new("d/x.boa")));
+        for m in [Mode::Decompress, Mode::Verify, Mode::List] {
+            assert!(wanted(m, Path::new("d/x.boa")));
+            assert!(!wanted(m, Path::new("d/x.boa.txt")));
+        }
+    }
 
     #[test]
     fn counts_are_pluralised() {

@@ -20,6 +20,7 @@ macro_rules! out {
 
 mod archive_cmd;
 mod bench_cmd;
+mod inputs;
 mod model_cmd;
 mod spool;
 
