@@ -1,6 +1,6 @@
 //! The `boa-det` binary under hostile conditions: signals mid-run, outputs
 //! that are devices, FIFOs, symbolic links or the input itself, several
-//! inputs with failures, concatenated archives and `-r`
+//! inputs with failures, concatenated archives, `--rm` and `-r`
 //! (docs/CLI.md, "Files" and "Several inputs"). Inputs are small and use the
 //! built-in model, so the suite runs in seconds.
 
@@ -418,6 +418,55 @@ fn stdout_with_several_inputs_is_a_concatenation_that_decodes() {
 }
 
 #[test]
+fn rm_removes_inputs_only_after_a_checked_output() {
+    let d = Dir::new("rm");
+    let (a, a_data) = d.input("a", 1);
+    let boa = d.path("a.boa");
+    ok(&run(&["-q", "--rm", s(&a)]));
+    assert!(!a.exists());
+    assert_eq!(decoded(&boa), a_data);
+    ok(&run(&["-d", "-q", "--rm", s(&boa)]));
+    assert!(!boa.exists());
+    assert_eq!(std::fs::read(&a).unwrap(), a_data);
+    // Failures keep the input: an existing output without -f, a folder that
+    // does not exist.
+    std::fs::write(&boa, b"in the way").unwrap();
+    fails(&run(&["-q", "--rm", s(&a)]), 3, "already exists");
+    assert_eq!(std::fs::read(&a).unwrap(), a_data);
+    std::fs::remove_file(&boa).unwrap();
+    let far = d.path("no/such/folder/a.boa");
+    fails(
+        &run(&["-q", "--rm", s(&a), "-o", s(&far)]),
+        3,
+        "cannot write",
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), a_data);
+    // Outputs that cannot be checked afterwards keep the input.
+    let o = run(&["--rm", "-c", s(&a)]);
+    ok(&o);
+    assert!(stderr(&o).contains("kept"), "{}", stderr(&o));
+    ok(&run(&["-q", "--rm", s(&a), "-o", "/dev/null"]));
+    assert_eq!(std::fs::read(&a).unwrap(), a_data);
+    // -k after --rm wins; --rm with --range is refused.
+    ok(&run(&["-q", "--rm", "-k", s(&a)]));
+    assert!(a.exists() && boa.exists());
+    fails(
+        &run(&["-d", "--rm", "--range", "0..5", s(&boa), "-o", "x"]),
+        2,
+        "--range",
+    );
+    assert!(boa.exists());
+    // A corrupt archive is kept (and no output is left).
+    std::fs::remove_file(&a).unwrap();
+    let mut bad = std::fs::read(&boa).unwrap();
+    bad[50] ^= 0x10;
+    std::fs::write(&boa, &bad).unwrap();
+    fails(&run(&["-d", "-q", "--rm", s(&boa)]), 5, "a.boa");
+    assert_eq!(std::fs::read(&boa).unwrap(), bad);
+    assert!(!a.exists() && !d.has_temporary());
+}
+
+#[test]
 fn recursive_walk_compresses_and_restores_a_tree() {
     let d = Dir::new("tree");
     std::fs::create_dir_all(d.path("t/sub/deeper")).unwrap();
@@ -443,8 +492,9 @@ fn recursive_walk_compresses_and_restores_a_tree() {
     for f in files {
         std::fs::remove_file(d.path(f)).unwrap();
     }
-    ok(&run(&["-d", "-q", "-r", s(&d.path("t"))]));
+    ok(&run(&["-d", "-q", "-r", "--rm", s(&d.path("t"))]));
     for (f, want) in files.iter().zip(&contents) {
         assert_eq!(&std::fs::read(d.path(f)).unwrap(), want);
+        assert!(!d.path(&format!("{f}.boa")).exists());
     }
 }

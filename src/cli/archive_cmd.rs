@@ -8,7 +8,7 @@ use crate::container::{
     ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window,
     member_ranges,
 };
-use crate::io_util::{FileId, OutputFile};
+use crate::io_util::{Committed, FileId, OutputFile};
 use crate::model::Model;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,6 +17,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use xxhash_rust::xxh3::Xxh3Default;
 
 /// What to do with the inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +52,13 @@ pub struct ArchiveOpts {
     /// compressed data on a terminal.
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Keep the input files (the default; accepted for zstd compatibility).
-    #[arg(short = 'k', long)]
+    /// Keep the input files (the default).
+    #[arg(short = 'k', long, overrides_with = "rm")]
     pub keep: bool,
+    /// Remove each input file once its output is written, synced and
+    /// verified; never on a failure, never with -c or a device as output.
+    #[arg(long, overrides_with = "keep")]
+    pub rm: bool,
     /// Process the files in folders, recursively (compress: every file not
     /// ending in .boa; the other modes: every .boa file).
     #[arg(short = 'r', long)]
@@ -258,6 +263,12 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
             "--range applies to decompress only",
         ));
     }
+    if opts.rm && opts.range.is_some() {
+        return Err(CliError::new(
+            exit::USAGE,
+            "--rm cannot be used with --range (a part of the archive is not a copy of it)",
+        ));
+    }
     let named = if opts.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -353,9 +364,10 @@ impl Output {
         }
     }
 
-    fn commit(self) -> Result<(), CliError> {
+    /// Finishes the output; `None` for standard output.
+    fn commit(self) -> Result<Option<Committed>, CliError> {
         match self {
-            Output::Stdout(mut s) => s.flush().map_err(|e| {
+            Output::Stdout(mut s) => s.flush().map(|()| None).map_err(|e| {
                 let code = if e.kind() == std::io::ErrorKind::BrokenPipe {
                     exit::BROKEN_PIPE
                 } else {
@@ -363,7 +375,7 @@ impl Output {
                 };
                 CliError::new(code, format!("cannot write stdout: {e}"))
             }),
-            Output::File(f) => f.commit().map(|_| ()),
+            Output::File(f) => f.commit().map(Some),
         }
     }
 }
@@ -396,7 +408,7 @@ fn open_output(
     }
 }
 
-/// An opened input file and its metadata.
+/// An opened input file: its metadata (for --rm) and identity.
 struct InputFile {
     file: File,
     meta: Metadata,
@@ -414,6 +426,91 @@ fn open_input_file(input: &Path) -> Result<InputFile, CliError> {
         ));
     }
     Ok(InputFile { file, meta })
+}
+
+/// Removes the input for `--rm`, only once its output is safe: a regular
+/// file renamed into place and synced with its folder, and `check` (which
+/// proves that the output holds the input) passed, and only if the input did
+/// not change meanwhile. Otherwise the input is kept: silently where the
+/// output cannot be made safe (standard output, a device), with an error
+/// where a check failed.
+fn remove_input(
+    input: &Path,
+    before: &Metadata,
+    committed: Option<Committed>,
+    quiet: bool,
+    check: impl FnOnce() -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let name = display(input);
+    let kept = match committed {
+        Some(Committed::Regular { durable: true }) => None,
+        Some(Committed::Regular { durable: false }) => Some("its output's folder cannot be synced"),
+        Some(Committed::Stream) => Some("the output is not a regular file"),
+        None => Some("the output is standard output"),
+    };
+    if let Some(why) = kept {
+        if !quiet {
+            eprintln!("boa-det: {name}: kept ({why}), although --rm was given");
+        }
+        return Ok(());
+    }
+    check()?;
+    let now = std::fs::metadata(input)
+        .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot remove: {e}")))?;
+    if FileId::of(&now) != FileId::of(before)
+        || now.len() != before.len()
+        || now.modified().ok() != before.modified().ok()
+    {
+        return Err(CliError::new(
+            exit::IO,
+            format!("{name}: changed while it was being read; not removed"),
+        ));
+    }
+    std::fs::remove_file(input)
+        .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot remove: {e}")))
+}
+
+/// Checks the archive written at `path` before --rm removes its input:
+/// it opens, holds `len` bytes whose checksum is `hash` (the input's), and
+/// every chunk decodes to its checksums.
+fn check_written_archive(
+    path: &Path,
+    model: &Model,
+    len: u64,
+    hash: u64,
+    window: usize,
+) -> Result<(), String> {
+    let f = File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = ArchiveReader::open(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
+    if reader.total_len() != len || reader.content_hash() != hash {
+        return Err("its contents are not the input's".into());
+    }
+    let model =
+        pipeline::resolve_model(&mut reader, Some(model.clone())).map_err(|e| e.to_string())?;
+    let rep = pipeline::verify(&mut reader, model.as_ref(), window, &mut |_| {});
+    if rep.ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} do not decode",
+            rep.bad.len(),
+            count(rep.chunks, "chunk")
+        ))
+    }
+}
+
+/// A reader that hashes and counts what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Xxh3Default,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {
@@ -474,13 +571,17 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         inner: out.writer(),
         n: 0,
     };
-    let (_, n_in) = pipeline::compress(model, reader, &mut counter, &copts, &mut |d| {
+    let mut hashed = HashingReader {
+        inner: reader,
+        hasher: Xxh3Default::new(),
+    };
+    let (_, n_in) = pipeline::compress(model, &mut hashed, &mut counter, &copts, &mut |d| {
         pb.set_position(d)
     })
     .map_err(|e| with_name(&name)(e.into()))?;
     let n_out = counter.n;
     pb.finish_and_clear();
-    out.commit().map_err(with_name(&name))?;
+    let committed = out.commit().map_err(with_name(&name))?;
     if !opts.quiet {
         if n_in == 0 {
             eprintln!("{name}: empty input -> {n_out} bytes");
@@ -492,6 +593,21 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
                 n_in as f64 / secs / 1e6
             );
         }
+    }
+    if let (true, Some(src)) = (opts.rm, &source) {
+        let hash = hashed.hasher.digest();
+        remove_input(input, &src.meta, committed, opts.quiet, || {
+            let dest = dest.as_deref().unwrap_or(Path::new("-"));
+            check_written_archive(dest, model, n_in, hash, opts.window).map_err(|why| {
+                CliError::new(
+                    exit::CORRUPT,
+                    format!(
+                        "{name}: kept: the archive written to {} does not verify ({why})",
+                        dest.display()
+                    ),
+                )
+            })
+        })?;
     }
     Ok(())
 }
@@ -651,10 +767,15 @@ fn decompress_one(
         .map_err(|e| with_name(&label)(e.into()))?;
     }
     pb.finish_and_clear();
-    out.commit().map_err(with_name(&name))?;
+    let committed = out.commit().map_err(with_name(&name))?;
     if opts.verbose && !opts.quiet {
         let secs = t0.elapsed().as_secs_f64().max(1e-9);
         eprintln!("{name}: {n} bytes, {:.2} MB/s", n as f64 / secs / 1e6);
+    }
+    if let (true, Some(meta)) = (opts.rm, &source.meta) {
+        // Every chunk and each member's content checksum were checked while
+        // decoding (a full decode: --range is refused with --rm).
+        remove_input(input, meta, committed, opts.quiet, || Ok(()))?;
     }
     Ok(())
 }
@@ -870,6 +991,54 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_archive_check_catches_damage_and_other_content() {
+        let model = crate::model::synth::random_model(
+            crate::model::Dims {
+                d_model: 16,
+                n_layers: 1,
+            },
+            crate::model::synth::SynthKind::Typical,
+            3,
+        )
+        .unwrap();
+        let data: Vec<u8> = b"a line of text to compress, twice over. ".repeat(40);
+        let opts = CompressOptions {
+            chunk_len: 256,
+            embed_model: false,
+            window: 4,
+            match_model: true,
+            records: pipeline::RecordStride::Off,
+            long_finder: true,
+            column_histograms: true,
+            text_fields: pipeline::TextFields::Off,
+            grow_chunks: false,
+        };
+        let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.boa");
+        std::fs::write(&path, &archive).unwrap();
+        let hash = crate::container::xxh3_64(&data);
+        let len = data.len() as u64;
+        assert_eq!(check_written_archive(&path, &model, len, hash, 4), Ok(()));
+        // Another input's checksum or length.
+        let err = check_written_archive(&path, &model, len, hash ^ 1, 4).unwrap_err();
+        assert!(err.contains("not the input"), "{err}");
+        assert!(check_written_archive(&path, &model, len - 1, hash, 4).is_err());
+        // A damaged payload byte (after the 44-byte header): the payload
+        // checksum fails, so a chunk does not decode.
+        let mut bad = archive.clone();
+        bad[50] ^= 0x40;
+        std::fs::write(&path, &bad).unwrap();
+        let err = check_written_archive(&path, &model, len, hash, 4).unwrap_err();
+        assert!(err.contains("do not decode"), "{err}");
+        // A missing or truncated file.
+        std::fs::write(&path, &archive[..archive.len() - 1]).unwrap();
+        assert!(check_written_archive(&path, &model, len, hash, 4).is_err());
+        std::fs::remove_file(&path).unwrap();
+        assert!(check_written_archive(&path, &model, len, hash, 4).is_err());
+    }
 
     #[test]
     fn recursion_picks_archives_or_the_rest() {
