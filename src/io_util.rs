@@ -1,99 +1,296 @@
-//! File output that never destroys user data: write to a temporary file in the
-//! destination directory, then rename into place; refuse to overwrite unless forced.
+//! File output that never destroys user data. A regular file is written to a
+//! temporary file in the destination directory, synced and renamed into
+//! place; an existing file is replaced only when forced, a symbolic link is
+//! replaced as a link (never written through), the input is never an output,
+//! and a device or FIFO is written straight into (it cannot be replaced).
+//! Temporary files still being written are removed on SIGINT, SIGTERM and
+//! SIGHUP ([`install_signal_handler`]).
 
 use crate::cli::{CliError, exit};
+use std::fs::{File, Metadata};
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 /// Writes `data` to `path` atomically. Without `force`, an existing file is an error.
 pub fn write_new_file(path: &Path, data: &[u8], force: bool) -> Result<(), CliError> {
-    if !force && path.exists() {
-        return Err(CliError::new(
-            exit::IO,
-            format!("{} already exists (use -f to overwrite)", path.display()),
-        ));
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.boa-det-tmp.{}", std::process::id()));
-    let io_err = |e: std::io::Error| {
-        CliError::new(exit::IO, format!("cannot write {}: {e}", path.display()))
-    };
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(e));
-    }
-    Ok(())
+    let mut file = AtomicFile::create(path, force)?;
+    file.writer()
+        .write_all(data)
+        .map_err(|e| write_error(path, e))?;
+    file.commit().map(|_| ())
 }
 
-/// Temporary files being written, removed by the interrupt handler.
-static PENDING: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+fn write_error(path: &Path, e: std::io::Error) -> CliError {
+    CliError::new(exit::IO, format!("cannot write {}: {e}", path.display()))
+}
 
-fn pending() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
+fn exists_error(path: &Path) -> CliError {
+    CliError::new(
+        exit::IO,
+        format!("{} already exists (use -f to overwrite)", path.display()),
+    )
+}
+
+/// The identity of a file (device and inode): two paths, or a path and an
+/// open descriptor, name the same file exactly when their identities match,
+/// whatever the spelling or symbolic links in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    /// The identity of the file `meta` describes.
+    pub fn of(meta: &Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The identity of the file `path` names, following symbolic links;
+    /// `None` if it cannot be examined.
+    pub fn of_path(path: &Path) -> Option<FileId> {
+        std::fs::metadata(path).ok().map(|m| FileId::of(&m))
+    }
+
+    /// The identity of what standard input is connected to.
+    pub fn of_stdin() -> Option<FileId> {
+        use std::os::fd::AsFd;
+        let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+        File::from(fd).metadata().ok().map(|m| FileId::of(&m))
+    }
+}
+
+/// Temporary files being written, removed by the signal handler. Files are
+/// created, renamed and removed with this lock held, so the handler (which
+/// keeps it until the process exits) never races a half-done step.
+static PENDING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     PENDING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Installs a Ctrl-C handler that removes every temporary output file still
-/// being written and exits with status 130. Call once; later calls do nothing.
-pub fn install_interrupt_handler() {
+/// The signals after which the temporary files are removed.
+pub const CLEANUP_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// Installs a handler for [`CLEANUP_SIGNALS`]: a thread that, when one
+/// arrives, removes every temporary output file still being written and exits
+/// with status 128 + the signal number (130, 143, 129), as a shell reports a
+/// process killed by it. Call once; later calls do nothing.
+pub fn install_signal_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            for p in pending().drain(..) {
-                let _ = std::fs::remove_file(p);
-            }
-            eprintln!("boa-det: interrupted");
-            std::process::exit(130);
-        });
+        let Ok(mut signals) = signal_hook::iterator::Signals::new(CLEANUP_SIGNALS) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("boa-det-signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    // Held until exit: no temporary file is created or
+                    // renamed into place after this point.
+                    let mut list = pending();
+                    for p in list.drain(..) {
+                        let _ = std::fs::remove_file(p);
+                    }
+                    let name = signal_hook::low_level::signal_name(sig).unwrap_or("a signal");
+                    eprintln!("boa-det: interrupted by {name}");
+                    std::process::exit(128 + sig);
+                }
+            });
     });
+}
+
+/// How [`OutputFile::commit`] left the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// A regular file, renamed into place; `durable` when the file and its
+    /// directory were both synced to disk.
+    Regular { durable: bool },
+    /// Written straight into a device, FIFO or socket.
+    Stream,
+}
+
+/// What the destination path names now.
+enum Existing {
+    Nothing,
+    Regular,
+    /// A symbolic link to anything but a stream (or a dangling one).
+    Link,
+    Directory,
+    /// A character device, FIFO or socket (possibly through a link).
+    Stream,
+    /// A block device (possibly through a link): written into only with -f.
+    Block,
+}
+
+fn examine(dest: &Path, input: Option<FileId>) -> Result<Existing, CliError> {
+    let lmeta = match std::fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Nothing),
+        Err(e) => return Err(write_error(dest, e)),
+    };
+    let target = std::fs::metadata(dest).ok();
+    if let (Some(input), Some(t)) = (input, &target)
+        && t.is_file()
+        && FileId::of(t) == input
+    {
+        return Err(CliError::new(
+            exit::USAGE,
+            format!(
+                "the output {} is the input file (refusing to write over it; choose another output)",
+                dest.display()
+            ),
+        ));
+    }
+    let kind_of = |m: &Metadata| {
+        let t = m.file_type();
+        if t.is_char_device() || t.is_fifo() || t.is_socket() {
+            Some(Existing::Stream)
+        } else if t.is_block_device() {
+            Some(Existing::Block)
+        } else {
+            None
+        }
+    };
+    if lmeta.file_type().is_symlink() {
+        return Ok(target.as_ref().and_then(kind_of).unwrap_or(Existing::Link));
+    }
+    Ok(if lmeta.is_dir() {
+        Existing::Directory
+    } else if lmeta.is_file() {
+        Existing::Regular
+    } else {
+        kind_of(&lmeta).unwrap_or(Existing::Regular)
+    })
+}
+
+/// An output file: a regular file written through an [`AtomicFile`], or a
+/// device, FIFO or socket written straight into.
+pub enum OutputFile {
+    Atomic(AtomicFile),
+    Stream {
+        path: PathBuf,
+        file: std::io::BufWriter<File>,
+    },
+}
+
+impl OutputFile {
+    /// Opens `dest` for writing, by the rules in `docs/CLI.md` ("Files"):
+    /// a new or (with `force`) existing regular file or symbolic link is
+    /// written under a temporary name and renamed into place; a directory is
+    /// refused; a character device, FIFO or socket, or a link to one, is
+    /// written into directly (a block device only with `force`); the file
+    /// `input` (the input being processed) is never an output.
+    pub fn create(dest: &Path, force: bool, input: Option<FileId>) -> Result<OutputFile, CliError> {
+        match examine(dest, input)? {
+            Existing::Nothing => AtomicFile::create(dest, force).map(OutputFile::Atomic),
+            Existing::Regular if force => AtomicFile::create(dest, true).map(OutputFile::Atomic),
+            Existing::Regular => Err(exists_error(dest)),
+            Existing::Link if force => AtomicFile::create(dest, true).map(OutputFile::Atomic),
+            Existing::Link => Err(CliError::new(
+                exit::IO,
+                format!(
+                    "{} already exists as a symbolic link (use -f to replace the link itself; its target is never written)",
+                    dest.display()
+                ),
+            )),
+            Existing::Directory => Err(CliError::new(
+                exit::IO,
+                format!("{} is a directory", dest.display()),
+            )),
+            Existing::Block if !force => Err(CliError::new(
+                exit::IO,
+                format!(
+                    "{} is a block device (use -f to write into it)",
+                    dest.display()
+                ),
+            )),
+            Existing::Stream | Existing::Block => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(dest)
+                    .map_err(|e| write_error(dest, e))?;
+                Ok(OutputFile::Stream {
+                    path: dest.to_path_buf(),
+                    file: std::io::BufWriter::with_capacity(1 << 20, file),
+                })
+            }
+        }
+    }
+
+    /// The writer for the contents.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            OutputFile::Atomic(f) => f.writer(),
+            OutputFile::Stream { file, .. } => file,
+        }
+    }
+
+    /// Finishes the output: renames a regular file into place (see
+    /// [`AtomicFile::commit`]); flushes a stream.
+    pub fn commit(self) -> Result<Committed, CliError> {
+        match self {
+            OutputFile::Atomic(f) => f.commit(),
+            OutputFile::Stream { path, mut file } => {
+                file.flush().map_err(|e| write_error(&path, e))?;
+                Ok(Committed::Stream)
+            }
+        }
+    }
 }
 
 /// A file written under a temporary name in the destination directory and
 /// renamed into place by [`AtomicFile::commit`]. Dropped without commit (an
 /// error) or interrupted, the temporary file is removed, so a failed run never
-/// leaves partial output.
+/// leaves partial output. The rename replaces a symbolic link at the
+/// destination, never its target.
 pub struct AtomicFile {
-    dest: std::path::PathBuf,
-    tmp: std::path::PathBuf,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    dest: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::io::BufWriter<File>>,
     force: bool,
 }
 
 impl AtomicFile {
-    /// Starts writing `dest`. Without `force`, an existing `dest` is an error.
+    /// Starts writing `dest`. Without `force`, an existing `dest` (a dangling
+    /// symbolic link too) is an error.
     pub fn create(dest: &Path, force: bool) -> Result<AtomicFile, CliError> {
-        if !force && dest.exists() {
-            return Err(CliError::new(
-                exit::IO,
-                format!("{} already exists (use -f to overwrite)", dest.display()),
-            ));
+        if !force && std::fs::symlink_metadata(dest).is_ok() {
+            return Err(exists_error(dest));
         }
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.boa-det-tmp.{}", std::process::id()));
-        pending().push(tmp.clone());
-        let file = std::fs::File::create(&tmp).map_err(|e| {
-            pending().retain(|p| p != &tmp);
-            CliError::new(exit::IO, format!("cannot write {}: {e}", dest.display()))
-        })?;
+        let tmp = parent_dir(dest).join(format!(".{name}.boa-det-tmp.{}", std::process::id()));
+        let mut list = pending();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    CliError::new(
+                        exit::IO,
+                        format!(
+                            "cannot write {}: the temporary file {} already exists (left by an interrupted run?)",
+                            dest.display(),
+                            tmp.display()
+                        ),
+                    )
+                } else {
+                    write_error(dest, e)
+                }
+            })?;
+        list.push(tmp.clone());
         Ok(AtomicFile {
             dest: dest.to_path_buf(),
             tmp,
@@ -110,40 +307,48 @@ impl AtomicFile {
         }
     }
 
-    /// Flushes, syncs and renames the file into place.
-    pub fn commit(mut self) -> Result<(), CliError> {
+    /// Flushes and syncs the file, renames it into place and syncs the
+    /// directory (`durable` says whether that last sync worked: some file
+    /// systems cannot sync a directory).
+    pub fn commit(mut self) -> Result<Committed, CliError> {
         let dest = self.dest.clone();
-        let io_err = |e: std::io::Error| {
-            CliError::new(exit::IO, format!("cannot write {}: {e}", dest.display()))
+        let Some(file) = self.file.take() else {
+            return Err(write_error(&dest, std::io::Error::other("committed twice")));
         };
-        let file = self.file.take().map(|f| f.into_inner());
-        let Some(file) = file else {
-            return Ok(());
-        };
-        let file = file.map_err(|e| io_err(e.into_error()))?;
-        file.sync_all().map_err(io_err)?;
+        let file = file
+            .into_inner()
+            .map_err(|e| write_error(&dest, e.into_error()))?;
+        file.sync_all().map_err(|e| write_error(&dest, e))?;
         drop(file);
-        if !self.force && self.dest.exists() {
-            return Err(CliError::new(
-                exit::IO,
-                format!(
-                    "{} already exists (use -f to overwrite)",
-                    self.dest.display()
-                ),
-            ));
+        {
+            let mut list = pending();
+            if !self.force && std::fs::symlink_metadata(&dest).is_ok() {
+                return Err(exists_error(&dest));
+            }
+            std::fs::rename(&self.tmp, &dest).map_err(|e| write_error(&dest, e))?;
+            list.retain(|p| p != &self.tmp);
         }
-        std::fs::rename(&self.tmp, &self.dest).map_err(io_err)?;
-        pending().retain(|p| p != &self.tmp);
-        Ok(())
+        let durable = File::open(parent_dir(&dest))
+            .and_then(|d| d.sync_all())
+            .is_ok();
+        Ok(Committed::Regular { durable })
     }
+}
+
+/// The directory `path` is in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if pending().iter().any(|p| p == &self.tmp) {
+        let mut list = pending();
+        if list.iter().any(|p| p == &self.tmp) {
             self.file.take();
             let _ = std::fs::remove_file(&self.tmp);
-            pending().retain(|p| p != &self.tmp);
+            list.retain(|p| p != &self.tmp);
         }
     }
 }

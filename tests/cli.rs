@@ -113,6 +113,35 @@ fn round_trip_files_and_short_forms() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["-t", "--model", s(&m), s(&boa)]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(": OK (5 chunks, 5000 bytes, model "),
+        "{}",
+        stderr(&o)
+    );
+    let one = d.path("one.boa");
+    let o = run(&[
+        "-q",
+        "--model",
+        s(&m),
+        "--chunk-size",
+        "8K",
+        s(&input),
+        "-o",
+        s(&one),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["-t", "--model", s(&m), s(&one)]);
+    assert!(
+        stderr(&o).contains(": OK (1 chunk, 5000 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    // The help names no model version that may go stale.
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    assert!(
+        help.contains("--chunk-size") && !help.contains("v3"),
+        "{help}"
+    );
     let o = run(&["-l", s(&boa)]);
     assert!(o.status.success());
     let listing = String::from_utf8_lossy(&o.stdout);
@@ -445,9 +474,13 @@ fn corrupt_archive_verify_names_chunk() {
 fn empty_input_round_trip() {
     let d = Dir::new("empty");
     let (m, _) = setup(&d, 1);
-    let o = run_stdin(&["-q", "--model", s(&m)], b"");
+    let o = run_stdin(&["--model", s(&m)], b"");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(o.stdout.len(), 116);
+    // No ratio for nothing.
+    let e = stderr(&o);
+    assert!(e.contains("<stdin>: empty input -> 116 bytes"), "{e}");
+    assert!(!e.contains('%'), "{e}");
     let o = run_stdin(&["-d"], &o.stdout);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(o.stdout.is_empty());

@@ -1,16 +1,23 @@
 //! `compress`, `decompress`, `verify`, `list` (and `-z`, `-d`, `-t`, `-l`).
 
+use super::inputs;
 use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
 use crate::compress::{self as pipeline, CompressOptions, PipelineError};
-use crate::container::{ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST};
-use crate::io_util::AtomicFile;
+use crate::container::{
+    ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window,
+    member_ranges,
+};
+use crate::io_util::{Committed, FileId, OutputFile};
 use crate::model::Model;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fs::{File, Metadata};
 use std::io::{IsTerminal, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use xxhash_rust::xxh3::Xxh3Default;
 
 /// What to do with the inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,20 +39,30 @@ pub enum Device {
 /// Options shared by the archive commands.
 #[derive(Args, Debug, Clone)]
 pub struct ArchiveOpts {
-    /// Input files; `-` or none reads standard input.
+    /// Input files (with -r also folders); `-` or none reads standard input.
     pub files: Vec<PathBuf>,
-    /// Write the output to FILE (one input only).
+    /// Write the output to FILE (one input only); a device or FIFO is
+    /// written into, a regular file or link replaced only with -f.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Write to standard output.
     #[arg(short = 'c', long = "stdout")]
     pub stdout: bool,
-    /// Overwrite existing output files; allow compressed data on a terminal.
+    /// Overwrite existing output files (a link: the link itself); allow
+    /// compressed data on a terminal.
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Keep the input files (the default; accepted for zstd compatibility).
-    #[arg(short = 'k', long)]
+    /// Keep the input files (the default).
+    #[arg(short = 'k', long, overrides_with = "rm")]
     pub keep: bool,
+    /// Remove each input file once its output is written, synced and
+    /// verified; never on a failure, never with -c or a device as output.
+    #[arg(long, overrides_with = "keep")]
+    pub rm: bool,
+    /// Process the files in folders, recursively (compress: every file not
+    /// ending in .boa; the other modes: every .boa file).
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
     /// Worker threads; 0 = all cores.
     #[arg(short = 'T', long = "threads", value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -56,8 +73,8 @@ pub struct ArchiveOpts {
     #[arg(long)]
     pub embed_model: bool,
     /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M [default: the
-    /// built-in model's own (256K for default v3); for other models 256K, or
-    /// 4K under arith v1].
+    /// built-in model's own (docs/MODELS.md); with --model, 256K, or 4K
+    /// under arith v1].
     #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size)]
     pub chunk_size: Option<u32>,
     /// Code with the network alone (codec `neural`), without the match model
@@ -192,23 +209,53 @@ fn progress_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
     pb
 }
 
-/// Runs `mode` on every input.
+/// Whether `-r` picks up `path` for `mode`: compression takes every file not
+/// already ending in `.boa`, the other modes every file ending in it.
+fn wanted(mode: Mode, path: &Path) -> bool {
+    let is_archive = path.as_os_str().as_encoded_bytes().ends_with(b".boa");
+    (mode == Mode::Compress) != is_archive
+}
+
+/// The failures of a run: with several inputs each is reported when it
+/// happens and the others go on; the exit code is the first failure's.
+struct Failures {
+    several: bool,
+    first: Option<CliError>,
+    count: usize,
+}
+
+impl Failures {
+    /// Records `e`. A closed standard output ends the run at once.
+    fn add(&mut self, e: CliError) -> Result<(), CliError> {
+        if e.code == exit::BROKEN_PIPE {
+            return Err(e);
+        }
+        self.count += 1;
+        if self.several {
+            eprintln!("boa-det: {}", e.message);
+        }
+        self.first.get_or_insert(e);
+        Ok(())
+    }
+
+    fn finish(self, inputs: usize) -> Result<(), CliError> {
+        match self.first {
+            None => Ok(()),
+            Some(e) if !self.several => Err(e),
+            Some(e) => Err(CliError::new(
+                e.code,
+                format!("{} of {inputs} inputs failed", self.count),
+            )),
+        }
+    }
+}
+
+/// Runs `mode` on every input (docs/CLI.md, "Several inputs").
 pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
     if opts.device == Device::Cuda {
         return Err(CliError::new(
             exit::USAGE,
             "CUDA backend not available in this build (use --device cpu or auto)",
-        ));
-    }
-    let files = if opts.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        opts.files.clone()
-    };
-    if files.len() > 1 && opts.output.is_some() {
-        return Err(CliError::new(
-            exit::USAGE,
-            "-o FILE needs exactly one input",
         ));
     }
     if opts.range.is_some() && mode != Mode::Decompress {
@@ -217,12 +264,35 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
             "--range applies to decompress only",
         ));
     }
+    if opts.rm && opts.range.is_some() {
+        return Err(CliError::new(
+            exit::USAGE,
+            "--rm cannot be used with --range (a part of the archive is not a copy of it)",
+        ));
+    }
+    let named = if opts.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        opts.files.clone()
+    };
+    if named.len() > 1 && opts.output.is_some() {
+        return Err(CliError::new(
+            exit::USAGE,
+            "-o FILE needs exactly one input",
+        ));
+    }
+    let inputs = inputs::expand(&named, opts.recursive, |p| wanted(mode, p));
+    if inputs.files.len() > 1 && opts.output.is_some() {
+        return Err(CliError::new(
+            exit::USAGE,
+            "-o FILE needs exactly one input",
+        ));
+    }
     // `-T 0` (rayon's default) uses all cores. A second call (tests running
     // in one process) keeps the first pool.
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build_global();
-    crate::io_util::install_interrupt_handler();
     let supplied = match &opts.model {
         Some(p) => Some(Model::load(p)?),
         None => None,
@@ -234,18 +304,30 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
         (Mode::Compress, Some(m)) => Some(m.clone()),
         _ => None,
     };
-    for f in &files {
-        match mode {
+    let count = inputs.files.len() + inputs.errors.len();
+    let mut failures = Failures {
+        several: count > 1,
+        first: None,
+        count: 0,
+    };
+    for e in inputs.errors {
+        failures.add(e)?;
+    }
+    for f in &inputs.files {
+        let result = match mode {
             Mode::Compress => {
                 let model = compress_model.as_ref().expect("resolved for compression");
-                compress_one(f, &opts, model)?
+                compress_one(f, &opts, model)
             }
-            Mode::Decompress => decompress_one(f, &opts, supplied.clone())?,
-            Mode::Verify => verify_one(f, &opts, supplied.clone())?,
-            Mode::List => list_one(f, &opts)?,
+            Mode::Decompress => decompress_one(f, &opts, supplied.clone()),
+            Mode::Verify => verify_one(f, &opts, supplied.clone()),
+            Mode::List => list_one(f, &opts),
+        };
+        if let Err(e) = result {
+            failures.add(e)?;
         }
     }
-    Ok(())
+    failures.finish(count)
 }
 
 fn is_stdio(p: &Path) -> bool {
@@ -260,10 +342,19 @@ fn display(p: &Path) -> String {
     }
 }
 
+/// `n word`, with the word in the plural unless `n` is 1.
+fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Where the output goes.
 enum Output {
     Stdout(std::io::BufWriter<std::io::Stdout>),
-    File(AtomicFile),
+    File(OutputFile),
 }
 
 impl Output {
@@ -274,9 +365,10 @@ impl Output {
         }
     }
 
-    fn commit(self) -> Result<(), CliError> {
+    /// Finishes the output; `None` for standard output.
+    fn commit(self) -> Result<Option<Committed>, CliError> {
         match self {
-            Output::Stdout(mut s) => s.flush().map_err(|e| {
+            Output::Stdout(mut s) => s.flush().map(|()| None).map_err(|e| {
                 let code = if e.kind() == std::io::ErrorKind::BrokenPipe {
                     exit::BROKEN_PIPE
                 } else {
@@ -284,14 +376,24 @@ impl Output {
                 };
                 CliError::new(code, format!("cannot write stdout: {e}"))
             }),
-            Output::File(f) => f.commit(),
+            Output::File(f) => f.commit().map(Some),
         }
     }
 }
 
-fn open_output(dest: Option<&Path>, force: bool, binary: bool) -> Result<Output, CliError> {
+/// Opens the output: standard output for none, `-` or `/dev/stdout` (so a
+/// redirected standard output is written, never replaced), else `dest` by
+/// the rules of [`OutputFile::create`]. `input` is the input's identity.
+fn open_output(
+    dest: Option<&Path>,
+    force: bool,
+    binary: bool,
+    input: Option<FileId>,
+) -> Result<Output, CliError> {
     match dest {
-        Some(p) if !is_stdio(p) => Ok(Output::File(AtomicFile::create(p, force)?)),
+        Some(p) if !is_stdio(p) && p.as_os_str() != "/dev/stdout" => {
+            Ok(Output::File(OutputFile::create(p, force, input)?))
+        }
         _ => {
             if binary && !force && std::io::stdout().is_terminal() {
                 return Err(CliError::new(
@@ -307,6 +409,111 @@ fn open_output(dest: Option<&Path>, force: bool, binary: bool) -> Result<Output,
     }
 }
 
+/// An opened input file: its metadata (for --rm) and identity.
+struct InputFile {
+    file: File,
+    meta: Metadata,
+}
+
+fn open_input_file(input: &Path) -> Result<InputFile, CliError> {
+    let name = display(input);
+    let cannot = |e: std::io::Error| CliError::new(exit::IO, format!("{name}: cannot read: {e}"));
+    let file = File::open(input).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if meta.is_dir() {
+        return Err(CliError::new(
+            exit::IO,
+            format!("{name}: is a directory (use -r to process the files in it)"),
+        ));
+    }
+    Ok(InputFile { file, meta })
+}
+
+/// Removes the input for `--rm`, only once its output is safe: a regular
+/// file renamed into place and synced with its folder, and `check` (which
+/// proves that the output holds the input) passed, and only if the input did
+/// not change meanwhile. Otherwise the input is kept: silently where the
+/// output cannot be made safe (standard output, a device), with an error
+/// where a check failed.
+fn remove_input(
+    input: &Path,
+    before: &Metadata,
+    committed: Option<Committed>,
+    quiet: bool,
+    check: impl FnOnce() -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let name = display(input);
+    let kept = match committed {
+        Some(Committed::Regular { durable: true }) => None,
+        Some(Committed::Regular { durable: false }) => Some("its output's folder cannot be synced"),
+        Some(Committed::Stream) => Some("the output is not a regular file"),
+        None => Some("the output is standard output"),
+    };
+    if let Some(why) = kept {
+        if !quiet {
+            eprintln!("boa-det: {name}: kept ({why}), although --rm was given");
+        }
+        return Ok(());
+    }
+    check()?;
+    let now = std::fs::metadata(input)
+        .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot remove: {e}")))?;
+    if FileId::of(&now) != FileId::of(before)
+        || now.len() != before.len()
+        || now.modified().ok() != before.modified().ok()
+    {
+        return Err(CliError::new(
+            exit::IO,
+            format!("{name}: changed while it was being read; not removed"),
+        ));
+    }
+    std::fs::remove_file(input)
+        .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot remove: {e}")))
+}
+
+/// Checks the archive written at `path` before --rm removes its input:
+/// it opens, holds `len` bytes whose checksum is `hash` (the input's), and
+/// every chunk decodes to its checksums.
+fn check_written_archive(
+    path: &Path,
+    model: &Model,
+    len: u64,
+    hash: u64,
+    window: usize,
+) -> Result<(), String> {
+    let f = File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = ArchiveReader::open(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
+    if reader.total_len() != len || reader.content_hash() != hash {
+        return Err("its contents are not the input's".into());
+    }
+    let model =
+        pipeline::resolve_model(&mut reader, Some(model.clone())).map_err(|e| e.to_string())?;
+    let rep = pipeline::verify(&mut reader, model.as_ref(), window, pipeline::NO_PROGRESS);
+    if rep.ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} do not decode",
+            rep.bad.len(),
+            count(rep.chunks, "chunk")
+        ))
+    }
+}
+
+/// A reader that hashes and counts what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Xxh3Default,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {
     let name = display(input);
     let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
@@ -318,15 +525,25 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         s.push(".boa");
         Some(PathBuf::from(s))
     };
-    let (reader, total): (Box<dyn Read>, Option<u64>) = if is_stdio(input) {
+    let (reader, source): (Box<dyn Read>, Option<InputFile>) = if is_stdio(input) {
         (Box::new(std::io::stdin().lock()), None)
     } else {
-        let f = std::fs::File::open(input)
+        let f = open_input_file(input)?;
+        let r = f
+            .file
+            .try_clone()
             .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), len)
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, r)),
+            Some(f),
+        )
     };
-    let mut out = open_output(dest.as_deref(), opts.force, true).map_err(with_name(&name))?;
+    let id = match &source {
+        Some(f) => Some(FileId::of(&f.meta)),
+        None => FileId::of_stdin(),
+    };
+    let total = source.as_ref().map(|f| f.meta.len());
+    let mut out = open_output(dest.as_deref(), opts.force, true, id).map_err(with_name(&name))?;
     let pb = progress_bar(total, opts.quiet);
     let format_version = opts.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
     let copts = CompressOptions {
@@ -356,18 +573,41 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         n: 0,
         pb: &pb,
     };
-    let (_, n_in) = pipeline::compress(model, reader, &mut counter, &copts, &|d| pb.inc(d))
+    let mut hashed = HashingReader {
+        inner: reader,
+        hasher: Xxh3Default::new(),
+    };
+    let (_, n_in) = pipeline::compress(model, &mut hashed, &mut counter, &copts, &|d| pb.inc(d))
         .map_err(|e| with_name(&name)(e.into()))?;
     let n_out = counter.n;
     pb.finish_and_clear();
-    out.commit().map_err(with_name(&name))?;
+    let committed = out.commit().map_err(with_name(&name))?;
     if !opts.quiet {
-        let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        eprintln!(
-            "{name}: {n_in} -> {n_out} bytes ({:.2}%), {:.2} MB/s",
-            100.0 * n_out as f64 / (n_in.max(1)) as f64,
-            n_in as f64 / secs / 1e6
-        );
+        if n_in == 0 {
+            eprintln!("{name}: empty input -> {n_out} bytes");
+        } else {
+            let secs = t0.elapsed().as_secs_f64().max(1e-9);
+            eprintln!(
+                "{name}: {n_in} -> {n_out} bytes ({:.2}%), {:.2} MB/s",
+                100.0 * n_out as f64 / n_in as f64,
+                n_in as f64 / secs / 1e6
+            );
+        }
+    }
+    if let (true, Some(src)) = (opts.rm, &source) {
+        let hash = hashed.hasher.digest();
+        remove_input(input, &src.meta, committed, opts.quiet, || {
+            let dest = dest.as_deref().unwrap_or(Path::new("-"));
+            check_written_archive(dest, model, n_in, hash, opts.window).map_err(|why| {
+                CliError::new(
+                    exit::CORRUPT,
+                    format!(
+                        "{name}: kept: the archive written to {} does not verify ({why})",
+                        dest.display()
+                    ),
+                )
+            })
+        })?;
     }
     Ok(())
 }
@@ -396,30 +636,68 @@ impl Write for CountingWriter<'_> {
     }
 }
 
-fn open_archive(input: &Path) -> Result<ArchiveReader<Box<dyn ReadSeek>>, CliError> {
-    let name = display(input);
-    let src: Box<dyn ReadSeek> = if is_stdio(input) {
-        let limit = spool::memory_limit().map_err(|e| CliError::new(exit::USAGE, e))?;
-        spool::spool(std::io::stdin().lock(), limit).map_err(|e| {
-            CliError::new(
-                exit::IO,
-                format!(
-                    "{name}: cannot read (an archive on stdin is spooled to a temporary file past {limit} bytes): {e}"
-                ),
-            )
-        })?
-    } else {
-        let f = std::fs::File::open(input)
-            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))?;
-        Box::new(std::io::BufReader::new(f))
-    };
-    ArchiveReader::open(src).map_err(|e| {
-        let code = match e {
-            ContainerError::Io(_) => exit::IO,
-            _ => exit::CORRUPT,
+/// An archive input, seekable: a file, or standard input spooled.
+struct ArchiveSource {
+    src: Box<dyn ReadSeek>,
+    /// The file's metadata; `None` for standard input.
+    meta: Option<Metadata>,
+    /// The byte ranges of its members (one unless archives were concatenated).
+    members: Vec<Range<u64>>,
+}
+
+/// One member of an [`ArchiveSource`], opened.
+type Member<'a> = ArchiveReader<Window<&'a mut Box<dyn ReadSeek>>>;
+
+impl ArchiveSource {
+    fn open(input: &Path) -> Result<ArchiveSource, CliError> {
+        let name = display(input);
+        let (mut src, meta): (Box<dyn ReadSeek>, _) = if is_stdio(input) {
+            let limit = spool::memory_limit().map_err(|e| CliError::new(exit::USAGE, e))?;
+            let src = spool::spool(std::io::stdin().lock(), limit).map_err(|e| {
+                CliError::new(
+                    exit::IO,
+                    format!(
+                        "{name}: cannot read (an archive on stdin is spooled to a temporary file past {limit} bytes): {e}"
+                    ),
+                )
+            })?;
+            (src, None)
+        } else {
+            let f = open_input_file(input)?;
+            (Box::new(std::io::BufReader::new(f.file)), Some(f.meta))
         };
-        CliError::new(code, format!("{name}: not a valid .boa archive: {e}"))
-    })
+        let members = member_ranges(&mut src).map_err(|e| {
+            let code = match e {
+                MembersError::Archive(ContainerError::Io(_)) => exit::IO,
+                _ => exit::CORRUPT,
+            };
+            CliError::new(code, format!("{name}: not a valid .boa archive: {e}"))
+        })?;
+        Ok(ArchiveSource { src, meta, members })
+    }
+
+    /// Opens member `k` (already validated by [`member_ranges`]).
+    fn member(&mut self, k: usize, name: &str) -> Result<Member<'_>, CliError> {
+        let range = self.members[k].clone();
+        ArchiveReader::open(Window::new(&mut self.src, range))
+            .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot read: {e}")))
+    }
+
+    /// The original length of every member.
+    fn member_lens(&mut self, name: &str) -> Result<Vec<u64>, CliError> {
+        (0..self.members.len())
+            .map(|k| Ok(self.member(k, name)?.total_len()))
+            .collect()
+    }
+
+    /// The label of member `k` in messages: the name alone for a single archive.
+    fn label(&self, name: &str, k: usize) -> String {
+        if self.members.len() == 1 {
+            name.to_string()
+        } else {
+            format!("{name}: member {}", k + 1)
+        }
+    }
 }
 
 fn decompress_one(
@@ -445,86 +723,187 @@ fn decompress_one(
             }
         }
     };
-    let mut reader = open_archive(input)?;
-    let model =
-        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
-    let range = opts.range.map(|(a, b)| a..b.unwrap_or(reader.total_len()));
-    let total = pipeline::decode_len(&reader, range.as_ref());
-    let mut out = open_output(dest.as_deref(), opts.force, false).map_err(with_name(&name))?;
-    let pb = progress_bar(Some(total), opts.quiet);
+    let mut source = ArchiveSource::open(input)?;
+    let lens = source.member_lens(&name)?;
+    let total: u64 = lens.iter().sum();
+    let want = match opts.range {
+        None => 0..total,
+        Some((a, b)) => {
+            let end = b.unwrap_or(total);
+            if a > end || end > total {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    format!("{name}: byte range {a}..{end} is outside the archive's {total} bytes"),
+                ));
+            }
+            a..end
+        }
+    };
+    let id = match &source.meta {
+        Some(m) => Some(FileId::of(m)),
+        None => FileId::of_stdin(),
+    };
+    let mut out = open_output(dest.as_deref(), opts.force, false, id).map_err(with_name(&name))?;
+    let pb = progress_bar(Some(want.end - want.start), opts.quiet);
     let t0 = Instant::now();
-    let n = pipeline::decompress(
-        &mut reader,
-        model.as_ref(),
-        range,
-        out.writer(),
-        opts.window,
-        &|d| pb.inc(d),
-    )
-    .map_err(|e| with_name(&name)(e.into()))?;
+    let mut n = 0u64;
+    let mut base = 0u64;
+    for (k, len) in lens.iter().enumerate() {
+        let member = base..base + len;
+        base += len;
+        // The part of `want` in this member, relative to its start.
+        let local = want.start.max(member.start)..want.end.min(member.end);
+        if opts.range.is_some() && local.is_empty() {
+            continue;
+        }
+        let label = source.label(&name, k);
+        let mut reader = source.member(k, &name)?;
+        let model = pipeline::resolve_model(&mut reader, supplied.clone())
+            .map_err(|e| with_name(&label)(e.into()))?;
+        let range = opts
+            .range
+            .map(|_| local.start - member.start..local.end - member.start);
+        // The bar counts decoded bytes: whole chunks, also around a range.
+        pb.inc_length(pipeline::decode_len(&reader, range.as_ref()) - (local.end - local.start));
+        n += pipeline::decompress(
+            &mut reader,
+            model.as_ref(),
+            range,
+            out.writer(),
+            opts.window,
+            &|d| pb.inc(d),
+        )
+        .map_err(|e| with_name(&label)(e.into()))?;
+    }
     pb.finish_and_clear();
-    out.commit().map_err(with_name(&name))?;
+    let committed = out.commit().map_err(with_name(&name))?;
     if opts.verbose && !opts.quiet {
         let secs = t0.elapsed().as_secs_f64().max(1e-9);
         eprintln!("{name}: {n} bytes, {:.2} MB/s", n as f64 / secs / 1e6);
     }
+    if let (true, Some(meta)) = (opts.rm, &source.meta) {
+        // Every chunk and each member's content checksum were checked while
+        // decoding (a full decode: --range is refused with --rm).
+        remove_input(input, meta, committed, opts.quiet, || Ok(()))?;
+    }
     Ok(())
 }
 
-fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Result<(), CliError> {
-    let name = display(input);
-    let mut reader = open_archive(input)?;
+/// What a verified member holds.
+struct Verified {
+    chunks: usize,
+    bytes: u64,
+    model: crate::model::Fingerprint,
+}
+
+fn verify_member(
+    source: &mut ArchiveSource,
+    k: usize,
+    name: &str,
+    opts: &ArchiveOpts,
+    supplied: Option<Model>,
+    pb: &ProgressBar,
+    done: u64,
+) -> Result<Verified, CliError> {
+    // Members before this one are done, whatever they reported.
+    pb.set_position(done);
+    let label = source.label(name, k);
+    let mut reader = source.member(k, name)?;
     let model =
-        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&name)(e.into()))?;
-    let pb = progress_bar(Some(reader.total_len()), opts.quiet);
+        pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&label)(e.into()))?;
     let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window, &|d| pb.inc(d));
-    pb.finish_and_clear();
     for (i, why) in &rep.bad {
         let prefix = format!("chunk {i}: ");
         let why = why.strip_prefix(&prefix).unwrap_or(why);
-        eprintln!("{name}: chunk {i} is bad: {why}");
+        eprintln!("{label}: chunk {i} is bad: {why}");
     }
     if rep.ok() {
-        if !opts.quiet {
-            eprintln!(
-                "{name}: OK ({} chunks, {} bytes, model {})",
-                rep.chunks,
-                reader.total_len(),
-                crate::model::Fingerprint(reader.header().params.model_fingerprint)
-            );
-        }
-        Ok(())
+        Ok(Verified {
+            chunks: rep.chunks,
+            bytes: reader.total_len(),
+            model: crate::model::Fingerprint(reader.header().params.model_fingerprint),
+        })
     } else if rep.bad.is_empty() {
         Err(CliError::new(
             exit::CORRUPT,
-            format!("{name}: content checksum mismatch"),
+            format!("{label}: content checksum mismatch"),
         ))
     } else {
         Err(CliError::new(
             exit::CORRUPT,
-            format!("{name}: {} of {} chunks are bad", rep.bad.len(), rep.chunks),
+            format!(
+                "{label}: {} of {} are bad",
+                rep.bad.len(),
+                count(rep.chunks, "chunk")
+            ),
         ))
     }
 }
 
-fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
+fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Result<(), CliError> {
     let name = display(input);
-    let reader = open_archive(input)?;
-    let h = *reader.header();
-    let total = reader.total_len();
-    let file_len = reader.file_len();
-    let codecs: Vec<String> = Codec::ALL
-        .iter()
-        .map(|&c| (c, reader.entries().iter().filter(|e| e.codec == c).count()))
-        .filter(|&(_, n)| n > 0)
-        .map(|(c, n)| format!("{} x{n}", c.name()))
-        .collect();
-    outln!("{name}");
-    outln!("  original size:   {total}");
-    outln!("  archive size:    {file_len}");
+    let mut source = ArchiveSource::open(input)?;
+    let lens = source.member_lens(&name)?;
+    let several = lens.len() > 1;
+    let pb = progress_bar(Some(lens.iter().sum()), opts.quiet);
+    let mut good = Vec::new();
+    let mut failures = Failures {
+        several,
+        first: None,
+        count: 0,
+    };
+    let mut done = 0;
+    for (k, len) in lens.iter().enumerate() {
+        match verify_member(&mut source, k, &name, opts, supplied.clone(), &pb, done) {
+            Ok(v) => good.push(v),
+            Err(e) => failures.add(e)?,
+        }
+        done += len;
+    }
+    pb.finish_and_clear();
+    if let Some(e) = failures.first {
+        return Err(if several {
+            CliError::new(
+                e.code,
+                format!(
+                    "{name}: {} of {} members are bad",
+                    failures.count,
+                    lens.len()
+                ),
+            )
+        } else {
+            e
+        });
+    }
+    if !opts.quiet {
+        let mut models: Vec<String> = Vec::new();
+        for v in &good {
+            let m = v.model.to_string();
+            if !models.contains(&m) {
+                models.push(m);
+            }
+        }
+        let members = if several {
+            format!("{}, ", count(lens.len(), "member"))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{name}: OK ({members}{}, {} bytes, {} {})",
+            count(good.iter().map(|v| v.chunks).sum(), "chunk"),
+            good.iter().map(|v| v.bytes).sum::<u64>(),
+            if models.len() == 1 { "model" } else { "models" },
+            models.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The ratio line of `list`: original / archive, as `bench` and `model eval`
+/// report it, and bits per original byte.
+fn list_ratio(indent: &str, total: u64, file_len: u64) -> Result<(), CliError> {
     outln!(
-        // original / archive, as `bench` and `model eval` report it
-        "  ratio:           {:.3} ({:.3} bits/byte)",
+        "{indent}ratio:           {:.3} ({:.3} bits/byte)",
         if file_len == 0 {
             0.0
         } else {
@@ -536,13 +915,35 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
             8.0 * file_len as f64 / total as f64
         }
     );
+    Ok(())
+}
+
+/// Lists one archive (a member starting at byte `base` of the file).
+fn list_member(
+    reader: &Member<'_>,
+    indent: &str,
+    base: u64,
+    verbose: bool,
+) -> Result<(), CliError> {
+    let h = *reader.header();
+    let total = reader.total_len();
+    let file_len = reader.file_len();
+    let codecs: Vec<String> = Codec::ALL
+        .iter()
+        .map(|&c| (c, reader.entries().iter().filter(|e| e.codec == c).count()))
+        .filter(|&(_, n)| n > 0)
+        .map(|(c, n)| format!("{} x{n}", c.name()))
+        .collect();
+    outln!("{indent}original size:   {total}");
+    outln!("{indent}archive size:    {file_len}");
+    list_ratio(indent, total, file_len)?;
     outln!(
-        "  chunks:          {} of {} bytes",
+        "{indent}chunks:          {} of {} bytes",
         reader.chunk_count(),
         h.params.chunk_len
     );
     outln!(
-        "  codecs:          {}",
+        "{indent}codecs:          {}",
         if codecs.is_empty() {
             "-".into()
         } else {
@@ -550,25 +951,118 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
         }
     );
     outln!(
-        "  model:           {}{}",
+        "{indent}model:           {}{}",
         crate::model::Fingerprint(h.params.model_fingerprint),
         match reader.model_blob_len() {
             Some(l) => format!(" (embedded, {l} bytes)"),
             None => String::new(),
         }
     );
-    outln!("  format version:  {}", h.params.format_version);
-    outln!("  arith version:   {}", h.params.arith_version);
-    if opts.verbose {
+    outln!("{indent}format version:  {}", h.params.format_version);
+    outln!("{indent}arith version:   {}", h.params.arith_version);
+    if verbose {
         for (i, e) in reader.entries().iter().enumerate() {
             outln!(
-                "  chunk {i}: {} {} -> {} bytes at {}",
+                "{indent}chunk {i}: {} {} -> {} bytes at {}",
                 e.codec.name(),
                 e.original_size,
                 e.compressed_size,
-                e.offset
+                base + e.offset
             );
         }
     }
     Ok(())
+}
+
+fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
+    let name = display(input);
+    let mut source = ArchiveSource::open(input)?;
+    outln!("{name}");
+    if source.members.len() == 1 {
+        let reader = source.member(0, &name)?;
+        return list_member(&reader, "  ", 0, opts.verbose);
+    }
+    let total: u64 = source.member_lens(&name)?.iter().sum();
+    let file_len = source.members.last().map_or(0, |r| r.end);
+    outln!("  members:         {}", source.members.len());
+    outln!("  original size:   {total}");
+    outln!("  archive size:    {file_len}");
+    list_ratio("  ", total, file_len)?;
+    for k in 0..source.members.len() {
+        let range = source.members[k].clone();
+        outln!("  member {} (bytes {}..{}):", k + 1, range.start, range.end);
+        let reader = source.member(k, &name)?;
+        list_member(&reader, "    ", range.start, opts.verbose)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_archive_check_catches_damage_and_other_content() {
+        let model = crate::model::synth::random_model(
+            crate::model::Dims {
+                d_model: 16,
+                n_layers: 1,
+            },
+            crate::model::synth::SynthKind::Typical,
+            3,
+        )
+        .unwrap();
+        let data: Vec<u8> = b"a line of text to compress, twice over. ".repeat(40);
+        let opts = CompressOptions {
+            chunk_len: 256,
+            embed_model: false,
+            window: 4,
+            match_model: true,
+            records: pipeline::RecordStride::Off,
+            long_finder: true,
+            column_histograms: true,
+            text_fields: pipeline::TextFields::Off,
+            grow_chunks: false,
+        };
+        let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.boa");
+        std::fs::write(&path, &archive).unwrap();
+        let hash = crate::container::xxh3_64(&data);
+        let len = data.len() as u64;
+        assert_eq!(check_written_archive(&path, &model, len, hash, 4), Ok(()));
+        // Another input's checksum or length.
+        let err = check_written_archive(&path, &model, len, hash ^ 1, 4).unwrap_err();
+        assert!(err.contains("not the input"), "{err}");
+        assert!(check_written_archive(&path, &model, len - 1, hash, 4).is_err());
+        // A damaged payload byte (after the 44-byte header): the payload
+        // checksum fails, so a chunk does not decode.
+        let mut bad = archive.clone();
+        bad[50] ^= 0x40;
+        std::fs::write(&path, &bad).unwrap();
+        let err = check_written_archive(&path, &model, len, hash, 4).unwrap_err();
+        assert!(err.contains("do not decode"), "{err}");
+        // A missing or truncated file.
+        std::fs::write(&path, &archive[..archive.len() - 1]).unwrap();
+        assert!(check_written_archive(&path, &model, len, hash, 4).is_err());
+        std::fs::remove_file(&path).unwrap();
+        assert!(check_written_archive(&path, &model, len, hash, 4).is_err());
+    }
+
+    #[test]
+    fn recursion_picks_archives_or_the_rest() {
+        assert!(wanted(Mode::Compress, Path::new("d/x.txt")));
+        assert!(!wanted(Mode::Compress, Path::new("d/x.boa")));
+        for m in [Mode::Decompress, Mode::Verify, Mode::List] {
+            assert!(wanted(m, Path::new("d/x.boa")));
+            assert!(!wanted(m, Path::new("d/x.boa.txt")));
+        }
+    }
+
+    #[test]
+    fn counts_are_pluralised() {
+        assert_eq!(count(1, "chunk"), "1 chunk");
+        assert_eq!(count(0, "chunk"), "0 chunks");
+        assert_eq!(count(2, "member"), "2 members");
+    }
 }

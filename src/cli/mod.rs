@@ -20,6 +20,7 @@ macro_rules! out {
 
 mod archive_cmd;
 mod bench_cmd;
+mod inputs;
 mod model_cmd;
 mod spool;
 
@@ -178,6 +179,8 @@ pub fn default_model() -> Result<crate::model::Model, CliError> {
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Temporary outputs are removed on SIGINT, SIGTERM and SIGHUP.
+    crate::io_util::install_signal_handler();
     let result = match cli.command {
         Some(Command::Model(c)) => model_cmd::run(c),
         Some(Command::Vectors(c)) => run_vectors(c),

@@ -22,6 +22,7 @@
 //! No function of this module panics on any input.
 
 mod format;
+mod members;
 mod reader;
 mod writer;
 
@@ -30,6 +31,7 @@ mod tests;
 
 use thiserror::Error;
 
+pub use members::{MembersError, Window, member_ranges};
 pub use reader::ArchiveReader;
 pub use writer::ArchiveWriter;
 
