@@ -538,6 +538,16 @@ fn crafted_headers() {
     ));
 }
 
+/// An embedded model is a model file: the container admits no larger blob
+/// than the model loader reads.
+#[test]
+fn model_blob_limit_is_the_model_file_limit() {
+    assert_eq!(
+        MAX_MODEL_BLOB_LEN,
+        crate::model::file::MAX_MODEL_FILE_BYTES as u64
+    );
+}
+
 #[test]
 fn crafted_footers() {
     let (a, _) = small_archive();

@@ -1,0 +1,112 @@
+//! The `boa-det` binary on hostile inputs and environments: crafted lengths
+//! stay within bounded memory, unusable settings give one-line errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_boa-det");
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a one-line `boa-det: ...` error (no panic) with exit code `code`
+/// that mentions every string of `needles`.
+fn assert_error(o: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("boa-det: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{err:?} does not mention {n:?}");
+    }
+}
+
+/// A model file whose header (16 MB of JSON whose parse would take about
+/// 400 MB) is announced in its first 8 bytes.
+fn write_costly_model(path: &Path) {
+    let zeros = 8_000_000;
+    let mut json = b"{\"t\":{\"dtype\":\"I8\",\"shape\":[0".to_vec();
+    json.extend(std::iter::repeat_n(&b",0"[..], zeros - 1).flatten());
+    json.extend_from_slice(b"],\"data_offsets\":[0,0]}}");
+    let mut b = (json.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(&json);
+    std::fs::write(path, b).unwrap();
+}
+
+/// Runs the binary with its address space limited to `kib` KiB, so that an
+/// allocation the size of a crafted length would abort the process.
+#[cfg(target_os = "linux")]
+fn run_limited(kib: u32, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(BIN)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `model info` and `compress --model` on a model file with a crafted header
+/// length: refused from the length, in 150 MB of address space (before the
+/// limit, the header was parsed and the process aborted there).
+#[cfg(target_os = "linux")]
+#[test]
+fn crafted_model_header_is_refused_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("costly.safetensors");
+    write_costly_model(&model);
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, b"some text to compress\n").unwrap();
+    let m = model.to_str().unwrap();
+    let o = run_limited(150_000, &["model", "info", m]);
+    assert_error(&o, 4, &["model file too large", "header claims 16000"]);
+    let out = dir.path().join("out.boa");
+    let o = run_limited(
+        150_000,
+        &[
+            "compress",
+            "--model",
+            m,
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_error(&o, 4, &["model file too large"]);
+    assert!(!out.exists());
+}
+
+/// An archive whose embedded model blob announces a header over the limit is
+/// refused as corrupt, naming the limit, without parsing that header.
+#[test]
+fn embedded_model_with_crafted_header_length_is_refused() {
+    use boa_det::container::{ArchiveParams, ArchiveWriter};
+    let mut blob = 80_000_000u64.to_le_bytes().to_vec();
+    blob.extend_from_slice(b"{junk");
+    let params = ArchiveParams {
+        format_version: 1,
+        arith_version: 1,
+        model_fingerprint: [7; 16],
+        chunk_len: 16,
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &params, Some(&blob)).unwrap();
+    w.write_stored(b"stored chunk").unwrap();
+    let archive = w.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crafted.boa");
+    std::fs::write(&path, archive).unwrap();
+    let limit = boa_det::model::file::MAX_HEADER_BYTES.to_string();
+    for mode in ["-t", "-dc"] {
+        let o = Command::new(BIN)
+            .args([mode, path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_error(
+            &o,
+            5,
+            &["embedded model is invalid", "80000000", limit.as_str()],
+        );
+    }
+}
