@@ -110,3 +110,85 @@ fn embedded_model_with_crafted_header_length_is_refused() {
         );
     }
 }
+
+/// The names of the kernel levels this CPU supports, best last.
+fn cpu_levels() -> Vec<&'static str> {
+    boa_det::engine::dispatch::Kernels::available()
+        .iter()
+        .map(|k| k.name)
+        .collect()
+}
+
+fn run_with_kernels(level: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("BOA_DET_KERNELS", level)
+        .output()
+        .unwrap()
+}
+
+/// An unknown `BOA_DET_KERNELS` is a usage error before any work, for every
+/// command (it panicked with a backtrace in compress): one line naming the
+/// variable, every level and the ones this CPU supports; no output written.
+#[test]
+fn unknown_kernel_level_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "text to compress, text to compress\n".repeat(50)).unwrap();
+    let i = input.to_str().unwrap();
+    let levels = cpu_levels().join(", ");
+    let expect = [
+        "BOA_DET_KERNELS=bogus",
+        "unknown kernel level",
+        "scalar, avx2, avxvnni, avx512",
+        levels.as_str(),
+    ];
+    for args in [
+        vec![i],
+        vec!["compress", i, "-o", "-"],
+        vec!["model", "info", i],
+        vec!["-l", i],
+    ] {
+        let o = run_with_kernels("bogus", &args);
+        assert_error(&o, 2, &expect);
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!dir.path().join("in.txt.boa").exists());
+    // An empty value means "not set": the best level, and the command works.
+    let o = run_with_kernels("", &["-q", "-c", i]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// A known level this CPU lacks is refused the same way, naming the levels
+/// the CPU has (skipped on a CPU with every level).
+#[test]
+fn unsupported_kernel_level_is_a_usage_error() {
+    let have = cpu_levels();
+    let Some(missing) = boa_det::engine::dispatch::LEVELS
+        .into_iter()
+        .find(|l| !have.contains(l))
+    else {
+        eprintln!("SKIPPED: this CPU supports every kernel level");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "some text\n").unwrap();
+    let o = run_with_kernels(missing, &["-q", "-c", input.to_str().unwrap()]);
+    let forced = format!("BOA_DET_KERNELS={missing}");
+    let supports = format!("it supports {}", have.join(", "));
+    assert_error(
+        &o,
+        2,
+        &[
+            forced.as_str(),
+            "not supported by this CPU",
+            supports.as_str(),
+        ],
+    );
+    // Every level the CPU has is accepted.
+    for level in have {
+        let o = run_with_kernels(level, &["-q", "-c", input.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{level}: {}", stderr(&o));
+    }
+}

@@ -175,6 +175,11 @@ pub fn default_model() -> Result<crate::model::Model, CliError> {
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An unusable BOA_DET_KERNELS is refused before any work.
+    if let Err(e) = crate::engine::dispatch::selected() {
+        eprintln!("boa-det: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
     let result = match cli.command {
         Some(Command::Model(c)) => model_cmd::run(c),
         Some(Command::Vectors(c)) => run_vectors(c),
