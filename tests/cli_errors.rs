@@ -23,6 +23,21 @@ fn assert_error(o: &Output, code: i32, needles: &[&str]) {
     }
 }
 
+/// A one-chunk stored archive (format 1) with this arith version in its
+/// header and, optionally, an embedded model blob.
+fn stored_archive(arith_version: u16, blob: Option<&[u8]>) -> Vec<u8> {
+    use boa_det::container::{ArchiveParams, ArchiveWriter};
+    let params = ArchiveParams {
+        format_version: 1,
+        arith_version,
+        model_fingerprint: [7; 16],
+        chunk_len: 16,
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &params, blob).unwrap();
+    w.write_stored(b"stored chunk").unwrap();
+    w.finish().unwrap()
+}
+
 /// A model file whose header (16 MB of JSON whose parse would take about
 /// 400 MB) is announced in its first 8 bytes.
 fn write_costly_model(path: &Path) {
@@ -82,18 +97,9 @@ fn crafted_model_header_is_refused_in_bounded_memory() {
 /// refused as corrupt, naming the limit, without parsing that header.
 #[test]
 fn embedded_model_with_crafted_header_length_is_refused() {
-    use boa_det::container::{ArchiveParams, ArchiveWriter};
     let mut blob = 80_000_000u64.to_le_bytes().to_vec();
     blob.extend_from_slice(b"{junk");
-    let params = ArchiveParams {
-        format_version: 1,
-        arith_version: 1,
-        model_fingerprint: [7; 16],
-        chunk_len: 16,
-    };
-    let mut w = ArchiveWriter::new(Vec::new(), &params, Some(&blob)).unwrap();
-    w.write_stored(b"stored chunk").unwrap();
-    let archive = w.finish().unwrap();
+    let archive = stored_archive(1, Some(&blob));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crafted.boa");
     std::fs::write(&path, archive).unwrap();
@@ -190,5 +196,52 @@ fn unsupported_kernel_level_is_a_usage_error() {
     for level in have {
         let o = run_with_kernels(level, &["-q", "-c", input.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{level}: {}", stderr(&o));
+    }
+}
+
+/// An archive of an arith version this build lacks is refused naming the
+/// versions it implements (derived from the constants, not written out).
+#[test]
+fn unknown_arith_version_in_an_archive_names_the_implemented_range() {
+    use boa_det::arith::ArithVersion;
+    let too_new = ArithVersion::NEWEST.number() + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arith.boa");
+    std::fs::write(&path, stored_archive(too_new, None)).unwrap();
+    let o = Command::new(BIN)
+        .args(["-t", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let expect = format!(
+        "archive uses arith version {too_new}, this build implements {} to {}",
+        ArithVersion::OLDEST,
+        ArithVersion::NEWEST
+    );
+    assert_error(&o, 4, &[expect.as_str()]);
+}
+
+/// An archive newer than this build is refused naming the format versions it
+/// reads (the message said "1 to 2" while the build read 1 to 6).
+#[test]
+fn too_new_format_version_names_the_readable_range() {
+    use boa_det::container::{FORMAT_VERSION_NEWEST, FORMAT_VERSION_OLDEST, xxh3_64};
+    let mut archive = stored_archive(1, None);
+    let too_new = FORMAT_VERSION_NEWEST + 1;
+    archive[8..10].copy_from_slice(&too_new.to_le_bytes());
+    let sum = xxh3_64(&archive[..36]);
+    archive[36..44].copy_from_slice(&sum.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.boa");
+    std::fs::write(&path, archive).unwrap();
+    let expect = format!(
+        "unsupported format version {too_new} (this build reads and writes versions \
+         {FORMAT_VERSION_OLDEST} to {FORMAT_VERSION_NEWEST})"
+    );
+    for mode in ["-t", "-l"] {
+        let o = Command::new(BIN)
+            .args([mode, path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_error(&o, 5, &[expect.as_str()]);
     }
 }

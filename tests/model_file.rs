@@ -63,7 +63,7 @@ fn wrong_metadata_is_named() {
         (
             "\"arith_version\":\"1\"",
             "\"arith_version\":\"9\"",
-            "arith version 9",
+            "arith version 9 is not supported",
         ),
         (
             "\"format\":\"boa-det-int\"",
@@ -86,6 +86,31 @@ fn wrong_metadata_is_named() {
             "{to}: error {err:?} does not mention {expect:?}"
         );
     }
+}
+
+/// An arith version this build lacks is refused naming the range it has,
+/// derived from the versions it implements.
+#[test]
+fn unknown_arith_version_names_the_implemented_range() {
+    use boa_det::arith::ArithVersion;
+    assert_eq!(ArithVersion::OLDEST, ArithVersion::ALL[0]);
+    assert_eq!(Some(&ArithVersion::NEWEST), ArithVersion::ALL.last());
+    let too_new = ArithVersion::NEWEST.number() + 1;
+    let b = rewrite_header(&small().to_bytes(), |h| {
+        h.replacen(
+            "\"arith_version\":\"1\"",
+            &format!("\"arith_version\":\"{too_new}\""),
+            1,
+        )
+    });
+    let err = Model::from_bytes(&b).unwrap_err().to_string();
+    assert!(
+        err.ends_with(&format!(
+            "arith version {too_new} is not supported (this build implements 1 to {})",
+            ArithVersion::NEWEST
+        )),
+        "{err}"
+    );
 }
 
 #[test]

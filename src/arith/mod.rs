@@ -25,6 +25,8 @@ pub enum ArithVersion {
 impl ArithVersion {
     /// The version new models are quantized to.
     pub const NEWEST: ArithVersion = ArithVersion::V2;
+    /// The first version.
+    pub const OLDEST: ArithVersion = ArithVersion::V1;
     /// Every version this build implements, oldest first.
     pub const ALL: [ArithVersion; 2] = [ArithVersion::V1, ArithVersion::V2];
 

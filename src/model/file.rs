@@ -503,7 +503,8 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
     let av = meta_number(&meta, "arith_version")?;
     let arith = ArithVersion::from_number(av).ok_or_else(|| {
         ModelError::Metadata(format!(
-            "arith version {av} is not supported (this build implements 1 to {})",
+            "arith version {av} is not supported (this build implements {} to {})",
+            ArithVersion::OLDEST,
             ArithVersion::NEWEST
         ))
     })?;
