@@ -16,9 +16,9 @@ pub mod freq;
 /// archives made with it keep decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ArithVersion {
-    /// boa-det 0.1: the scan's decay exponent may be 0, increments within +-2^14.
+    /// boa-det 0.1.0: the scan's decay exponent may be 0, increments within +-2^14.
     V1,
-    /// Decay exponent at least 1 (every state forgets), increments within +-2^22.
+    /// boa-det 0.2.0: decay exponent at least 1 (every state forgets), increments within +-2^22.
     V2,
 }
 
