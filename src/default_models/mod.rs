@@ -154,6 +154,11 @@ pub fn default_model() -> Option<&'static [u8]> {
     DEFAULT.and_then(|fp| lookup(&Fingerprint(fp)))
 }
 
+/// The fingerprint of the default model, if one is built in.
+pub fn default_fingerprint() -> Option<Fingerprint> {
+    DEFAULT.map(Fingerprint)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::model::Model;
