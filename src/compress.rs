@@ -794,8 +794,9 @@ pub fn resolve_model<R: Read + Seek>(
     let arith = crate::arith::ArithVersion::from_number(header.params.arith_version as u64)
         .ok_or_else(|| {
             PipelineError::Model(format!(
-                "archive uses arith version {}, this build implements 1 to {}",
+                "archive uses arith version {}, this build implements {} to {}",
                 header.params.arith_version,
+                crate::arith::ArithVersion::OLDEST,
                 crate::arith::ArithVersion::NEWEST
             ))
         })?;

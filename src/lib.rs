@@ -1,11 +1,13 @@
 //! boa-det: a deterministic, integer-only neural compressor for scientific data.
 //!
 //! Layout, one concept per module:
-//! - [`arith`]: the integer primitives of arith v1 (rounding shifts, requantization,
-//!   integer square root, logits to frequencies). See `docs/ARITHMETIC.md`.
+//! - [`arith`]: the integer primitives of arith v1 and v2 (rounding shifts,
+//!   requantization, integer square root, logits to frequencies) and the
+//!   versions themselves. See `docs/ARITHMETIC.md`.
 //! - [`model`]: the integer model, its safetensors file format, validation, the
 //!   overflow proof and the fingerprint. See `docs/MODEL_FORMAT.md`.
-//! - [`engine`]: per-stream state and the scalar reference forward step.
+//! - [`engine`]: per-stream state, the scalar reference forward step, the SIMD
+//!   kernel levels and their dispatch. See `docs/KERNELS.md`.
 //! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
 //!   `docs/FORMAT.md`, section "Range coder".
 //! - [`match_model`]: the match model of codecs 3 to 8, mixed into the

@@ -450,10 +450,15 @@ fn rust_encode(syms: &[u8], tables: &[[u32; 256]]) -> Vec<u8> {
     enc.finish()
 }
 
-/// The Rust decoder driven exactly as the C shim drives its decoder.
+/// The Rust decoder driven exactly as the C shim drives its decoder: one
+/// symbol per table, then the exact-consumption check (no up-front claim
+/// check, which is the container's, `coder::check_claim`).
 fn rust_decode(data: &[u8], tables: &[[u32; 256]]) -> Result<Vec<u8>, CoderError> {
     let cf = cfs(tables);
-    coder::decode_all(data, tables.len(), |i| &cf[i])
+    let mut dec = coder::RangeDecoder::new(data)?;
+    let out = cf.iter().map(|t| dec.decode(t)).collect::<Result<Vec<u8>, _>>()?;
+    dec.finish()?;
+    Ok(out)
 }
 
 /// C and Rust agree on `data` (any bytes) decoded with `tables`.

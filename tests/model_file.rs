@@ -63,7 +63,7 @@ fn wrong_metadata_is_named() {
         (
             "\"arith_version\":\"1\"",
             "\"arith_version\":\"9\"",
-            "arith version 9",
+            "arith version 9 is not supported",
         ),
         (
             "\"format\":\"boa-det-int\"",
@@ -86,6 +86,31 @@ fn wrong_metadata_is_named() {
             "{to}: error {err:?} does not mention {expect:?}"
         );
     }
+}
+
+/// An arith version this build lacks is refused naming the range it has,
+/// derived from the versions it implements.
+#[test]
+fn unknown_arith_version_names_the_implemented_range() {
+    use boa_det::arith::ArithVersion;
+    assert_eq!(ArithVersion::OLDEST, ArithVersion::ALL[0]);
+    assert_eq!(Some(&ArithVersion::NEWEST), ArithVersion::ALL.last());
+    let too_new = ArithVersion::NEWEST.number() + 1;
+    let b = rewrite_header(&small().to_bytes(), |h| {
+        h.replacen(
+            "\"arith_version\":\"1\"",
+            &format!("\"arith_version\":\"{too_new}\""),
+            1,
+        )
+    });
+    let err = Model::from_bytes(&b).unwrap_err().to_string();
+    assert!(
+        err.ends_with(&format!(
+            "arith version {too_new} is not supported (this build implements 1 to {})",
+            ArithVersion::NEWEST
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,4 +166,148 @@ fn arith_v2_decay_table_must_keep_the_state_bound() {
             }
         }
     }
+}
+
+/// A file whose first 8 bytes claim a safetensors header of `claim` bytes,
+/// followed by `body`.
+fn claiming_header(claim: u64, body: &[u8]) -> Vec<u8> {
+    let mut b = claim.to_le_bytes().to_vec();
+    b.extend_from_slice(body);
+    b
+}
+
+/// JSON that costs many times its length to parse: one tensor whose shape is
+/// a list of `n` zeros (the parser builds a value per element).
+fn costly_header_json(n: usize) -> Vec<u8> {
+    let mut j = b"{\"t\":{\"dtype\":\"I8\",\"shape\":[0".to_vec();
+    j.extend(std::iter::repeat_n(&b",0"[..], n - 1).flatten());
+    j.extend_from_slice(b"],\"data_offsets\":[0,0]}}");
+    j
+}
+
+/// A header length above the limit is refused from the first 8 bytes, before
+/// the header is parsed (it used to be parsed whatever its size: a crafted
+/// 80 MB header took the process to 1.3 GB and more before it was refused).
+#[test]
+fn oversized_header_lengths_are_refused_before_parsing() {
+    use boa_det::model::file::MAX_HEADER_BYTES;
+    let too_long = MAX_HEADER_BYTES as u64 + 1;
+    let json = costly_header_json(1 << 20);
+    for (claim, body) in [
+        (80_000_000, &b"{junk"[..]),
+        (80_000_000, &json[..]),
+        (too_long, &json[..]),
+        (u64::MAX, &b"{}"[..]),
+    ] {
+        let err = Model::from_bytes(&claiming_header(claim, body)).unwrap_err();
+        assert!(
+            matches!(err, ModelError::TooLarge(_)),
+            "claim {claim}: {err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&claim.to_string()) && msg.contains(&MAX_HEADER_BYTES.to_string()),
+            "claim {claim}: {msg}"
+        );
+    }
+    // A length within the limit but past the end of the bytes is named too.
+    let err = Model::from_bytes(&claiming_header(1000, b"{}")).unwrap_err();
+    assert!(err.to_string().contains("only 10"), "{err}");
+}
+
+/// `Model::load` checks the lengths before reading what they cover: a file
+/// too large, a header too long, or a device with no end is refused without
+/// reading it whole.
+#[test]
+fn load_refuses_crafted_lengths_without_reading_everything() {
+    use boa_det::model::file::{MAX_HEADER_BYTES, MAX_MODEL_FILE_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let header = dir.path().join("header.safetensors");
+    std::fs::write(
+        &header,
+        claiming_header(80_000_000, &costly_header_json(1 << 16)),
+    )
+    .unwrap();
+    let err = Model::load(&header).unwrap_err();
+    assert!(matches!(err, ModelError::TooLarge(_)), "{err}");
+    assert!(
+        err.to_string().contains(&MAX_HEADER_BYTES.to_string()),
+        "{err}"
+    );
+
+    // Sparse: 1 GiB + 1 bytes on disk cost nothing, and are never read.
+    let big = dir.path().join("big.safetensors");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(MAX_MODEL_FILE_BYTES as u64 + 1).unwrap();
+    let err = Model::load(&big).unwrap_err();
+    assert!(matches!(err, ModelError::TooLarge(_)), "{err}");
+
+    // A valid model still loads, and trailing bytes are refused.
+    let good = dir.path().join("good.safetensors");
+    std::fs::write(&good, small().to_bytes()).unwrap();
+    assert_eq!(Model::load(&good).unwrap(), small());
+    let mut trailing = small().to_bytes();
+    trailing.push(0);
+    std::fs::write(&good, trailing).unwrap();
+    assert!(Model::load(&good).is_err());
+
+    #[cfg(unix)]
+    {
+        let err = Model::load(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert!(matches!(err, ModelError::Safetensors(_)), "{err}");
+    }
+}
+
+/// The header limit holds the largest model the loader accepts: the walk has
+/// the counted tensors with names within the bound, and the header of a model
+/// with the most layers and the worst description (every byte escaped) fits
+/// with room for its dims and offsets to grow to the widest model's digits.
+#[test]
+fn header_limit_holds_the_largest_legitimate_header() {
+    use boa_det::model::file::{
+        MAX_DESCRIPTION_BYTES, MAX_HEADER_BYTES, MAX_TENSOR_NAME_BYTES, MAX_TENSORS,
+        TENSORS_OUTSIDE_LAYERS, TENSORS_PER_LAYER, visit_tensors, zero_model,
+    };
+    use boa_det::model::{MAX_D_MODEL, MAX_LAYERS};
+    let mut m = zero_model(Dims {
+        d_model: 16,
+        n_layers: MAX_LAYERS,
+    });
+    let (mut count, mut longest) = (0, 0);
+    visit_tensors(&mut m, &mut |name, shape, _| {
+        count += 1;
+        longest = longest.max(name.len());
+        assert!(shape.len() <= 3, "{name}: rank {}", shape.len());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(count, MAX_TENSORS);
+    assert_eq!(
+        MAX_TENSORS,
+        TENSORS_PER_LAYER * MAX_LAYERS + TENSORS_OUTSIDE_LAYERS
+    );
+    assert!(longest <= MAX_TENSOR_NAME_BYTES, "{longest}");
+    // Every dim of the widest model has at most 5 digits.
+    let widest = Dims {
+        d_model: MAX_D_MODEL,
+        n_layers: 1,
+    };
+    for dim in [
+        256,
+        widest.d_ff(),
+        2 * widest.d_inner(),
+        widest.x_proj_out(),
+    ] {
+        assert!(dim < 100_000, "{dim}");
+    }
+
+    m.description = "\u{1}".repeat(MAX_DESCRIPTION_BYTES);
+    let bytes = boa_det::model::file::to_bytes(&m);
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    // Per tensor: three dims growing from 1 digit to 5, two offsets to 10.
+    let growth = MAX_TENSORS * (3 * 4 + 2 * 9);
+    assert!(
+        header_len + growth <= MAX_HEADER_BYTES,
+        "{header_len} + {growth} > {MAX_HEADER_BYTES}"
+    );
 }

@@ -96,6 +96,14 @@ fn float_bits(fm: &FloatModel, segs: &[&[u8]], rg: &mut Ranges) -> (f64, u64) {
 }
 
 fn run(a: Args) -> Result<(), String> {
+    // Loaders refuse headers beyond what the longest description needs.
+    let max = boa_det::model::file::MAX_DESCRIPTION_BYTES;
+    if a.description.len() > max {
+        return Err(format!(
+            "--description has {} bytes; a model file holds at most {max}",
+            a.description.len()
+        ));
+    }
     for path in std::iter::once(&a.output).chain(&a.scales_out) {
         if path.exists() && !a.force {
             return Err(format!(

@@ -16,15 +16,17 @@ pub mod freq;
 /// archives made with it keep decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ArithVersion {
-    /// boa-det 0.1: the scan's decay exponent may be 0, increments within +-2^14.
+    /// boa-det 0.1.0: the scan's decay exponent may be 0, increments within +-2^14.
     V1,
-    /// Decay exponent at least 1 (every state forgets), increments within +-2^22.
+    /// boa-det 0.2.0: decay exponent at least 1 (every state forgets), increments within +-2^22.
     V2,
 }
 
 impl ArithVersion {
     /// The version new models are quantized to.
     pub const NEWEST: ArithVersion = ArithVersion::V2;
+    /// The first version.
+    pub const OLDEST: ArithVersion = ArithVersion::V1;
     /// Every version this build implements, oldest first.
     pub const ALL: [ArithVersion; 2] = [ArithVersion::V1, ArithVersion::V2];
 

@@ -23,6 +23,7 @@ mod bench_cmd;
 mod inputs;
 mod model_cmd;
 mod spool;
+mod version;
 
 use archive_cmd::{ArchiveOpts, Mode};
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +53,8 @@ pub mod exit {
 #[command(
     name = "boa-det",
     version,
+    // Our own -V/--version, so that -v can extend it (version.rs).
+    disable_version_flag = true,
     about = "Deterministic neural compression for scientific data",
     long_about = "Deterministic neural compression for scientific data.\n\n\
         Without a subcommand it works like zstd: `boa-det FILE` compresses FILE to FILE.boa, \
@@ -61,6 +64,10 @@ pub mod exit {
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Print the version; with -v also the format and arith versions this
+    /// build reads and writes, its built-in models and the kernel level.
+    #[arg(short = 'V', long = "version")]
+    version: bool,
     #[command(flatten)]
     mode: ModeFlags,
     #[command(flatten)]
@@ -179,6 +186,14 @@ pub fn default_model() -> Result<crate::model::Model, CliError> {
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        return exit_code(version::print(cli.opts.verbose));
+    }
+    // An unusable BOA_DET_KERNELS is refused before any work.
+    if let Err(e) = crate::engine::dispatch::selected() {
+        eprintln!("boa-det: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
     // Temporary outputs are removed on SIGINT, SIGTERM and SIGHUP.
     crate::io_util::install_signal_handler();
     let result = match cli.command {
@@ -203,6 +218,11 @@ pub fn main() -> ExitCode {
             archive_cmd::run(mode, cli.opts)
         }
     };
+    exit_code(result)
+}
+
+/// The exit code of a command's result, printing its error.
+fn exit_code(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) if e.code == exit::BROKEN_PIPE => ExitCode::from(e.code),

@@ -101,9 +101,10 @@ pub enum ModelCommand {
         codec: bool,
         #[arg(long, default_value_t = 1)]
         codec_mib: usize,
-        /// With --codec: code with the match model too (codec neural+match+long, the
-        /// archive default); without it, the network alone, which the
-        /// efficiency figure is about.
+        /// With --codec: code with the match model too (codec neural+match+long,
+        /// what `compress` writes for input without a record stride or text
+        /// fields); without it, the network alone, which the efficiency
+        /// figure is about.
         #[arg(long)]
         match_model: bool,
         /// One core's int8 peak in GMAC/s for the efficiency figure (measure it with --peak).

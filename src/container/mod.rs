@@ -1,4 +1,5 @@
-//! The `.boa` archive container, format versions 1 to 3.
+//! The `.boa` archive container, format versions [`FORMAT_VERSION_OLDEST`] to
+//! [`FORMAT_VERSION_NEWEST`].
 //!
 //! The normative byte layout is `docs/FORMAT.md`. In short (little-endian):
 //!
@@ -281,7 +282,9 @@ pub enum ContainerError {
         computed: u64,
     },
     /// The format version is not one this build reads (or writes).
-    #[error("unsupported format version {version} (this build reads versions 1 to 2)")]
+    #[error(
+        "unsupported format version {version} (this build reads and writes versions {FORMAT_VERSION_OLDEST} to {FORMAT_VERSION_NEWEST})"
+    )]
     UnsupportedVersion {
         /// The version in the header.
         version: u16,

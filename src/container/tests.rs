@@ -489,6 +489,18 @@ fn crafted_headers() {
         ArchiveReader::from_bytes(&b),
         Err(ContainerError::UnsupportedVersion { version: 7 })
     ));
+    // The message states the range this build really reads (it said "1 to 2").
+    let too_new = FORMAT_VERSION_NEWEST + 1;
+    let mut b = a.clone();
+    with_header(&mut b, |h| h[8..10].copy_from_slice(&too_new.to_le_bytes()));
+    let err = ArchiveReader::from_bytes(&b).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "unsupported format version {too_new} (this build reads and writes versions 1 to {FORMAT_VERSION_NEWEST})"
+        )
+    );
+    assert_eq!(FORMAT_VERSION_OLDEST, 1);
     let mut b = a.clone();
     with_header(&mut b, |h| h[8] = 0);
     assert!(matches!(
@@ -547,6 +559,16 @@ fn crafted_headers() {
         ArchiveReader::from_bytes(&b),
         Err(ContainerError::ModelBlobOutOfBounds { .. })
     ));
+}
+
+/// An embedded model is a model file: the container admits no larger blob
+/// than the model loader reads.
+#[test]
+fn model_blob_limit_is_the_model_file_limit() {
+    assert_eq!(
+        MAX_MODEL_BLOB_LEN,
+        crate::model::file::MAX_MODEL_FILE_BYTES as u64
+    );
 }
 
 #[test]

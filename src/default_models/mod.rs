@@ -6,33 +6,33 @@
 
 use crate::model::Fingerprint;
 
-/// Default model v1 (boa-det 0.1): d=128, 1 layer, trained on ../shared/data
+/// Default model v1 (boa-det 0.1.0): d=128, 1 layer, trained on ../shared/data
 /// (recipe: `quantize/recipes/default-v1.sh`).
 const DEFAULT_V1: [u8; 16] = [
     0x7a, 0xd7, 0x4a, 0xf8, 0x4d, 0x9e, 0xa5, 0x07, 0x4b, 0xdd, 0x72, 0x28, 0x32, 0x06, 0xe1, 0xfd,
 ];
 
-/// Default model v2 (boa-det 0.1, second release): v1's float weights re-quantized
+/// Default model v2 (boa-det 0.1.1): v1's float weights re-quantized
 /// with the measured scan-scale and clip search (recipe: `quantize/recipes/default-v2.sh`).
 const DEFAULT_V2: [u8; 16] = [
     0x20, 0xff, 0xe5, 0xf5, 0xbc, 0x07, 0xdc, 0x54, 0xbd, 0x0a, 0x18, 0xd2, 0x86, 0x68, 0x04, 0x8a,
 ];
 
-/// Default model v3 (boa-det 0.2): v1's float weights quantized to arith v2
+/// Default model v3 (boa-det 0.2.0): v1's float weights quantized to arith v2
 /// (ARITHMETIC.md §6) with the same search, used with 64 KiB chunks, and with
-/// 256 KiB chunks in later releases (recipe: `quantize/recipes/default-v3.sh`).
+/// 256 KiB chunks from 0.3.0 on (recipe: `quantize/recipes/default-v3.sh`).
 const DEFAULT_V3: [u8; 16] = [
     0xd2, 0x9d, 0x2b, 0xcb, 0x34, 0x9d, 0x47, 0x4d, 0xd4, 0x19, 0xa6, 0x43, 0x3a, 0x9e, 0x04, 0xe3,
 ];
 
-/// Default model v4 (boa-det 0.3): v1's float weights quantized to arith v2
+/// Default model v4 (boa-det 0.3.0): v1's float weights quantized to arith v2
 /// as v3, with the float32 table weighted x3 in the calibration, used with
 /// 256 KiB chunks (recipe: `quantize/recipes/default-v4.sh`).
 const DEFAULT_V4: [u8; 16] = [
     0xfc, 0x7f, 0xef, 0xdc, 0x24, 0x38, 0x28, 0x56, 0x2a, 0x1e, 0x2b, 0xac, 0xdc, 0x3e, 0x12, 0xa2,
 ];
 
-/// Default model v5 (boa-det 0.3): v1's float weights annealed for 1,200 steps
+/// Default model v5 (boa-det 0.3.0, its default): v1's float weights annealed for 1,200 steps
 /// (v1 had stopped at its peak learning rate), quantized to arith v2 as v4, used
 /// with 256 KiB chunks (recipe: `quantize/recipes/default-v5.sh`).
 const DEFAULT_V5: [u8; 16] = [
@@ -74,7 +74,7 @@ static REGISTRY: &[Builtin] = &[
     Builtin {
         fingerprint: DEFAULT_V3,
         name: "default-v3",
-        // 64 KiB in earlier releases (docs/MODELS.md, "Longer chunks").
+        // 64 KiB in 0.2.0 (docs/MODELS.md, "Longer chunks").
         chunk_len: 256 << 10,
         golden_chunk_len: 64 << 10,
         bytes: include_bytes!("default-v3-d128.safetensors"),
@@ -152,6 +152,11 @@ pub const ARITH_V2_CHUNK_LEN: u32 = 256 << 10;
 /// The bytes of the default model, if one is built in.
 pub fn default_model() -> Option<&'static [u8]> {
     DEFAULT.and_then(|fp| lookup(&Fingerprint(fp)))
+}
+
+/// The fingerprint of the default model, if one is built in.
+pub fn default_fingerprint() -> Option<Fingerprint> {
+    DEFAULT.map(Fingerprint)
 }
 
 #[cfg(test)]

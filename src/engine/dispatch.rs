@@ -7,8 +7,9 @@
 //! `tests/kernels.rs` check this bit for bit for each level the CPU supports.
 //!
 //! Selection: the best level the CPU supports, unless the environment variable
-//! `BOA_DET_KERNELS=scalar|avx2|avxvnni|avx512` forces one (an unsupported forced level
-//! is an error, reported by [`selected`]).
+//! `BOA_DET_KERNELS=scalar|avx2|avxvnni|avx512` forces one. An unknown or
+//! unsupported forced level is an error, reported by [`selected`]; the CLI
+//! checks it before any work, and [`active`] never panics.
 #![deny(clippy::float_arithmetic)]
 
 use super::kernels::{requant_to_q8, requant_to_q16, requant_wide_to_q8};
@@ -214,20 +215,14 @@ impl Kernels {
     }
 
     /// A level by name, or an error if the name is unknown or the CPU lacks it.
-    pub fn by_name(name: &str) -> Result<Kernels, String> {
-        let k = match name {
-            "scalar" => Some(Kernels::scalar()),
-            "avx2" => Kernels::avx2(),
-            "avxvnni" => Kernels::avxvnni(),
-            "avx512" => Kernels::avx512vnni(),
-            _ => {
-                return Err(format!(
-                    "unknown kernel level {name:?} (expected one of {})",
-                    LEVELS.join(", ")
-                ));
-            }
-        };
-        k.ok_or_else(|| format!("kernel level {name:?} is not supported by this CPU"))
+    pub fn by_name(name: &str) -> Result<Kernels, LevelError> {
+        let available = Kernels::available();
+        let names: Vec<&'static str> = available.iter().map(|k| k.name).collect();
+        let chosen = choose_level(Some(name), &names)?;
+        Ok(*available
+            .iter()
+            .find(|k| k.name == chosen)
+            .expect("choose_level picks an available level"))
     }
 
     /// Every level this CPU supports, scalar first.
@@ -251,22 +246,92 @@ impl Kernels {
     }
 }
 
-/// The level selected once for this process (see the module docs).
+/// Why a requested kernel level cannot be used. The message names the levels
+/// this CPU supports (best last).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LevelError {
+    #[error(
+        "unknown kernel level {requested:?} (levels: {}; this CPU supports {})",
+        LEVELS.join(", "),
+        .available.join(", ")
+    )]
+    Unknown {
+        requested: String,
+        available: Vec<&'static str>,
+    },
+    #[error(
+        "kernel level {requested:?} is not supported by this CPU (it supports {})",
+        .available.join(", ")
+    )]
+    Unsupported {
+        requested: String,
+        available: Vec<&'static str>,
+    },
+}
+
+/// The level to use, given the requested one (`None` or empty: the best) and
+/// the levels a CPU supports, oldest first (`Kernels::available`'s names; a
+/// parameter so that other CPUs can be simulated).
+pub fn choose_level(
+    requested: Option<&str>,
+    available: &[&'static str],
+) -> Result<&'static str, LevelError> {
+    let Some(requested) = requested.filter(|r| !r.is_empty()) else {
+        return Ok(available.last().copied().unwrap_or("scalar"));
+    };
+    let err = |unknown: bool| {
+        let (requested, available) = (requested.to_string(), available.to_vec());
+        if unknown {
+            LevelError::Unknown {
+                requested,
+                available,
+            }
+        } else {
+            LevelError::Unsupported {
+                requested,
+                available,
+            }
+        }
+    };
+    let level = LEVELS
+        .into_iter()
+        .find(|&l| l == requested)
+        .ok_or_else(|| err(true))?;
+    if available.contains(&level) {
+        Ok(level)
+    } else {
+        Err(err(false))
+    }
+}
+
+/// The environment variable that forces a kernel level.
+pub const KERNELS_ENV: &str = "BOA_DET_KERNELS";
+
+/// The level selected once for this process (see the module docs): the error
+/// is one line naming [`KERNELS_ENV`], its value and the levels this CPU
+/// supports.
 pub fn selected() -> Result<Kernels, String> {
     static SELECTED: OnceLock<Result<Kernels, String>> = OnceLock::new();
     SELECTED
-        .get_or_init(|| match std::env::var("BOA_DET_KERNELS") {
-            Ok(name) if !name.is_empty() => {
-                Kernels::by_name(&name).map_err(|e| format!("BOA_DET_KERNELS: {e}"))
+        .get_or_init(|| {
+            let requested = std::env::var_os(KERNELS_ENV).map(|v| v.to_string_lossy().into_owned());
+            match requested.as_deref() {
+                Some(r) if !r.is_empty() => {
+                    Kernels::by_name(r).map_err(|e| format!("{KERNELS_ENV}={r}: {e}"))
+                }
+                _ => Ok(Kernels::best()),
             }
-            _ => Ok(Kernels::best()),
         })
         .clone()
 }
 
-/// [`selected`], panicking with its message if the forced level is unusable.
+/// The level to compute with: [`selected`], or the best level if the forced
+/// one is unusable. Every level computes the same integers, so this never
+/// changes a result, only the speed; the CLI refuses an unusable
+/// `BOA_DET_KERNELS` at start-up, and library callers that want the error
+/// call [`selected`].
 pub fn active() -> Kernels {
-    selected().unwrap_or_else(|e| panic!("{e}"))
+    selected().unwrap_or_else(|_| Kernels::best())
 }
 
 /// [`super::kernels::conv_step`] behind the [`ConvFn`] signature.
@@ -378,3 +443,56 @@ unfused_gemm_requant!(
     super::x86::avx2_eltwise::requant_to_q8,
     super::x86::avx2_eltwise::requant_to_q16
 );
+
+#[cfg(test)]
+mod tests {
+    use super::{LEVELS, LevelError, choose_level};
+
+    /// A CPU with AVX-512 but without AVX-VNNI (a server core before Sapphire
+    /// Rapids), and one with nothing but the scalar level.
+    const AVX512_CPU: [&str; 3] = ["scalar", "avx2", "avx512"];
+    const PLAIN_CPU: [&str; 1] = ["scalar"];
+
+    #[test]
+    fn unforced_selection_is_the_best_level() {
+        assert_eq!(choose_level(None, &AVX512_CPU), Ok("avx512"));
+        assert_eq!(choose_level(Some(""), &AVX512_CPU), Ok("avx512"));
+        assert_eq!(choose_level(None, &PLAIN_CPU), Ok("scalar"));
+        assert_eq!(choose_level(None, &LEVELS), Ok("avx512"));
+    }
+
+    #[test]
+    fn a_supported_forced_level_is_used() {
+        for level in AVX512_CPU {
+            assert_eq!(choose_level(Some(level), &AVX512_CPU), Ok(level));
+        }
+        assert_eq!(choose_level(Some("avxvnni"), &LEVELS), Ok("avxvnni"));
+    }
+
+    #[test]
+    fn an_unsupported_level_names_what_the_cpu_has() {
+        let err = choose_level(Some("avxvnni"), &AVX512_CPU).unwrap_err();
+        assert!(matches!(err, LevelError::Unsupported { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "kernel level \"avxvnni\" is not supported by this CPU (it supports scalar, avx2, avx512)"
+        );
+        let err = choose_level(Some("avx2"), &PLAIN_CPU).unwrap_err();
+        assert!(err.to_string().ends_with("(it supports scalar)"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_level_names_every_level_and_what_the_cpu_has() {
+        for bogus in ["bogus", "AVX2", "avx512 ", "sse9"] {
+            let err = choose_level(Some(bogus), &AVX512_CPU).unwrap_err();
+            assert!(matches!(err, LevelError::Unknown { .. }), "{err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "unknown kernel level {bogus:?} (levels: scalar, avx2, avxvnni, avx512; \
+                     this CPU supports scalar, avx2, avx512)"
+                )
+            );
+        }
+    }
+}

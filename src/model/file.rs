@@ -6,7 +6,7 @@
 //! generation all use that walk, so the list of tensors exists exactly once.
 #![deny(clippy::float_arithmetic)]
 
-use super::{D_CONV, D_STATE, Dims, Head, Layer, LayerNorm, Linear, Model, Requant};
+use super::{D_CONV, D_STATE, Dims, Head, Layer, LayerNorm, Linear, MAX_LAYERS, Model, Requant};
 use crate::arith::ArithVersion;
 use crate::arith::freq::PRECISION_BITS;
 use safetensors::tensor::{Dtype, SafeTensors};
@@ -16,14 +16,45 @@ use std::collections::{BTreeSet, HashMap};
 pub const FORMAT_NAME: &str = "boa-det-int";
 /// Version of the model file layout.
 pub const FORMAT_VERSION: u32 = 1;
-/// Model files larger than this are refused before parsing (the default model is ~1.2 MB).
+/// Model files larger than this are refused before they are read (the default
+/// model is 0.4 MB). It binds before the dims limits do: a model of the largest
+/// dims would be about 15 GB.
 pub const MAX_MODEL_FILE_BYTES: usize = 1 << 30;
+
+/// Tensors per layer in the canonical walk ([`visit_tensors`]).
+pub const TENSORS_PER_LAYER: usize = 45;
+/// Tensors outside the layers: embedding, head, tables.
+pub const TENSORS_OUTSIDE_LAYERS: usize = 13;
+/// Tensors of a model with [`MAX_LAYERS`] layers.
+pub const MAX_TENSORS: usize = TENSORS_PER_LAYER * MAX_LAYERS + TENSORS_OUTSIDE_LAYERS;
+/// Longest tensor name, with room: `blocks.63.mamba.dt_proj.softplus_lut` has 36 bytes.
+pub const MAX_TENSOR_NAME_BYTES: usize = 40;
+/// Longest header entry of one tensor,
+/// `"NAME":{"dtype":"I16","shape":[a,b,c],"data_offsets":[s,e]},`: 49 bytes of
+/// JSON syntax and keys, the name, a 3-letter dtype, at most three dims of at
+/// most 5 digits (the widest is `4 * MAX_D_MODEL` = 16384) and two offsets of
+/// at most 10 digits (below [`MAX_MODEL_FILE_BYTES`]).
+pub const MAX_TENSOR_ENTRY_BYTES: usize = 49 + MAX_TENSOR_NAME_BYTES + 3 + 3 * 5 + 2 * 10;
+/// Longest description the tools write into a model file (`boa-det-quantize
+/// --description`), in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 8 << 10;
+/// Room for the metadata map: 1 KiB for the fixed keys and values, and the
+/// description with every byte escaped as `\u00XX` (6 bytes).
+pub const MAX_METADATA_BYTES: usize = 1024 + 6 * MAX_DESCRIPTION_BYTES;
+/// Longest safetensors header (JSON, padding included) of a model file, the
+/// length in its first 8 bytes: what a model of [`MAX_LAYERS`] layers with the
+/// longest description needs. A file claiming more is refused before the
+/// header is read or parsed (JSON parsing can take many times the header's
+/// size in memory).
+pub const MAX_HEADER_BYTES: usize = MAX_TENSORS * MAX_TENSOR_ENTRY_BYTES + MAX_METADATA_BYTES;
 
 /// Why a model file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("model file: {0}")]
     Io(String),
+    #[error("model file too large: {0}")]
+    TooLarge(String),
     #[error("model file is not a valid safetensors file: {0}")]
     Safetensors(String),
     #[error("model file metadata: {0}")]
@@ -369,13 +400,79 @@ fn meta_number(meta: &HashMap<String, String>, key: &str) -> Result<u64, ModelEr
         .map_err(|_| ModelError::Metadata(format!("`{key}` = {v:?} is not a number")))
 }
 
+fn check_file_len(len: u64) -> Result<(), ModelError> {
+    if len > MAX_MODEL_FILE_BYTES as u64 {
+        return Err(ModelError::TooLarge(format!(
+            "{len} bytes is larger than the {MAX_MODEL_FILE_BYTES}-byte limit"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the header length in a file's first 8 bytes against
+/// [`MAX_HEADER_BYTES`] and against the file length, when known.
+fn check_header_len(prefix: [u8; 8], file_len: Option<u64>) -> Result<(), ModelError> {
+    let n = u64::from_le_bytes(prefix);
+    if n > MAX_HEADER_BYTES as u64 {
+        return Err(ModelError::TooLarge(format!(
+            "its header claims {n} bytes, more than the {MAX_HEADER_BYTES}-byte limit of a model file"
+        )));
+    }
+    match file_len {
+        Some(len) if n + 8 > len => Err(ModelError::Safetensors(format!(
+            "its header claims {n} bytes, but the file has only {len}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a model file piece by piece, checking each length before reading
+/// what it covers: the file length (regular files), the header length in the
+/// first 8 bytes, then the data length the parsed header gives. Memory stays
+/// within the file's real size, and for a pipe or device within what its
+/// header describes (at most [`MAX_MODEL_FILE_BYTES`]), whatever the lengths
+/// inside it claim. [`from_bytes`] then checks everything else.
+pub fn read(path: &std::path::Path) -> Result<Vec<u8>, ModelError> {
+    use std::io::Read;
+    let io = |e: std::io::Error| ModelError::Io(format!("cannot read {}: {e}", path.display()));
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    // Pipes and devices have no length: only the header bounds them.
+    let file_len = meta.is_file().then_some(meta.len());
+    if let Some(len) = file_len {
+        check_file_len(len)?;
+    }
+    let mut bytes = Vec::new();
+    (&mut f).take(8).read_to_end(&mut bytes).map_err(io)?;
+    let Some(&prefix) = bytes.first_chunk::<8>() else {
+        return Ok(bytes); // too short: from_bytes names the problem
+    };
+    check_header_len(prefix, file_len)?;
+    let header_len = u64::from_le_bytes(prefix);
+    bytes.reserve_exact(header_len as usize);
+    (&mut f)
+        .take(header_len)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let header: safetensors::tensor::Metadata = serde_json::from_slice(&bytes[8..])
+        .map_err(|e| ModelError::Safetensors(format!("header: {e}")))?;
+    let data_len = header.data_len() as u64;
+    check_file_len(8 + header_len + data_len)?;
+    if let Some(len) = file_len {
+        // The real size, not the claimed one: a short file allocates no more.
+        let want = len.min(8 + header_len + data_len + 1) as usize;
+        bytes.reserve_exact(want.saturating_sub(bytes.len()));
+    }
+    // One byte more than the header describes, so that trailing bytes are seen.
+    f.take(data_len + 1).read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
 /// Parses safetensors bytes into a validated model.
 pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
-    if bytes.len() > MAX_MODEL_FILE_BYTES {
-        return Err(ModelError::Io(format!(
-            "{} bytes is larger than the {MAX_MODEL_FILE_BYTES}-byte limit",
-            bytes.len()
-        )));
+    check_file_len(bytes.len() as u64)?;
+    if let Some(prefix) = bytes.first_chunk::<8>() {
+        check_header_len(*prefix, Some(bytes.len() as u64))?;
     }
     let (_, header) =
         SafeTensors::read_metadata(bytes).map_err(|e| ModelError::Safetensors(e.to_string()))?;
@@ -406,7 +503,8 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
     let av = meta_number(&meta, "arith_version")?;
     let arith = ArithVersion::from_number(av).ok_or_else(|| {
         ModelError::Metadata(format!(
-            "arith version {av} is not supported (this build implements 1 to {})",
+            "arith version {av} is not supported (this build implements {} to {})",
+            ArithVersion::OLDEST,
             ArithVersion::NEWEST
         ))
     })?;

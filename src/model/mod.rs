@@ -190,7 +190,6 @@ impl Model {
         self.dims
     }
 
-    /// Reads and validates a model file.
     /// Multiply-accumulates of the linear layers per coded byte (one step).
     pub fn macs_per_byte(&self) -> u64 {
         let lin = |l: &Linear| (l.rows * l.cols) as u64;
@@ -209,10 +208,9 @@ impl Model {
             + lin(&self.head.fc2)
     }
 
+    /// Reads and validates a model file ([`file::read`] bounds what it reads).
     pub fn load(path: &std::path::Path) -> Result<Model, ModelError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ModelError::Io(format!("cannot read {}: {e}", path.display())))?;
-        Model::from_bytes(&bytes)
+        Model::from_bytes(&file::read(path)?)
     }
 
     /// Parses and validates a model file held in memory.
