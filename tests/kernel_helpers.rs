@@ -456,7 +456,10 @@ fn rust_encode(syms: &[u8], tables: &[[u32; 256]]) -> Vec<u8> {
 fn rust_decode(data: &[u8], tables: &[[u32; 256]]) -> Result<Vec<u8>, CoderError> {
     let cf = cfs(tables);
     let mut dec = coder::RangeDecoder::new(data)?;
-    let out = cf.iter().map(|t| dec.decode(t)).collect::<Result<Vec<u8>, _>>()?;
+    let out = cf
+        .iter()
+        .map(|t| dec.decode(t))
+        .collect::<Result<Vec<u8>, _>>()?;
     dec.finish()?;
     Ok(out)
 }
