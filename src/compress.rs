@@ -12,7 +12,7 @@
 
 use crate::coder::{CoderError, CumulativeFrequencies, RangeDecoder, RangeEncoder};
 use crate::container::{
-    ArchiveParams, ArchiveReader, ArchiveWriter, Codec, ContainerError, MAX_CHUNK_LEN,
+    ArchiveParams, ArchiveReader, ArchiveWriter, ChunkEntry, Codec, ContainerError, MAX_CHUNK_LEN,
 };
 use crate::engine::group::{self, GroupScratch, Prepared};
 use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
@@ -604,10 +604,23 @@ fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
 /// number of input bytes.
 pub fn compress<R: Read, W: Write>(
     model: &Model,
+    input: R,
+    out: W,
+    opts: &CompressOptions,
+    progress: Progress<'_>,
+) -> Result<(W, u64), PipelineError> {
+    compress_observed(model, input, out, opts, progress, &mut |_| {})
+}
+
+/// [`compress`], calling `on_chunk` with the index entry of every chunk as it
+/// is written (its codec shows whether it was stored).
+pub fn compress_observed<R: Read, W: Write>(
+    model: &Model,
     mut input: R,
     out: W,
     opts: &CompressOptions,
     progress: Progress<'_>,
+    on_chunk: &mut dyn FnMut(&ChunkEntry),
 ) -> Result<(W, u64), PipelineError> {
     if opts.chunk_len == 0 || opts.chunk_len > MAX_CHUNK_LEN {
         return Err(PipelineError::Usage(format!(
@@ -668,7 +681,7 @@ pub fn compress<R: Read, W: Write>(
             }
         };
         for (c, p) in chunks.iter().zip(&payloads) {
-            writer.write_encoded(c, codec, p)?;
+            on_chunk(&writer.write_encoded(c, codec, p)?);
         }
         done += got as u64;
         if got < buf.len() {
@@ -989,30 +1002,67 @@ impl DecodeLimits {
         reader: &ArchiveReader<R>,
         range: Option<&Range<u64>>,
     ) -> Result<(), PipelineError> {
+        self.admit(DecodeCost::of(reader, range))
+    }
+
+    /// Checks a cost against the limits: for several archives read as one
+    /// (concatenated members), the sum of their costs.
+    pub fn admit(&self, cost: DecodeCost) -> Result<(), PipelineError> {
+        if let Some(max) = self.max_output
+            && cost.output > max
+        {
+            return Err(PipelineError::Limit(format!(
+                "decoding would produce {} bytes, over the limit of {max} (--max-output)",
+                cost.output
+            )));
+        }
+        if let Some(max) = self.max_model_steps
+            && cost.model_steps > max
+        {
+            return Err(PipelineError::Limit(format!(
+                "decoding would take {} model steps, over the limit of {max} (--max-model-steps)",
+                cost.model_steps
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What decoding part of an archive costs, read from its index alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeCost {
+    /// Original bytes produced.
+    pub output: u64,
+    /// Model steps taken: one per byte of every decoded chunk whose codec runs
+    /// the network (whole chunks, also around a range).
+    pub model_steps: u64,
+}
+
+impl DecodeCost {
+    /// The cost of decoding the original bytes `range` of `reader` (all of
+    /// them when `None`).
+    pub fn of<R: Read + Seek>(reader: &ArchiveReader<R>, range: Option<&Range<u64>>) -> DecodeCost {
         let (output, chunks) = match range {
             None => (reader.total_len(), 0..reader.chunk_count()),
             Some(r) => (r.end.saturating_sub(r.start), chunks_of(reader, r)),
         };
-        if let Some(max) = self.max_output
-            && output > max
-        {
-            return Err(PipelineError::Limit(format!(
-                "decoding would produce {output} bytes, over the limit of {max} (--max-output)"
-            )));
+        let model_steps = reader.entries()[chunks]
+            .iter()
+            .filter(|e| e.codec.is_neural())
+            .map(|e| u64::from(e.original_size))
+            .sum();
+        DecodeCost {
+            output,
+            model_steps,
         }
-        if let Some(max) = self.max_model_steps {
-            let steps: u64 = reader.entries()[chunks]
-                .iter()
-                .filter(|e| e.codec.is_neural())
-                .map(|e| u64::from(e.original_size))
-                .sum();
-            if steps > max {
-                return Err(PipelineError::Limit(format!(
-                    "decoding would take {steps} model steps, over the limit of {max} (--max-model-steps)"
-                )));
-            }
+    }
+
+    /// The cost of both (saturating: a sum past `u64::MAX` is over any limit).
+    pub fn plus(self, other: DecodeCost) -> DecodeCost {
+        DecodeCost {
+            output: self.output.saturating_add(other.output),
+            model_steps: self.model_steps.saturating_add(other.model_steps),
         }
-        Ok(())
     }
 }
 

@@ -1,16 +1,17 @@
 //! `compress`, `decompress`, `verify`, `list` (and `-z`, `-d`, `-t`, `-l`).
 
+use super::archive_args::ArchiveOpts;
 use super::inputs;
+use super::report;
 use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
-use crate::compress::{self as pipeline, CompressOptions, PipelineError};
+use crate::compress::{self as pipeline, CompressOptions, DecodeCost, DecodeLimits, PipelineError};
 use crate::container::{
-    ArchiveReader, Codec, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window,
-    member_ranges,
+    ArchiveReader, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window, member_ranges,
 };
 use crate::io_util::{Committed, FileId, OutputFile};
 use crate::model::Model;
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::{File, Metadata};
 use std::io::{IsTerminal, Read, Write};
@@ -28,148 +29,24 @@ pub enum Mode {
     List,
 }
 
+impl Mode {
+    /// The subcommand's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Compress => "compress",
+            Mode::Decompress => "decompress",
+            Mode::Verify => "verify",
+            Mode::List => "list",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Device {
     /// The best available backend (the CPU in this build).
     Auto,
     Cpu,
     Cuda,
-}
-
-/// Options shared by the archive commands.
-#[derive(Args, Debug, Clone)]
-pub struct ArchiveOpts {
-    /// Input files (with -r also folders); `-` or none reads standard input.
-    pub files: Vec<PathBuf>,
-    /// Write the output to FILE (one input only); a device or FIFO is
-    /// written into, a regular file or link replaced only with -f.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Write to standard output.
-    #[arg(short = 'c', long = "stdout")]
-    pub stdout: bool,
-    /// Overwrite existing output files (a link: the link itself); allow
-    /// compressed data on a terminal.
-    #[arg(short = 'f', long)]
-    pub force: bool,
-    /// Keep the input files (the default).
-    #[arg(short = 'k', long, overrides_with = "rm")]
-    pub keep: bool,
-    /// Remove each input file once its output is written, synced and
-    /// verified; never on a failure, never with -c or a device as output.
-    #[arg(long, overrides_with = "keep")]
-    pub rm: bool,
-    /// Process the files in folders, recursively (compress: every file not
-    /// ending in .boa; the other modes: every .boa file).
-    #[arg(short = 'r', long)]
-    pub recursive: bool,
-    /// Worker threads; 0 = all cores.
-    #[arg(short = 'T', long = "threads", value_name = "N", default_value_t = 0)]
-    pub threads: usize,
-    /// Model file (default: the built-in model; decoding: the embedded one).
-    #[arg(long, value_name = "FILE")]
-    pub model: Option<PathBuf>,
-    /// Store the model in the archive, so it decodes without --model.
-    #[arg(long)]
-    pub embed_model: bool,
-    /// Chunk size in bytes (suffixes K, M: binary), 1 ..= 64M [default: the
-    /// built-in model's own (docs/MODELS.md); with --model, 256K, or 4K
-    /// under arith v1].
-    #[arg(long = "chunk-size", value_name = "SIZE", value_parser = parse_size)]
-    pub chunk_size: Option<u32>,
-    /// Code with the network alone (codec `neural`), without the match model
-    /// that is mixed in by default (codec `neural+match+long`, docs/FORMAT.md
-    /// 9.9 to 9.11).
-    #[arg(long)]
-    pub no_match: bool,
-    /// Leave out the match model's long finder: codecs `neural+match` and
-    /// `neural+match+columns` (format version 3 at most), for readers older
-    /// than format version 4.
-    #[arg(long, conflicts_with = "no_match")]
-    pub no_long: bool,
-    /// Newest archive format version to write, for readers that predate it
-    /// (docs/FORMAT.md section 2): 6, the default, may use every codec; 5
-    /// leaves out the text field histograms (codec `neural+match+long+text`);
-    /// 4 also the column histograms (codec `neural+match+long+columns+hist`);
-    /// 3 also the long finder (as --no-long); 2 also the column finder; 1
-    /// also the match model (as --no-match).
-    #[arg(long, value_name = "N",
-          value_parser = clap::value_parser!(u16).range(1..=FORMAT_VERSION_NEWEST as i64))]
-    pub format_version: Option<u16>,
-    /// Record length of a table of fixed-size records, for the column finder
-    /// (docs/FORMAT.md 9.10): `auto` detects it and keeps it only if a trial
-    /// on the first 64 KiB is smaller, `off` never uses it, a number of bytes
-    /// always does. Without --chunk-size, a chunk holds at least 32 records
-    /// (at most 1 MiB).
-    #[arg(long, value_name = "auto|off|BYTES", default_value = "auto",
-          value_parser = pipeline::RecordStride::parse, conflicts_with = "no_match")]
-    pub record_size: pipeline::RecordStride,
-    /// Text field histograms for lines of space-, tab- or comma-separated
-    /// fields (codec `neural+match+long+text`, docs/FORMAT.md 9.13): `auto`
-    /// uses them if a trial on the first chunk is smaller (against every
-    /// detected record length too), `on` always does (instead of the column
-    /// finder), `off` never does.
-    #[arg(long, value_name = "auto|on|off", default_value = "auto",
-          value_parser = pipeline::TextFields::parse, conflicts_with_all = ["no_match", "no_long"])]
-    pub text_fields: pipeline::TextFields,
-    /// Compute backend.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
-    pub device: Device,
-    /// Decompress only the original bytes START..END (END may be omitted).
-    #[arg(long, value_name = "START..END", value_parser = parse_range)]
-    pub range: Option<(u64, Option<u64>)>,
-    /// Quiet: no progress bar or summary.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Verbose: more detail.
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
-    /// Chunks coded together (testing; the output does not depend on it).
-    #[arg(long, hide = true, default_value_t = pipeline::DEFAULT_WINDOW)]
-    pub window: usize,
-}
-
-fn parse_size(s: &str) -> Result<u32, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        None => (t, 1u64),
-        Some((i, _)) => {
-            let m = match t[i..].to_ascii_uppercase().as_str() {
-                "K" | "KB" | "KIB" => 1 << 10,
-                "M" | "MB" | "MIB" => 1 << 20,
-                _ => return Err(format!("bad size {s:?} (use e.g. 65536, 64K, 1M)")),
-            };
-            (&t[..i], m)
-        }
-    };
-    let n: u64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
-    let v = n.checked_mul(mult).ok_or("size too large")?;
-    if v == 0 || v > u64::from(crate::container::MAX_CHUNK_LEN) {
-        return Err(format!("chunk size must be 1 ..= 64M, got {s}"));
-    }
-    Ok(v as u32)
-}
-
-fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("bad range {s:?} (use START..END)"))?;
-    let a: u64 = if a.is_empty() {
-        0
-    } else {
-        a.parse().map_err(|_| format!("bad range start {a:?}"))?
-    };
-    let b = if b.is_empty() {
-        None
-    } else {
-        Some(b.parse().map_err(|_| format!("bad range end {b:?}"))?)
-    };
-    if let Some(b) = b
-        && b < a
-    {
-        return Err(format!("range end {b} is before start {a}"));
-    }
-    Ok((a, b))
 }
 
 impl From<PipelineError> for CliError {
@@ -252,37 +129,37 @@ impl Failures {
 
 /// Runs `mode` on every input (docs/CLI.md, "Several inputs").
 pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
-    if opts.device == Device::Cuda {
+    if opts.device() == Device::Cuda {
         return Err(CliError::new(
             exit::USAGE,
             "CUDA backend not available in this build (use --device cpu or auto)",
         ));
     }
-    if opts.range.is_some() && mode != Mode::Decompress {
+    if opts.range.range.is_some() && mode != Mode::Decompress {
         return Err(CliError::new(
             exit::USAGE,
             "--range applies to decompress only",
         ));
     }
-    if opts.rm && opts.range.is_some() {
+    if opts.output.rm && opts.range.range.is_some() {
         return Err(CliError::new(
             exit::USAGE,
             "--rm cannot be used with --range (a part of the archive is not a copy of it)",
         ));
     }
-    let named = if opts.files.is_empty() {
+    let named = if opts.input.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
-        opts.files.clone()
+        opts.input.files.clone()
     };
-    if named.len() > 1 && opts.output.is_some() {
+    if named.len() > 1 && opts.output.output.is_some() {
         return Err(CliError::new(
             exit::USAGE,
             "-o FILE needs exactly one input",
         ));
     }
-    let inputs = inputs::expand(&named, opts.recursive, |p| wanted(mode, p));
-    if inputs.files.len() > 1 && opts.output.is_some() {
+    let inputs = inputs::expand(&named, opts.input.recursive, |p| wanted(mode, p));
+    if inputs.files.len() > 1 && opts.output.output.is_some() {
         return Err(CliError::new(
             exit::USAGE,
             "-o FILE needs exactly one input",
@@ -291,9 +168,9 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
     // `-T 0` (rayon's default) uses all cores. A second call (tests running
     // in one process) keeps the first pool.
     let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
+        .num_threads(opts.threads())
         .build_global();
-    let supplied = match &opts.model {
+    let supplied = match &opts.engine.model {
         Some(p) => Some(Model::load(p)?),
         None => None,
     };
@@ -439,7 +316,7 @@ fn remove_input(
     input: &Path,
     before: &Metadata,
     committed: Option<Committed>,
-    quiet: bool,
+    notices: bool,
     check: impl FnOnce() -> Result<(), CliError>,
 ) -> Result<(), CliError> {
     let name = display(input);
@@ -450,7 +327,7 @@ fn remove_input(
         None => Some("the output is standard output"),
     };
     if let Some(why) = kept {
-        if !quiet {
+        if notices {
             eprintln!("boa-det: {name}: kept ({why}), although --rm was given");
         }
         return Ok(());
@@ -516,15 +393,16 @@ impl<R: Read> Read for HashingReader<R> {
 
 fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {
     let name = display(input);
-    let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
-        None
-    } else if let Some(o) = &opts.output {
-        Some(o.clone())
-    } else {
-        let mut s = input.as_os_str().to_owned();
-        s.push(".boa");
-        Some(PathBuf::from(s))
-    };
+    let dest: Option<PathBuf> =
+        if opts.output.stdout || (is_stdio(input) && opts.output.output.is_none()) {
+            None
+        } else if let Some(o) = &opts.output.output {
+            Some(o.clone())
+        } else {
+            let mut s = input.as_os_str().to_owned();
+            s.push(".boa");
+            Some(PathBuf::from(s))
+        };
     let (reader, source): (Box<dyn Read>, Option<InputFile>) = if is_stdio(input) {
         (Box::new(std::io::stdin().lock()), None)
     } else {
@@ -543,29 +421,35 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         None => FileId::of_stdin(),
     };
     let total = source.as_ref().map(|f| f.meta.len());
-    let mut out = open_output(dest.as_deref(), opts.force, true, id).map_err(with_name(&name))?;
-    let pb = progress_bar(total, opts.quiet);
-    let format_version = opts.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
+    let mut out =
+        open_output(dest.as_deref(), opts.output.force, true, id).map_err(with_name(&name))?;
+    let pb = progress_bar(total, opts.quiet());
+    let format_version = opts.encode.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
     let copts = CompressOptions {
         chunk_len: opts
+            .encode
             .chunk_size
             .unwrap_or_else(|| crate::default_models::compress_chunk_len(model)),
-        embed_model: opts.embed_model,
-        window: opts.window,
-        match_model: !opts.no_match && format_version >= 2,
+        embed_model: opts.encode.embed_model,
+        window: opts.window(),
+        match_model: !opts.encode.no_match && format_version >= 2,
         records: if format_version >= 3 {
-            opts.record_size
+            opts.encode
+                .record_size
+                .unwrap_or(pipeline::RecordStride::Auto)
         } else {
             pipeline::RecordStride::Off
         },
-        long_finder: !opts.no_long && format_version >= 4,
+        long_finder: !opts.encode.no_long && format_version >= 4,
         column_histograms: format_version >= 5,
         text_fields: if format_version >= 6 {
-            opts.text_fields
+            opts.encode
+                .text_fields
+                .unwrap_or(pipeline::TextFields::Trial)
         } else {
             pipeline::TextFields::Off
         },
-        grow_chunks: opts.chunk_size.is_none(),
+        grow_chunks: opts.encode.chunk_size.is_none(),
     };
     let t0 = Instant::now();
     let mut counter = CountingWriter {
@@ -577,16 +461,45 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         inner: reader,
         hasher: Xxh3Default::new(),
     };
-    let (_, n_in) = pipeline::compress(model, &mut hashed, &mut counter, &copts, &|d| pb.inc(d))
-        .map_err(|e| with_name(&name)(e.into()))?;
+    let mut entries = Vec::new();
+    let (_, n_in) = pipeline::compress_observed(
+        model,
+        &mut hashed,
+        &mut counter,
+        &copts,
+        &|d| pb.inc(d),
+        &mut |e| entries.push(*e),
+    )
+    .map_err(|e| with_name(&name)(e.into()))?;
     let n_out = counter.n;
+    let took = t0.elapsed();
     pb.finish_and_clear();
     let committed = out.commit().map_err(with_name(&name))?;
-    if !opts.quiet {
+    if opts.verbose() > 0 {
+        let mut lines = vec![
+            report::sizes(n_in, n_out),
+            format!("model: {}", report::model_label(model.fingerprint())),
+            format!("codecs: {}", report::codec_counts(&entries)),
+            format!(
+                "time: {}, {}",
+                report::speed(n_in, took),
+                report::engine_line()
+            ),
+        ];
+        if opts.verbose() > 1 {
+            lines.extend(
+                entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| report::chunk_line(i, e, 0)),
+            );
+        }
+        report::print(&name, &lines);
+    } else if !opts.quiet() {
         if n_in == 0 {
             eprintln!("{name}: empty input -> {n_out} bytes");
         } else {
-            let secs = t0.elapsed().as_secs_f64().max(1e-9);
+            let secs = took.as_secs_f64().max(1e-9);
             eprintln!(
                 "{name}: {n_in} -> {n_out} bytes ({:.2}%), {:.2} MB/s",
                 100.0 * n_out as f64 / n_in as f64,
@@ -594,11 +507,11 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
             );
         }
     }
-    if let (true, Some(src)) = (opts.rm, &source) {
+    if let (true, Some(src)) = (opts.output.rm, &source) {
         let hash = hashed.hasher.digest();
-        remove_input(input, &src.meta, committed, opts.quiet, || {
+        remove_input(input, &src.meta, committed, opts.notices(), || {
             let dest = dest.as_deref().unwrap_or(Path::new("-"));
-            check_written_archive(dest, model, n_in, hash, opts.window).map_err(|why| {
+            check_written_archive(dest, model, n_in, hash, opts.window()).map_err(|why| {
                 CliError::new(
                     exit::CORRUPT,
                     format!(
@@ -690,6 +603,15 @@ impl ArchiveSource {
             .collect()
     }
 
+    /// The prefix of member `k`'s `-v` lines: empty for a single archive.
+    fn report_prefix(&self, k: usize) -> String {
+        if self.members.len() == 1 {
+            String::new()
+        } else {
+            format!("member {}: ", k + 1)
+        }
+    }
+
     /// The label of member `k` in messages: the name alone for a single archive.
     fn label(&self, name: &str, k: usize) -> String {
         if self.members.len() == 1 {
@@ -706,9 +628,11 @@ fn decompress_one(
     supplied: Option<Model>,
 ) -> Result<(), CliError> {
     let name = display(input);
-    let dest: Option<PathBuf> = if opts.stdout || (is_stdio(input) && opts.output.is_none()) {
+    let dest: Option<PathBuf> = if opts.output.stdout
+        || (is_stdio(input) && opts.output.output.is_none())
+    {
         None
-    } else if let Some(o) = &opts.output {
+    } else if let Some(o) = &opts.output.output {
         Some(o.clone())
     } else {
         match input.to_str().and_then(|s| s.strip_suffix(".boa")) {
@@ -726,7 +650,7 @@ fn decompress_one(
     let mut source = ArchiveSource::open(input)?;
     let lens = source.member_lens(&name)?;
     let total: u64 = lens.iter().sum();
-    let want = match opts.range {
+    let want = match opts.range.range {
         None => 0..total,
         Some((a, b)) => {
             let end = b.unwrap_or(total);
@@ -739,54 +663,125 @@ fn decompress_one(
             a..end
         }
     };
-    let id = match &source.meta {
-        Some(m) => Some(FileId::of(m)),
-        None => FileId::of_stdin(),
-    };
-    let mut out = open_output(dest.as_deref(), opts.force, false, id).map_err(with_name(&name))?;
-    let pb = progress_bar(Some(want.end - want.start), opts.quiet);
-    let t0 = Instant::now();
-    let mut n = 0u64;
+    // Each member to decode, with the part of `want` in it (relative to its
+    // start; `None` for all of it).
+    let mut plan = Vec::new();
     let mut base = 0u64;
     for (k, len) in lens.iter().enumerate() {
         let member = base..base + len;
         base += len;
-        // The part of `want` in this member, relative to its start.
         let local = want.start.max(member.start)..want.end.min(member.end);
-        if opts.range.is_some() && local.is_empty() {
-            continue;
+        match opts.range.range {
+            None => plan.push((k, None)),
+            Some(_) if local.is_empty() => {}
+            Some(_) => plan.push((
+                k,
+                Some(local.start - member.start..local.end - member.start),
+            )),
         }
+    }
+    check_limits(&mut source, &name, opts, &plan)?;
+    let id = match &source.meta {
+        Some(m) => Some(FileId::of(m)),
+        None => FileId::of_stdin(),
+    };
+    let mut out =
+        open_output(dest.as_deref(), opts.output.force, false, id).map_err(with_name(&name))?;
+    let pb = progress_bar(Some(want.end - want.start), opts.quiet());
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    let mut lines = Vec::new();
+    for (k, range) in plan {
         let label = source.label(&name, k);
+        let base = source.members[k].start;
+        let prefix = source.report_prefix(k);
         let mut reader = source.member(k, &name)?;
         let model = pipeline::resolve_model(&mut reader, supplied.clone())
             .map_err(|e| with_name(&label)(e.into()))?;
-        let range = opts
-            .range
-            .map(|_| local.start - member.start..local.end - member.start);
         // The bar counts decoded bytes: whole chunks, also around a range.
-        pb.inc_length(pipeline::decode_len(&reader, range.as_ref()) - (local.end - local.start));
+        let decoded = pipeline::decode_len(&reader, range.as_ref());
+        pb.inc_length(
+            decoded
+                - range
+                    .as_ref()
+                    .map_or(reader.total_len(), |r| r.end - r.start),
+        );
+        if opts.verbose() > 0 {
+            lines.extend(member_report(&reader, &prefix, base, opts.verbose()));
+        }
         n += pipeline::decompress(
             &mut reader,
             model.as_ref(),
             range,
             out.writer(),
-            opts.window,
+            opts.window(),
             &|d| pb.inc(d),
         )
         .map_err(|e| with_name(&label)(e.into()))?;
     }
+    let took = t0.elapsed();
     pb.finish_and_clear();
     let committed = out.commit().map_err(with_name(&name))?;
-    if opts.verbose && !opts.quiet {
-        let secs = t0.elapsed().as_secs_f64().max(1e-9);
-        eprintln!("{name}: {n} bytes, {:.2} MB/s", n as f64 / secs / 1e6);
+    if opts.verbose() > 0 {
+        lines.insert(0, format!("{n} bytes written"));
+        lines.push(format!(
+            "time: {}, {}",
+            report::speed(n, took),
+            report::engine_line()
+        ));
+        report::print(&name, &lines);
     }
-    if let (true, Some(meta)) = (opts.rm, &source.meta) {
+    if let (true, Some(meta)) = (opts.output.rm, &source.meta) {
         // Every chunk and each member's content checksum were checked while
         // decoding (a full decode: --range is refused with --rm).
-        remove_input(input, meta, committed, opts.quiet, || Ok(()))?;
+        remove_input(input, meta, committed, opts.notices(), || Ok(()))?;
     }
     Ok(())
+}
+
+/// Refuses, before any output is opened or any chunk decoded, an input whose
+/// planned decode (members with their ranges) costs more than the limits
+/// allow: all members together.
+fn check_limits(
+    source: &mut ArchiveSource,
+    name: &str,
+    opts: &ArchiveOpts,
+    plan: &[(usize, Option<Range<u64>>)],
+) -> Result<(), CliError> {
+    let limits = opts.limits.limits();
+    if limits == DecodeLimits::NONE {
+        return Ok(());
+    }
+    let mut cost = DecodeCost::default();
+    for (k, range) in plan {
+        let reader = source.member(*k, name)?;
+        cost = cost.plus(DecodeCost::of(&reader, range.as_ref()));
+    }
+    limits.admit(cost).map_err(|e| with_name(name)(e.into()))
+}
+
+/// The `-v` lines of one member: its sizes, model and codecs (and with
+/// `-vv` its chunks); labelled when the input holds several.
+fn member_report(reader: &Member<'_>, prefix: &str, base: u64, verbose: u8) -> Vec<String> {
+    let fp = crate::model::Fingerprint(reader.header().params.model_fingerprint);
+    let mut lines = vec![
+        format!(
+            "{prefix}{}",
+            report::sizes(reader.total_len(), reader.file_len())
+        ),
+        format!("{prefix}model: {}", report::model_label(fp)),
+        format!("{prefix}codecs: {}", report::codec_counts(reader.entries())),
+    ];
+    if verbose > 1 {
+        lines.extend(
+            reader
+                .entries()
+                .iter()
+                .enumerate()
+                .map(|(i, e)| format!("{prefix}{}", report::chunk_line(i, e, base))),
+        );
+    }
+    lines
 }
 
 /// What a verified member holds.
@@ -794,6 +789,8 @@ struct Verified {
     chunks: usize,
     bytes: u64,
     model: crate::model::Fingerprint,
+    /// The `-v` lines.
+    report: Vec<String>,
 }
 
 fn verify_member(
@@ -808,10 +805,16 @@ fn verify_member(
     // Members before this one are done, whatever they reported.
     pb.set_position(done);
     let label = source.label(name, k);
+    let base = source.members[k].start;
+    let prefix = source.report_prefix(k);
     let mut reader = source.member(k, name)?;
     let model =
         pipeline::resolve_model(&mut reader, supplied).map_err(|e| with_name(&label)(e.into()))?;
-    let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window, &|d| pb.inc(d));
+    let report = match opts.verbose() {
+        0 => Vec::new(),
+        v => member_report(&reader, &prefix, base, v),
+    };
+    let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window(), &|d| pb.inc(d));
     for (i, why) in &rep.bad {
         let prefix = format!("chunk {i}: ");
         let why = why.strip_prefix(&prefix).unwrap_or(why);
@@ -822,6 +825,7 @@ fn verify_member(
             chunks: rep.chunks,
             bytes: reader.total_len(),
             model: crate::model::Fingerprint(reader.header().params.model_fingerprint),
+            report,
         })
     } else if rep.bad.is_empty() {
         Err(CliError::new(
@@ -845,7 +849,10 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
     let mut source = ArchiveSource::open(input)?;
     let lens = source.member_lens(&name)?;
     let several = lens.len() > 1;
-    let pb = progress_bar(Some(lens.iter().sum()), opts.quiet);
+    let plan: Vec<_> = (0..lens.len()).map(|k| (k, None)).collect();
+    check_limits(&mut source, &name, opts, &plan)?;
+    let t0 = Instant::now();
+    let pb = progress_bar(Some(lens.iter().sum()), opts.quiet());
     let mut good = Vec::new();
     let mut failures = Failures {
         several,
@@ -875,7 +882,7 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
             e
         });
     }
-    if !opts.quiet {
+    if !opts.quiet() {
         let mut models: Vec<String> = Vec::new();
         for v in &good {
             let m = v.model.to_string();
@@ -895,6 +902,18 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
             if models.len() == 1 { "model" } else { "models" },
             models.join(", ")
         );
+        if opts.verbose() > 0 {
+            let bytes = good.iter().map(|v| v.bytes).sum::<u64>();
+            let mut lines: Vec<String> = good.into_iter().flat_map(|v| v.report).collect();
+            lines.push(format!(
+                "time: {}, {}",
+                report::speed(bytes, t0.elapsed()),
+                report::engine_line()
+            ));
+            for l in lines {
+                eprintln!("  {l}");
+            }
+        }
     }
     Ok(())
 }
@@ -928,12 +947,6 @@ fn list_member(
     let h = *reader.header();
     let total = reader.total_len();
     let file_len = reader.file_len();
-    let codecs: Vec<String> = Codec::ALL
-        .iter()
-        .map(|&c| (c, reader.entries().iter().filter(|e| e.codec == c).count()))
-        .filter(|&(_, n)| n > 0)
-        .map(|(c, n)| format!("{} x{n}", c.name()))
-        .collect();
     outln!("{indent}original size:   {total}");
     outln!("{indent}archive size:    {file_len}");
     list_ratio(indent, total, file_len)?;
@@ -944,11 +957,7 @@ fn list_member(
     );
     outln!(
         "{indent}codecs:          {}",
-        if codecs.is_empty() {
-            "-".into()
-        } else {
-            codecs.join(", ")
-        }
+        report::codec_counts(reader.entries())
     );
     outln!(
         "{indent}model:           {}{}",
@@ -962,13 +971,7 @@ fn list_member(
     outln!("{indent}arith version:   {}", h.params.arith_version);
     if verbose {
         for (i, e) in reader.entries().iter().enumerate() {
-            outln!(
-                "{indent}chunk {i}: {} {} -> {} bytes at {}",
-                e.codec.name(),
-                e.original_size,
-                e.compressed_size,
-                base + e.offset
-            );
+            outln!("{indent}{}", report::chunk_line(i, e, base));
         }
     }
     Ok(())
@@ -980,7 +983,7 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
     outln!("{name}");
     if source.members.len() == 1 {
         let reader = source.member(0, &name)?;
-        return list_member(&reader, "  ", 0, opts.verbose);
+        return list_member(&reader, "  ", 0, opts.verbose() > 0);
     }
     let total: u64 = source.member_lens(&name)?.iter().sum();
     let file_len = source.members.last().map_or(0, |r| r.end);
@@ -992,7 +995,7 @@ fn list_one(input: &Path, opts: &ArchiveOpts) -> Result<(), CliError> {
         let range = source.members[k].clone();
         outln!("  member {} (bytes {}..{}):", k + 1, range.start, range.end);
         let reader = source.member(k, &name)?;
-        list_member(&reader, "    ", range.start, opts.verbose)?;
+        list_member(&reader, "    ", range.start, opts.verbose() > 0)?;
     }
     Ok(())
 }

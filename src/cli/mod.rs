@@ -18,14 +18,19 @@ macro_rules! out {
     };
 }
 
+mod archive_args;
 mod archive_cmd;
 mod bench_cmd;
+mod docs_cmd;
+mod examples;
 mod inputs;
 mod model_cmd;
+mod report;
 mod spool;
 mod version;
 
-use archive_cmd::{ArchiveOpts, Mode};
+use archive_args::{ArchiveOpts, CompressArgs, DecompressArgs, ListArgs, VerifyArgs};
+use archive_cmd::Mode;
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -59,7 +64,8 @@ pub mod exit {
     long_about = "Deterministic neural compression for scientific data.\n\n\
         Without a subcommand it works like zstd: `boa-det FILE` compresses FILE to FILE.boa, \
         `-d` decompresses, `-t` verifies, `-l` lists. See docs/CLI.md.",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = examples::TOP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -95,14 +101,17 @@ struct ModeFlags {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Compress files (FILE -> FILE.boa; stdin -> stdout).
-    Compress(ArchiveOpts),
+    #[command(after_help = examples::COMPRESS)]
+    Compress(CompressArgs),
     /// Decompress archives (FILE.boa -> FILE; stdin -> stdout).
-    Decompress(ArchiveOpts),
+    #[command(after_help = examples::DECOMPRESS)]
+    Decompress(DecompressArgs),
     /// Decode every chunk and check every checksum; non-zero exit if anything is wrong.
-    #[command(alias = "test")]
-    Verify(ArchiveOpts),
+    #[command(alias = "test", after_help = examples::VERIFY)]
+    Verify(VerifyArgs),
     /// Show sizes, ratio, chunks, codecs, model fingerprint and versions.
-    List(ArchiveOpts),
+    #[command(after_help = examples::LIST)]
+    List(ListArgs),
     /// Inspect, generate and measure integer model files.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
@@ -110,7 +119,14 @@ enum Command {
     #[command(subcommand)]
     Vectors(VectorsCommand),
     /// Benchmark codecs side by side on files, checking every round trip.
+    #[command(after_help = examples::BENCH)]
     Bench(bench_cmd::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print the manual page, or write one per command into a folder.
+    #[command(after_help = examples::MAN)]
+    Man(docs_cmd::ManArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,7 +203,7 @@ pub fn default_model() -> Result<crate::model::Model, CliError> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.version {
-        return exit_code(version::print(cli.opts.verbose));
+        return exit_code(version::print(cli.opts.verbosity.verbose > 0));
     }
     // An unusable BOA_DET_KERNELS is refused before any work.
     if let Err(e) = crate::engine::dispatch::selected() {
@@ -200,10 +216,12 @@ pub fn main() -> ExitCode {
         Some(Command::Model(c)) => model_cmd::run(c),
         Some(Command::Vectors(c)) => run_vectors(c),
         Some(Command::Bench(a)) => bench_cmd::run(a),
-        Some(Command::Compress(o)) => archive_cmd::run(Mode::Compress, o),
-        Some(Command::Decompress(o)) => archive_cmd::run(Mode::Decompress, o),
-        Some(Command::Verify(o)) => archive_cmd::run(Mode::Verify, o),
-        Some(Command::List(o)) => archive_cmd::run(Mode::List, o),
+        Some(Command::Completions(a)) => docs_cmd::completions(a),
+        Some(Command::Man(a)) => docs_cmd::man(a),
+        Some(Command::Compress(a)) => archive_cmd::run(Mode::Compress, a.into()),
+        Some(Command::Decompress(a)) => archive_cmd::run(Mode::Decompress, a.into()),
+        Some(Command::Verify(a)) => archive_cmd::run(Mode::Verify, a.into()),
+        Some(Command::List(a)) => archive_cmd::run(Mode::List, a.into()),
         None => {
             let m = &cli.mode;
             let mode = if m.decompress {
@@ -215,7 +233,11 @@ pub fn main() -> ExitCode {
             } else {
                 Mode::Compress
             };
-            archive_cmd::run(mode, cli.opts)
+            // The zstd-style form parses every option; refuse the ones the
+            // mode does not take, as its subcommand would.
+            cli.opts
+                .check_scope(mode)
+                .and_then(|()| archive_cmd::run(mode, cli.opts))
         }
     };
     exit_code(result)
