@@ -20,12 +20,13 @@
 //! - [`compress`]: the pipeline (chunking, batched neural coding, archive
 //!   writing and reading); [`default_models`]: built-in models by fingerprint.
 //! - [`vectors`]: the portability vectors (golden digests) generator and checker.
-//! - [`bench`]: classical codecs side by side, with round-trip checks.
-//! - [`cli`]: the `boa-det` command line; [`io_util`]: safe file output.
+//! - [`cli`] (feature `cli`, on by default): the `boa-det` command line, with
+//!   its safe file output and the classical codecs of `bench`. Without it the
+//!   library has no command-line dependencies.
 
 pub mod arith;
 pub mod backend;
-pub mod bench;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod coder;
 pub mod column_histograms;
@@ -34,7 +35,6 @@ pub mod container;
 pub mod default_models;
 pub mod engine;
 pub mod eval;
-pub mod io_util;
 pub mod match_model;
 pub mod model;
 pub mod record_stride;

@@ -11,6 +11,14 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "the library alone: no command-line dependencies without feature cli"
+cargo clippy -q -p boa-det --lib --no-default-features -- -D warnings
+if cargo tree -q -p boa-det --no-default-features -e normal --prefix none \
+    | grep -E '^(clap|clap_complete|clap_mangen|indicatif|signal-hook|zstd|liblzma|brotli|bzip2|lz4_flex) '; then
+    echo "the library without feature cli pulls in the dependencies above" >&2
+    exit 1
+fi
+
 step "Rust tests (overflow checks on)"
 cargo test --workspace
 

@@ -2,6 +2,7 @@
 
 use super::archive_args::ArchiveOpts;
 use super::inputs;
+use super::io_util::{Committed, FileId, OutputFile};
 use super::report;
 use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
@@ -9,7 +10,6 @@ use crate::compress::{self as pipeline, CompressOptions, DecodeCost, DecodeLimit
 use crate::container::{
     ArchiveReader, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window, member_ranges,
 };
-use crate::io_util::{Committed, FileId, OutputFile};
 use crate::model::Model;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -1,8 +1,8 @@
 //! `boa-det bench`: classical codecs (and any extra codec) side by side on the
 //! same files, each result checked by a round trip.
 
+use super::bench::{self, Codec, Format};
 use super::{CliError, exit};
-use crate::bench::{self, Codec, Format};
 use crate::compress::{CompressOptions, compress_bytes, decompress_bytes};
 use crate::model::Model;
 use std::path::PathBuf;

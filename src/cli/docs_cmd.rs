@@ -2,8 +2,8 @@
 //! (clap_complete) and manual pages (clap_mangen), generated from the same
 //! command definition that parses the arguments, so they never go stale.
 
+use super::io_util::OutputFile;
 use super::{CliError, exit};
-use crate::io_util::OutputFile;
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
 

@@ -20,10 +20,12 @@ macro_rules! out {
 
 mod archive_args;
 mod archive_cmd;
+mod bench;
 mod bench_cmd;
 mod docs_cmd;
 mod examples;
 mod inputs;
+mod io_util;
 mod model_cmd;
 mod report;
 mod spool;
@@ -211,7 +213,7 @@ pub fn main() -> ExitCode {
         return ExitCode::from(exit::USAGE);
     }
     // Temporary outputs are removed on SIGINT, SIGTERM and SIGHUP.
-    crate::io_util::install_signal_handler();
+    io_util::install_signal_handler();
     let result = match cli.command {
         Some(Command::Model(c)) => model_cmd::run(c),
         Some(Command::Vectors(c)) => run_vectors(c),

@@ -197,7 +197,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                         chunk_size,
                         mixing,
                     );
-                    let mut file = crate::io_util::AtomicFile::create(out, false)?;
+                    let mut file = super::io_util::AtomicFile::create(out, false)?;
                     let bytes: Vec<u8> = freqs
                         .iter()
                         .flat_map(|b| [b.network.to_le_bytes(), b.coded.to_le_bytes()])
@@ -258,7 +258,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 seed,
             )
             .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?;
-            crate::io_util::write_new_file(&output, &m.to_bytes(), false)?;
+            super::io_util::write_new_file(&output, &m.to_bytes(), false)?;
             outln!("{} {}", m.fingerprint(), output.display());
             Ok(())
         }

@@ -6,7 +6,7 @@
 //! Temporary files still being written are removed on SIGINT, SIGTERM and
 //! SIGHUP ([`install_signal_handler`]).
 
-use crate::cli::{CliError, exit};
+use super::{CliError, exit};
 use std::fs::{File, Metadata};
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -48,12 +48,6 @@ impl FileId {
             dev: meta.dev(),
             ino: meta.ino(),
         }
-    }
-
-    /// The identity of the file `path` names, following symbolic links;
-    /// `None` if it cannot be examined.
-    pub fn of_path(path: &Path) -> Option<FileId> {
-        std::fs::metadata(path).ok().map(|m| FileId::of(&m))
     }
 
     /// The identity of what standard input is connected to.
