@@ -9,6 +9,7 @@
 pub mod dispatch;
 pub mod group;
 pub mod kernels;
+pub mod kernel_types;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 

@@ -8,7 +8,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::{groups, interleave_weights};
-use crate::engine::dispatch::PackedLinear;
+use crate::engine::kernel_types::PackedLinear;
 use crate::engine::kernels::ScanLayer;
 use crate::model::{D_STATE, Linear};
 use std::arch::x86_64::*;

@@ -26,7 +26,7 @@
 
 use super::{groups, interleave_weights, vnni_gemm_blocks};
 use crate::arith::{Q8_MAX, Q16_MAX};
-use crate::engine::dispatch::PackedLinear;
+use crate::engine::kernel_types::PackedLinear;
 use crate::model::Linear;
 use std::arch::x86_64::*;
 

@@ -63,9 +63,9 @@ pub(crate) fn conv_with(
 
 /// The kernels a level's gate is composed from (see [`gate_with`]).
 pub(crate) struct GateKernels {
-    pub requant_wide: crate::engine::dispatch::RequantWideFn,
-    pub lut_q8: crate::engine::dispatch::LutQ8Fn,
-    pub requant_q8: crate::engine::dispatch::RequantQ8Fn,
+    pub requant_wide: crate::engine::kernel_types::RequantWideFn,
+    pub lut_q8: crate::engine::kernel_types::LutQ8Fn,
+    pub requant_q8: crate::engine::kernel_types::RequantQ8Fn,
 }
 
 /// Stamps out a level's `gate` entry: a safe function that checks the level's
