@@ -19,7 +19,8 @@
 //!   chunks, index, footer). See `docs/FORMAT.md`.
 //! - [`compress`]: the pipeline (chunking, batched neural coding, archive
 //!   writing and reading); [`default_models`]: built-in models by fingerprint.
-//! - [`vectors`]: the portability vectors (golden digests) generator and checker.
+//! - [`vectors`] (feature `cli`): the portability vectors (golden digests)
+//!   generator and checker behind `boa-det vectors`.
 //! - [`cli`] (feature `cli`, on by default): the `boa-det` command line, with
 //!   its safe file output and the classical codecs of `bench`. Without it the
 //!   library has no command-line dependencies.
@@ -39,4 +40,5 @@ pub mod match_model;
 pub mod model;
 pub mod record_stride;
 pub mod text_fields;
+#[cfg(feature = "cli")]
 pub mod vectors;

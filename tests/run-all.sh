@@ -9,7 +9,7 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "format and lints"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "the library alone: no command-line dependencies without feature cli"
 cargo clippy -q -p boa-det --lib --no-default-features -- -D warnings
@@ -19,8 +19,8 @@ if cargo tree -q -p boa-det --no-default-features -e normal --prefix none \
     exit 1
 fi
 
-step "Rust tests (overflow checks on)"
-cargo test --workspace
+step "Rust tests (overflow checks on; feature c-shim: the C helpers of the CUDA kernels against the reference)"
+cargo test --workspace --all-features
 
 if [ -f src/engine/dispatch.rs ]; then
     for level in scalar avx2 avxvnni avx512; do

@@ -8,8 +8,8 @@
 
 pub mod dispatch;
 pub mod group;
-pub mod kernels;
 pub mod kernel_types;
+pub mod kernels;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
