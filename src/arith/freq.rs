@@ -7,10 +7,11 @@
 //! exactly `2^PRECISION_BITS`.
 #![deny(clippy::float_arithmetic)]
 
-/// Frequencies sum to `2^PRECISION_BITS`: 24 bits, as the range coder (64-bit range) expects.
-pub const PRECISION_BITS: u32 = 24;
-/// The exact total of every frequency table.
-pub const FREQ_TOTAL: u32 = 1 << PRECISION_BITS;
+/// Frequencies sum to `2^PRECISION_BITS`: the range coder's precision (24
+/// bits, 64-bit range), defined once, in [`crate::coder`].
+pub use crate::coder::PRECISION_BITS;
+/// The exact total of every frequency table: the coder's [`crate::coder::TOTAL`].
+pub const FREQ_TOTAL: u32 = crate::coder::TOTAL;
 /// Fractional bits of a logit (units of 1/256 bit).
 pub const LOGIT_FRAC_BITS: u32 = 8;
 /// Logits are clamped to `[-LOGIT_MAX, LOGIT_MAX]` when requantized.

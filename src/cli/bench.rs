@@ -2,7 +2,7 @@
 //! bytes, and every result is checked by decompressing and comparing.
 //!
 //! The classical baselines come from [`classical_codecs`]. Any other codec (the
-//! boa-det neural codec included) plugs in through the [`Codec`] trait; the CLI
+//! boa-det neural codec included) plugs in through the [`BenchCodec`] trait; the CLI
 //! appends such codecs to the classical list before calling [`run_bench`].
 //!
 //! Units: MB is 10^6 bytes. Speeds are the best (shortest) of `repeats` timings.
@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 /// A lossless codec under test. Implementations must be single-threaded so that
 /// speeds compare like for like.
-pub trait Codec {
+pub trait BenchCodec {
     /// A short stable name, used in tables and by `--codecs` (for example `xz-9`).
     fn name(&self) -> String;
     /// Compresses `data` into a self-contained buffer.
     fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String>;
     /// Decompresses `packed`; `original_len` is the length of the input to
-    /// [`Codec::compress`] (codecs without a stored length need it).
+    /// [`BenchCodec::compress`] (codecs without a stored length need it).
     fn decompress(&self, packed: &[u8], original_len: usize) -> Result<Vec<u8>, String>;
 }
 
@@ -30,7 +30,7 @@ pub struct Xz {
     pub preset: u32,
 }
 
-impl Codec for Xz {
+impl BenchCodec for Xz {
     fn name(&self) -> String {
         format!("xz-{}", self.preset)
     }
@@ -51,7 +51,7 @@ pub struct Zstd {
     pub level: i32,
 }
 
-impl Codec for Zstd {
+impl BenchCodec for Zstd {
     fn name(&self) -> String {
         format!("zstd-{}", self.level)
     }
@@ -68,7 +68,7 @@ pub struct Bzip2 {
     pub level: u32,
 }
 
-impl Codec for Bzip2 {
+impl BenchCodec for Bzip2 {
     fn name(&self) -> String {
         format!("bzip2-{}", self.level)
     }
@@ -92,7 +92,7 @@ pub struct Brotli {
     pub lgwin: i32,
 }
 
-impl Codec for Brotli {
+impl BenchCodec for Brotli {
     fn name(&self) -> String {
         format!("brotli-{}", self.quality)
     }
@@ -118,7 +118,7 @@ impl Codec for Brotli {
 /// uses `original_len`.
 pub struct Lz4;
 
-impl Codec for Lz4 {
+impl BenchCodec for Lz4 {
     fn name(&self) -> String {
         "lz4".to_string()
     }
@@ -132,7 +132,7 @@ impl Codec for Lz4 {
 
 /// The classical baselines, in table order: xz-9, zstd-3, zstd-19, bzip2-9,
 /// brotli-11 (window 2^24), lz4.
-pub fn classical_codecs() -> Vec<Box<dyn Codec>> {
+pub fn classical_codecs() -> Vec<Box<dyn BenchCodec>> {
     vec![
         Box::new(Xz { preset: 9 }),
         Box::new(Zstd { level: 3 }),
@@ -193,7 +193,12 @@ fn mb_per_s(bytes: f64, t: Duration) -> f64 {
 }
 
 /// Benchmarks every codec on `data`, one row per codec, in codec order.
-pub fn bench_bytes(name: &str, data: &[u8], codecs: &[Box<dyn Codec>], repeats: usize) -> Vec<Row> {
+pub fn bench_bytes(
+    name: &str,
+    data: &[u8],
+    codecs: &[Box<dyn BenchCodec>],
+    repeats: usize,
+) -> Vec<Row> {
     let repeats = repeats.max(1);
     let n = data.len() as u64;
     let mut rows = Vec::with_capacity(codecs.len());
@@ -260,7 +265,7 @@ pub fn bench_bytes(name: &str, data: &[u8], codecs: &[Box<dyn Codec>], repeats: 
 
 /// Reads each file and benchmarks every codec on it. A file that cannot be
 /// read gives one error row per codec.
-pub fn run_bench(files: &[PathBuf], codecs: &[Box<dyn Codec>], repeats: usize) -> Vec<Row> {
+pub fn run_bench(files: &[PathBuf], codecs: &[Box<dyn BenchCodec>], repeats: usize) -> Vec<Row> {
     let mut rows = Vec::new();
     for path in files {
         let name = display_name(path);
@@ -453,7 +458,7 @@ mod tests {
 
     /// A codec that lies: its round trip does not reproduce the input.
     struct Broken;
-    impl Codec for Broken {
+    impl BenchCodec for Broken {
         fn name(&self) -> String {
             "broken".into()
         }

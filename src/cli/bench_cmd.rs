@@ -1,7 +1,7 @@
 //! `boa-det bench`: classical codecs (and any extra codec) side by side on the
 //! same files, each result checked by a round trip.
 
-use super::bench::{self, Codec, Format};
+use super::bench::{self, BenchCodec, Format};
 use super::{CliError, exit};
 use crate::compress::{CompressOptions, compress_bytes, decompress_bytes};
 use crate::model::Model;
@@ -40,7 +40,7 @@ struct BoaDet {
     pool: rayon::ThreadPool,
 }
 
-impl Codec for BoaDet {
+impl BenchCodec for BoaDet {
     fn name(&self) -> String {
         if self.threads == 1 {
             "boa-det".to_string()
@@ -67,7 +67,7 @@ impl Codec for BoaDet {
 }
 
 /// Codecs beyond the classical baselines: the boa-det neural codec.
-pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {
+pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliError> {
     let model = match &args.model {
         Some(p) => Model::load(p)?,
         None => super::default_model()?,
@@ -84,7 +84,7 @@ pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {
     })])
 }
 
-fn select(args: &BenchArgs) -> Result<Vec<Box<dyn Codec>>, CliError> {
+fn select(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliError> {
     let mut all = bench::classical_codecs();
     all.extend(extra_codecs(args)?);
     let Some(wanted) = &args.codecs else {

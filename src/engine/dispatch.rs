@@ -137,7 +137,7 @@ impl Kernels {
                 },
                 lut_u16: super::x86::avx512_eltwise::lut_u16,
                 gate: super::x86::avx512_eltwise::gate,
-                head_frequencies: super::x86::avx512_eltwise::logits_to_frequencies,
+                head_frequencies: super::x86::avx512_eltwise::head_frequencies,
             });
         }
         None

@@ -354,19 +354,19 @@ fn lut_u16_impl(table: &[u16], x: &[i8], out: &mut [u16]) {
     reference::lut_u16(table, &x[i..], &mut out[i..n]);
 }
 
-/// Head output: `clamp(requant(acc), +-LOGIT_MAX)` then
+/// The head kernel (`head_frequencies` at every level): `clamp(requant(acc), +-LOGIT_MAX)` then
 /// [`crate::arith::freq::logits_to_frequencies`], in vector form: the same
 /// integers (the weights `exp2[gap & 255] >> (gap >> 8)` by gather, their sum in
 /// 64-bit lanes, `w * scale < 2^56` by `vpmuludq`, the remainder to the first
 /// maximum).
-pub fn logits_to_frequencies(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
+pub fn head_frequencies(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
     assert!(acc.len() >= 256 && rq.mult.len() >= 256 && rq.shift.len() >= 256);
     // SAFETY: only reached through the dispatch table after `supported()`.
-    unsafe { logits_impl(acc, rq, exp2, out) }
+    unsafe { head_frequencies_impl(acc, rq, exp2, out) }
 }
 
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn logits_impl(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
+fn head_frequencies_impl(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
     use crate::arith::freq::{FREQ_TOTAL, LOGIT_MAX};
     let mut logits = [0i32; 256];
     for i in (0..256).step_by(8) {
