@@ -552,21 +552,14 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
             .unwrap_or_else(|| crate::default_models::compress_chunk_len(model)),
         embed_model: opts.embed_model,
         window: opts.window,
-        match_model: !opts.no_match && format_version >= 2,
-        records: if format_version >= 3 {
-            opts.record_size
-        } else {
-            pipeline::RecordStride::Off
-        },
-        long_finder: !opts.no_long && format_version >= 4,
-        column_histograms: format_version >= 5,
-        text_fields: if format_version >= 6 {
-            opts.text_fields
-        } else {
-            pipeline::TextFields::Off
-        },
+        match_model: !opts.no_match,
+        records: opts.record_size,
+        long_finder: !opts.no_long,
+        column_histograms: true,
+        text_fields: opts.text_fields,
         grow_chunks: opts.chunk_size.is_none(),
-    };
+    }
+    .for_format_version(format_version);
     let t0 = Instant::now();
     let mut counter = CountingWriter {
         inner: out.writer(),
