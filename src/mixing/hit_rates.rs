@@ -94,7 +94,7 @@ impl HitRates {
 /// entry is scaled by `w / 2^32` with `w = floor(2^32 (2^24 - h) / (2^24 - freq[b]))`
 /// (rounded down, at least 1) and `b` takes the rest, so the total stays
 /// exactly `2^24` and every entry stays >= 1.
-fn raise(freq: &mut Frequencies, b: u8, h: u32) {
+pub(super) fn raise(freq: &mut Frequencies, b: u8, h: u32) {
     let total = u64::from(FREQ_TOTAL);
     let fb = u64::from(freq.0[b as usize]);
     // total - fb >= 255 (the other entries are >= 1); h > fb gives w < 2^32.
