@@ -16,7 +16,8 @@ use crate::container::{
 };
 use crate::engine::group::{self, GroupScratch, Prepared};
 use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
-use crate::match_model::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE, MatchModel, Mixing};
+use crate::mixing::record_stride::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE};
+use crate::mixing::{CODECS, Mixer, Mixing, Stage};
 use crate::model::{Fingerprint, Model};
 use rayon::prelude::*;
 use std::io::{Read, Seek, Write};
@@ -111,6 +112,66 @@ pub struct CompressOptions {
     pub grow_chunks: bool,
 }
 
+impl CompressOptions {
+    /// Whether these options let the compressor mix in `stage` (the column
+    /// finder: given a stride or allowed to detect one).
+    pub fn allows(&self, stage: Stage) -> bool {
+        match stage {
+            Stage::MatchFinders => self.match_model,
+            Stage::ColumnFinder => self.records != RecordStride::Off,
+            Stage::LongFinder => self.long_finder,
+            Stage::ColumnHistograms => self.column_histograms,
+            Stage::TextFields => self.text_fields != TextFields::Off,
+        }
+    }
+
+    /// These options without `stage`.
+    pub fn disallow(mut self, stage: Stage) -> Self {
+        match stage {
+            Stage::MatchFinders => self.match_model = false,
+            Stage::ColumnFinder => self.records = RecordStride::Off,
+            Stage::LongFinder => self.long_finder = false,
+            Stage::ColumnHistograms => self.column_histograms = false,
+            Stage::TextFields => self.text_fields = TextFields::Off,
+        }
+        self
+    }
+
+    /// These options without what format version `version` cannot hold: the
+    /// stages no codec of that version mixes in ([`CODECS`]).
+    pub fn for_format_version(self, version: u16) -> Self {
+        let held = |stage| {
+            CODECS.iter().any(|c| {
+                c.min_format_version <= version && c.recipe.is_some_and(|r| r.contains(&stage))
+            })
+        };
+        Stage::ALL
+            .into_iter()
+            .filter(|&s| !held(s))
+            .fold(self, Self::disallow)
+    }
+
+    /// Options that write `codec` (a neural codec): exactly its stages, the
+    /// text field histograms always if it has them. A codec with a column
+    /// finder takes its stride from `records`, which should be
+    /// [`RecordStride::Fixed`] (with `Auto`, the trial may still choose the
+    /// codec without it).
+    pub fn for_codec(self, codec: Codec) -> Self {
+        let recipe = codec.spec().recipe.unwrap_or(&[]);
+        let mut o = Stage::ALL
+            .into_iter()
+            .filter(|s| !recipe.contains(s))
+            .fold(self, Self::disallow);
+        o.match_model = recipe.contains(&Stage::MatchFinders);
+        o.long_finder = recipe.contains(&Stage::LongFinder);
+        o.column_histograms = recipe.contains(&Stage::ColumnHistograms);
+        if recipe.contains(&Stage::TextFields) {
+            o.text_fields = TextFields::Always;
+        }
+        o
+    }
+}
+
 /// Records a chunk of a table should hold: the column finder and histograms
 /// learn per column, and a chunk of a few wide records teaches them little
 /// (measured in `docs/MODELS.md`, "Chunks of wide records").
@@ -169,7 +230,7 @@ impl TextFields {
 /// The record length given to the column finder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordStride {
-    /// Detect it ([`crate::record_stride::record_stride_candidates`]) and use
+    /// Detect it ([`crate::mixing::record_stride::record_stride_candidates`]) and use
     /// it if a trial encoding of the first chunks is smaller.
     Auto,
     /// No column finder.
@@ -192,52 +253,6 @@ impl RecordStride {
             },
         }
     }
-}
-
-/// The codec of streams coded with `mixing`.
-pub fn codec_of(mixing: Mixing) -> Codec {
-    match mixing {
-        Mixing::NetworkOnly => Codec::Neural,
-        Mixing::Match => Codec::NeuralMatch,
-        Mixing::MatchColumns { .. } => Codec::NeuralMatchColumns,
-        Mixing::MatchLong { stride: None } => Codec::NeuralMatchLong,
-        Mixing::MatchLong { stride: Some(_) } => Codec::NeuralMatchLongColumns,
-        Mixing::MatchLongHist { .. } => Codec::NeuralMatchLongColumnsHist,
-        Mixing::MatchLongText => Codec::NeuralMatchLongText,
-    }
-}
-
-/// Bytes a payload of the codecs with a column finder starts with: the
-/// record stride.
-const STRIDE_PREFIX_LEN: usize = 4;
-
-/// The chunk payload for a range-coded `stream`: the codecs with a column
-/// finder (`NeuralMatchColumns`, `NeuralMatchLongColumns`) prefix the record
-/// stride (u32 little-endian), the others store the stream as is
-/// (`docs/FORMAT.md` sections 9.10 and 9.11).
-fn frame_payload(mixing: Mixing, stream: Vec<u8>) -> Vec<u8> {
-    let Some(stride) = mixing.stride() else {
-        return stream;
-    };
-    let mut p = Vec::with_capacity(STRIDE_PREFIX_LEN + stream.len());
-    p.extend_from_slice(&stride.to_le_bytes());
-    p.extend_from_slice(&stream);
-    p
-}
-
-/// Splits the payload of a codec with a column finder into its record
-/// stride and stream.
-fn split_stride(payload: &[u8]) -> Result<(u32, &[u8]), String> {
-    let Some((prefix, rest)) = payload.split_first_chunk::<STRIDE_PREFIX_LEN>() else {
-        return Err("payload too short for its record stride".into());
-    };
-    let stride = u32::from_le_bytes(*prefix);
-    if !(MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE).contains(&stride) {
-        return Err(format!(
-            "record stride {stride} outside {MIN_RECORD_STRIDE}..={MAX_RECORD_STRIDE}"
-        ));
-    }
-    Ok((stride, rest))
 }
 
 /// Positions of one chunk stepped together when encoding ([`group::step_sequence`]):
@@ -266,22 +281,13 @@ struct EncodeScratch {
 }
 
 /// Encodes byte `p` of `chunk` with the network's table `f`, reshaped by the
-/// match model `m` (which then learns the byte).
-fn code_byte(
-    m: Option<&mut MatchModel>,
-    enc: &mut RangeEncoder,
-    chunk: &[u8],
-    p: usize,
-    f: &mut Frequencies,
-) {
-    if let Some(m) = m {
-        m.predict(&chunk[..p], f);
-        m.update(&chunk[..=p]);
-    }
+/// mixer `m` (which then learns the byte).
+fn code_byte(m: &mut Mixer, enc: &mut RangeEncoder, chunk: &[u8], p: usize, f: &mut Frequencies) {
+    m.coded(chunk, p, f);
     match cum(f) {
         Ok(cf) => enc.encode(&cf, chunk[p]),
         // The engine always produces valid tables (ARITHMETIC.md §7) and
-        // the match model keeps them valid (match_model::raise).
+        // every predictor keeps them valid (mixing::Predictor).
         Err(e) => unreachable!("engine produced an invalid table: {e}"),
     }
 }
@@ -303,7 +309,7 @@ fn encode_chunk(
         .iter()
         .map(|m| {
             (
-                m.model(chunk.len()),
+                Mixer::new(*m, chunk.len()),
                 RangeEncoder::with_capacity(chunk.len() / 2 + 16),
             )
         })
@@ -326,17 +332,17 @@ fn encode_chunk(
             let Some(((last_m, last_enc), others)) = coders.split_last_mut() else {
                 break;
             };
-            for (matcher, enc) in others {
+            for (mixer, enc) in others {
                 let mut f = net.clone();
-                code_byte(matcher.as_mut(), enc, chunk, p, &mut f);
+                code_byte(mixer, enc, chunk, p, &mut f);
             }
-            code_byte(last_m.as_mut(), last_enc, chunk, p, net);
+            code_byte(last_m, last_enc, chunk, p, net);
         }
     }
     mixings
         .iter()
         .zip(coders)
-        .map(|(&m, (_, enc))| frame_payload(m, enc.finish()))
+        .map(|(&m, (_, enc))| m.frame(enc.finish()))
         .collect()
 }
 
@@ -398,34 +404,10 @@ pub struct EncodedStream<'a> {
 
 impl<'a> EncodedStream<'a> {
     /// The stream of a chunk payload of a neural `codec`, or why it is invalid
-    /// (a `NeuralMatchColumns` payload without a valid stride prefix).
+    /// (a payload of a codec with a column finder without a valid stride
+    /// prefix): [`Mixing::from_payload`].
     pub fn from_payload(codec: Codec, payload: &'a [u8], len: usize) -> Result<Self, String> {
-        let (mixing, payload) = match codec {
-            Codec::Neural => (Mixing::NetworkOnly, payload),
-            Codec::NeuralMatch => (Mixing::Match, payload),
-            Codec::NeuralMatchColumns => {
-                let (stride, rest) = split_stride(payload)?;
-                (Mixing::MatchColumns { stride }, rest)
-            }
-            Codec::NeuralMatchLong => (Mixing::MatchLong { stride: None }, payload),
-            Codec::NeuralMatchLongColumns => {
-                let (stride, rest) = split_stride(payload)?;
-                (
-                    Mixing::MatchLong {
-                        stride: Some(stride),
-                    },
-                    rest,
-                )
-            }
-            Codec::NeuralMatchLongColumnsHist => {
-                let (stride, rest) = split_stride(payload)?;
-                (Mixing::MatchLongHist { stride }, rest)
-            }
-            Codec::NeuralMatchLongText => (Mixing::MatchLongText, payload),
-            Codec::Stored | Codec::Zstd => {
-                return Err(format!("codec {} is not a neural codec", codec.name()));
-            }
-        };
+        let (mixing, payload) = Mixing::from_payload(codec, payload)?;
         Ok(Self {
             payload,
             len,
@@ -440,7 +422,7 @@ struct LiveStream<'a> {
     index: usize,
     len: usize,
     decoder: RangeDecoder<'a>,
-    matcher: Option<MatchModel>,
+    mixer: Mixer,
     out: Vec<u8>,
 }
 
@@ -472,7 +454,7 @@ fn decode_group(
                 index,
                 len: s.len,
                 decoder,
-                matcher: s.mixing.model(s.len),
+                mixer: Mixer::new(s.mixing, s.len),
                 out: Vec::with_capacity(s.len),
             }),
             Err(e) => results[index] = Err(e),
@@ -494,15 +476,11 @@ fn decode_group(
         let mut k = 0;
         while k < live.len() {
             let s = &mut live[k];
-            if let Some(m) = s.matcher.as_mut() {
-                m.predict(&s.out, &mut freqs[k]);
-            }
+            s.mixer.mix(&s.out, &mut freqs[k]);
             let done = match cum(&freqs[k]).and_then(|cf| s.decoder.decode(&cf)) {
                 Ok(sym) => {
                     s.out.push(sym);
-                    if let Some(m) = s.matcher.as_mut() {
-                        m.update(&s.out);
-                    }
+                    s.mixer.learn(&s.out);
                     bytes[k] = sym;
                     (s.out.len() == s.len).then_some(Ok(()))
                 }
@@ -634,7 +612,7 @@ pub fn compress_observed<R: Read, W: Write>(
     let window = opts
         .window
         .max(1)
-        .max(crate::record_stride::SAMPLE_LEN.div_ceil(chunk_len))
+        .max(crate::mixing::record_stride::SAMPLE_LEN.div_ceil(chunk_len))
         .max(2 * TRIAL_LEN.div_ceil(chunk_len));
     let mut buf = vec![0u8; chunk_len * window];
     let mut got = read_full(&mut input, &mut buf)?;
@@ -654,7 +632,7 @@ pub fn compress_observed<R: Read, W: Write>(
             }
         }
     }
-    let codec = codec_of(mixing);
+    let codec = mixing.codec();
     let params = ArchiveParams {
         format_version: codec.min_format_version(),
         arith_version: model.arith.number(),
@@ -721,25 +699,21 @@ fn choose_mixing(
     opts: &CompressOptions,
 ) -> (Mixing, Option<TrialPayloads>) {
     if !opts.match_model {
-        return (Mixing::NetworkOnly, None);
+        return (Mixing::NETWORK_ONLY, None);
     }
-    // The mixing without and with a column finder for records of `stride`.
-    let with_stride = |stride: Option<u32>| match (opts.long_finder, stride) {
-        (true, Some(stride)) if opts.column_histograms => Mixing::MatchLongHist { stride },
-        (true, stride) => Mixing::MatchLong { stride },
-        (false, None) => Mixing::Match,
-        (false, Some(stride)) => Mixing::MatchColumns { stride },
-    };
-    if opts.long_finder && opts.text_fields == TextFields::Always {
-        return (Mixing::MatchLongText, None);
+    // The richest mixing the options allow, without and with a column
+    // finder for records of `stride`; the text field histograms apart.
+    let with_stride =
+        |stride: Option<u32>| Mixing::richest(|s| s != Stage::TextFields && opts.allows(s), stride);
+    let text = Some(Mixing::richest(|s| opts.allows(s), None)).filter(|m| m.has(Stage::TextFields));
+    if let (TextFields::Always, Some(text)) = (opts.text_fields, text) {
+        return (text, None);
     }
     let strides = match opts.records {
         RecordStride::Off => Vec::new(),
         RecordStride::Fixed(stride) => return (with_stride(Some(stride)), None),
-        RecordStride::Auto => crate::record_stride::record_stride_candidates(head),
+        RecordStride::Auto => crate::mixing::record_stride::record_stride_candidates(head),
     };
-    let text = (opts.long_finder && opts.text_fields == TextFields::Trial)
-        .then_some(Mixing::MatchLongText);
     if strides.is_empty() && text.is_none() {
         return (with_stride(None), None);
     }

@@ -6,7 +6,7 @@
 //! `log2` used for reporting, never in the frequencies.
 
 use crate::engine::{self, FREQ_TOTAL, Frequencies, PRIME_BYTE, StreamState};
-use crate::match_model::{MatchModel, Mixing};
+use crate::mixing::{Mixer, Mixing};
 use crate::model::Model;
 
 /// Result of evaluating a model on one input.
@@ -38,7 +38,7 @@ impl CodeLength {
 
 /// Evaluates `model` on `data` cut into `chunk_len` chunks, all stepped together.
 pub fn code_length(model: &Model, data: &[u8], chunk_len: usize) -> CodeLength {
-    code_length_with(model, data, chunk_len, Mixing::NetworkOnly)
+    code_length_with(model, data, chunk_len, Mixing::NETWORK_ONLY)
 }
 
 /// [`code_length`] with `mixing` applied to the network's frequencies, as the
@@ -87,8 +87,7 @@ fn evaluate(
 ) -> CodeLength {
     let chunk_len = chunk_len.max(1);
     let chunks: Vec<&[u8]> = data.chunks(chunk_len).collect();
-    let mut matchers: Vec<Option<MatchModel>> =
-        chunks.iter().map(|c| mixing.model(c.len())).collect();
+    let mut mixers: Vec<Mixer> = chunks.iter().map(|c| Mixer::new(mixing, c.len())).collect();
     let mut states: Vec<StreamState> = chunks.iter().map(|_| StreamState::new(model)).collect();
     let mut out = vec![Frequencies::default(); chunks.len()];
     let mut bytes_in = vec![PRIME_BYTE; chunks.len()];
@@ -107,10 +106,7 @@ fn evaluate(
         for (i, c) in chunks[..active].iter().enumerate() {
             let sym = c[t];
             let network = out[i][sym as usize];
-            if let Some(m) = matchers[i].as_mut() {
-                m.predict(&c[..t], &mut out[i]);
-                m.update(&c[..=t]);
-            }
+            mixers[i].coded(c, t, &mut out[i]);
             let f = &out[i];
             if let Some(p) = per_byte.as_deref_mut() {
                 p[i * chunk_len + t] = ByteFrequencies {

@@ -10,11 +10,11 @@
 //!   kernel levels and their dispatch. See `docs/KERNELS.md`.
 //! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
 //!   `docs/FORMAT.md`, section "Range coder".
-//! - [`match_model`]: the match model of codecs 3 to 8, mixed into the
-//!   network's frequencies on the host. See `docs/FORMAT.md` sections 9.9-9.13;
-//!   [`column_histograms`] (codec 7) and [`text_fields`] (codec 8): byte
-//!   histograms per table column and per text field context, mixed in last;
-//!   [`record_stride`]: the compressor's guess of a table's record length.
+//! - [`mixing`]: the codec registry (every codec's id, name, format version
+//!   and recipe) and the predictors mixed into the network's frequencies on
+//!   the host: match, long and column finders, column and text field
+//!   histograms, one file each, and the compressor's guess of a table's
+//!   record length. See `docs/FORMAT.md` sections 9.9-9.13.
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
 //! - [`compress`]: the pipeline (chunking, batched neural coding, archive
@@ -30,15 +30,12 @@ pub mod backend;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod coder;
-pub mod column_histograms;
 pub mod compress;
 pub mod container;
 pub mod default_models;
 pub mod engine;
 pub mod eval;
-pub mod match_model;
+pub mod mixing;
 pub mod model;
-pub mod record_stride;
-pub mod text_fields;
 #[cfg(feature = "cli")]
 pub mod vectors;

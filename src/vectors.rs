@@ -6,7 +6,8 @@
 //! engine and compares. A change to the arithmetic changes a digest and fails.
 
 use crate::arith::ArithVersion;
-use crate::compress::{RecordStride, TextFields};
+use crate::compress::RecordStride;
+use crate::container::Codec;
 use crate::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
 use crate::model::synth::{SplitMix64, SynthKind, random_model_in};
 use crate::model::{Dims, Model};
@@ -308,8 +309,8 @@ pub fn repeats_input(n: usize) -> Vec<u8> {
 /// Input of the `fields-text` golden archive (`archives/fields.bin`): text
 /// lines of space-, tab- and comma-separated fields, HepMC-like `E`, `V` and
 /// `P` lines with integer-generated numbers, CSV-like lines, a line of more
-/// than [`crate::text_fields::FIELD_CAP`] fields, a field longer than
-/// [`crate::text_fields::POS_CAP`] bytes and empty lines, so that every rule
+/// than [`crate::mixing::text_fields::FIELD_CAP`] fields, a field longer than
+/// [`crate::mixing::text_fields::POS_CAP`] bytes and empty lines, so that every rule
 /// of the text field tracker (`docs/FORMAT.md` section 9.13) is exercised.
 pub fn fields_input() -> Vec<u8> {
     let mut rng = SplitMix64(0x00F1_E1D5);
@@ -379,14 +380,11 @@ struct GoldenArchiveSpec {
     path: String,
     data: Vec<u8>,
     embed_model: bool,
-    match_model: bool,
+    /// The codec of every chunk that is not stored
+    /// ([`crate::compress::CompressOptions::for_codec`]).
+    codec: Codec,
+    /// The stride of a codec with a column finder.
     records: RecordStride,
-    /// Codec `NeuralMatchLong` rather than `NeuralMatch`/`NeuralMatchColumns`.
-    long_finder: bool,
-    /// Codec `NeuralMatchLongColumnsHist` rather than `NeuralMatchLongColumns`.
-    column_histograms: bool,
-    /// Codec `NeuralMatchLongText` (`Always`) or never (`Off`).
-    text_fields: TextFields,
     chunk_len: u32,
 }
 
@@ -408,25 +406,21 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
         .find(|s| s.name == ARCHIVE_MODEL)
         .expect("archive model is in MODELS");
     let model = build_model(spec);
-    let item =
-        |name: &str, path: String, data: Vec<u8>, embed_model, match_model| GoldenArchiveSpec {
-            name: name.to_string(),
-            path,
-            data,
-            embed_model,
-            match_model,
-            records: RecordStride::Off,
-            long_finder: false,
-            column_histograms: false,
-            text_fields: TextFields::Off,
-            chunk_len: ARCHIVE_CHUNK_LEN,
-        };
+    let item = |name: &str, path: String, data: Vec<u8>, embed_model, codec| GoldenArchiveSpec {
+        name: name.to_string(),
+        path,
+        data,
+        embed_model,
+        codec,
+        records: RecordStride::Off,
+        chunk_len: ARCHIVE_CHUNK_LEN,
+    };
     let mut items: Vec<GoldenArchiveSpec> = Vec::new();
     for (name, data) in inputs() {
         let path = format!("inputs/{name}.bin");
-        items.push(item(name, path.clone(), data.clone(), false, false));
+        items.push(item(name, path.clone(), data.clone(), false, Codec::Neural));
         if name == "text" {
-            items.push(item("text-embedded", path, data, true, false));
+            items.push(item("text-embedded", path, data, true, Codec::Neural));
         }
     }
     let n = 3 * ARCHIVE_CHUNK_LEN as usize + 57;
@@ -436,7 +430,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
         "archives/greedy.bin".into(),
         g.clone(),
         false,
-        false,
+        Codec::Neural,
     ));
     // Added with codec NeuralMatch; the rows above are unchanged since v1.
     items.push(item(
@@ -444,7 +438,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
         "archives/greedy.bin".into(),
         g,
         false,
-        true,
+        Codec::NeuralMatch,
     ));
     let r = repeats_input(n);
     items.push(item(
@@ -452,7 +446,7 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
         "archives/repeats.bin".into(),
         r,
         false,
-        true,
+        Codec::NeuralMatch,
     ));
     // Added with codec NeuralMatchColumns. The stride is fixed, not detected,
     // so that a better detector later does not change this archive.
@@ -463,45 +457,48 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
             "archives/repeats.bin".into(),
             repeats_input(n),
             false,
-            true,
+            Codec::NeuralMatchColumns,
         )
     });
     // Added with codec NeuralMatchLong: the repeats' flipped bytes are the
     // misses its long finder recovers from. Fixed stride, as above.
-    let long = |name: &str, records| GoldenArchiveSpec {
+    let long = |name: &str, codec, records| GoldenArchiveSpec {
         records,
-        long_finder: true,
         ..item(
             name,
             "archives/repeats.bin".into(),
             repeats_input(n),
             false,
-            true,
+            codec,
         )
     };
-    items.push(long("repeats-long", RecordStride::Off));
+    items.push(long(
+        "repeats-long",
+        Codec::NeuralMatchLong,
+        RecordStride::Off,
+    ));
     items.push(long(
         "repeats-long-columns",
+        Codec::NeuralMatchLongColumns,
         RecordStride::Fixed(REPEATS_RECORD),
     ));
     // Added with codec NeuralMatchLongColumnsHist: the repeats' 13 columns
     // each hold few byte values. Fixed stride, as above.
-    items.push(GoldenArchiveSpec {
-        column_histograms: true,
-        ..long("repeats-hist", RecordStride::Fixed(REPEATS_RECORD))
-    });
+    items.push(long(
+        "repeats-hist",
+        Codec::NeuralMatchLongColumnsHist,
+        RecordStride::Fixed(REPEATS_RECORD),
+    ));
     // Added with codec NeuralMatchLongText. Forced rather than chosen by the
     // trial, so that a better trial later does not change this archive.
     items.push(GoldenArchiveSpec {
-        text_fields: TextFields::Always,
-        long_finder: true,
         chunk_len: FIELDS_CHUNK_LEN,
         ..item(
             "fields-text",
             "archives/fields.bin".into(),
             fields_input(),
             false,
-            true,
+            Codec::NeuralMatchLongText,
         )
     });
     items
@@ -511,14 +508,12 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
                 chunk_len: it.chunk_len,
                 embed_model: it.embed_model,
                 window: crate::compress::DEFAULT_WINDOW,
-                match_model: it.match_model,
                 records: it.records,
-                long_finder: it.long_finder,
-                column_histograms: it.column_histograms,
-                text_fields: it.text_fields,
                 // The chunk length of every golden archive is fixed.
                 grow_chunks: false,
-            };
+                ..Default::default()
+            }
+            .for_codec(it.codec);
             let a = crate::compress::compress_bytes(&model, &it.data, &opts)
                 .expect("in-memory compression cannot fail");
             (it.name, it.path, it.data, a)
@@ -562,29 +557,26 @@ pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
     for (name, fp, chunk_len, bytes) in crate::default_models::builtin() {
         let model = Model::from_bytes(bytes).expect("built-in model is valid");
         let table = RecordStride::Fixed(F32_TABLE_RECORD);
-        let (off, text) = (TextFields::Off, TextFields::Always);
-        for (suffix, match_model, records, long_finder, column_histograms, text_fields) in [
-            ("mixed", false, RecordStride::Off, false, false, off),
-            ("mixed-match", true, RecordStride::Off, false, false, off),
-            ("mixed-columns", true, table, false, false, off),
+        let off = RecordStride::Off;
+        for (suffix, codec, records) in [
+            ("mixed", Codec::Neural, off),
+            ("mixed-match", Codec::NeuralMatch, off),
+            ("mixed-columns", Codec::NeuralMatchColumns, table),
             // Added with codec NeuralMatchLong.
-            ("mixed-long", true, RecordStride::Off, true, false, off),
-            ("mixed-long-columns", true, table, true, false, off),
+            ("mixed-long", Codec::NeuralMatchLong, off),
+            ("mixed-long-columns", Codec::NeuralMatchLongColumns, table),
             // Added with codec NeuralMatchLongColumnsHist.
-            ("mixed-hist", true, table, true, true, off),
+            ("mixed-hist", Codec::NeuralMatchLongColumnsHist, table),
             // Added with codec NeuralMatchLongText.
-            ("mixed-text", true, RecordStride::Off, true, false, text),
+            ("mixed-text", Codec::NeuralMatchLongText, off),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,
-                match_model,
                 records,
-                long_finder,
-                column_histograms,
-                text_fields,
                 grow_chunks: false,
                 ..Default::default()
-            };
+            }
+            .for_codec(codec);
             let a = crate::compress::compress_bytes(&model, &data, &opts)
                 .expect("in-memory compression cannot fail");
             out.push((format!("{name}-{suffix}"), fp, a));

@@ -432,25 +432,20 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
             .unwrap_or_else(|| crate::default_models::compress_chunk_len(model)),
         embed_model: opts.encode.embed_model,
         window: opts.window(),
-        match_model: !opts.encode.no_match && format_version >= 2,
-        records: if format_version >= 3 {
-            opts.encode
-                .record_size
-                .unwrap_or(pipeline::RecordStride::Auto)
-        } else {
-            pipeline::RecordStride::Off
-        },
-        long_finder: !opts.encode.no_long && format_version >= 4,
-        column_histograms: format_version >= 5,
-        text_fields: if format_version >= 6 {
-            opts.encode
-                .text_fields
-                .unwrap_or(pipeline::TextFields::Trial)
-        } else {
-            pipeline::TextFields::Off
-        },
+        match_model: !opts.encode.no_match,
+        records: opts
+            .encode
+            .record_size
+            .unwrap_or(pipeline::RecordStride::Auto),
+        long_finder: !opts.encode.no_long,
+        column_histograms: true,
+        text_fields: opts
+            .encode
+            .text_fields
+            .unwrap_or(pipeline::TextFields::Trial),
         grow_chunks: opts.encode.chunk_size.is_none(),
-    };
+    }
+    .for_format_version(format_version);
     let t0 = Instant::now();
     let mut counter = CountingWriter {
         inner: out.writer(),

@@ -2,7 +2,8 @@
 
 use super::{CliError, exit};
 use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
-use crate::match_model::Mixing;
+use crate::mixing::record_stride::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE};
+use crate::mixing::{Mixing, Stage};
 use crate::model::synth::{SynthKind, random_model};
 use crate::model::{Dims, Model};
 use clap::Subcommand;
@@ -37,7 +38,7 @@ pub enum ModelCommand {
         /// With --match-model: add the column finder and the column histograms
         /// for records of this many bytes.
         #[arg(long, requires = "match_model", value_name = "BYTES",
-              value_parser = clap::value_parser!(u32).range(crate::match_model::MIN_RECORD_STRIDE as i64..=crate::match_model::MAX_RECORD_STRIDE as i64))]
+              value_parser = clap::value_parser!(u32).range(MIN_RECORD_STRIDE as i64..=MAX_RECORD_STRIDE as i64))]
         record_size: Option<u32>,
         /// With --match-model: without the long finder (codecs NeuralMatch
         /// and NeuralMatchColumns, as `compress --no-long`).
@@ -162,14 +163,17 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             let chunk_size = chunk_size
                 .unwrap_or(crate::default_models::compress_chunk_len(&m) as usize)
                 .max(1);
-            let mixing = match (match_model, no_long, record_size) {
-                (false, _, _) => Mixing::NetworkOnly,
-                (true, false, None) if text_fields => Mixing::MatchLongText,
-                (true, false, Some(stride)) if !no_hist => Mixing::MatchLongHist { stride },
-                (true, false, stride) => Mixing::MatchLong { stride },
-                (true, true, None) => Mixing::Match,
-                (true, true, Some(stride)) => Mixing::MatchColumns { stride },
+            // The richest codec of the stages asked for (clap lets
+            // --record-size, --no-long and --text-fields come only with
+            // --match-model).
+            let allowed = |s| match s {
+                Stage::MatchFinders => match_model,
+                Stage::ColumnFinder => record_size.is_some(),
+                Stage::LongFinder => !no_long,
+                Stage::ColumnHistograms => !no_hist,
+                Stage::TextFields => text_fields,
             };
+            let mixing = Mixing::richest(allowed, record_size);
             if !json {
                 outln!("model {} ({})", m.fingerprint(), model.display());
                 outln!(
@@ -344,9 +348,12 @@ fn bench_codec(
         .collect();
     let t0 = Instant::now();
     let mixing = if with_match {
-        Mixing::MatchLong { stride: None }
+        Mixing::richest(
+            |s| matches!(s, Stage::MatchFinders | Stage::LongFinder),
+            None,
+        )
     } else {
-        Mixing::NetworkOnly
+        Mixing::NETWORK_ONLY
     };
     let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks, mixing));
     let enc = t0.elapsed().as_secs_f64();

@@ -1,8 +1,15 @@
 use super::*;
+use crate::container::FORMAT_VERSION_NEWEST;
+use crate::mixing::registry::STRIDE_PREFIX_LEN;
 use crate::model::Dims;
 use crate::model::synth::{SplitMix64, SynthKind, random_model};
 use proptest::prelude::*;
 use std::sync::OnceLock;
+
+/// The mixing of a neural `codec`, with a `stride` exactly if it needs one.
+fn mx(codec: Codec, stride: Option<u32>) -> Mixing {
+    Mixing::new(codec, stride).unwrap()
+}
 
 fn tiny(seed: u64) -> Model {
     random_model(
@@ -256,15 +263,15 @@ fn decode_chunks_garbage_never_panics() {
         let mut p = vec![0u8; n % 40];
         rng.fill_bytes(&mut p);
         let mixings = [
-            Mixing::NetworkOnly,
-            Mixing::Match,
-            Mixing::MatchColumns { stride: 2 },
-            Mixing::MatchColumns { stride: 1 << 20 },
-            Mixing::MatchLong { stride: None },
-            Mixing::MatchLong { stride: Some(3) },
-            Mixing::MatchLongHist { stride: 2 },
-            Mixing::MatchLongHist { stride: 1 << 20 },
-            Mixing::MatchLongText,
+            Mixing::NETWORK_ONLY,
+            mx(Codec::NeuralMatch, None),
+            mx(Codec::NeuralMatchColumns, Some(2)),
+            mx(Codec::NeuralMatchColumns, Some(1 << 20)),
+            mx(Codec::NeuralMatchLong, None),
+            mx(Codec::NeuralMatchLongColumns, Some(3)),
+            mx(Codec::NeuralMatchLongColumnsHist, Some(2)),
+            mx(Codec::NeuralMatchLongColumnsHist, Some(1 << 20)),
+            mx(Codec::NeuralMatchLongText, None),
         ];
         let stream = |len, k: usize| EncodedStream {
             payload: &p,
@@ -290,8 +297,8 @@ fn match_model_codes_repeats_and_agrees_with_eval() {
     );
     let r = ArchiveReader::from_bytes(&archive).unwrap();
     assert!(r.entries().iter().all(|e| e.codec == Codec::NeuralMatch));
-    let plain = crate::eval::code_length_with(model(), &data, 1000, Mixing::NetworkOnly);
-    let matched = crate::eval::code_length_with(model(), &data, 1000, Mixing::Match);
+    let plain = crate::eval::code_length_with(model(), &data, 1000, Mixing::NETWORK_ONLY);
+    let matched = crate::eval::code_length_with(model(), &data, 1000, mx(Codec::NeuralMatch, None));
     // Per 1000-byte chunk: 300 random bytes the (untrained) network codes
     // badly either way, then 700 repeated bytes that the match model makes
     // nearly free: less than a bit per repeated byte on average.
@@ -418,7 +425,7 @@ fn column_finder_codes_tables_smaller() {
     assert_payload_is_code_length(
         r.entries()[0].compressed_size,
         &data,
-        Mixing::MatchColumns { stride: 28 },
+        mx(Codec::NeuralMatchColumns, Some(28)),
     );
 }
 
@@ -527,7 +534,7 @@ fn long_finder_codes_edited_repeats_smaller() {
 #[test]
 fn column_payload_prefix_is_checked() {
     let ok = EncodedStream::from_payload(Codec::NeuralMatchColumns, &[24, 0, 0, 0, 9], 5).unwrap();
-    assert_eq!(ok.mixing, Mixing::MatchColumns { stride: 24 });
+    assert_eq!(ok.mixing, mx(Codec::NeuralMatchColumns, Some(24)));
     assert_eq!(ok.payload, &[9]);
     for bad in [
         &[24u8, 0, 0][..],
@@ -542,20 +549,15 @@ fn column_payload_prefix_is_checked() {
         |c, p: &[u8]| EncodedStream::from_payload(c, p, 5).map(|s| (s.mixing, s.payload.len()));
     assert_eq!(
         long(Codec::NeuralMatchLong, &[0, 0, 0, 0, 9]),
-        Ok((Mixing::MatchLong { stride: None }, 5))
+        Ok((mx(Codec::NeuralMatchLong, None), 5))
     );
     assert_eq!(
         long(Codec::NeuralMatchLongColumns, &[24, 0, 0, 0, 9]),
-        Ok((Mixing::MatchLong { stride: Some(24) }, 1))
+        Ok((mx(Codec::NeuralMatchLongColumns, Some(24)), 1))
     );
     assert_eq!(
         long(Codec::NeuralMatchLongColumns, &[0, 0, 0x10, 0]),
-        Ok((
-            Mixing::MatchLong {
-                stride: Some(1 << 20)
-            },
-            0
-        ))
+        Ok((mx(Codec::NeuralMatchLongColumns, Some(1 << 20)), 0))
     );
     for bad in [
         &[0u8, 0, 0, 0, 9][..],
@@ -573,7 +575,7 @@ fn column_payload_prefix_is_checked() {
     // Codec 7: the same prefix as codec 6.
     assert_eq!(
         long(Codec::NeuralMatchLongColumnsHist, &[24, 0, 0, 0, 9]),
-        Ok((Mixing::MatchLongHist { stride: 24 }, 1))
+        Ok((mx(Codec::NeuralMatchLongColumnsHist, Some(24)), 1))
     );
     assert!(EncodedStream::from_payload(Codec::Stored, &[1], 1).is_err());
     assert_eq!(
@@ -647,7 +649,7 @@ fn column_histograms_code_few_valued_tables_smaller() {
     assert_payload_is_code_length(
         r.entries()[0].compressed_size,
         &data,
-        Mixing::MatchLongHist { stride: 24 },
+        mx(Codec::NeuralMatchLongColumnsHist, Some(24)),
     );
 }
 
@@ -700,7 +702,12 @@ fn text_fields_code_event_lines_smaller() {
         text.len(),
         plain.len()
     );
-    let ideal = crate::eval::code_length_with(trained(), &data, 1 << 20, Mixing::MatchLongText);
+    let ideal = crate::eval::code_length_with(
+        trained(),
+        &data,
+        1 << 20,
+        mx(Codec::NeuralMatchLongText, None),
+    );
     let payload = f64::from(r.entries()[0].compressed_size);
     assert!(
         payload + 3.0 >= ideal.bits / 8.0 && payload <= ideal.bits / 8.0 + 10.0,
@@ -804,7 +811,7 @@ fn stride_trial_skips_the_first_64_kib() {
 #[test]
 fn failed_streams_leave_the_group_and_others_are_unaffected() {
     let data = text(3000);
-    let mixing = Mixing::Match;
+    let mixing = mx(Codec::NeuralMatch, None);
     let payload = encode_chunks(model(), &[&data], mixing).swap_remove(0);
     let good = EncodedStream {
         payload: &payload,
@@ -948,4 +955,54 @@ fn progress_adds_up_and_moves_within_a_window() {
     out.clear();
     decompress(&mut r, Some(model()), None, &mut out, 1, &progress).unwrap();
     assert_eq!(take(), (long.len() as u64, 3));
+}
+
+/// `for_format_version` turns off exactly what the CLI's format-version
+/// gates did (match model from version 2, column finder 3, long finder 4,
+/// column histograms 5, text fields 6), and the richest codec those options
+/// allow fits the version.
+#[test]
+fn for_format_version_leaves_out_what_older_versions_cannot_hold() {
+    for v in 1..=FORMAT_VERSION_NEWEST {
+        let o = CompressOptions::default().for_format_version(v);
+        assert_eq!(o.match_model, v >= 2, "{v}");
+        assert_eq!(o.records != RecordStride::Off, v >= 3, "{v}");
+        assert_eq!(o.long_finder, v >= 4, "{v}");
+        assert_eq!(o.column_histograms, v >= 5, "{v}");
+        assert_eq!(o.text_fields != TextFields::Off, v >= 6, "{v}");
+        for stride in [None, Some(24)] {
+            if stride.is_some() && !o.allows(Stage::ColumnFinder) {
+                continue;
+            }
+            let m = Mixing::richest(|s| o.allows(s), stride);
+            assert!(m.codec().min_format_version() <= v, "{v}: {m:?}");
+        }
+    }
+}
+
+/// `for_codec` writes that codec, for every neural codec of the registry.
+#[test]
+fn for_codec_writes_that_codec() {
+    let block = random(300, 78);
+    let data: Vec<u8> = block.iter().cycle().take(3000).copied().collect();
+    for c in CODECS.iter().filter(|c| c.codec.is_neural()) {
+        let records = if c.needs_stride() {
+            RecordStride::Fixed(300)
+        } else {
+            RecordStride::Auto
+        };
+        let o = CompressOptions {
+            records,
+            ..opts(1000, 4)
+        }
+        .for_codec(c.codec);
+        let a = compress_bytes(model(), &data, &o).unwrap();
+        let codecs = codecs_of(&a);
+        assert!(
+            codecs.iter().all(|&k| k == c.codec || k == Codec::Stored),
+            "{}: {codecs:?}",
+            c.name
+        );
+        assert_eq!(decompress_bytes(&a, Some(model().clone())).unwrap(), data);
+    }
 }

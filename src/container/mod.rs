@@ -46,13 +46,10 @@ pub const FOOTER_MAGIC: [u8; 8] = *b"BOAEND\x00\x01";
 /// The oldest format version this module reads and writes.
 pub const FORMAT_VERSION_OLDEST: u16 = 1;
 
-/// The newest format version this module reads and writes. Version 2 is
-/// version 1 plus codec 3 ([`Codec::NeuralMatch`]), version 3 adds codec 4
-/// ([`Codec::NeuralMatchColumns`]), version 4 codecs 5 and 6
-/// ([`Codec::NeuralMatchLong`], [`Codec::NeuralMatchLongColumns`]), version 5
-/// codec 7 ([`Codec::NeuralMatchLongColumnsHist`]), version 6 codec 8
-/// ([`Codec::NeuralMatchLongText`]); a writer uses the oldest version that
-/// holds its codecs, so older readers can read what they can.
+/// The newest format version this module reads and writes. Each version
+/// after 1 adds codecs: the codec registry ([`crate::mixing::CODECS`]) gives
+/// each codec's first version. A writer uses the oldest version that holds
+/// its codecs, so older readers can read what they can.
 pub const FORMAT_VERSION_NEWEST: u16 = 6;
 
 /// Header flag bit 0: a model blob section follows the header.
@@ -87,111 +84,9 @@ pub const MAX_CHUNK_LEN: u32 = 64 << 20;
 /// Largest allowed embedded model blob: 1 GiB.
 pub const MAX_MODEL_BLOB_LEN: u64 = 1 << 30;
 
-/// How a chunk's payload is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Codec {
-    /// The payload is the original chunk.
-    Stored = 0,
-    /// The payload is the neural model's range-coded stream of the chunk.
-    Neural = 1,
-    /// Reserved for a zstd fallback; readers may not support it.
-    Zstd = 2,
-    /// The range-coded stream of the neural model with the match model mixed
-    /// in (`docs/FORMAT.md` section 9.9).
-    NeuralMatch = 3,
-    /// Codec 3 plus the column finder for fixed-size records; the payload
-    /// starts with the record stride (`docs/FORMAT.md` section 9.10).
-    NeuralMatchColumns = 4,
-    /// Codec 3 plus the long finder (`docs/FORMAT.md` section 9.11).
-    NeuralMatchLong = 5,
-    /// Codec 4 plus the long finder; the payload starts with the record
-    /// stride (`docs/FORMAT.md` section 9.11).
-    NeuralMatchLongColumns = 6,
-    /// Codec 6 plus the column histograms; the payload starts with the
-    /// record stride (`docs/FORMAT.md` section 9.12).
-    NeuralMatchLongColumnsHist = 7,
-    /// Codec 5 plus the text field histograms (`docs/FORMAT.md` section 9.13).
-    NeuralMatchLongText = 8,
-}
-
-impl Codec {
-    /// Every defined codec, in id order.
-    pub const ALL: [Codec; 9] = [
-        Self::Stored,
-        Self::Neural,
-        Self::Zstd,
-        Self::NeuralMatch,
-        Self::NeuralMatchColumns,
-        Self::NeuralMatchLong,
-        Self::NeuralMatchLongColumns,
-        Self::NeuralMatchLongColumnsHist,
-        Self::NeuralMatchLongText,
-    ];
-
-    /// The codec's name, as `boa-det list` prints it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Stored => "stored",
-            Self::Neural => "neural",
-            Self::Zstd => "zstd",
-            Self::NeuralMatch => "neural+match",
-            Self::NeuralMatchColumns => "neural+match+columns",
-            Self::NeuralMatchLong => "neural+match+long",
-            Self::NeuralMatchLongColumns => "neural+match+long+columns",
-            Self::NeuralMatchLongColumnsHist => "neural+match+long+columns+hist",
-            Self::NeuralMatchLongText => "neural+match+long+text",
-        }
-    }
-
-    /// The first format version in which the codec may appear.
-    pub fn min_format_version(self) -> u16 {
-        match self {
-            Self::Stored | Self::Neural | Self::Zstd => 1,
-            Self::NeuralMatch => 2,
-            Self::NeuralMatchColumns => 3,
-            Self::NeuralMatchLong | Self::NeuralMatchLongColumns => 4,
-            Self::NeuralMatchLongColumnsHist => 5,
-            Self::NeuralMatchLongText => 6,
-        }
-    }
-
-    /// The codec with the given id, if it is defined.
-    pub fn from_id(id: u8) -> Option<Self> {
-        match id {
-            0 => Some(Self::Stored),
-            1 => Some(Self::Neural),
-            2 => Some(Self::Zstd),
-            3 => Some(Self::NeuralMatch),
-            4 => Some(Self::NeuralMatchColumns),
-            5 => Some(Self::NeuralMatchLong),
-            6 => Some(Self::NeuralMatchLongColumns),
-            7 => Some(Self::NeuralMatchLongColumnsHist),
-            8 => Some(Self::NeuralMatchLongText),
-            _ => None,
-        }
-    }
-
-    /// Whether the payload is a range-coded stream of the network (with or
-    /// without the match model), which needs the model to decode.
-    pub fn is_neural(self) -> bool {
-        match self {
-            Self::Stored | Self::Zstd => false,
-            Self::Neural
-            | Self::NeuralMatch
-            | Self::NeuralMatchColumns
-            | Self::NeuralMatchLong
-            | Self::NeuralMatchLongColumns
-            | Self::NeuralMatchLongColumnsHist
-            | Self::NeuralMatchLongText => true,
-        }
-    }
-
-    /// The codec's id byte.
-    pub fn id(self) -> u8 {
-        self as u8
-    }
-}
+/// How a chunk's payload is encoded: one row of the codec registry
+/// ([`crate::mixing::registry`]).
+pub use crate::mixing::registry::Codec;
 
 /// The parameters a writer records in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

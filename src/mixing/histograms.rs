@@ -1,16 +1,11 @@
-//! The column histograms of codec `NeuralMatchLongColumnsHist`: for a table
-//! of fixed-size records, a small byte histogram per column (byte position in
-//! the record), mixed linearly into the frequencies with a weight chosen per
-//! column by the code length each candidate weight would have given so far.
+//! Byte histograms mixed into the frequencies, shared by the column
+//! histograms ([`super::column_histograms`], codec 7) and the text field
+//! histograms ([`super::text_fields`], codec 8): a small histogram per
+//! context (a slot), mixed linearly into the incoming table with a weight
+//! chosen per slot by the code length each candidate weight would have
+//! given so far. The two kinds differ only in how they pick the slot and in
+//! their [`MixRule`].
 //!
-//! Why: the network sees the bytes but not which column it is in, and the
-//! column finder only predicts the one byte above. A column's bytes usually
-//! come from a small set (exponents, flags, small integers, zero padding),
-//! which a per-column histogram predicts even when the byte above differs.
-//! Measured in `docs/MODELS.md` ("The column histograms").
-//!
-//! Like the match finders it only reshapes a valid frequency table into
-//! another valid one, deterministically from the chunk's bytes, on the host.
 //! Normative description: `docs/FORMAT.md` section 9.12. All arithmetic is on
 //! unsigned integers and cannot overflow (bounds are stated inline).
 #![deny(clippy::float_arithmetic)]
@@ -23,32 +18,21 @@ pub const HIST_LEN: usize = 8;
 /// A histogram's counts sum to at most this; an update that would pass it
 /// first halves every count (rounding down) and removes zero counts.
 pub const HIST_TOTAL_MAX: u32 = 255;
-/// Columns beyond this many share histograms (column `c` uses slot `c % HIST_SLOTS`).
-pub const HIST_SLOTS: usize = 16384;
-/// The candidate mixing weights, in 64ths: the histogram gets `W / 64` of the
-/// probability mass and the incoming table the rest.
-pub const WEIGHTS: [u32; 8] = [0, 2, 4, 8, 16, 24, 32, 48];
-/// The histogram's estimate of byte `x` is `(PRIOR_DIV * count(x) + 1) /
-/// (PRIOR_DIV * total + 256)`: counts plus a prior of 1/10 per byte value.
-const PRIOR_DIV: u64 = 10;
+/// Number of candidate mixing weights of a [`MixRule`].
+pub const N_WEIGHTS: usize = 8;
 
 /// How a histogram becomes a probability and is mixed: each kind of
 /// histogram (column, text field) has its own, frozen with its codec.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct MixRule {
+pub(super) struct MixRule {
     /// The estimate of byte `x` is `(prior_div * count(x) + 1) /
     /// (prior_div * total + 256)`; `1..=1024`.
     pub prior_div: u64,
     /// The candidate weights in 64ths, increasing, `weights[0] == 0`,
     /// `weights[1] >= 2`, all `<= 63`.
-    pub weights: [u32; 8],
+    pub weights: [u32; N_WEIGHTS],
 }
 
-/// The rule of the column histograms (codec 7).
-pub(crate) const COLUMN_RULE: MixRule = MixRule {
-    prior_div: PRIOR_DIV,
-    weights: WEIGHTS,
-};
 /// Weight losses decay by `loss >> LOSS_DECAY_SHIFT` before each new cost
 /// (a memory of about 64 bytes of the column). Measured: 5 and 7 did as well.
 const LOSS_DECAY_SHIFT: u32 = 6;
@@ -101,7 +85,7 @@ fn cost(m: u32) -> u32 {
 }
 
 /// One context's histogram and the losses of the candidate weights: one
-/// column here, one text field context in [`crate::text_fields`].
+/// column here, one text field context in [`super::text_fields`].
 #[derive(Clone, Copy, Default)]
 struct Histogram {
     /// The bytes held, `syms[..len]`, with their counts (each >= 1).
@@ -110,9 +94,9 @@ struct Histogram {
     len: u8,
     /// Sum of `counts[..len]`, `<= HIST_TOTAL_MAX`.
     total: u16,
-    /// Decayed code length each weight of [`WEIGHTS`] would have given, in
+    /// Decayed code length each weight of the [`MixRule`] would have given, in
     /// 1/32 bits; stays `<= LOSS_MAX`.
-    losses: [u16; WEIGHTS.len()],
+    losses: [u16; N_WEIGHTS],
 }
 
 impl Histogram {
@@ -123,11 +107,9 @@ impl Histogram {
             .map_or(0, |i| u32::from(self.counts[i]))
     }
 
-    /// Index into [`WEIGHTS`] of the smallest loss; ties go to the smaller weight.
+    /// Index into the rule's weights of the smallest loss; ties go to the smaller weight.
     fn best_weight(&self) -> usize {
-        (0..WEIGHTS.len())
-            .min_by_key(|&k| self.losses[k])
-            .unwrap_or(0)
+        (0..N_WEIGHTS).min_by_key(|&k| self.losses[k]).unwrap_or(0)
     }
 
     /// Mixes this histogram into `freq` with its best weight so far.
@@ -239,7 +221,7 @@ fn net_share(w: u32, f: u32) -> u32 {
 /// prediction needs for its update: the slot it used and the table it
 /// received. Both kinds of histograms (per column, per text field context)
 /// differ only in how they pick the slot.
-pub(crate) struct HistogramSlots {
+pub(super) struct HistogramSlots {
     slots: Vec<Histogram>,
     rule: MixRule,
     /// The slot of the last prediction, for [`HistogramSlots::update`].
@@ -250,7 +232,7 @@ pub(crate) struct HistogramSlots {
 
 impl HistogramSlots {
     /// `n >= 1` empty slots.
-    pub(crate) fn new(n: usize, rule: MixRule) -> Self {
+    pub(super) fn new(n: usize, rule: MixRule) -> Self {
         Self {
             slots: vec![Histogram::default(); n.max(1)],
             rule,
@@ -259,13 +241,13 @@ impl HistogramSlots {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.slots.len()
     }
 
     /// Mixes the histogram of `slot` (`< len()`) into `freq` with its best
     /// weight so far. `freq` stays a valid table.
-    pub(crate) fn predict(&mut self, slot: usize, freq: &mut Frequencies) {
+    pub(super) fn predict(&mut self, slot: usize, freq: &mut Frequencies) {
         self.pending = Some(slot);
         self.incoming.0 = freq.0;
         self.slots[slot].mix_into(&self.rule, freq);
@@ -273,43 +255,9 @@ impl HistogramSlots {
 
     /// Learns the actual byte `b` in the slot of the last prediction, if any:
     /// the loss of every candidate weight, then the histogram.
-    pub(crate) fn update(&mut self, b: u8) {
+    pub(super) fn update(&mut self, b: u8) {
         if let Some(slot) = self.pending.take() {
             self.slots[slot].learn(&self.rule, self.incoming.0[usize::from(b)], b);
-        }
-    }
-}
-
-/// The histograms of one stream (one chunk) of records of `stride` bytes.
-pub struct ColumnHistograms {
-    stride: usize,
-    columns: HistogramSlots,
-}
-
-impl ColumnHistograms {
-    /// Histograms for a chunk of `chunk_len` bytes and records of `stride >= 1`
-    /// bytes: `min(stride, chunk_len, HIST_SLOTS)` slots (no more columns
-    /// can occur in the chunk).
-    pub fn new(chunk_len: usize, stride: u32) -> Self {
-        let stride = (stride as usize).max(1);
-        let slots = stride.min(chunk_len).clamp(1, HIST_SLOTS);
-        Self {
-            stride,
-            columns: HistogramSlots::new(slots, COLUMN_RULE),
-        }
-    }
-
-    /// Mixes the histogram of the column of byte `hist.len()` into `freq`
-    /// with its best weight so far. `freq` stays a valid table.
-    pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
-        let slot = (hist.len() % self.stride) % self.columns.len();
-        self.columns.predict(slot, freq);
-    }
-
-    /// Learns from the actual byte, which `hist` now ends with.
-    pub fn update(&mut self, hist: &[u8]) {
-        if let Some(&b) = hist.last() {
-            self.columns.update(b);
         }
     }
 }
@@ -317,7 +265,6 @@ impl ColumnHistograms {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     /// Whether `f` is a table the coder takes: every entry >= 1, sum 2^24.
     pub(crate) fn is_valid(f: &Frequencies) -> bool {
@@ -381,60 +328,5 @@ pub(crate) mod tests {
             .sum();
         assert_eq!(sum, u32::from(c.total));
         assert!(c.count_of(7) * 2 > u32::from(c.total), "{}", c.count_of(7));
-    }
-
-    /// A column that always holds the same byte costs little once learned,
-    /// even where the incoming table predicts it badly; columns of noise cost
-    /// about what the incoming table gives them.
-    #[test]
-    #[allow(clippy::float_arithmetic)]
-    fn constant_columns_become_cheap_noise_columns_cost_little_more() {
-        let stride = 4usize;
-        let mut x = 0x1234_5678u32;
-        let mut data = Vec::new();
-        for _ in 0..400 {
-            for _ in 0..3 {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                data.push((x >> 24) as u8);
-            }
-            data.push(0x42);
-        }
-        let mut h = ColumnHistograms::new(data.len(), stride as u32);
-        let mut late_cost = [0f64; 2];
-        for t in 0..data.len() {
-            // A uniform table: 2^16 for every byte (cost 8 bits).
-            let mut f = Frequencies::default();
-            h.predict(&data[..t], &mut f);
-            assert!(is_valid(&f));
-            if t >= 200 * stride {
-                let p = f64::from(f.0[usize::from(data[t])]) / f64::from(FREQ_TOTAL);
-                late_cost[usize::from(t % stride == 3)] -= p.log2();
-            }
-            h.update(&data[..=t]);
-        }
-        // 200 constant bytes at about a bit each, against 8 under the table
-        // (the largest weight, 3/4, leaves the table a quarter of the mass).
-        assert!(late_cost[1] < 1.1 * 200.0, "{late_cost:?}");
-        // 600 noise bytes at 8 bits each under the uniform table: at most 1 %
-        // more with the histograms.
-        assert!(late_cost[0] < 600.0 * 8.0 * 1.01, "{late_cost:?}");
-    }
-
-    proptest! {
-        /// Whatever the incoming table and the bytes, the result is a valid table.
-        #[test]
-        fn tables_stay_valid(
-            data in proptest::collection::vec(prop_oneof![Just(0u8), Just(255u8), any::<u8>()], 1..1500),
-            stride in 1u32..40,
-            skew in 0u32..24,
-        ) {
-            let mut h = ColumnHistograms::new(data.len(), stride);
-            for t in 0..data.len() {
-                let mut f = skewed_table(data[t.saturating_sub(1)], skew);
-                h.predict(&data[..t], &mut f);
-                prop_assert!(is_valid(&f), "t {}", t);
-                h.update(&data[..=t]);
-            }
-        }
     }
 }

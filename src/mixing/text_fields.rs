@@ -2,7 +2,7 @@
 //! lines of space-separated fields (HepMC and LHE event records, CSV-like
 //! tables), a small byte histogram per field context, mixed into the
 //! frequencies exactly as the column histograms are
-//! ([`crate::column_histograms`]).
+//! ([`super::histograms`]).
 //!
 //! The context of a byte is its line's type (the line's first byte: `P` or
 //! `V` in HepMC), its field number in the line, its position in the field,
@@ -20,8 +20,9 @@
 //! unsigned integers and cannot overflow (bounds are stated inline).
 #![deny(clippy::float_arithmetic)]
 
+use super::Predictor;
+use super::histograms::{HistogramSlots, MixRule};
 use crate::arith::freq::Frequencies;
-use crate::column_histograms::{HistogramSlots, MixRule};
 
 /// How the histograms are mixed. A prior of 1/1024 per byte value: a field
 /// context's few bytes deserve nearly all of the histogram's mass (measured
@@ -178,10 +179,12 @@ impl TextFieldHistograms {
             bits,
         }
     }
+}
 
+impl Predictor for TextFieldHistograms {
     /// Mixes the histogram of the context of byte `hist.len()` into `freq`
     /// with its best weight so far. `freq` stays a valid table.
-    pub fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
+    fn predict(&mut self, hist: &[u8], freq: &mut Frequencies) {
         let key = self.tracker.context(hist);
         let slot = (key.wrapping_mul(HASH_MUL) >> (64 - self.bits)) as usize;
         self.slots.predict(slot, freq);
@@ -189,7 +192,7 @@ impl TextFieldHistograms {
 
     /// Learns from the actual byte, which `hist` now ends with, and moves
     /// the field tracker past it.
-    pub fn update(&mut self, hist: &[u8]) {
+    fn update(&mut self, hist: &[u8]) {
         let Some(&b) = hist.last() else {
             return;
         };
@@ -202,7 +205,7 @@ impl TextFieldHistograms {
 mod tests {
     use super::*;
     use crate::arith::freq::FREQ_TOTAL;
-    use crate::column_histograms::tests::{is_valid, skewed_table};
+    use crate::mixing::histograms::tests::{is_valid, skewed_table};
     use proptest::prelude::*;
 
     /// The context number of `(line type, field, position, above, same)`.

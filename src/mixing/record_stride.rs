@@ -1,5 +1,6 @@
 //! Finding the record length of a table of fixed-size records, so that the
-//! compressor can offer the column finder (codec `NeuralMatchColumns`).
+//! compressor can offer the column finder ([`super::column_finder`]), and
+//! the bounds of a stride.
 //!
 //! This is a compressor heuristic, not part of the format: the stride it picks
 //! is stored in each payload, and the compressor only uses it when a trial
@@ -7,7 +8,10 @@
 //! the input bytes, so archives do not depend on the machine.
 #![deny(clippy::float_arithmetic)]
 
-use crate::match_model::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE};
+/// Smallest and largest record stride of the column finder and the column
+/// histograms (a payload's stride prefix outside these is invalid).
+pub const MIN_RECORD_STRIDE: u32 = 2;
+pub const MAX_RECORD_STRIDE: u32 = 1 << 20;
 
 /// Bytes of the input examined.
 pub const SAMPLE_LEN: usize = 128 << 10;
