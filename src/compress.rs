@@ -39,6 +39,12 @@ pub const DEFAULT_WINDOW: usize = 256;
 /// run coded; a progress bar adds them up.
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
+/// Where the encoder's progress goes: called from worker threads as each
+/// chunk is encoded, with its original length and the length the archive
+/// stores for it (its payload, or the chunk itself where that is shorter).
+/// A progress bar shows the ratio so far from the sums.
+pub type EncodeProgress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
 /// A [`Progress`] that ignores everything.
 pub const NO_PROGRESS: Progress<'static> = &|_| {};
 
@@ -349,29 +355,38 @@ fn encode_chunk(
 /// Encodes each chunk as one neural stream with `mixing`, one rayon task per
 /// chunk. Returns the payloads as the archive stores them.
 pub fn encode_chunks(model: &Model, chunks: &[&[u8]], mixing: Mixing) -> Vec<Vec<u8>> {
-    encode_chunks_reporting(model, chunks, mixing, NO_PROGRESS)
+    encode_chunks_reporting(model, chunks, mixing, &|_, _| {})
 }
 
-/// [`encode_chunks`], reporting each chunk's length to `progress` as it is done.
+/// [`encode_chunks`], reporting each chunk to `progress` as it is done.
 fn encode_chunks_reporting(
     model: &Model,
     chunks: &[&[u8]],
     mixing: Mixing,
-    progress: Progress<'_>,
+    progress: EncodeProgress<'_>,
 ) -> Vec<Vec<u8>> {
-    encode_chunks_trial(model, chunks, &[mixing], progress)
+    let report = |c: &[u8], p: &[Vec<u8>]| {
+        let stored = p[0].len().min(c.len());
+        progress(c.len() as u64, stored as u64)
+    };
+    encode_chunks_trial(model, chunks, &[mixing], &report)
         .into_iter()
         .map(|mut p| p.swap_remove(0))
         .collect()
 }
 
+/// What [`encode_chunks_trial`] tells about each chunk it has encoded: the
+/// chunk and its payloads, one per mixing.
+type ChunkReport<'a> = &'a (dyn Fn(&[u8], &[Vec<u8>]) + Sync);
+
 /// Encodes each chunk once per mixing in `mixings` (one network pass per
-/// chunk): `result[chunk][mixing]`, reporting each chunk to `progress`.
+/// chunk): `result[chunk][mixing]`, giving `report` each chunk and its
+/// payloads as they are done (from worker threads).
 fn encode_chunks_trial(
     model: &Model,
     chunks: &[&[u8]],
     mixings: &[Mixing],
-    progress: Progress<'_>,
+    report: ChunkReport<'_>,
 ) -> Vec<Vec<Vec<u8>>> {
     let prep = Prepared::cached(model, engine::dispatch::active());
     chunks
@@ -384,7 +399,7 @@ fn encode_chunks_trial(
             },
             |s, c| {
                 let payloads = encode_chunk(model, &prep, c, mixings, s);
-                progress(c.len() as u64);
+                report(c, &payloads);
                 payloads
             },
         )
@@ -587,17 +602,18 @@ pub fn compress<R: Read, W: Write>(
     opts: &CompressOptions,
     progress: Progress<'_>,
 ) -> Result<(W, u64), PipelineError> {
-    compress_observed(model, input, out, opts, progress, &mut |_| {})
+    compress_observed(model, input, out, opts, &|n, _| progress(n), &mut |_| {})
 }
 
-/// [`compress`], calling `on_chunk` with the index entry of every chunk as it
-/// is written (its codec shows whether it was stored).
+/// [`compress`], reporting each chunk's original and stored length to
+/// `progress` as it is encoded, and calling `on_chunk` with the index entry of
+/// every chunk as it is written (its codec shows whether it was stored).
 pub fn compress_observed<R: Read, W: Write>(
     model: &Model,
     mut input: R,
     out: W,
     opts: &CompressOptions,
-    progress: Progress<'_>,
+    progress: EncodeProgress<'_>,
     on_chunk: &mut dyn FnMut(&ChunkEntry),
 ) -> Result<(W, u64), PipelineError> {
     if opts.chunk_len == 0 || opts.chunk_len > MAX_CHUNK_LEN {
@@ -651,7 +667,12 @@ pub fn compress_observed<R: Read, W: Write>(
             None => encode(&chunks),
             Some(t) => {
                 let end = t.first + t.payloads.len();
-                progress(chunks[t.first..end].iter().map(|c| c.len() as u64).sum());
+                let done = chunks[t.first..end].iter().map(|c| c.len() as u64);
+                let stored = chunks[t.first..end]
+                    .iter()
+                    .zip(&t.payloads)
+                    .map(|(c, p)| p.len().min(c.len()) as u64);
+                progress(done.sum(), stored.sum());
                 let mut p = encode(&chunks[..t.first]);
                 p.extend(t.payloads);
                 p.extend(encode(&chunks[end..]));
@@ -732,7 +753,7 @@ fn choose_mixing(
         0
     };
     let trial = &chunks[first..(first + per_trial).min(chunks.len())];
-    let mut payloads = encode_chunks_trial(model, trial, &candidates, NO_PROGRESS);
+    let mut payloads = encode_chunks_trial(model, trial, &candidates, &|_, _| {});
     // What the archive would store: a payload that does not shrink its chunk
     // is replaced by the chunk.
     let size = |k: usize| -> usize {

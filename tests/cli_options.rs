@@ -442,10 +442,9 @@ fn bench_is_documented() {
     }
 }
 
-/// On a terminal the bar moves per chunk and shows bytes, ratio and speed;
-/// with -q, or when standard error is not a terminal, it is not drawn. (The
-/// ratio is known once chunks are written, a window of chunks at a time:
-/// `--window 4` makes that early.)
+/// On a terminal the bar moves per chunk and shows bytes, the ratio so far
+/// (from each chunk as it is encoded) and speed; with -q, or when standard
+/// error is not a terminal, it is not drawn.
 #[test]
 fn progress_bar_on_a_terminal() {
     if Command::new("script").arg("--version").output().is_err() {
@@ -461,7 +460,7 @@ fn progress_bar_on_a_terminal() {
     let typescript = f.dir.path().join("typescript");
     let shell = |args: &str| {
         format!(
-            "\"{BIN}\" {args} --model \"{}\" --no-match --chunk-size 4K --window 4 -T 1 -f \"{}\"",
+            "\"{BIN}\" {args} --model \"{}\" --no-match --chunk-size 4K -T 1 -f \"{}\"",
             s(&f.model),
             s(&big)
         )

@@ -450,8 +450,8 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     let mut counter = CountingWriter {
         inner: out.writer(),
         n: 0,
-        pb: &pb,
     };
+    let ratio = RatioSoFar::default();
     let mut hashed = HashingReader {
         inner: reader,
         hasher: Xxh3Default::new(),
@@ -462,7 +462,10 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         &mut hashed,
         &mut counter,
         &copts,
-        &|d| pb.inc(d),
+        &|original, stored| {
+            pb.inc(original);
+            pb.set_message(ratio.add(original, stored));
+        },
         &mut |e| entries.push(*e),
     )
     .map_err(|e| with_name(&name)(e.into()))?;
@@ -520,23 +523,34 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     Ok(())
 }
 
-/// Counts the archive bytes written, and shows the ratio so far on the
-/// progress bar (the pipeline writes each window's chunks as they are done).
+/// Counts the archive bytes written.
 struct CountingWriter<'a> {
     inner: &'a mut dyn Write,
     n: u64,
-    pb: &'a ProgressBar,
+}
+
+/// The ratio so far, from the chunks encoded (on worker threads, in any
+/// order): original bytes over the bytes the archive stores for them.
+#[derive(Default)]
+struct RatioSoFar {
+    original: std::sync::atomic::AtomicU64,
+    stored: std::sync::atomic::AtomicU64,
+}
+
+impl RatioSoFar {
+    /// Adds a chunk; returns the progress bar's message.
+    fn add(&self, original: u64, stored: u64) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let o = self.original.fetch_add(original, Relaxed) + original;
+        let s = self.stored.fetch_add(stored, Relaxed) + stored;
+        format!("ratio {:.3}", o as f64 / s.max(1) as f64)
+    }
 }
 
 impl Write for CountingWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let k = self.inner.write(buf)?;
         self.n += k as u64;
-        let done = self.pb.position();
-        if done > 0 {
-            self.pb
-                .set_message(format!("ratio {:.3}", done as f64 / self.n as f64));
-        }
         Ok(k)
     }
     fn flush(&mut self) -> std::io::Result<()> {
