@@ -799,13 +799,13 @@ pub fn resolve_model<R: Read + Seek>(
 ) -> Result<Option<Model>, PipelineError> {
     let header = *reader.header();
     let want = Fingerprint(header.params.model_fingerprint);
-    let arith = crate::arith::ArithVersion::from_number(header.params.arith_version as u64)
+    let arith = crate::intmath::ArithVersion::from_number(header.params.arith_version as u64)
         .ok_or_else(|| {
             PipelineError::Model(format!(
                 "archive uses arith version {}, this build implements {} to {}",
                 header.params.arith_version,
-                crate::arith::ArithVersion::OLDEST,
-                crate::arith::ArithVersion::NEWEST
+                crate::intmath::ArithVersion::OLDEST,
+                crate::intmath::ArithVersion::NEWEST
             ))
         })?;
     let check = |m: Model, what: &str| {

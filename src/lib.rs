@@ -1,9 +1,10 @@
 //! boa-det: a deterministic, integer-only neural compressor for scientific data.
 //!
 //! Layout, one concept per module:
-//! - [`arith`]: the integer primitives of arith v1 and v2 (rounding shifts,
+//! - [`intmath`]: the integer maths of arith v1 and v2 (rounding shifts,
 //!   requantization, integer square root, logits to frequencies) and the
-//!   versions themselves. See `docs/ARITHMETIC.md`.
+//!   "arith versions" themselves. See `docs/ARITHMETIC.md`. (Not arithmetic
+//!   coding: that is [`coder`].)
 //! - [`model`]: the integer model, its safetensors file format, validation, the
 //!   overflow proof and the fingerprint. See `docs/MODEL_FORMAT.md`.
 //! - [`engine`]: per-stream state, the scalar reference forward step, the SIMD
@@ -25,7 +26,6 @@
 //!   its safe file output and the classical codecs of `bench`. Without it the
 //!   library has no command-line dependencies.
 
-pub mod arith;
 pub mod backend;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -35,6 +35,7 @@ pub mod container;
 pub mod default_models;
 pub mod engine;
 pub mod eval;
+pub mod intmath;
 pub mod mixing;
 pub mod model;
 #[cfg(feature = "cli")]

@@ -5,10 +5,10 @@
 //! the inputs and `manifest.tsv`; [`check`] recomputes every digest with the
 //! engine and compares. A change to the arithmetic changes a digest and fails.
 
-use crate::arith::ArithVersion;
 use crate::compress::RecordStride;
 use crate::container::Codec;
 use crate::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
+use crate::intmath::ArithVersion;
 use crate::model::synth::{SplitMix64, SynthKind, random_model_in};
 use crate::model::{Dims, Model};
 use std::fmt::Write as _;

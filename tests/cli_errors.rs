@@ -203,7 +203,7 @@ fn unsupported_kernel_level_is_a_usage_error() {
 /// versions it implements (derived from the constants, not written out).
 #[test]
 fn unknown_arith_version_in_an_archive_names_the_implemented_range() {
-    use boa_det::arith::ArithVersion;
+    use boa_det::intmath::ArithVersion;
     let too_new = ArithVersion::NEWEST.number() + 1;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("arith.boa");

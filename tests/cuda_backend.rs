@@ -1,9 +1,9 @@
 //! The CUDA forward step against the scalar reference. Skips (with a visible
 //! `SKIP:` line) where no NVIDIA driver or GPU is present.
 
-use boa_det::arith::ArithVersion;
 use boa_det::backend::cuda::{CudaEngine, CudaError};
 use boa_det::engine::{Frequencies, PRIME_BYTE, StreamState, step_batch};
+use boa_det::intmath::ArithVersion;
 use boa_det::model::Dims;
 use boa_det::model::synth::{SplitMix64, SynthKind, random_model, random_model_in};
 

@@ -2,14 +2,14 @@
 //! `kernels/boa_coder.h`, built for the host through `kernels/host_shim.c`)
 //! against the Rust reference, bit for bit.
 
-use boa_det::arith::freq::{Frequencies, LOGIT_MAX, default_exp2_table, logits_to_frequencies};
-use boa_det::arith::{self, ArithVersion};
 use boa_det::backend::c_shim as c;
 use boa_det::coder::{
     self, CoderError, CumulativeFrequencies, MAX_VIRTUAL_BYTES, RangeDecoder, RangeEncoder, TOTAL,
     frequencies_from_weights,
 };
 use boa_det::engine::kernels;
+use boa_det::intmath::freq::{Frequencies, LOGIT_MAX, default_exp2_table, logits_to_frequencies};
+use boa_det::intmath::{self, ArithVersion};
 use boa_det::model::bounds::state_bound;
 use boa_det::model::synth::default_decay_table;
 use boa_det::model::{LayerNorm, Requant};
@@ -60,7 +60,7 @@ fn rshift_round_edges() {
     ] {
         assert_eq!(
             c::rshift_round(v, s),
-            arith::rshift_round(v, s),
+            intmath::rshift_round(v, s),
             "v={v} s={s}"
         );
     }
@@ -82,8 +82,8 @@ fn clamps_on_edges() {
         32768,
         i64::MAX,
     ] {
-        assert_eq!(c::clamp_q8(v), arith::clamp_q8(v));
-        assert_eq!(c::clamp_q16(v), arith::clamp_q16(v));
+        assert_eq!(c::clamp_q8(v), intmath::clamp_q8(v));
+        assert_eq!(c::clamp_q16(v), intmath::clamp_q16(v));
         assert_eq!(
             c::clamp_logit(v),
             v.clamp(-(LOGIT_MAX as i64), LOGIT_MAX as i64) as i32
@@ -103,7 +103,7 @@ fn isqrt_edges() {
         0xFFFF_FFFE_0000_0001, // (2^32 - 1)^2
         0xFFFF_FFFE_0000_0000,
     ]) {
-        assert_eq!(c::isqrt_u64(n), arith::isqrt_u64(n), "n={n}");
+        assert_eq!(c::isqrt_u64(n), intmath::isqrt_u64(n), "n={n}");
     }
 }
 
@@ -122,7 +122,7 @@ fn floor_div_edges() {
         i64::MAX,
     ] {
         for d in [1i64, 2, 3, 16, 4096, i64::MAX] {
-            assert_eq!(c::floor_div(n, d), arith::floor_div(n, d), "n={n} d={d}");
+            assert_eq!(c::floor_div(n, d), intmath::floor_div(n, d), "n={n} d={d}");
         }
     }
 }
@@ -245,7 +245,7 @@ proptest! {
 
     #[test]
     fn rshift_round_matches(v in -(1i64 << 61)..(1i64 << 61), s in 0u32..=62) {
-        prop_assert_eq!(c::rshift_round(v, s), arith::rshift_round(v, s));
+        prop_assert_eq!(c::rshift_round(v, s), intmath::rshift_round(v, s));
     }
 
     #[test]
@@ -256,25 +256,25 @@ proptest! {
     #[test]
     fn requant_matches(acc in -(1i64 << 31)..(1i64 << 31), m in 0i32..=i32::MAX, s in 1u8..=62) {
         // The loader's bound: |acc| * m + 2^(s-1) < 2^63 holds for |acc| < 2^31, m < 2^31.
-        prop_assert_eq!(c::requant(acc, m, s), arith::requant(acc, m, s));
-        prop_assert_eq!(c::clamp_q8(c::requant(acc, m, s)), arith::requant_q8(acc, m, s));
-        prop_assert_eq!(c::clamp_q16(c::requant(acc, m, s)), arith::requant_q16(acc, m, s));
+        prop_assert_eq!(c::requant(acc, m, s), intmath::requant(acc, m, s));
+        prop_assert_eq!(c::clamp_q8(c::requant(acc, m, s)), intmath::requant_q8(acc, m, s));
+        prop_assert_eq!(c::clamp_q16(c::requant(acc, m, s)), intmath::requant_q16(acc, m, s));
     }
 
     #[test]
     fn clamps_match(v in any::<i64>()) {
-        prop_assert_eq!(c::clamp_q8(v), arith::clamp_q8(v));
-        prop_assert_eq!(c::clamp_q16(v), arith::clamp_q16(v));
+        prop_assert_eq!(c::clamp_q8(v), intmath::clamp_q8(v));
+        prop_assert_eq!(c::clamp_q16(v), intmath::clamp_q16(v));
     }
 
     #[test]
     fn isqrt_matches(n in any::<u64>()) {
-        prop_assert_eq!(c::isqrt_u64(n), arith::isqrt_u64(n));
+        prop_assert_eq!(c::isqrt_u64(n), intmath::isqrt_u64(n));
     }
 
     #[test]
     fn floor_div_matches(n in (i64::MIN + 1)..=i64::MAX, d in 1i64..=i64::MAX) {
-        prop_assert_eq!(c::floor_div(n, d), arith::floor_div(n, d));
+        prop_assert_eq!(c::floor_div(n, d), intmath::floor_div(n, d));
     }
 
     #[test]

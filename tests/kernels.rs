@@ -6,11 +6,11 @@
 //! Tests are stamped out per level by `level_tests!`; a level the CPU lacks is
 //! skipped with a message on stderr.
 
-use boa_det::arith::ArithVersion;
 use boa_det::engine::dispatch::Kernels;
 use boa_det::engine::group::{GroupScratch, Prepared, step_group, step_sequence};
 use boa_det::engine::kernels::{linear_acc, requant_to_q8, requant_to_q16};
 use boa_det::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
+use boa_det::intmath::ArithVersion;
 use boa_det::model::synth::{SplitMix64, SynthKind, random_model, random_model_in};
 use boa_det::model::{Dims, Linear, Requant};
 use proptest::prelude::*;
@@ -387,7 +387,7 @@ fn check_eltwise(k: Kernels, e: usize, seed: u64) {
             .collect(),
         shift: hs,
     };
-    let exp2 = boa_det::arith::freq::default_exp2_table();
+    let exp2 = boa_det::intmath::freq::default_exp2_table();
     let (mut f1, mut f2) = (Frequencies::default(), Frequencies::default());
     r::head_frequencies(&hacc, &hrq, &exp2, &mut f1);
     (k.head_frequencies)(&hacc, &hrq, &exp2, &mut f2);

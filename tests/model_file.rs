@@ -92,7 +92,7 @@ fn wrong_metadata_is_named() {
 /// derived from the versions it implements.
 #[test]
 fn unknown_arith_version_names_the_implemented_range() {
-    use boa_det::arith::ArithVersion;
+    use boa_det::intmath::ArithVersion;
     assert_eq!(ArithVersion::OLDEST, ArithVersion::ALL[0]);
     assert_eq!(Some(&ArithVersion::NEWEST), ArithVersion::ALL.last());
     let too_new = ArithVersion::NEWEST.number() + 1;
@@ -136,7 +136,7 @@ fn out_of_range_values_are_refused() {
 /// depend on it. The version is part of the fingerprint.
 #[test]
 fn arith_v2_decay_table_must_keep_the_state_bound() {
-    use boa_det::arith::ArithVersion;
+    use boa_det::intmath::ArithVersion;
     use boa_det::model::synth::{random_model_in, slowest_v2_decay_step};
     let dims = Dims {
         d_model: 16,

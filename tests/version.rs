@@ -82,9 +82,9 @@ fn field<'a>(out: &'a str, key: &str) -> &'a str {
 /// kernel level, each derived from the code that decides it.
 #[test]
 fn verbose_version_describes_the_build() {
-    use boa_det::arith::ArithVersion;
     use boa_det::container::FORMAT_VERSION_NEWEST;
     use boa_det::engine::dispatch::Kernels;
+    use boa_det::intmath::ArithVersion;
     let o = run(&["--version", "-v"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);

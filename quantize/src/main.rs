@@ -137,7 +137,7 @@ fn run(a: Args) -> Result<(), String> {
         a.description.clone()
     };
     let mut opts = quant::QuantOptions {
-        arith: boa_det::arith::ArithVersion::from_number(a.arith as u64)
+        arith: boa_det::intmath::ArithVersion::from_number(a.arith as u64)
             .ok_or_else(|| format!("arith version {} is not implemented", a.arith))?,
         clip: a.clip,
         inc_shift: vec![a.inc_shift; fm.layers.len()],

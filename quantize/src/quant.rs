@@ -5,8 +5,8 @@
 //! The comments name the float value each integer tensor represents.
 
 use crate::float_model::{FloatModel, K, N, Ranges, T, gelu, silu, softplus};
-use boa_det::arith::ArithVersion;
-use boa_det::arith::freq::default_exp2_table;
+use boa_det::intmath::ArithVersion;
+use boa_det::intmath::freq::default_exp2_table;
 use boa_det::model::bounds::state_bound;
 use boa_det::model::file::zero_model;
 use boa_det::model::synth::default_decay_table;

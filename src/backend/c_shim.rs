@@ -72,7 +72,7 @@ pub fn asr64(v: i64, s: u32) -> i64 {
     unsafe { ffi::boa_shim_asr64(v, s) }
 }
 
-/// Preconditions as [`crate::arith::rshift_round`] (not checked: the C code has
+/// Preconditions as [`crate::intmath::rshift_round`] (not checked: the C code has
 /// undefined behaviour outside them, so callers must respect them).
 pub fn rshift_round(v: i64, s: u32) -> i64 {
     assert!(s <= 62);
@@ -129,7 +129,7 @@ pub fn scan_channel(
     a_rate: &[u16; 16],
     a_shift: u8,
     inc_shift: u8,
-    arith: crate::arith::ArithVersion,
+    arith: crate::intmath::ArithVersion,
     d_skip: i32,
     decay_table: &[u16; 256],
 ) -> i64 {

@@ -2,10 +2,10 @@
 //! and writes, its built-in models and the kernel level it would use.
 
 use super::CliError;
-use crate::arith::ArithVersion;
 use crate::container::{FORMAT_VERSION_NEWEST, FORMAT_VERSION_OLDEST};
 use crate::default_models;
 use crate::engine::dispatch;
+use crate::intmath::ArithVersion;
 use crate::model::Model;
 
 /// Prints the version line, and with `verbose` the build's capabilities.

@@ -461,7 +461,7 @@ pub fn decode_all<'t>(
 /// Turns arbitrary non-negative weights (up to 256 of them) into a valid table:
 /// `1 + w * (2^24 - 256) / sum(w)`, the remainder to the first heaviest symbol;
 /// all-zero weights give symbol 0 the whole spare mass. Integer only, for test
-/// and fuzz inputs; the engine makes its tables in `arith::freq`.
+/// and fuzz inputs; the engine makes its tables in `intmath::freq`.
 pub fn frequencies_from_weights(weights: &[u32]) -> [u32; 256] {
     let weights = &weights[..weights.len().min(256)];
     let wsum: u64 = weights.iter().map(|&w| u64::from(w)).sum();

@@ -136,8 +136,8 @@ pub fn builtin() -> impl Iterator<Item = (&'static str, Fingerprint, u32, &'stat
 /// v1 and [`ARITH_V2_CHUNK_LEN`] from arith v2 on.
 pub fn compress_chunk_len(model: &crate::model::Model) -> u32 {
     chunk_len(&model.fingerprint()).unwrap_or(match model.arith {
-        crate::arith::ArithVersion::V1 => ARITH_V1_CHUNK_LEN,
-        crate::arith::ArithVersion::V2 => ARITH_V2_CHUNK_LEN,
+        crate::intmath::ArithVersion::V1 => ARITH_V1_CHUNK_LEN,
+        crate::intmath::ArithVersion::V2 => ARITH_V2_CHUNK_LEN,
     })
 }
 
@@ -184,7 +184,7 @@ mod tests {
     /// models that shipped stays as it was, whatever `compress` uses now.
     #[test]
     fn compress_chunk_len_by_model() {
-        use crate::arith::ArithVersion;
+        use crate::intmath::ArithVersion;
         use crate::model::Dims;
         use crate::model::synth::{SynthKind, random_model_in};
         let default = Model::from_bytes(super::default_model().unwrap()).unwrap();

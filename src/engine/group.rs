@@ -14,7 +14,7 @@
 use super::dispatch::{Kernels, PackedLinear};
 use super::kernels::ScanLayer;
 use super::{Frequencies, StreamState};
-use crate::arith::Q16_MAX;
+use crate::intmath::Q16_MAX;
 use crate::model::{D_CONV, D_STATE, Fingerprint, Model};
 use std::sync::{Arc, Mutex};
 

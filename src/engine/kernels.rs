@@ -4,8 +4,8 @@
 //! reproduce them bit for bit.
 #![deny(clippy::float_arithmetic)]
 
-use crate::arith::freq::{Frequencies, LOGIT_MAX, logits_to_frequencies};
-use crate::arith::{clamp_q8, floor_div, isqrt_u64, requant, requant_q8, rshift_round};
+use crate::intmath::freq::{Frequencies, LOGIT_MAX, logits_to_frequencies};
+use crate::intmath::{clamp_q8, floor_div, isqrt_u64, requant, requant_q8, rshift_round};
 use crate::model::bounds::DECAY_GAP_MAX;
 use crate::model::{D_STATE, Layer, LayerNorm, Linear, Model, Requant};
 
@@ -33,7 +33,7 @@ pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
 /// Per-channel requantization of accumulators to the 16-bit residual range.
 pub fn requant_to_q16(acc: &[i32], rq: &Requant, out: &mut [i16]) {
     for (j, (o, &a)) in out.iter_mut().zip(acc).enumerate() {
-        *o = crate::arith::requant_q16(a as i64, rq.mult[j], rq.shift[j]);
+        *o = crate::intmath::requant_q16(a as i64, rq.mult[j], rq.shift[j]);
     }
 }
 
@@ -70,14 +70,14 @@ pub fn layer_norm_inv_std(sq: u64, d: usize, eps: u64) -> u64 {
 /// Apply a 256-entry int8 table to int8 values.
 pub fn lut_q8(table: &[i8], x: &mut [i8]) {
     for v in x {
-        *v = table[crate::arith::lut_index(*v)];
+        *v = table[crate::intmath::lut_index(*v)];
     }
 }
 
 /// Apply a 256-entry u16 table to int8 values (the softplus giving dt).
 pub fn lut_u16(table: &[u16], x: &[i8], out: &mut [u16]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = table[crate::arith::lut_index(v)];
+        *o = table[crate::intmath::lut_index(v)];
     }
 }
 
@@ -275,7 +275,7 @@ pub fn gate(
 ) {
     for (j, (g, (&a, &zj))) in out.iter_mut().zip(y_acc.iter().zip(z)).enumerate() {
         let y = clamp_q8(requant(a, y_rq.mult[j], y_rq.shift[j]));
-        let gated = y as i64 * silu[crate::arith::lut_index(zj)] as i64;
+        let gated = y as i64 * silu[crate::intmath::lut_index(zj)] as i64;
         *g = requant_q8(gated, gate_rq.mult[j], gate_rq.shift[j]);
     }
 }

@@ -13,12 +13,12 @@ pub mod kernels;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
-use crate::arith::{clamp_q16, lut_index};
+use crate::intmath::{clamp_q16, lut_index};
 use crate::model::{D_CONV, D_STATE, Model};
 use kernels::*;
 use rayon::prelude::*;
 
-pub use crate::arith::freq::{FREQ_TOTAL, Frequencies, PRECISION_BITS};
+pub use crate::intmath::freq::{FREQ_TOTAL, Frequencies, PRECISION_BITS};
 
 /// The byte a fresh stream is stepped with before its first real byte.
 pub const PRIME_BYTE: u8 = 0;
@@ -179,7 +179,7 @@ pub fn step_into(
     // Head: residual to int8, Linear, ReLU, Linear to logits.
     let head = &model.head;
     for (j, (u, &x)) in s.u.iter_mut().zip(&s.x).enumerate() {
-        *u = crate::arith::requant_q8(x as i64, head.in_rq.mult[j], head.in_rq.shift[j]);
+        *u = crate::intmath::requant_q8(x as i64, head.in_rq.mult[j], head.in_rq.shift[j]);
     }
     linear_acc(&head.fc1, &s.u, &mut s.acc[..d]);
     requant_to_q8(&s.acc[..d], &head.fc1.rq, &mut s.g[..d]);

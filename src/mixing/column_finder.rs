@@ -11,7 +11,7 @@
 use super::Predictor;
 use super::hit_rates::{HitRate, HitRates, P_ONE};
 use super::match_finders::{CONF_BUCKETS, conf_bucket};
-use crate::arith::freq::Frequencies;
+use crate::intmath::freq::Frequencies;
 
 /// Columns beyond this many share hit rates (column `c` uses slot `c % COLUMN_SLOTS`).
 pub const COLUMN_SLOTS: usize = 4096;
@@ -65,7 +65,7 @@ impl Predictor for ColumnFinder {
 
 #[cfg(test)]
 mod tests {
-    use crate::arith::freq::Frequencies;
+    use crate::intmath::freq::Frequencies;
     use crate::mixing::{Codec, Mixer, Mixing};
 
     /// The column finder learns which columns repeat the byte above: a table

@@ -20,7 +20,7 @@
 
 use super::Predictor;
 use super::histograms::{HistogramSlots, MixRule, N_WEIGHTS};
-use crate::arith::freq::Frequencies;
+use crate::intmath::freq::Frequencies;
 
 /// Columns beyond this many share histograms (column `c` uses slot `c % HIST_SLOTS`).
 pub const HIST_SLOTS: usize = 16384;
@@ -76,7 +76,7 @@ impl Predictor for ColumnHistograms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arith::freq::FREQ_TOTAL;
+    use crate::intmath::freq::FREQ_TOTAL;
     use crate::mixing::histograms::tests::{is_valid, skewed_table};
     use proptest::prelude::*;
 

@@ -10,7 +10,7 @@
 //! unsigned integers and cannot overflow (bounds are stated inline).
 #![deny(clippy::float_arithmetic)]
 
-use crate::arith::freq::{FREQ_TOTAL, Frequencies, PRECISION_BITS};
+use crate::intmath::freq::{FREQ_TOTAL, Frequencies, PRECISION_BITS};
 
 /// Distinct bytes a column's histogram holds; a new byte replaces the least
 /// counted one. Measured: 8 gave nearly all of an unbounded histogram's gain.

@@ -7,7 +7,7 @@
 //! unsigned integers and cannot overflow (bounds are stated inline).
 #![deny(clippy::float_arithmetic)]
 
-use crate::arith::freq::{FREQ_TOTAL, Frequencies};
+use crate::intmath::freq::{FREQ_TOTAL, Frequencies};
 
 /// Update counts saturate here; the adaptation rate is `2 / (2n + 3)`.
 pub const COUNT_LIMIT: u32 = 255;

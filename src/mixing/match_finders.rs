@@ -19,7 +19,7 @@
 use super::Predictor;
 use super::hit_rates::{HitRate, HitRates};
 use super::long_finder::RECOVER_MISSES;
-use crate::arith::freq::Frequencies;
+use crate::intmath::freq::Frequencies;
 
 /// Minimum match orders of the finders, applied in this order (low orders
 /// first, so the most reliable finder acts last and sees the others' boosts).

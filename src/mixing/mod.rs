@@ -36,7 +36,7 @@ pub mod text_fields;
 
 pub use registry::{CODECS, Codec, CodecSpec, Mixing, Stage};
 
-use crate::arith::freq::Frequencies;
+use crate::intmath::freq::Frequencies;
 use column_finder::ColumnFinder;
 use column_histograms::ColumnHistograms;
 use match_finders::{MatchFinder, ORDERS};
@@ -173,7 +173,7 @@ impl Mixer {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::arith::freq::FREQ_TOTAL;
+    use crate::intmath::freq::FREQ_TOTAL;
     use proptest::prelude::*;
 
     /// Predicts and learns `data[from..]` (after `data[..from]`) with `p`.

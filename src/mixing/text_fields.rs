@@ -22,7 +22,7 @@
 
 use super::Predictor;
 use super::histograms::{HistogramSlots, MixRule};
-use crate::arith::freq::Frequencies;
+use crate::intmath::freq::Frequencies;
 
 /// How the histograms are mixed. A prior of 1/1024 per byte value: a field
 /// context's few bytes deserve nearly all of the histogram's mass (measured
@@ -204,7 +204,7 @@ impl Predictor for TextFieldHistograms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arith::freq::FREQ_TOTAL;
+    use crate::intmath::freq::FREQ_TOTAL;
     use crate::mixing::histograms::tests::{is_valid, skewed_table};
     use proptest::prelude::*;
 

@@ -8,8 +8,8 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::{D_CONV, D_STATE, LayerNorm, Linear, Model, ModelError, Requant};
-use crate::arith::freq::exp2_table_is_valid;
-use crate::arith::{ArithVersion, Q8_MAX, Q16_MAX};
+use crate::intmath::freq::exp2_table_is_valid;
+use crate::intmath::{ArithVersion, Q8_MAX, Q16_MAX};
 
 /// Proven bound on |h| in arith v1: `2^16 * (2^14 + 1)` (§9.3).
 pub const H_MAX_V1: i64 = (1 << 16) * ((1 << 14) + 1);

@@ -7,8 +7,8 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::{D_CONV, D_STATE, Dims, Head, Layer, LayerNorm, Linear, MAX_LAYERS, Model, Requant};
-use crate::arith::ArithVersion;
-use crate::arith::freq::PRECISION_BITS;
+use crate::intmath::ArithVersion;
+use crate::intmath::freq::PRECISION_BITS;
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::collections::{BTreeSet, HashMap};
 

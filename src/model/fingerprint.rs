@@ -5,7 +5,7 @@
 
 use super::Model;
 use super::file::{Slot, visit_tensors};
-use crate::arith::freq::PRECISION_BITS;
+use crate::intmath::freq::PRECISION_BITS;
 use xxhash_rust::xxh3::Xxh3;
 
 /// Domain tag that starts the hashed content.

@@ -156,7 +156,7 @@ pub struct Head {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Model {
     /// The arithmetic this model is defined in (file metadata `arith_version`).
-    pub arith: crate::arith::ArithVersion,
+    pub arith: crate::intmath::ArithVersion,
     pub dims: Dims,
     /// `[256, d]` residual-scale embeddings.
     pub embedding: Vec<i16>,

@@ -7,8 +7,8 @@
 use super::bounds::state_bound;
 use super::file::{Slot, visit_tensors, zero_model};
 use super::{D_CONV, D_STATE, Dims, Linear, Model, ModelError, Requant};
-use crate::arith::freq::default_exp2_table;
-use crate::arith::{ArithVersion, Q8_MAX, Q16_MAX, isqrt_u64};
+use crate::intmath::freq::default_exp2_table;
+use crate::intmath::{ArithVersion, Q8_MAX, Q16_MAX, isqrt_u64};
 
 /// SplitMix64 (Steele, Lea, Flood 2014), the seeding generator of xoshiro.
 #[derive(Clone, Debug)]

@@ -21,10 +21,10 @@
 //! `vpshufb` cascade or a gather is no faster than the scalar loads.
 #![deny(clippy::float_arithmetic)]
 
-use crate::arith::freq::{FREQ_TOTAL, LOGIT_GAP_MAX, LOGIT_MAX};
-use crate::arith::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::engine::Frequencies;
 use crate::engine::kernels as reference;
+use crate::intmath::freq::{FREQ_TOTAL, LOGIT_GAP_MAX, LOGIT_MAX};
+use crate::intmath::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::model::{LayerNorm, Requant};
 use std::arch::x86_64::*;
 
@@ -273,7 +273,7 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
         i += 4;
     }
     for j in i..n {
-        out[j] = crate::arith::clamp_q8(crate::arith::requant(acc[j], rq.mult[j], rq.shift[j]));
+        out[j] = crate::intmath::clamp_q8(crate::intmath::requant(acc[j], rq.mult[j], rq.shift[j]));
     }
 }
 
@@ -309,7 +309,7 @@ pub fn layer_norm(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
 
 #[target_feature(enable = "avx2")]
 fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
-    use crate::arith::floor_div;
+    use crate::intmath::floor_div;
     let d = x.len();
     let load8 = |i: usize| {
         // SAFETY: i + 8 <= d (d is a multiple of 8): 16 bytes read.
@@ -370,7 +370,7 @@ fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
 /// (clamped to `+-LOGIT_MAX`), then §7 eight symbols per ymm: the maximum, the
 /// weights `exp2[gap & 255] >> (gap >> 8)` by gather, their sum in 64-bit lanes,
 /// `w * scale` by `vpmuludq` on the even and odd lanes, the remainder to the
-/// first maximum. The same integers as `arith::freq::logits_to_frequencies`.
+/// first maximum. The same integers as `intmath::freq::logits_to_frequencies`.
 pub fn head_frequencies(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
     assert!(acc.len() >= 256 && rq.mult.len() >= 256 && rq.shift.len() >= 256);
     // SAFETY: only reached through the dispatch table after `supported()`.

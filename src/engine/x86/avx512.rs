@@ -25,8 +25,8 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::{groups, interleave_weights, vnni_gemm_blocks};
-use crate::arith::{Q8_MAX, Q16_MAX};
 use crate::engine::kernel_types::PackedLinear;
+use crate::intmath::{Q8_MAX, Q16_MAX};
 use crate::model::Linear;
 use std::arch::x86_64::*;
 

@@ -2,7 +2,7 @@
 //!
 //! Requantization (`docs/ARITHMETIC.md` §1.1-1.2), eight channels per
 //! zmm in 64-bit lanes: `clamp(rshift_round(acc * m, s))` exactly as
-//! `arith::requant_q8` / `requant_q16`, with the per-channel shift as a
+//! `intmath::requant_q8` / `requant_q16`, with the per-channel shift as a
 //! variable shift (`vpsravq`, arithmetic = floor, as §1.1 requires).
 //!
 //! The loader guarantees `1 <= s <= 62` and `|acc * m| + 2^(s-1) < 2^63`
@@ -10,9 +10,9 @@
 //! reference functions themselves.
 #![deny(clippy::float_arithmetic)]
 
-use crate::arith::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::engine::Frequencies;
 use crate::engine::kernels as reference;
+use crate::intmath::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::model::{LayerNorm, Requant};
 use std::arch::x86_64::*;
 
@@ -129,7 +129,7 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
         i += 8;
     }
     for j in i..n {
-        out[j] = crate::arith::clamp_q8(crate::arith::requant(acc[j], rq.mult[j], rq.shift[j]));
+        out[j] = crate::intmath::clamp_q8(crate::intmath::requant(acc[j], rq.mult[j], rq.shift[j]));
     }
 }
 
@@ -233,7 +233,7 @@ pub fn layer_norm(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
 
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
-    use crate::arith::floor_div;
+    use crate::intmath::floor_div;
     let d = x.len();
     let load16 = |i: usize| {
         // SAFETY: i + 16 <= d (d is a multiple of 16).
@@ -355,7 +355,7 @@ fn lut_u16_impl(table: &[u16], x: &[i8], out: &mut [u16]) {
 }
 
 /// The head kernel (`head_frequencies` at every level): `clamp(requant(acc), +-LOGIT_MAX)` then
-/// [`crate::arith::freq::logits_to_frequencies`], in vector form: the same
+/// [`crate::intmath::freq::logits_to_frequencies`], in vector form: the same
 /// integers (the weights `exp2[gap & 255] >> (gap >> 8)` by gather, their sum in
 /// 64-bit lanes, `w * scale < 2^56` by `vpmuludq`, the remainder to the first
 /// maximum).
@@ -367,7 +367,7 @@ pub fn head_frequencies(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut 
 
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 fn head_frequencies_impl(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut Frequencies) {
-    use crate::arith::freq::{FREQ_TOTAL, LOGIT_MAX};
+    use crate::intmath::freq::{FREQ_TOTAL, LOGIT_MAX};
     let mut logits = [0i32; 256];
     for i in (0..256).step_by(8) {
         let v = clamp8(round_shift8(product8(acc, rq, i), rq, i), LOGIT_MAX as i64);
@@ -382,7 +382,7 @@ fn head_frequencies_impl(acc: &[i32], rq: &Requant, exp2: &[u32; 256], out: &mut
     }
     let max = _mm512_reduce_max_epi32(mx);
     let maxv = _mm512_set1_epi32(max);
-    let gap_max = _mm512_set1_epi32(crate::arith::freq::LOGIT_GAP_MAX);
+    let gap_max = _mm512_set1_epi32(crate::intmath::freq::LOGIT_GAP_MAX);
     let lo8 = _mm512_set1_epi32(255);
     let lo32 = _mm512_set1_epi64(0xFFFF_FFFF);
     let mut weights = [0u32; 256];

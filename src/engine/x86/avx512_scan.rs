@@ -111,7 +111,7 @@ impl Exponent {
 /// Whether `clamp(rshift_round(p, s), -i, i)` can change any `|p| <= 65535 * 128^2`.
 fn increment_clamp_needed(s: u8, inc_max: i32) -> bool {
     const P: i64 = 65535 * 128 * 128;
-    let round = |v: i64| crate::arith::rshift_round(v, s as u32);
+    let round = |v: i64| crate::intmath::rshift_round(v, s as u32);
     s < 31 && (round(P) > inc_max as i64 || round(-P) < -(inc_max as i64))
 }
 
