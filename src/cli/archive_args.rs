@@ -118,12 +118,12 @@ pub struct LimitArgs {
     /// Refuse, before any work, to decode an input that would produce more
     /// than SIZE bytes (suffixes K, M, G, T: binary); all members of
     /// concatenated archives together.
-    #[arg(long, value_name = "SIZE", value_parser = parse_limit)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_scaled)]
     pub max_output: Option<u64>,
     /// Refuse, before any work, to decode an input that would take more than
     /// N model steps (one per byte of every chunk coded with the network;
     /// suffixes K, M, G, T: binary).
-    #[arg(long, value_name = "N", value_parser = parse_limit)]
+    #[arg(long, value_name = "N", value_parser = parse_scaled)]
     pub max_model_steps: Option<u64>,
 }
 
@@ -420,13 +420,17 @@ impl Group {
         }
     }
 
-    fn modes(self) -> &'static str {
-        match self {
-            Group::Output => "compress and decompress",
-            Group::Engine => "compress, decompress and verify",
-            Group::Encode => "compress",
-            Group::Range => "decompress",
-            Group::Limits => "decompress and verify",
+    /// The modes that take the group, for messages: `a, b and c`.
+    fn modes(self) -> String {
+        let names: Vec<&str> = [Mode::Compress, Mode::Decompress, Mode::Verify, Mode::List]
+            .into_iter()
+            .filter(|&m| self.taken_by(m))
+            .map(Mode::name)
+            .collect();
+        match names.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
         }
     }
 }
@@ -458,10 +462,6 @@ fn parse_size(s: &str) -> Result<u32, String> {
         return Err(format!("chunk size must be 1 ..= 64M, got {s}"));
     }
     Ok(v as u32)
-}
-
-fn parse_limit(s: &str) -> Result<u64, String> {
-    parse_scaled(s)
 }
 
 fn parse_range(s: &str) -> Result<(u64, Option<u64>), String> {
@@ -503,7 +503,7 @@ mod tests {
         assert_eq!(parse_size("64M"), Ok(64 << 20));
         assert!(parse_size("0").is_err());
         assert!(parse_size("65M").is_err());
-        assert_eq!(parse_limit("0"), Ok(0));
+        assert_eq!(parse_scaled("0"), Ok(0));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::archive_args::ArchiveOpts;
 use super::inputs;
 use super::io_util::{Committed, FileId, OutputFile};
-use super::report;
+use super::report::{self, count};
 use super::spool::{self, ReadSeek};
 use super::{CliError, exit};
 use crate::compress::{self as pipeline, CompressOptions, DecodeCost, DecodeLimits, PipelineError};
@@ -135,12 +135,6 @@ pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
             "CUDA backend not available in this build (use --device cpu or auto)",
         ));
     }
-    if opts.range.range.is_some() && mode != Mode::Decompress {
-        return Err(CliError::new(
-            exit::USAGE,
-            "--range applies to decompress only",
-        ));
-    }
     if opts.output.rm && opts.range.range.is_some() {
         return Err(CliError::new(
             exit::USAGE,
@@ -216,15 +210,6 @@ fn display(p: &Path) -> String {
         "<stdin>".into()
     } else {
         p.display().to_string()
-    }
-}
-
-/// `n word`, with the word in the plural unless `n` is 1.
-fn count(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
     }
 }
 

@@ -37,17 +37,17 @@ pub fn engine_line() -> String {
         Err(_) => "none",
     };
     format!(
-        "{} on {}, cpu kernels {kernels}",
-        threads(rayon::current_num_threads()),
-        "cpu"
+        "{} on cpu, cpu kernels {kernels}",
+        count(rayon::current_num_threads(), "thread")
     )
 }
 
-fn threads(n: usize) -> String {
+/// `n word`, with the word in the plural unless `n` is 1.
+pub fn count(n: usize, word: &str) -> String {
     if n == 1 {
-        "1 thread".into()
+        format!("1 {word}")
     } else {
-        format!("{n} threads")
+        format!("{n} {word}s")
     }
 }
 
