@@ -14,8 +14,7 @@ use crate::coder::{CoderError, CumulativeFrequencies, RangeDecoder, RangeEncoder
 use crate::container::{
     ArchiveParams, ArchiveReader, ArchiveWriter, ChunkEntry, Codec, ContainerError, MAX_CHUNK_LEN,
 };
-use crate::engine::group::{self, GroupScratch, Prepared};
-use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
+use crate::engine::{Device, Engine, EngineError, Frequencies, PRIME_BYTE};
 use crate::mixing::record_stride::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE};
 use crate::mixing::{CODECS, Mixer, Mixing, Stage};
 use crate::model::{Fingerprint, Model};
@@ -69,6 +68,9 @@ pub enum PipelineError {
     /// Decoding would exceed a [`DecodeLimits`] limit.
     #[error("{0}")]
     Limit(String),
+    /// The device cannot run the model, or failed.
+    #[error("{0}")]
+    Device(#[from] EngineError),
 }
 
 impl From<ContainerError> for PipelineError {
@@ -116,6 +118,8 @@ pub struct CompressOptions {
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
     /// (as `boa-det compress --chunk-size` does).
     pub grow_chunks: bool,
+    /// Where the network runs; the archive does not depend on it.
+    pub device: Device,
 }
 
 impl CompressOptions {
@@ -205,6 +209,7 @@ impl Default for CompressOptions {
             column_histograms: true,
             text_fields: TextFields::Trial,
             grow_chunks: true,
+            device: Device::Cpu,
         }
     }
 }
@@ -261,10 +266,11 @@ impl RecordStride {
     }
 }
 
-/// Positions of one chunk stepped together when encoding ([`group::step_sequence`]):
-/// every linear layer is one GEMM over this many consecutive bytes. Chosen by
-/// measurement (`docs/KERNELS.md`); the output does not depend on it.
-pub const ENCODE_BLOCK: usize = 64;
+/// Positions of one chunk given to the engine at once when encoding
+/// ([`Engine::step_block`]; on the CPU every linear layer is one GEMM over
+/// them). Chosen by measurement (`docs/KERNELS.md`); the output does not
+/// depend on it.
+pub const ENCODE_BLOCK: usize = crate::engine::cpu::SEQUENCE_BLOCK;
 
 /// Table of the model's frequencies, validated for the coder.
 fn cum(f: &Frequencies) -> Result<CumulativeFrequencies, CoderError> {
@@ -280,8 +286,8 @@ fn by_decreasing_len(lens: &[usize]) -> Vec<usize> {
 }
 
 /// Working memory of one encoding task.
-struct EncodeScratch {
-    group: GroupScratch,
+struct EncodeScratch<'m> {
+    engine: Box<dyn Engine + 'm>,
     freqs: Vec<Frequencies>,
     inputs: Vec<u8>,
 }
@@ -304,13 +310,11 @@ fn code_byte(m: &mut Mixer, enc: &mut RangeEncoder, chunk: &[u8], p: usize, f: &
 /// network runs once; each of `mixings` gets its own stream (a trial encodes
 /// two), returned as framed payloads in the same order.
 fn encode_chunk(
-    model: &Model,
-    prep: &Prepared,
     chunk: &[u8],
     mixings: &[Mixing],
-    s: &mut EncodeScratch,
-) -> Vec<Vec<u8>> {
-    let mut state = StreamState::new(model);
+    s: &mut EncodeScratch<'_>,
+) -> Result<Vec<Vec<u8>>, EngineError> {
+    s.engine.open(1)?;
     let mut coders: Vec<_> = mixings
         .iter()
         .map(|m| {
@@ -330,7 +334,7 @@ fn encode_chunk(
             s.inputs.extend_from_slice(&chunk[start - 1..end - 1]);
         }
         let freqs = &mut s.freqs[..end - start];
-        group::step_sequence(model, prep, &mut state, &s.inputs, freqs, &mut s.group);
+        s.engine.step_block(&s.inputs, &[true], freqs)?;
         for (k, net) in freqs.iter_mut().enumerate() {
             let p = start + k;
             // A trial's extra coders reshape copies; the last one (the only
@@ -345,34 +349,42 @@ fn encode_chunk(
             code_byte(last_m, last_enc, chunk, p, net);
         }
     }
-    mixings
+    Ok(mixings
         .iter()
         .zip(coders)
         .map(|(&m, (_, enc))| m.frame(enc.finish()))
-        .collect()
+        .collect())
 }
 
-/// Encodes each chunk as one neural stream with `mixing`, one rayon task per
-/// chunk. Returns the payloads as the archive stores them.
-pub fn encode_chunks(model: &Model, chunks: &[&[u8]], mixing: Mixing) -> Vec<Vec<u8>> {
-    encode_chunks_reporting(model, chunks, mixing, &|_, _| {})
+/// Encodes each chunk as one neural stream with `mixing` on `device`, one
+/// rayon task per chunk. Returns the payloads as the archive stores them.
+pub fn encode_chunks(
+    model: &Model,
+    device: Device,
+    chunks: &[&[u8]],
+    mixing: Mixing,
+) -> Result<Vec<Vec<u8>>, EngineError> {
+    encode_chunks_reporting(model, device, chunks, mixing, &|_, _| {})
 }
 
 /// [`encode_chunks`], reporting each chunk to `progress` as it is done.
 fn encode_chunks_reporting(
     model: &Model,
+    device: Device,
     chunks: &[&[u8]],
     mixing: Mixing,
     progress: EncodeProgress<'_>,
-) -> Vec<Vec<u8>> {
+) -> Result<Vec<Vec<u8>>, EngineError> {
     let report = |c: &[u8], p: &[Vec<u8>]| {
         let stored = p[0].len().min(c.len());
         progress(c.len() as u64, stored as u64)
     };
-    encode_chunks_trial(model, chunks, &[mixing], &report)
-        .into_iter()
-        .map(|mut p| p.swap_remove(0))
-        .collect()
+    Ok(
+        encode_chunks_trial(model, device, chunks, &[mixing], &report)?
+            .into_iter()
+            .map(|mut p| p.swap_remove(0))
+            .collect(),
+    )
 }
 
 /// What [`encode_chunks_trial`] tells about each chunk it has encoded: the
@@ -384,23 +396,26 @@ type ChunkReport<'a> = &'a (dyn Fn(&[u8], &[Vec<u8>]) + Sync);
 /// payloads as they are done (from worker threads).
 fn encode_chunks_trial(
     model: &Model,
+    device: Device,
     chunks: &[&[u8]],
     mixings: &[Mixing],
     report: ChunkReport<'_>,
-) -> Vec<Vec<Vec<u8>>> {
-    let prep = Prepared::cached(model, engine::dispatch::active());
+) -> Result<Vec<Vec<Vec<u8>>>, EngineError> {
     chunks
         .par_iter()
         .map_init(
-            || EncodeScratch {
-                group: GroupScratch::new(model, ENCODE_BLOCK),
-                freqs: vec![Frequencies::default(); ENCODE_BLOCK],
-                inputs: Vec::with_capacity(ENCODE_BLOCK),
+            || {
+                device.engine(model, 0).map(|engine| EncodeScratch {
+                    engine,
+                    freqs: vec![Frequencies::default(); ENCODE_BLOCK],
+                    inputs: Vec::with_capacity(ENCODE_BLOCK),
+                })
             },
             |s, c| {
-                let payloads = encode_chunk(model, &prep, c, mixings, s);
+                let s = s.as_mut().map_err(|e| e.clone())?;
+                let payloads = encode_chunk(c, mixings, s)?;
                 report(c, &payloads);
-                payloads
+                Ok(payloads)
             },
         )
         .collect()
@@ -441,24 +456,20 @@ struct LiveStream<'a> {
     out: Vec<u8>,
 }
 
-/// Decodes one group of streams, stepping them together byte by byte
-/// ([`group::step_group`]). A stream leaves the group as soon as it has all
-/// its bytes or fails, so a failed stream costs no further model steps (a
-/// crafted archive cannot keep the decoder busy on a stream already known to
-/// be bad); the others are unaffected. A stream claiming more bytes than its
-/// payload can encode ([`crate::coder::max_symbols`]) fails before any step.
+/// Decodes one group of streams on `engine`, stepping them together byte by
+/// byte. A stream leaves the group (the engine's active mask) as soon as it
+/// has all its bytes or fails, so a failed stream costs no further model
+/// steps (a crafted archive cannot keep the decoder busy on a stream already
+/// known to be bad); the others are unaffected. A stream claiming more bytes
+/// than its payload can encode ([`crate::coder::max_symbols`]) fails before
+/// any step.
 fn decode_group(
-    model: &Model,
-    prep: &Prepared,
+    engine: &mut dyn Engine,
     streams: &[EncodedStream<'_>],
-    scratch: &mut GroupScratch,
     progress: Progress<'_>,
-) -> Vec<Result<Vec<u8>, CoderError>> {
+) -> Result<Vec<Result<Vec<u8>, CoderError>>, EngineError> {
     let mut results: Vec<Result<Vec<u8>, CoderError>> =
         (0..streams.len()).map(|_| Ok(Vec::new())).collect();
-    // The live streams occupy the first `live.len()` columns of `states`,
-    // `freqs` and `bytes`; a stream that leaves swaps with the last column.
-    // Columns are independent, so their order never changes a result.
     let mut live: Vec<LiveStream<'_>> = Vec::with_capacity(streams.len());
     for (index, s) in streams.iter().enumerate() {
         let started = crate::coder::check_claim(s.payload.len(), s.len as u64)
@@ -475,22 +486,28 @@ fn decode_group(
             Err(e) => results[index] = Err(e),
         }
     }
+    // Engine stream k is `live[k]`, taken when it ends.
+    let mut live: Vec<Option<LiveStream<'_>>> = live.into_iter().map(Some).collect();
     let n = live.len();
-    let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(model)).collect();
+    if n == 0 {
+        return Ok(results);
+    }
+    engine.open(n)?;
+    let mut active = vec![true; n];
+    let mut left = n;
     let mut freqs = vec![Frequencies::default(); n];
     let mut bytes = vec![PRIME_BYTE; n];
-    if n > 0 {
-        group::step_group(model, prep, &mut states, &bytes, &mut freqs, scratch);
-    }
+    engine.step(&bytes, &active, &mut freqs)?;
     let mut unreported = 0u64;
     loop {
-        unreported += live.len() as u64;
+        unreported += left as u64;
         if unreported >= PROGRESS_STEP {
             progress(std::mem::take(&mut unreported));
         }
-        let mut k = 0;
-        while k < live.len() {
-            let s = &mut live[k];
+        for k in 0..n {
+            let Some(s) = live[k].as_mut() else {
+                continue;
+            };
             s.mixer.mix(&s.out, &mut freqs[k]);
             let done = match cum(&freqs[k]).and_then(|cf| s.decoder.decode(&cf)) {
                 Ok(sym) => {
@@ -502,81 +519,72 @@ fn decode_group(
                 Err(e) => Some(Err(e)),
             };
             let Some(outcome) = done else {
-                k += 1;
                 continue;
             };
-            // Leaves the group: the last column takes its place (and is
-            // visited next, as column k).
-            let last = live.len() - 1;
-            states.swap(k, last);
-            freqs.swap(k, last);
-            bytes.swap(k, last);
-            let s = live.swap_remove(k);
-            results[s.index] = outcome.and_then(|()| s.decoder.finish()).map(|()| s.out);
+            active[k] = false;
+            left -= 1;
+            if let Some(s) = live[k].take() {
+                results[s.index] = outcome.and_then(|()| s.decoder.finish()).map(|()| s.out);
+            }
         }
-        let n = live.len();
-        if n == 0 {
+        if left == 0 {
             if unreported > 0 {
                 progress(unreported);
             }
-            break;
+            return Ok(results);
         }
-        group::step_group(
-            model,
-            prep,
-            &mut states[..n],
-            &bytes[..n],
-            &mut freqs[..n],
-            scratch,
-        );
+        engine.step(&bytes, &active, &mut freqs)?;
     }
-    results
 }
 
-/// Decodes neural streams. Streams of similar
-/// length are grouped (at most [`group::GROUP`] per group, and enough groups to
-/// give every thread work); each group is one rayon task that keeps its states
-/// in cache for the whole chunk. A stream that fails keeps its error; the
-/// others are unaffected. Results never depend on the grouping.
+/// Decodes neural streams on `device`. Streams of similar length are grouped
+/// ([`Device::streams_per_engine`] per group: on the CPU at most
+/// [`crate::engine::cpu::graph::GROUP`], and enough groups to give every
+/// thread work); each group is one rayon task with its own engine, which on
+/// the CPU keeps its states in cache for the whole chunk. A stream that fails
+/// keeps its error; the others are unaffected. Results never depend on the
+/// grouping. Only the device itself failing is an `Err`.
 pub fn decode_chunks(
     model: &Model,
+    device: Device,
     streams: &[EncodedStream<'_>],
-) -> Vec<Result<Vec<u8>, CoderError>> {
-    decode_chunks_reporting(model, streams, NO_PROGRESS)
+) -> Result<Vec<Result<Vec<u8>, CoderError>>, EngineError> {
+    decode_chunks_reporting(model, device, streams, NO_PROGRESS)
 }
 
 /// [`decode_chunks`], reporting decoded bytes to `progress` as it goes.
 fn decode_chunks_reporting(
     model: &Model,
+    device: Device,
     streams: &[EncodedStream<'_>],
     progress: Progress<'_>,
-) -> Vec<Result<Vec<u8>, CoderError>> {
+) -> Result<Vec<Result<Vec<u8>, CoderError>>, EngineError> {
     let n = streams.len();
     if n == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let lens: Vec<usize> = streams.iter().map(|s| s.len).collect();
     let order = by_decreasing_len(&lens);
     let sorted: Vec<EncodedStream<'_>> = order.iter().map(|&i| streams[i]).collect();
-    let g = group::group_size()
-        .min(n.div_ceil(rayon::current_num_threads()))
-        .max(1);
-    let prep = Prepared::cached(model, engine::dispatch::active());
-    let decoded: Vec<Result<Vec<u8>, CoderError>> = sorted
+    let g = device.streams_per_engine(n, rayon::current_num_threads());
+    let decoded: Vec<Vec<Result<Vec<u8>, CoderError>>> = sorted
         .par_chunks(g)
         .map_init(
-            || GroupScratch::new(model, g),
-            |scratch, grp| decode_group(model, &prep, grp, scratch, progress),
+            || device.engine(model, 0),
+            |engine, grp| {
+                let engine = engine.as_mut().map_err(|e| e.clone())?;
+                decode_group(engine.as_mut(), grp, progress)
+            },
         )
-        .flatten_iter()
-        .collect();
+        .collect::<Result<_, EngineError>>()?;
     let mut out: Vec<Option<Result<Vec<u8>, CoderError>>> = (0..n).map(|_| None).collect();
-    for (res, &i) in decoded.into_iter().zip(&order) {
+    for (res, &i) in decoded.into_iter().flatten().zip(&order) {
         out[i] = Some(res);
     }
-    out.into_iter()
+    Ok(out
+        .into_iter()
         .map(|r| r.unwrap_or(Err(CoderError::TooShort { len: 0 })))
-        .collect()
+        .collect())
 }
 
 fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -632,7 +640,7 @@ pub fn compress_observed<R: Read, W: Write>(
         .max(2 * TRIAL_LEN.div_ceil(chunk_len));
     let mut buf = vec![0u8; chunk_len * window];
     let mut got = read_full(&mut input, &mut buf)?;
-    let (mixing, mut trial_payloads) = choose_mixing(model, &buf[..got], chunk_len, opts);
+    let (mixing, mut trial_payloads) = choose_mixing(model, &buf[..got], chunk_len, opts)?;
     if let (true, Some(stride)) = (opts.grow_chunks, mixing.stride()) {
         let grown = grown_chunk_len(chunk_len, stride);
         if grown > chunk_len {
@@ -662,9 +670,9 @@ pub fn compress_observed<R: Read, W: Write>(
     while got > 0 {
         let chunks: Vec<&[u8]> = buf[..got].chunks(chunk_len).collect();
         // The trial already encoded some of the first chunks with the chosen mixing.
-        let encode = |c: &[&[u8]]| encode_chunks_reporting(model, c, mixing, progress);
+        let encode = |c: &[&[u8]]| encode_chunks_reporting(model, opts.device, c, mixing, progress);
         let payloads = match trial_payloads.take() {
-            None => encode(&chunks),
+            None => encode(&chunks)?,
             Some(t) => {
                 let end = t.first + t.payloads.len();
                 let done = chunks[t.first..end].iter().map(|c| c.len() as u64);
@@ -673,9 +681,9 @@ pub fn compress_observed<R: Read, W: Write>(
                     .zip(&t.payloads)
                     .map(|(c, p)| p.len().min(c.len()) as u64);
                 progress(done.sum(), stored.sum());
-                let mut p = encode(&chunks[..t.first]);
+                let mut p = encode(&chunks[..t.first])?;
                 p.extend(t.payloads);
-                p.extend(encode(&chunks[end..]));
+                p.extend(encode(&chunks[end..])?);
                 p
             }
         };
@@ -718,9 +726,9 @@ fn choose_mixing(
     head: &[u8],
     chunk_len: usize,
     opts: &CompressOptions,
-) -> (Mixing, Option<TrialPayloads>) {
+) -> Result<(Mixing, Option<TrialPayloads>), EngineError> {
     if !opts.match_model {
-        return (Mixing::NETWORK_ONLY, None);
+        return Ok((Mixing::NETWORK_ONLY, None));
     }
     // The richest mixing the options allow, without and with a column
     // finder for records of `stride`; the text field histograms apart.
@@ -728,15 +736,15 @@ fn choose_mixing(
         |stride: Option<u32>| Mixing::richest(|s| s != Stage::TextFields && opts.allows(s), stride);
     let text = Some(Mixing::richest(|s| opts.allows(s), None)).filter(|m| m.has(Stage::TextFields));
     if let (TextFields::Always, Some(text)) = (opts.text_fields, text) {
-        return (text, None);
+        return Ok((text, None));
     }
     let strides = match opts.records {
         RecordStride::Off => Vec::new(),
-        RecordStride::Fixed(stride) => return (with_stride(Some(stride)), None),
+        RecordStride::Fixed(stride) => return Ok((with_stride(Some(stride)), None)),
         RecordStride::Auto => crate::mixing::record_stride::record_stride_candidates(head),
     };
     if strides.is_empty() && text.is_none() {
-        return (with_stride(None), None);
+        return Ok((with_stride(None), None));
     }
     let candidates: Vec<Mixing> = std::iter::once(with_stride(None))
         .chain(text)
@@ -753,7 +761,7 @@ fn choose_mixing(
         0
     };
     let trial = &chunks[first..(first + per_trial).min(chunks.len())];
-    let mut payloads = encode_chunks_trial(model, trial, &candidates, &|_, _| {});
+    let mut payloads = encode_chunks_trial(model, opts.device, trial, &candidates, &|_, _| {})?;
     // What the archive would store: a payload that does not shrink its chunk
     // is replaced by the chunk.
     let size = |k: usize| -> usize {
@@ -766,13 +774,13 @@ fn choose_mixing(
     // The smallest; ties go to the earlier candidate.
     let k = (0..candidates.len()).min_by_key(|&k| size(k)).unwrap_or(0);
     let chosen = payloads.iter_mut().map(|p| p.swap_remove(k)).collect();
-    (
+    Ok((
         candidates[k],
         Some(TrialPayloads {
             first,
             payloads: chosen,
         }),
-    )
+    ))
 }
 
 /// Compresses a byte slice in memory (convenience for tests and tools).
@@ -845,12 +853,14 @@ pub fn resolve_model<R: Read + Seek>(
 
 /// Decodes chunks `indices` (read from `reader`); returns per chunk the
 /// verified original bytes or the error.
+/// Only the device failing is an `Err`.
 fn decode_window<R: Read + Seek>(
     reader: &mut ArchiveReader<R>,
     model: Option<&Model>,
+    device: Device,
     indices: Range<usize>,
     progress: Progress<'_>,
-) -> Vec<Result<Vec<u8>, String>> {
+) -> Result<Vec<Result<Vec<u8>, String>>, EngineError> {
     let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
     let mut neural: Vec<(usize, Vec<u8>, usize, Codec)> = Vec::new();
     for i in indices.clone() {
@@ -878,7 +888,7 @@ fn decode_window<R: Read + Seek>(
             for (k, ..) in &neural {
                 results[*k] = Err("no model to decode with".into());
             }
-            return results;
+            return Ok(results);
         };
         let mut streams: Vec<EncodedStream<'_>> = Vec::with_capacity(neural.len());
         let mut slots: Vec<usize> = Vec::with_capacity(neural.len());
@@ -893,7 +903,7 @@ fn decode_window<R: Read + Seek>(
         }
         for (k, r) in slots
             .into_iter()
-            .zip(decode_chunks_reporting(model, &streams, progress))
+            .zip(decode_chunks_reporting(model, device, &streams, progress)?)
         {
             let i = indices.start + k;
             results[k] = r.map_err(|e| format!("chunk {i}: {e}"));
@@ -906,7 +916,7 @@ fn decode_window<R: Read + Seek>(
             *r = Err(e.to_string());
         }
     }
-    results
+    Ok(results)
 }
 
 /// Decompresses the original bytes `range` (all of them when `None`) into
@@ -916,6 +926,7 @@ fn decode_window<R: Read + Seek>(
 pub fn decompress<R: Read + Seek, W: Write>(
     reader: &mut ArchiveReader<R>,
     model: Option<&Model>,
+    device: Device,
     range: Option<Range<u64>>,
     mut out: W,
     window: usize,
@@ -940,7 +951,7 @@ pub fn decompress<R: Read + Seek, W: Write>(
     let mut start = first;
     while start < last {
         let end = (start + window.max(1)).min(last);
-        for (k, r) in decode_window(reader, model, start..end, progress)
+        for (k, r) in decode_window(reader, model, device, start..end, progress)?
             .into_iter()
             .enumerate()
         {
@@ -1107,19 +1118,21 @@ impl VerifyReport {
 }
 
 /// Decodes every chunk and checks every checksum, collecting all failures.
+/// Only the device failing is an `Err`.
 pub fn verify<R: Read + Seek>(
     reader: &mut ArchiveReader<R>,
     model: Option<&Model>,
+    device: Device,
     window: usize,
     progress: Progress<'_>,
-) -> VerifyReport {
+) -> Result<VerifyReport, EngineError> {
     let n = reader.chunk_count();
     let mut bad = Vec::new();
     let mut hasher = Xxh3Default::new();
     let mut start = 0;
     while start < n {
         let end = (start + window.max(1)).min(n);
-        for (k, r) in decode_window(reader, model, start..end, progress)
+        for (k, r) in decode_window(reader, model, device, start..end, progress)?
             .into_iter()
             .enumerate()
         {
@@ -1131,11 +1144,11 @@ pub fn verify<R: Read + Seek>(
         start = end;
     }
     let content_ok = bad.is_empty() && hasher.digest() == reader.content_hash();
-    VerifyReport {
+    Ok(VerifyReport {
         chunks: n,
         bad,
         content_ok,
-    }
+    })
 }
 
 /// Decompresses a whole archive held in memory (convenience for tests).
@@ -1146,6 +1159,7 @@ pub fn decompress_bytes(archive: &[u8], model: Option<Model>) -> Result<Vec<u8>,
     decompress(
         &mut reader,
         model.as_ref(),
+        Device::Cpu,
         None,
         &mut out,
         DEFAULT_WINDOW,

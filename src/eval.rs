@@ -5,7 +5,7 @@
 //! up to the range coder's few flush bytes. Floats appear only in the final
 //! `log2` used for reporting, never in the frequencies.
 
-use crate::engine::{self, FREQ_TOTAL, Frequencies, PRIME_BYTE, StreamState};
+use crate::engine::{CpuEngine, Engine, FREQ_TOTAL, Frequencies, PRIME_BYTE};
 use crate::mixing::{Mixer, Mixing};
 use crate::model::Model;
 
@@ -88,21 +88,20 @@ fn evaluate(
     let chunk_len = chunk_len.max(1);
     let chunks: Vec<&[u8]> = data.chunks(chunk_len).collect();
     let mut mixers: Vec<Mixer> = chunks.iter().map(|c| Mixer::new(mixing, c.len())).collect();
-    let mut states: Vec<StreamState> = chunks.iter().map(|_| StreamState::new(model)).collect();
+    let mut engine = CpuEngine::with_streams(model, chunks.len());
     let mut out = vec![Frequencies::default(); chunks.len()];
     let mut bytes_in = vec![PRIME_BYTE; chunks.len()];
+    let mut live = vec![true; chunks.len()];
     let mut res = CodeLength::default();
     let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
     let total_log2 = (FREQ_TOTAL as f64).log2();
     for t in 0..longest {
         // Streams still active at step t are a prefix: only the last chunk is shorter.
         let active = chunks.iter().take_while(|c| c.len() > t).count();
-        engine::step_batch(
-            model,
-            &mut states[..active],
-            &bytes_in[..active],
-            &mut out[..active],
-        );
+        live[active..].iter_mut().for_each(|l| *l = false);
+        if let Err(e) = engine.step(&bytes_in, &live, &mut out) {
+            unreachable!("eval steps the CPU engine by the interface's rules: {e}");
+        }
         for (i, c) in chunks[..active].iter().enumerate() {
             let sym = c[t];
             let network = out[i][sym as usize];

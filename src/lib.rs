@@ -7,8 +7,10 @@
 //!   coding: that is [`coder`].)
 //! - [`model`]: the integer model, its safetensors file format, validation, the
 //!   overflow proof and the fingerprint. See `docs/MODEL_FORMAT.md`.
-//! - [`engine`]: per-stream state, the scalar reference forward step, the SIMD
-//!   kernel levels and their dispatch. See `docs/KERNELS.md`.
+//! - [`engine`]: the forward step behind one interface ([`engine::Engine`]):
+//!   the scalar reference kernels, the CPU engine with its SIMD kernel levels
+//!   and their dispatch, and the CUDA engine. See `docs/KERNELS.md` and
+//!   `docs/CUDA.md`.
 //! - [`coder`]: the byte-oriented range coder (24-bit frequency tables). See
 //!   `docs/FORMAT.md`, section "Range coder".
 //! - [`mixing`]: the codec registry (every codec's id, name, format version
@@ -26,7 +28,6 @@
 //!   its safe file output and the classical codecs of `bench`. Without it the
 //!   library has no command-line dependencies.
 
-pub mod backend;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod coder;

@@ -7,7 +7,9 @@
 
 use crate::compress::RecordStride;
 use crate::container::Codec;
-use crate::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
+use crate::engine::{
+    self, CpuEngine, Engine, EngineError, Frequencies, PRIME_BYTE, Scratch, StreamState,
+};
 use crate::intmath::ArithVersion;
 use crate::model::synth::{SplitMix64, SynthKind, random_model_in};
 use crate::model::{Dims, Model};
@@ -153,19 +155,25 @@ pub fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// Digests of running `input` through one fresh stream of `model`:
-/// xxh3-64 over every step's frequency table (1024 LE bytes each, priming step
-/// first) and xxh3-64 of the final state.
+/// Digests of running `input` through one fresh stream of `model` on the CPU
+/// engine at the active kernel level ([`digests_on`]).
 pub fn digests(model: &Model, input: &[u8]) -> (u64, u64) {
-    let mut st = StreamState::new(model);
-    let mut sc = Scratch::new(model);
-    let mut f = Frequencies::default();
+    digests_on(&mut CpuEngine::new(model), input)
+        .unwrap_or_else(|e| unreachable!("the CPU engine runs every valid model: {e}"))
+}
+
+/// Digests of running `input` through one fresh stream of `engine`: xxh3-64
+/// over every step's frequency table (1024 LE bytes each, priming step first)
+/// and xxh3-64 of the final state in canonical bytes.
+pub fn digests_on(engine: &mut dyn Engine, input: &[u8]) -> Result<(u64, u64), EngineError> {
+    engine.open(1)?;
+    let mut f = [Frequencies::default()];
     let mut h = Xxh3::new();
     for &b in std::iter::once(&PRIME_BYTE).chain(input) {
-        engine::step_into(model, &mut st, b, &mut sc, &mut f);
-        h.update(&f.to_le_bytes());
+        engine.step(&[b], &[true], &mut f)?;
+        h.update(&f[0].to_le_bytes());
     }
-    (h.digest(), xxh3_64(&st.to_le_bytes()))
+    Ok((h.digest(), xxh3_64(&engine.state_bytes(0)?)))
 }
 
 /// Builds the model of a spec.
@@ -279,14 +287,16 @@ pub const ARCHIVE_CHUNK_LEN: u32 = 200;
 /// coded well even by an untrained model, so its archive uses the neural codec.
 pub fn greedy_input(model: &Model, n: usize) -> Vec<u8> {
     let mut state = StreamState::new(model);
-    let mut f = engine::step(model, &mut state, PRIME_BYTE);
+    let mut scratch = Scratch::new(model);
+    let mut f = Frequencies::default();
+    engine::step_into(model, &mut state, PRIME_BYTE, &mut scratch, &mut f);
     let mut one = Vec::new();
     for _ in 0..ARCHIVE_CHUNK_LEN {
         let b = (0..=255u8)
             .max_by_key(|&b| (f.0[usize::from(b)], b))
             .unwrap_or(0);
         one.push(b);
-        f = engine::step(model, &mut state, b);
+        engine::step_into(model, &mut state, b, &mut scratch, &mut f);
     }
     one.iter().copied().cycle().take(n).collect()
 }

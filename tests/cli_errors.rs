@@ -119,7 +119,7 @@ fn embedded_model_with_crafted_header_length_is_refused() {
 
 /// The names of the kernel levels this CPU supports, best last.
 fn cpu_levels() -> Vec<&'static str> {
-    boa_det::engine::dispatch::Kernels::available()
+    boa_det::engine::cpu::dispatch::Kernels::available()
         .iter()
         .map(|k| k.name)
         .collect()
@@ -170,7 +170,7 @@ fn unknown_kernel_level_is_a_usage_error() {
 #[test]
 fn unsupported_kernel_level_is_a_usage_error() {
     let have = cpu_levels();
-    let Some(missing) = boa_det::engine::dispatch::LEVELS
+    let Some(missing) = boa_det::engine::cpu::dispatch::LEVELS
         .into_iter()
         .find(|l| !have.contains(l))
     else {

@@ -2,7 +2,9 @@
 //! adversarial models), batch == single stepping, thread-count independence,
 //! and model file round trips.
 
-use boa_det::engine::{self, FREQ_TOTAL, Frequencies, PRIME_BYTE, Scratch, StreamState};
+use boa_det::engine::{
+    self, CpuEngine, Engine, FREQ_TOTAL, Frequencies, PRIME_BYTE, Scratch, StreamState,
+};
 use boa_det::model::synth::{SplitMix64, SynthKind, random_model};
 use boa_det::model::{Dims, Model};
 use proptest::prelude::*;
@@ -94,18 +96,19 @@ proptest! {
         let inputs: Vec<Vec<u8>> = (0..n_streams)
             .map(|_| { let mut v = vec![0u8; len]; rng.fill_bytes(&mut v); v })
             .collect();
-        let mut states: Vec<StreamState> = (0..n_streams).map(|_| StreamState::new(&m)).collect();
+        let mut batch = CpuEngine::with_streams(&m, n_streams);
         let mut out = vec![Frequencies::default(); n_streams];
+        let active = vec![true; n_streams];
         let mut batched: Vec<Vec<Frequencies>> = vec![Vec::new(); n_streams];
         for t in 0..=len {
             let bytes: Vec<u8> = inputs.iter().map(|v| if t == 0 { PRIME_BYTE } else { v[t - 1] }).collect();
-            engine::step_batch(&m, &mut states, &bytes, &mut out);
+            batch.step(&bytes, &active, &mut out).unwrap();
             for (s, f) in batched.iter_mut().zip(&out) { s.push(f.clone()); }
         }
         for (i, input) in inputs.iter().enumerate() {
             let (single, st) = run_stream(&m, input);
             prop_assert_eq!(&single, &batched[i]);
-            prop_assert_eq!(&st, &states[i]);
+            prop_assert_eq!(st.to_le_bytes(), batch.state_bytes(i).unwrap());
         }
     }
 }
@@ -120,16 +123,18 @@ fn thread_count_does_not_change_results() {
             .build()
             .unwrap();
         pool.install(|| {
-            let mut states: Vec<StreamState> = (0..n).map(|_| StreamState::new(&m)).collect();
+            let mut batch = CpuEngine::with_streams(&m, n);
             let mut out = vec![Frequencies::default(); n];
+            let active = vec![true; n];
             let mut all = Vec::new();
             for t in 0..20u8 {
                 let bytes: Vec<u8> = (0..n)
                     .map(|i| (i as u8).wrapping_mul(31).wrapping_add(t))
                     .collect();
-                engine::step_batch(&m, &mut states, &bytes, &mut out);
+                batch.step(&bytes, &active, &mut out).unwrap();
                 all.extend(out.iter().cloned());
             }
+            let states: Vec<Vec<u8>> = (0..n).map(|i| batch.state_bytes(i).unwrap()).collect();
             (all, states)
         })
     };

@@ -2,12 +2,12 @@
 //! `kernels/boa_coder.h`, built for the host through `kernels/host_shim.c`)
 //! against the Rust reference, bit for bit.
 
-use boa_det::backend::c_shim as c;
 use boa_det::coder::{
     self, CoderError, CumulativeFrequencies, MAX_VIRTUAL_BYTES, RangeDecoder, RangeEncoder, TOTAL,
     frequencies_from_weights,
 };
-use boa_det::engine::kernels;
+use boa_det::engine::cuda::c_shim as c;
+use boa_det::engine::reference;
 use boa_det::intmath::freq::{Frequencies, LOGIT_MAX, default_exp2_table, logits_to_frequencies};
 use boa_det::intmath::{self, ArithVersion};
 use boa_det::model::bounds::state_bound;
@@ -136,7 +136,7 @@ fn decay_covers_every_exponent() {
                 for rate in [0u16, 1, 16, 4095, 4096, 4097, 65535] {
                     assert_eq!(
                         c::decay(dt, rate, a_shift, min_v, &t),
-                        kernels::decay(dt, rate, a_shift, min_v, &t),
+                        reference::decay(dt, rate, a_shift, min_v, &t),
                         "dt={dt} rate={rate} a_shift={a_shift} min_v={min_v}"
                     );
                 }
@@ -160,7 +160,7 @@ fn ref_scan(
 ) -> i64 {
     let mut y = [0i64; 1];
     let table = default_decay_table();
-    let p = kernels::ScanLayer {
+    let p = reference::ScanLayer {
         a_rate: rate,
         a_shift,
         inc_shift,
@@ -169,7 +169,7 @@ fn ref_scan(
         min_exponent: arith.min_decay_exponent(),
         inc_max: arith.inc_max() as i32,
     };
-    kernels::scan_step(&[xc], &[dt], b, cc, &p, h, &mut y);
+    reference::scan_step(&[xc], &[dt], b, cc, &p, h, &mut y);
     y[0]
 }
 
@@ -282,7 +282,7 @@ proptest! {
         let t = decay_table();
         prop_assert_eq!(
             c::decay(dt, rate, a_shift, min_v, &t),
-            kernels::decay(dt, rate, a_shift, min_v, &t)
+            reference::decay(dt, rate, a_shift, min_v, &t)
         );
     }
 
@@ -331,7 +331,7 @@ proptest! {
         let eps = 1u64 << eps_log;
         let ln = LayerNorm { gamma: gamma.clone(), beta: beta.clone(), shift, eps };
         let mut want = vec![0i8; d];
-        kernels::layer_norm(&x, &ln, &mut want);
+        reference::layer_norm(&x, &ln, &mut want);
         let mut got = vec![0i8; d];
         c::layer_norm(&x, &gamma, &beta, shift, eps, &mut got);
         prop_assert_eq!(got, want);
@@ -360,7 +360,7 @@ fn requant_struct_unused_guard() {
     };
     let acc = [i32::MIN + 1, -3, i32::MAX];
     let mut want = [0i8; 3];
-    kernels::requant_to_q8(&acc, &rq, &mut want);
+    reference::requant_to_q8(&acc, &rq, &mut want);
     for j in 0..3 {
         assert_eq!(
             c::clamp_q8(c::requant(acc[j] as i64, rq.mult[j], rq.shift[j])),

@@ -2,7 +2,7 @@
 //!
 //! `kernels/` (`.cu`, `.cuh`, `.h`, `.c`) must not name a float type, a float
 //! intrinsic or fast-math outside comments; `src/intmath`, `src/engine`,
-//! `src/model`, `src/mixing`, `src/coder` and `src/backend` must not use
+//! `src/model`, `src/mixing`, and `src/coder` must not use
 //! `f32`/`f64`, `as f..` casts or float methods outside comments and outside
 //! their tests (top-level `#[cfg(test)]` modules and `tests.rs` files, which
 //! are only such modules: a test may check an integer table against floating
@@ -211,7 +211,6 @@ fn integer_engine_has_no_floating_point() {
             "src/model",
             "src/mixing",
             "src/coder",
-            "src/backend",
         ],
         &["rs"],
         RUST_FORBIDDEN,

@@ -6,10 +6,12 @@
 //! Tests are stamped out per level by `level_tests!`; a level the CPU lacks is
 //! skipped with a message on stderr.
 
-use boa_det::engine::dispatch::Kernels;
-use boa_det::engine::group::{GroupScratch, Prepared, step_group, step_sequence};
-use boa_det::engine::kernels::{linear_acc, requant_to_q8, requant_to_q16};
-use boa_det::engine::{self, Frequencies, PRIME_BYTE, Scratch, StreamState};
+use boa_det::engine::cpu::dispatch::Kernels;
+use boa_det::engine::cpu::graph::{GroupScratch, Prepared, step_group, step_sequence};
+use boa_det::engine::reference::{linear_acc, requant_to_q8, requant_to_q16};
+use boa_det::engine::{
+    self, CpuEngine, Engine, EngineError, Frequencies, PRIME_BYTE, Scratch, StreamState,
+};
 use boa_det::intmath::ArithVersion;
 use boa_det::model::synth::{SplitMix64, SynthKind, random_model, random_model_in};
 use boa_det::model::{Dims, Linear, Requant};
@@ -267,7 +269,7 @@ fn sequence_matches_single_steps(
 /// extreme-biased inputs (accumulators at the int32 bound, every shift 1..=62
 /// with multipliers that keep the product in range, as the loader requires).
 fn check_eltwise(k: Kernels, e: usize, seed: u64) {
-    use boa_det::engine::kernels as r;
+    use boa_det::engine::reference as r;
     let mut rng = SplitMix64(seed);
     let rq = extreme_requant(e, &mut rng);
     let gate_rq = extreme_requant(e, &mut rng);
@@ -420,7 +422,7 @@ fn check_scan(k: Kernels, arith: ArithVersion, e: usize, a_shift: u8, inc_shift:
         .collect();
     let (mut h1, mut h2) = (h0.clone(), h0);
     let (mut y1, mut y2) = (vec![0i64; e], vec![0i64; e]);
-    let p = boa_det::engine::kernels::ScanLayer {
+    let p = boa_det::engine::reference::ScanLayer {
         a_rate: &a_rate,
         a_shift,
         inc_shift,
@@ -429,7 +431,7 @@ fn check_scan(k: Kernels, arith: ArithVersion, e: usize, a_shift: u8, inc_shift:
         min_exponent: arith.min_decay_exponent(),
         inc_max: arith.inc_max() as i32,
     };
-    boa_det::engine::kernels::scan_step(&x, &dt, &b, &c, &p, &mut h1, &mut y1);
+    boa_det::engine::reference::scan_step(&x, &dt, &b, &c, &p, &mut h1, &mut y1);
     (k.scan)(&x, &dt, &b, &c, &p, &mut h2, &mut y2);
     assert_eq!(h1, h2, "{} scan state", k.name);
     assert_eq!(y1, y2, "{} scan output", k.name);
@@ -574,8 +576,12 @@ fn forced_level_errors_are_reported() {
     );
 }
 
+/// The CPU engine at every level, through the `Engine` interface, equals the
+/// reference stream by stream: 70 streams (three groups, stepped in parallel)
+/// of different lengths that end in a shuffled order (so the engine's columns
+/// are permuted), then the same inputs again as blocks of uneven sizes.
 #[test]
-fn step_batch_every_level_equals_step() {
+fn cpu_engine_every_level_equals_reference() {
     let m = random_model(
         Dims {
             d_model: 32,
@@ -586,15 +592,77 @@ fn step_batch_every_level_equals_step() {
     )
     .unwrap();
     let n = 70;
+    let mut rng = SplitMix64(21);
+    let lens: Vec<usize> = (0..n).map(|_| 1 + (rng.next_u64() % 40) as usize).collect();
+    let inputs: Vec<Vec<u8>> = lens
+        .iter()
+        .map(|&l| {
+            let mut v = vec![0u8; l];
+            rng.fill_bytes(&mut v);
+            v
+        })
+        .collect();
+    // The reference: every stream alone; `want[s][k]` follows `inputs[s][..k]`.
+    let want: Vec<Vec<Frequencies>> = inputs
+        .iter()
+        .map(|input| {
+            let mut st = StreamState::new(&m);
+            std::iter::once(&PRIME_BYTE)
+                .chain(&input[..input.len() - 1])
+                .map(|&b| engine::step(&m, &mut st, b))
+                .collect()
+        })
+        .collect();
     for k in Kernels::available() {
-        let mut st: Vec<StreamState> = (0..n).map(|_| StreamState::new(&m)).collect();
+        let mut e = CpuEngine::with_kernels(&m, k);
+        e.open(n).unwrap();
         let mut out = vec![Frequencies::default(); n];
-        let bytes: Vec<u8> = (0..n as u8).collect();
-        engine::step_batch_with(&m, k, &mut st, &bytes, &mut out);
-        for i in 0..n {
-            let mut s1 = StreamState::new(&m);
-            assert_eq!(engine::step(&m, &mut s1, bytes[i]), out[i], "{}", k.name);
-            assert_eq!(s1, st[i]);
+        let mut active = vec![true; n];
+        let mut bytes = vec![PRIME_BYTE; n];
+        for t in 0.. {
+            for s in 0..n {
+                active[s] = t < lens[s];
+            }
+            if !active.contains(&true) {
+                break;
+            }
+            e.step(&bytes, &active, &mut out).unwrap();
+            for s in (0..n).filter(|&s| active[s]) {
+                assert_eq!(out[s], want[s][t], "{} stream {s} step {t}", k.name);
+                bytes[s] = inputs[s][t];
+            }
+        }
+        // A stream cannot come back once ended.
+        let err = e.step(&bytes, &vec![true; n], &mut out).unwrap_err();
+        assert!(matches!(err, EngineError::Usage(_)), "{err}");
+        // Blocks: the first 10 positions of every stream, as blocks of 1, 3
+        // and 6 (streams shorter than that end after their own bytes).
+        e.open(n).unwrap();
+        let mut done = 0;
+        for t in [1usize, 3, 6] {
+            let active: Vec<bool> = lens.iter().map(|&l| l > done).collect();
+            let inputs = &inputs;
+            let block: Vec<u8> = (0..n)
+                .flat_map(|s| {
+                    (done..done + t).map(move |p| match p {
+                        0 => PRIME_BYTE,
+                        p => inputs[s].get(p - 1).copied().unwrap_or(0),
+                    })
+                })
+                .collect();
+            let mut out = vec![Frequencies::default(); n * t];
+            e.step_block(&block, &active, &mut out).unwrap();
+            for s in (0..n).filter(|&s| active[s]) {
+                for p in 0..t.min(lens[s] - done) {
+                    assert_eq!(
+                        out[s * t + p],
+                        want[s][done + p],
+                        "{} block stream {s}",
+                        k.name
+                    );
+                }
+            }
+            done += t;
         }
     }
 }

@@ -3,7 +3,7 @@
 //! the best level: every level gives the same integers). Its own test binary,
 //! because the selection is made once per process.
 
-use boa_det::engine::dispatch::{self, Kernels};
+use boa_det::engine::cpu::dispatch::{self, Kernels};
 use boa_det::model::Model;
 
 #[test]

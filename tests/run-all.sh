@@ -22,16 +22,26 @@ fi
 step "Rust tests (overflow checks on; feature c-shim: the C helpers of the CUDA kernels against the reference)"
 cargo test --workspace --all-features
 
-if [ -f src/engine/dispatch.rs ]; then
-    for level in scalar avx2 avxvnni avx512; do
-        step "portability vectors and engine properties at kernel level $level"
-        if BOA_DET_KERNELS=$level cargo run -q --release -- vectors check portability-vectors; then
-            BOA_DET_KERNELS=$level cargo test -q --test portability_vectors --test engine_props
-        else
-            echo "level $level not supported on this CPU: skipped"
-        fi
-    done
-fi
+for level in scalar avx2 avxvnni avx512; do
+    step "portability vectors and engine properties at kernel level $level"
+    # Only a level this CPU lacks is skipped (exit 2 with that message); any
+    # other failure fails the suite.
+    rc=0
+    out=$(BOA_DET_KERNELS=$level cargo run -q --release -- vectors check portability-vectors 2>&1) || rc=$?
+    printf '%s\n' "$out" | tail -n 3
+    if [ "$rc" -eq 0 ]; then
+        BOA_DET_KERNELS=$level cargo test -q --test portability_vectors --test engine_props
+    elif [ "$rc" -eq 2 ] && grep -q "is not supported by this CPU" <<<"$out"; then
+        echo "level $level not supported on this CPU: skipped"
+    else
+        printf '%s\n' "$out" >&2
+        echo "portability vectors failed at kernel level $level" >&2
+        exit 1
+    fi
+done
+
+step "fuzz targets build against the library (running them: docs/FUZZING.md)"
+cargo check -q --manifest-path fuzz/Cargo.toml --bins
 
 step "CUDA kernels: regenerate PTX, compare with the committed PTX, ptxas sm_80/sm_90"
 kernels/build_ptx.sh --check

@@ -83,7 +83,7 @@ fn field<'a>(out: &'a str, key: &str) -> &'a str {
 #[test]
 fn verbose_version_describes_the_build() {
     use boa_det::container::FORMAT_VERSION_NEWEST;
-    use boa_det::engine::dispatch::Kernels;
+    use boa_det::engine::cpu::dispatch::Kernels;
     use boa_det::intmath::ArithVersion;
     let o = run(&["--version", "-v"]);
     assert_eq!(o.status.code(), Some(0));

@@ -10,6 +10,7 @@ mod common;
 
 use boa_det::compress::{self, DEFAULT_WINDOW, DecodeLimits};
 use boa_det::container::ArchiveReader;
+use boa_det::engine::Device;
 use libfuzzer_sys::fuzz_target;
 
 /// Model steps an input may cost before it is left undecoded.
@@ -27,12 +28,19 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = compress::decompress_bytes(data, Some(model.clone()));
         let _ = r.read_model_blob();
-        let _ = compress::verify(&mut r, Some(model), DEFAULT_WINDOW, compress::NO_PROGRESS);
+        let _ = compress::verify(
+            &mut r,
+            Some(model),
+            Device::Cpu,
+            DEFAULT_WINDOW,
+            compress::NO_PROGRESS,
+        );
         let total = r.total_len();
         let mut out = Vec::new();
         let _ = compress::decompress(
             &mut r,
             Some(model),
+            Device::Cpu,
             Some(total / 3..total),
             &mut out,
             2,

@@ -9,6 +9,7 @@ mod common;
 
 use boa_det::compress::{self, DecodeLimits};
 use boa_det::container::ArchiveReader;
+use boa_det::engine::Device;
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, Instant};
 
@@ -28,11 +29,12 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(mut r) = ArchiveReader::from_bytes(data) {
         if limits.check(&r, None).is_ok() {
-            let _ = compress::verify(&mut r, Some(model), 4, compress::NO_PROGRESS);
+            let _ = compress::verify(&mut r, Some(model), Device::Cpu, 4, compress::NO_PROGRESS);
             let mut out = Vec::new();
             let _ = compress::decompress(
                 &mut r,
                 Some(model),
+                Device::Cpu,
                 None,
                 &mut out,
                 2,
@@ -46,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = compress::decompress(
                 &mut r,
                 Some(model),
+                Device::Cpu,
                 Some(range),
                 &mut out,
                 3,

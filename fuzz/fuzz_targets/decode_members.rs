@@ -9,6 +9,7 @@ mod common;
 
 use boa_det::compress::{self, DecodeLimits};
 use boa_det::container::{ArchiveReader, Window, member_ranges};
+use boa_det::engine::Device;
 use libfuzzer_sys::fuzz_target;
 use std::io::Cursor;
 
@@ -34,7 +35,13 @@ fuzz_target!(|data: &[u8]| {
         let mut reader = ArchiveReader::open(Window::new(&mut src, r.clone()))
             .unwrap_or_else(|e| panic!("member {r:?} validated but does not open: {e}"));
         if limits.check(&reader, None).is_ok() {
-            let _ = compress::verify(&mut reader, Some(common::model()), 2, compress::NO_PROGRESS);
+            let _ = compress::verify(
+                &mut reader,
+                Some(common::model()),
+                Device::Cpu,
+                2,
+                compress::NO_PROGRESS,
+            );
         }
     }
 });

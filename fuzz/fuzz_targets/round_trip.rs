@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
             (true, 3) => TextFields::Always,
             (true, _) => TextFields::Off,
         },
+        device: boa_det::engine::Device::Cpu,
         grow_chunks: w & 0x08 == 0,
     };
     let model = common::model();

@@ -6,10 +6,11 @@
 //! zstd-style form (`boa-det -d ...`) parses every group and then refuses, in
 //! [`ArchiveOpts::check_scope`], each option given that its mode does not take.
 
-use super::archive_cmd::{Device, Mode};
+use super::archive_cmd::{DeviceChoice, Mode};
 use super::{CliError, exit};
 use crate::compress::{self as pipeline, DecodeLimits};
 use crate::container::FORMAT_VERSION_NEWEST;
+use crate::engine::Device;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -58,7 +59,7 @@ pub struct EngineArgs {
     pub model: Option<PathBuf>,
     /// Compute backend [default: auto].
     #[arg(long, value_enum)]
-    pub device: Option<Device>,
+    pub device: Option<DeviceChoice>,
     /// Chunks coded together (testing; the output does not depend on it).
     #[arg(long, hide = true)]
     pub window: Option<usize>,
@@ -376,7 +377,7 @@ impl ArchiveOpts {
     }
 
     pub fn device(&self) -> Device {
-        self.engine.device.unwrap_or(Device::Auto)
+        self.engine.device.unwrap_or(DeviceChoice::Auto).device()
     }
 
     pub fn quiet(&self) -> bool {

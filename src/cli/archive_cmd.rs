@@ -10,6 +10,7 @@ use crate::compress::{self as pipeline, CompressOptions, DecodeCost, DecodeLimit
 use crate::container::{
     ArchiveReader, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window, member_ranges,
 };
+use crate::engine::Device;
 use crate::model::Model;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -41,12 +42,26 @@ impl Mode {
     }
 }
 
+/// `--device`: where the network runs. Archives never depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Device {
-    /// The best available backend (the CPU in this build).
+pub enum DeviceChoice {
+    /// The CPU, until the CUDA kernels implement every shipped model.
     Auto,
+    /// The CPU, at the best kernel level it supports (`BOA_DET_KERNELS`).
     Cpu,
+    /// The first NVIDIA GPU: an error without a driver, or for a model of an
+    /// arith version the kernels do not implement.
     Cuda,
+}
+
+impl DeviceChoice {
+    /// The engine device for this choice: the one place `--device` is read.
+    pub fn device(self) -> Device {
+        match self {
+            DeviceChoice::Auto | DeviceChoice::Cpu => Device::Cpu,
+            DeviceChoice::Cuda => Device::Cuda { ordinal: 0 },
+        }
+    }
 }
 
 impl From<PipelineError> for CliError {
@@ -60,6 +75,7 @@ impl From<PipelineError> for CliError {
             PipelineError::Corrupt(_) => exit::CORRUPT,
             PipelineError::Usage(_) => exit::USAGE,
             PipelineError::Limit(_) => exit::LIMIT,
+            PipelineError::Device(d) => return d.clone().into(),
         };
         CliError::new(code, e.to_string())
     }
@@ -129,12 +145,8 @@ impl Failures {
 
 /// Runs `mode` on every input (docs/CLI.md, "Several inputs").
 pub fn run(mode: Mode, opts: ArchiveOpts) -> Result<(), CliError> {
-    if opts.device() == Device::Cuda {
-        return Err(CliError::new(
-            exit::USAGE,
-            "CUDA backend not available in this build (use --device cpu or auto)",
-        ));
-    }
+    // A device that cannot run at all is refused before any input is read.
+    opts.device().available()?;
     if opts.output.rm && opts.range.range.is_some() {
         return Err(CliError::new(
             exit::USAGE,
@@ -339,6 +351,7 @@ fn remove_input(
 fn check_written_archive(
     path: &Path,
     model: &Model,
+    device: Device,
     len: u64,
     hash: u64,
     window: usize,
@@ -350,7 +363,14 @@ fn check_written_archive(
     }
     let model =
         pipeline::resolve_model(&mut reader, Some(model.clone())).map_err(|e| e.to_string())?;
-    let rep = pipeline::verify(&mut reader, model.as_ref(), window, pipeline::NO_PROGRESS);
+    let rep = pipeline::verify(
+        &mut reader,
+        model.as_ref(),
+        device,
+        window,
+        pipeline::NO_PROGRESS,
+    )
+    .map_err(|e| e.to_string())?;
     if rep.ok() {
         Ok(())
     } else {
@@ -429,6 +449,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
             .text_fields
             .unwrap_or(pipeline::TextFields::Trial),
         grow_chunks: opts.encode.chunk_size.is_none(),
+        device: opts.device(),
     }
     .for_format_version(format_version);
     let t0 = Instant::now();
@@ -494,15 +515,17 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         let hash = hashed.hasher.digest();
         remove_input(input, &src.meta, committed, opts.notices(), || {
             let dest = dest.as_deref().unwrap_or(Path::new("-"));
-            check_written_archive(dest, model, n_in, hash, opts.window()).map_err(|why| {
-                CliError::new(
-                    exit::CORRUPT,
-                    format!(
-                        "{name}: kept: the archive written to {} does not verify ({why})",
-                        dest.display()
-                    ),
-                )
-            })
+            check_written_archive(dest, model, opts.device(), n_in, hash, opts.window()).map_err(
+                |why| {
+                    CliError::new(
+                        exit::CORRUPT,
+                        format!(
+                            "{name}: kept: the archive written to {} does not verify ({why})",
+                            dest.display()
+                        ),
+                    )
+                },
+            )
         })?;
     }
     Ok(())
@@ -706,6 +729,7 @@ fn decompress_one(
         n += pipeline::decompress(
             &mut reader,
             model.as_ref(),
+            opts.device(),
             range,
             out.writer(),
             opts.window(),
@@ -808,7 +832,14 @@ fn verify_member(
         0 => Vec::new(),
         v => member_report(&reader, &prefix, base, v),
     };
-    let rep = pipeline::verify(&mut reader, model.as_ref(), opts.window(), &|d| pb.inc(d));
+    let rep = pipeline::verify(
+        &mut reader,
+        model.as_ref(),
+        opts.device(),
+        opts.window(),
+        &|d| pb.inc(d),
+    )
+    .map_err(|e| with_name(&label)(e.into()))?;
     for (i, why) in &rep.bad {
         let prefix = format!("chunk {i}: ");
         let why = why.strip_prefix(&prefix).unwrap_or(why);
@@ -1020,6 +1051,7 @@ mod tests {
             column_histograms: true,
             text_fields: pipeline::TextFields::Off,
             grow_chunks: false,
+            device: Device::Cpu,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -1027,23 +1059,26 @@ mod tests {
         std::fs::write(&path, &archive).unwrap();
         let hash = crate::container::xxh3_64(&data);
         let len = data.len() as u64;
-        assert_eq!(check_written_archive(&path, &model, len, hash, 4), Ok(()));
+        assert_eq!(
+            check_written_archive(&path, &model, Device::Cpu, len, hash, 4),
+            Ok(())
+        );
         // Another input's checksum or length.
-        let err = check_written_archive(&path, &model, len, hash ^ 1, 4).unwrap_err();
+        let err = check_written_archive(&path, &model, Device::Cpu, len, hash ^ 1, 4).unwrap_err();
         assert!(err.contains("not the input"), "{err}");
-        assert!(check_written_archive(&path, &model, len - 1, hash, 4).is_err());
+        assert!(check_written_archive(&path, &model, Device::Cpu, len - 1, hash, 4).is_err());
         // A damaged payload byte (after the 44-byte header): the payload
         // checksum fails, so a chunk does not decode.
         let mut bad = archive.clone();
         bad[50] ^= 0x40;
         std::fs::write(&path, &bad).unwrap();
-        let err = check_written_archive(&path, &model, len, hash, 4).unwrap_err();
+        let err = check_written_archive(&path, &model, Device::Cpu, len, hash, 4).unwrap_err();
         assert!(err.contains("do not decode"), "{err}");
         // A missing or truncated file.
         std::fs::write(&path, &archive[..archive.len() - 1]).unwrap();
-        assert!(check_written_archive(&path, &model, len, hash, 4).is_err());
+        assert!(check_written_archive(&path, &model, Device::Cpu, len, hash, 4).is_err());
         std::fs::remove_file(&path).unwrap();
-        assert!(check_written_archive(&path, &model, len, hash, 4).is_err());
+        assert!(check_written_archive(&path, &model, Device::Cpu, len, hash, 4).is_err());
     }
 
     #[test]

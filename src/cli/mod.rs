@@ -51,9 +51,24 @@ pub mod exit {
     /// Decoding would exceed a limit set with `--max-output` or
     /// `--max-model-steps` (checked before any work).
     pub const LIMIT: u8 = 6;
+    /// The compute device failed while running (a GPU error); an unusable
+    /// device (`--device cuda` without a driver or for a model its kernels do
+    /// not implement) is refused before any work with [`USAGE`].
+    pub const DEVICE: u8 = 7;
     /// Standard output was closed by the reader (`boa-det -dc X | head`): exit
     /// quietly with the status a shell gives a process killed by SIGPIPE.
     pub const BROKEN_PIPE: u8 = 141;
+}
+
+impl From<crate::engine::EngineError> for CliError {
+    fn from(e: crate::engine::EngineError) -> CliError {
+        use crate::engine::EngineError as E;
+        let code = match &e {
+            E::Unavailable(_) | E::Usage(_) => exit::USAGE,
+            E::Device(_) => exit::DEVICE,
+        };
+        CliError::new(code, e.to_string())
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -208,7 +223,7 @@ pub fn main() -> ExitCode {
         return exit_code(version::print(cli.opts.verbosity.verbose > 0));
     }
     // An unusable BOA_DET_KERNELS is refused before any work.
-    if let Err(e) = crate::engine::dispatch::selected() {
+    if let Err(e) = crate::engine::cpu::dispatch::selected() {
         eprintln!("boa-det: {e}");
         return ExitCode::from(exit::USAGE);
     }

@@ -1,7 +1,7 @@
 //! `boa-det model ...`: info, synth, bench.
 
 use super::{CliError, exit};
-use crate::engine::{self, Frequencies, PRIME_BYTE, StreamState};
+use crate::engine::{self, CpuEngine, Device, Engine, Frequencies, PRIME_BYTE};
 use crate::mixing::record_stride::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE};
 use crate::mixing::{Mixing, Stage};
 use crate::model::synth::{SynthKind, random_model};
@@ -280,7 +280,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             peak_gmacs,
         } => {
             let kernels =
-                engine::dispatch::selected().map_err(|e| CliError::new(exit::USAGE, e))?;
+                engine::cpu::dispatch::selected().map_err(|e| CliError::new(exit::USAGE, e))?;
             let m = match model {
                 Some(p) => load(&p)?,
                 None => random_model(
@@ -303,13 +303,16 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             if codec {
                 return bench_codec(&m, kernels, &pool, codec_mib, match_model, peak_gmacs);
             }
-            let mut states: Vec<StreamState> = (0..streams).map(|_| StreamState::new(&m)).collect();
+            let mut engine = CpuEngine::with_kernels(&m, kernels);
+            engine.open(streams)?;
             let mut out = vec![Frequencies::default(); streams];
             let bytes = vec![PRIME_BYTE; streams];
-            pool.install(|| engine::step_batch(&m, &mut states, &bytes, &mut out)); // warm-up
+            let active = vec![true; streams];
+            let mut step = || pool.install(|| engine.step(&bytes, &active, &mut out));
+            step()?; // warm-up
             let t0 = Instant::now();
             for _ in 0..steps {
-                pool.install(|| engine::step_batch(&m, &mut states, &bytes, &mut out));
+                step()?;
             }
             let secs = t0.elapsed().as_secs_f64();
             let total = (streams * steps) as f64;
@@ -330,7 +333,7 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
 /// `model bench --codec`: encode and decode speed of the real chunk paths.
 fn bench_codec(
     m: &Model,
-    kernels: engine::dispatch::Kernels,
+    kernels: engine::cpu::dispatch::Kernels,
     pool: &rayon::ThreadPool,
     mib: usize,
     with_match: bool,
@@ -355,7 +358,8 @@ fn bench_codec(
     } else {
         Mixing::NETWORK_ONLY
     };
-    let payloads = pool.install(|| crate::compress::encode_chunks(m, &chunks, mixing));
+    let payloads =
+        pool.install(|| crate::compress::encode_chunks(m, Device::Cpu, &chunks, mixing))?;
     let enc = t0.elapsed().as_secs_f64();
     let streams: Vec<crate::compress::EncodedStream<'_>> = payloads
         .iter()
@@ -367,7 +371,7 @@ fn bench_codec(
         })
         .collect();
     let t0 = Instant::now();
-    let back = pool.install(|| crate::compress::decode_chunks(m, &streams));
+    let back = pool.install(|| crate::compress::decode_chunks(m, Device::Cpu, &streams))?;
     let dec = t0.elapsed().as_secs_f64();
     for (b, c) in back.iter().zip(&chunks) {
         match b {
@@ -415,13 +419,13 @@ fn bench_codec(
 }
 
 /// `model bench --peak`: the VNNI peak of one core and the achieved GEMM rate.
-fn bench_peak(m: &Model, kernels: engine::dispatch::Kernels) -> Result<(), CliError> {
+fn bench_peak(m: &Model, kernels: engine::cpu::dispatch::Kernels) -> Result<(), CliError> {
     #[cfg(target_arch = "x86_64")]
-    if engine::x86::avx512::supported() {
+    if engine::cpu::x86::avx512::supported() {
         // Best of 20 short runs: the machine is shared, the best run is the least disturbed.
         let best = (0..20)
             .map(|_| {
-                let (macs, took) = engine::x86::avx512::peak_macs(1 << 21);
+                let (macs, took) = engine::cpu::x86::avx512::peak_macs(1 << 21);
                 macs as f64 / took.as_secs_f64()
             })
             .fold(0.0, f64::max);
@@ -456,7 +460,7 @@ fn bench_peak(m: &Model, kernels: engine::dispatch::Kernels) -> Result<(), CliEr
             .sum();
         let reps = (1_000_000_000 / macs_per).max(1);
         // Best of 10 runs of `reps` passes over every layer.
-        let rate = |pass: &mut dyn FnMut(&engine::dispatch::PackedLinear)| {
+        let rate = |pass: &mut dyn FnMut(&engine::cpu::dispatch::PackedLinear)| {
             let secs = (0..10)
                 .map(|_| {
                     let t0 = Instant::now();

@@ -32,7 +32,7 @@ pub fn model_label(fp: Fingerprint) -> String {
 
 /// Threads, device and kernel level: what ran the network.
 pub fn engine_line() -> String {
-    let kernels = match crate::engine::dispatch::selected() {
+    let kernels = match crate::engine::cpu::dispatch::selected() {
         Ok(k) => k.name,
         Err(_) => "none",
     };

@@ -4,7 +4,7 @@
 use super::CliError;
 use crate::container::{FORMAT_VERSION_NEWEST, FORMAT_VERSION_OLDEST};
 use crate::default_models;
-use crate::engine::dispatch;
+use crate::engine::cpu::dispatch;
 use crate::intmath::ArithVersion;
 use crate::model::Model;
 

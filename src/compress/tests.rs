@@ -41,6 +41,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         column_histograms: false,
         text_fields: crate::compress::TextFields::Off,
         grow_chunks: false,
+        device: Device::Cpu,
     }
 }
 
@@ -75,15 +76,15 @@ fn text(n: usize) -> Vec<u8> {
 /// it well, so each `chunk_len`-long repetition compresses.
 fn greedy(n: usize, chunk_len: usize) -> Vec<u8> {
     let m = model();
-    let mut state = StreamState::new(m);
-    let mut f = engine::step(m, &mut state, PRIME_BYTE);
+    let mut state = crate::engine::StreamState::new(m);
+    let mut f = crate::engine::step(m, &mut state, PRIME_BYTE);
     let mut one = Vec::new();
     for _ in 0..chunk_len.min(n) {
         let b = (0..=255u8)
             .max_by_key(|&b| (f.0[usize::from(b)], b))
             .unwrap();
         one.push(b);
-        f = engine::step(m, &mut state, b);
+        f = crate::engine::step(m, &mut state, b);
     }
     one.iter().copied().cycle().take(n).collect()
 }
@@ -184,6 +185,7 @@ fn byte_ranges() {
         let n = decompress(
             &mut reader,
             Some(model()),
+            Device::Cpu,
             Some(a..b),
             &mut out,
             2,
@@ -198,6 +200,7 @@ fn byte_ranges() {
         decompress(
             &mut reader,
             Some(model()),
+            Device::Cpu,
             Some(5..1001),
             &mut out,
             2,
@@ -215,10 +218,14 @@ fn verify_names_bad_chunk() {
     let e = r.entries()[3];
     assert_eq!(e.codec, Codec::NeuralMatch);
     let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
-    assert!(verify(&mut reader, Some(model()), 3, NO_PROGRESS).ok());
+    assert!(
+        verify(&mut reader, Some(model()), Device::Cpu, 3, NO_PROGRESS)
+            .unwrap()
+            .ok()
+    );
     archive[e.offset as usize + 2] ^= 0x10;
     let mut reader = ArchiveReader::from_bytes(&archive).unwrap();
-    let rep = verify(&mut reader, Some(model()), 3, NO_PROGRESS);
+    let rep = verify(&mut reader, Some(model()), Device::Cpu, 3, NO_PROGRESS).unwrap();
     assert!(!rep.ok());
     assert_eq!(rep.bad.len(), 1);
     assert_eq!(rep.bad[0].0, 3);
@@ -278,7 +285,8 @@ fn decode_chunks_garbage_never_panics() {
             len,
             mixing: mixings[k % mixings.len()],
         };
-        let r = decode_chunks(model(), &[stream(n % 17, n), stream(3, n / 4)]);
+        let r =
+            decode_chunks(model(), Device::Cpu, &[stream(n % 17, n), stream(3, n / 4)]).unwrap();
         assert_eq!(r.len(), 2);
     }
 }
@@ -812,7 +820,9 @@ fn stride_trial_skips_the_first_64_kib() {
 fn failed_streams_leave_the_group_and_others_are_unaffected() {
     let data = text(3000);
     let mixing = mx(Codec::NeuralMatch, None);
-    let payload = encode_chunks(model(), &[&data], mixing).swap_remove(0);
+    let payload = encode_chunks(model(), Device::Cpu, &[&data], mixing)
+        .unwrap()
+        .swap_remove(0);
     let good = EncodedStream {
         payload: &payload,
         len: data.len(),
@@ -840,13 +850,17 @@ fn failed_streams_leave_the_group_and_others_are_unaffected() {
             mixing,
         });
     }
-    let results = decode_chunks(model(), &streams);
+    let results = decode_chunks(model(), Device::Cpu, &streams).unwrap();
     assert_eq!(results[0].as_deref(), Ok(&data[..]));
     assert!(results[1..].iter().all(|r| r.is_err()), "{results:?}");
     assert!(matches!(results[6], Err(CoderError::ClaimTooLong { .. })));
     // Each garbage stream fails the same way alone as in the group.
     for (k, s) in streams.iter().enumerate().skip(1) {
-        assert_eq!(decode_chunks(model(), &[*s])[0], results[k], "stream {k}");
+        assert_eq!(
+            decode_chunks(model(), Device::Cpu, &[*s]).unwrap()[0],
+            results[k],
+            "stream {k}"
+        );
     }
 }
 
@@ -928,16 +942,30 @@ fn progress_adds_up_and_moves_within_a_window() {
     assert_eq!(take(), (data.len() as u64, 12));
     let mut r = ArchiveReader::from_bytes(&archive).unwrap();
     let mut out = Vec::new();
-    decompress(&mut r, Some(model()), None, &mut out, 64, &progress).unwrap();
+    decompress(
+        &mut r,
+        Some(model()),
+        Device::Cpu,
+        None,
+        &mut out,
+        64,
+        &progress,
+    )
+    .unwrap();
     assert_eq!(out, data);
     assert_eq!(take().0, data.len() as u64);
-    assert!(verify(&mut r, Some(model()), 64, &progress).ok());
+    assert!(
+        verify(&mut r, Some(model()), Device::Cpu, 64, &progress)
+            .unwrap()
+            .ok()
+    );
     assert_eq!(take().0, data.len() as u64);
     let range = 2500..2600;
     out.clear();
     decompress(
         &mut r,
         Some(model()),
+        Device::Cpu,
         Some(range.clone()),
         &mut out,
         64,
@@ -953,7 +981,16 @@ fn progress_adds_up_and_moves_within_a_window() {
     let archive = compress_bytes(model(), &long, &o).unwrap();
     let mut r = ArchiveReader::from_bytes(&archive).unwrap();
     out.clear();
-    decompress(&mut r, Some(model()), None, &mut out, 1, &progress).unwrap();
+    decompress(
+        &mut r,
+        Some(model()),
+        Device::Cpu,
+        None,
+        &mut out,
+        1,
+        &progress,
+    )
+    .unwrap();
     assert_eq!(take(), (long.len() as u64, 3));
 }
 

@@ -22,7 +22,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use crate::engine::Frequencies;
-use crate::engine::kernels as reference;
+use crate::engine::reference;
 use crate::intmath::freq::{FREQ_TOTAL, LOGIT_GAP_MAX, LOGIT_MAX};
 use crate::intmath::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::model::{LayerNorm, Requant};
@@ -152,7 +152,7 @@ fn store4_q8(v: __m128i, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::requant_to_q8`].
+/// [`crate::engine::reference::requant_to_q8`].
 pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
     // SAFETY: only reached through the dispatch table after `supported()`.
@@ -174,7 +174,7 @@ fn requant_q8_impl(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::requant_to_q16`].
+/// [`crate::engine::reference::requant_to_q16`].
 pub fn requant_to_q16(acc: &[i32], rq: &Requant, out: &mut [i16]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
     // SAFETY: only reached through the dispatch table after `supported()`.
@@ -200,7 +200,7 @@ fn requant_q16_impl(acc: &[i32], rq: &Requant, out: &mut [i16]) {
     }
 }
 
-/// [`crate::engine::kernels::conv_step`] with the weights transposed to `[K][E]`
+/// [`crate::engine::reference::conv_step`] with the weights transposed to `[K][E]`
 /// int32 (see `group::Prepared`): eight channels per ymm, exact int32 sums (§9.1).
 pub fn conv_step(
     x: &[i8],
@@ -252,7 +252,7 @@ fn conv_impl(
     }
 }
 
-/// [`crate::engine::kernels::requant_wide_to_q8`]: 64-bit accumulators times the
+/// [`crate::engine::reference::requant_wide_to_q8`]: 64-bit accumulators times the
 /// multiplier by [`mul_i64_i32`] (the loader proved the product fits 63 bits).
 pub fn requant_wide_to_q8(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
@@ -278,7 +278,7 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
 }
 
 super::level_gate! {
-    /// [`crate::engine::kernels::gate`] from this level's wide requantization, the
+    /// [`crate::engine::reference::gate`] from this level's wide requantization, the
     /// reference table lookup and this level's requantization to q8.
     features: "avx2",
     level: "avx2",
@@ -289,7 +289,7 @@ super::level_gate! {
     },
 }
 
-/// [`crate::engine::kernels::layer_norm`]: the two sums in vector form (int32
+/// [`crate::engine::reference::layer_norm`]: the two sums in vector form (int32
 /// lanes for `S`, exact as `|S| < 2^27`; 64-bit lanes for `V`, each `c^2 < 2^32`
 /// as an unsigned 32-bit product), the scalar statistics of §4 unchanged, then
 /// four outputs per ymm in 64-bit lanes.
@@ -366,7 +366,7 @@ fn layer_norm_impl(x: &[i16], ln: &LayerNorm, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::head_frequencies`]: the logits by [`requant4`]
+/// [`crate::engine::reference::head_frequencies`]: the logits by [`requant4`]
 /// (clamped to `+-LOGIT_MAX`), then §7 eight symbols per ymm: the maximum, the
 /// weights `exp2[gap & 255] >> (gap >> 8)` by gather, their sum in 64-bit lanes,
 /// `w * scale` by `vpmuludq` on the even and odd lanes, the remainder to the

@@ -47,7 +47,7 @@ pub(crate) fn conv_with(
     rq: &crate::model::Requant,
     out: &mut [i8],
 ) {
-    use crate::engine::kernels::{conv_channel, conv_push};
+    use crate::engine::reference::{conv_channel, conv_push};
     use crate::model::D_CONV;
     let e = x.len();
     assert!(window.len() == (D_CONV - 1) * e && weight_t.len() == D_CONV * e);
@@ -63,9 +63,9 @@ pub(crate) fn conv_with(
 
 /// The kernels a level's gate is composed from (see [`gate_with`]).
 pub(crate) struct GateKernels {
-    pub requant_wide: crate::engine::kernel_types::RequantWideFn,
-    pub lut_q8: crate::engine::kernel_types::LutQ8Fn,
-    pub requant_q8: crate::engine::kernel_types::RequantQ8Fn,
+    pub requant_wide: crate::engine::cpu::kernel_types::RequantWideFn,
+    pub lut_q8: crate::engine::cpu::kernel_types::LutQ8Fn,
+    pub requant_q8: crate::engine::cpu::kernel_types::RequantQ8Fn,
 }
 
 /// Stamps out a level's `gate` entry: a safe function that checks the level's
@@ -97,13 +97,13 @@ macro_rules! level_gate {
             gate_rq: &Requant,
             out: &mut [i8],
         ) {
-            super::gate_with($kernels, y_acc, z, silu, y_rq, gate_rq, out)
+            crate::engine::cpu::x86::gate_with($kernels, y_acc, z, silu, y_rq, gate_rq, out)
         }
     };
 }
 pub(crate) use level_gate;
 
-/// [`crate::engine::kernels::gate`] composed from a level's kernels: `y` by its
+/// [`crate::engine::reference::gate`] composed from a level's kernels: `y` by its
 /// wide requantization (into `out`), `silu(z)` by its table kernel 64 channels
 /// at a time, the exact products `y * silu(z)` in int32 (`|y * g| <= 127^2`),
 /// then its requantization to q8. Always inlined, so that each level's `gate`

@@ -49,35 +49,35 @@ impl PackedLinear {
 pub type PackFn = fn(&Linear) -> PackedLinear;
 /// `acc[s * rows + j] = bias[j] + sum_k W[j][k] * a[s * cols + k]` for `s < n` streams.
 pub type GemmFn = fn(&PackedLinear, &[i8], usize, &mut [i32]);
-/// The GEMM followed by the layer's requantization to int8 ([`super::kernels::requant_to_q8`]
+/// The GEMM followed by the layer's requantization to int8 ([`crate::engine::reference::requant_to_q8`]
 /// of each stream's accumulators): `out[s * rows + j]`. Levels may fuse the two.
 pub type GemmQ8Fn = fn(&PackedLinear, &[i8], usize, &mut [i8]);
-/// The GEMM followed by the layer's requantization to q16 ([`super::kernels::requant_to_q16`]).
+/// The GEMM followed by the layer's requantization to q16 ([`crate::engine::reference::requant_to_q16`]).
 pub type GemmQ16Fn = fn(&PackedLinear, &[i8], usize, &mut [i16]);
 
-/// One selective-scan step, the signature of [`super::kernels::scan_step`].
+/// One selective-scan step, the signature of [`crate::engine::reference::scan_step`].
 pub type ScanFn =
-    fn(&[i8], &[u16], &[i8], &[i8], &super::kernels::ScanLayer, &mut [i32], &mut [i64]);
+    fn(&[i8], &[u16], &[i8], &[i8], &crate::engine::reference::ScanLayer, &mut [i32], &mut [i64]);
 
-/// Per-channel requantization of int32 accumulators to int8 ([`super::kernels::requant_to_q8`]).
+/// Per-channel requantization of int32 accumulators to int8 ([`crate::engine::reference::requant_to_q8`]).
 pub type RequantQ8Fn = fn(&[i32], &Requant, &mut [i8]);
-/// Per-channel requantization of int32 accumulators to q16 ([`super::kernels::requant_to_q16`]).
+/// Per-channel requantization of int32 accumulators to q16 ([`crate::engine::reference::requant_to_q16`]).
 pub type RequantQ16Fn = fn(&[i32], &Requant, &mut [i16]);
-/// Per-channel requantization of wide accumulators to int8 ([`super::kernels::requant_wide_to_q8`]).
+/// Per-channel requantization of wide accumulators to int8 ([`crate::engine::reference::requant_wide_to_q8`]).
 pub type RequantWideFn = fn(&[i64], &Requant, &mut [i8]);
 
-/// One causal-conv step ([`super::kernels::conv_step`]); the extra `&[i32]` is the
+/// One causal-conv step ([`crate::engine::reference::conv_step`]); the extra `&[i32]` is the
 /// weight transposed to `[K][E]` (levels that do not need it ignore it).
 pub type ConvFn = fn(&[i8], &mut [i8], &[i8], &[i32], &[i32], &Requant, &mut [i8]);
 
-/// Integer layer norm ([`super::kernels::layer_norm`]).
+/// Integer layer norm ([`crate::engine::reference::layer_norm`]).
 pub type LayerNormFn = fn(&[i16], &LayerNorm, &mut [i8]);
 
-/// A 256-entry int8 table applied in place ([`super::kernels::lut_q8`]).
+/// A 256-entry int8 table applied in place ([`crate::engine::reference::lut_q8`]).
 pub type LutQ8Fn = fn(&[i8], &mut [i8]);
-/// A 256-entry u16 table applied to int8 values ([`super::kernels::lut_u16`]).
+/// A 256-entry u16 table applied to int8 values ([`crate::engine::reference::lut_u16`]).
 pub type LutU16Fn = fn(&[u16], &[i8], &mut [u16]);
-/// The gated scan output ([`super::kernels::gate`]).
+/// The gated scan output ([`crate::engine::reference::gate`]).
 pub type GateFn = fn(&[i64], &[i8], &[i8], &Requant, &Requant, &mut [i8]);
-/// Head accumulators to frequencies ([`super::kernels::head_frequencies`]).
-pub type HeadFreqFn = fn(&[i32], &Requant, &[u32; 256], &mut super::Frequencies);
+/// Head accumulators to frequencies ([`crate::engine::reference::head_frequencies`]).
+pub type HeadFreqFn = fn(&[i32], &Requant, &[u32; 256], &mut crate::engine::Frequencies);

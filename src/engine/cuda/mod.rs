@@ -1,5 +1,6 @@
-//! The batched forward step on an NVIDIA GPU (arith v1, bit-identical to
-//! [`crate::engine::step_batch`]).
+//! The CUDA device: [`CudaEngine`] runs the forward graph as the kernels of
+//! `kernels/` (arith v1, bit-identical to the CPU engine), behind the same
+//! [`Engine`] interface.
 //!
 //! The driver (`libcuda`) is loaded at run time by cudarc; nothing links
 //! against CUDA at build time. [`CudaEngine::new`] checks that the library is
@@ -20,12 +21,24 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 
 use crate::engine::Frequencies;
-use crate::model::{D_CONV, D_STATE, LayerNorm, Linear, Model};
+use crate::engine::interface::{Engine, EngineError, Liveness};
+use crate::intmath::ArithVersion;
+use crate::model::{D_CONV, D_STATE, Dims, LayerNorm, Linear, Model};
+
+#[cfg(feature = "c-shim")]
+pub mod c_shim;
+mod host;
+
+/// The most streams one engine holds (the grid's second dimension).
+pub const MAX_STREAMS: usize = 65535;
+
+/// The arith versions the kernels implement (`docs/CUDA.md`).
+pub const ARITH_VERSIONS: &[ArithVersion] = &[ArithVersion::V1];
 
 /// PTX of the forward kernels (`kernels/boa_forward.cu`).
-pub const FORWARD_PTX: &str = include_str!("../../kernels/ptx/boa_forward.ptx");
+pub const FORWARD_PTX: &str = include_str!("../../../kernels/ptx/boa_forward.ptx");
 /// PTX of the batched range coder (`kernels/boa_coder.cu`).
-pub const CODER_PTX: &str = include_str!("../../kernels/ptx/boa_coder.ptx");
+pub const CODER_PTX: &str = include_str!("../../../kernels/ptx/boa_coder.ptx");
 
 const BLOCK: u32 = 256;
 const WARPS_PER_BLOCK: u32 = 8;
@@ -43,6 +56,21 @@ pub enum CudaError {
     Driver(String),
     #[error("CUDA backend: {0}")]
     Usage(String),
+    /// The model needs what the kernels do not implement.
+    #[error("CUDA kernels: {0}")]
+    Unsupported(String),
+}
+
+impl From<CudaError> for EngineError {
+    fn from(e: CudaError) -> EngineError {
+        match e {
+            CudaError::Unavailable(_) | CudaError::Unsupported(_) => {
+                EngineError::Unavailable(e.to_string())
+            }
+            CudaError::Driver(_) => EngineError::Device(e.to_string()),
+            CudaError::Usage(m) => EngineError::Usage(m),
+        }
+    }
 }
 
 fn drv<E: std::fmt::Debug>(e: E) -> CudaError {
@@ -228,11 +256,75 @@ pub struct CudaEngine {
     inc_max: i32,
     states: Vec<DevState>,
     buf: Buffers,
-    d: u32,
-    e: u32,
-    r: u32,
-    x_out: u32,
+    dims: Dims,
+    ordinal: usize,
+    liveness: Liveness,
+    /// Streams in the batch; the buffers hold at least one.
     n_streams: u32,
+}
+
+/// Refuses a model the kernels do not implement.
+fn check_model(model: &Model) -> Result<(), CudaError> {
+    if ARITH_VERSIONS.contains(&model.arith) {
+        Ok(())
+    } else {
+        Err(CudaError::Unsupported(format!(
+            "the CUDA kernels implement arith v{}; this model is arith v{} (use --device cpu)",
+            ARITH_VERSIONS
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", v"),
+            model.arith
+        )))
+    }
+}
+
+fn check_streams(n: usize) -> Result<(), CudaError> {
+    if n <= MAX_STREAMS {
+        Ok(())
+    } else {
+        Err(CudaError::Usage(format!(
+            "stream count {n} must be at most {MAX_STREAMS}"
+        )))
+    }
+}
+
+/// Fresh states and working buffers for `n` streams (at least one, so that no
+/// allocation is empty).
+fn alloc_batch(
+    s: &Arc<CudaStream>,
+    dims: Dims,
+    n: usize,
+) -> Result<(Vec<DevState>, Buffers), CudaError> {
+    let n = n.max(1);
+    let (d, e, ff, xo) = (dims.d_model, dims.d_inner(), dims.d_ff(), dims.x_proj_out());
+    let states = (0..dims.n_layers)
+        .map(|_| {
+            Ok(DevState {
+                window: zeros(s, n * (D_CONV - 1) * e)?,
+                h: zeros(s, n * e * D_STATE)?,
+            })
+        })
+        .collect::<Result<Vec<_>, CudaError>>()?;
+    let buf = Buffers {
+        bytes: zeros(s, n)?,
+        x: zeros(s, n * d)?,
+        u: zeros(s, n * d)?,
+        xz: zeros(s, n * 2 * e)?,
+        xc: zeros(s, n * e)?,
+        xdbl: zeros(s, n * xo)?,
+        dt8: zeros(s, n * e)?,
+        dt: zeros(s, n * e)?,
+        g: zeros(s, n * e)?,
+        mo: zeros(s, n * d)?,
+        f: zeros(s, n * ff)?,
+        h1: zeros(s, n * d)?,
+        logits: zeros(s, n * 256)?,
+        freqs: zeros(s, n * 256)?,
+        no_lut: zeros(s, 256)?,
+    };
+    Ok((states, buf))
 }
 
 fn grid_for(n: u64) -> LaunchConfig {
@@ -320,25 +412,17 @@ fn layer_norm(
 
 impl CudaEngine {
     /// Uploads `model` to device `ordinal` and allocates state for `n_streams`
-    /// streams (all fresh, as [`crate::engine::StreamState::new`]).
+    /// streams (all fresh, as [`crate::engine::StreamState::new`]). A model of
+    /// an arith version the kernels do not implement ([`ARITH_VERSIONS`]) is
+    /// refused before the driver is touched.
     pub fn new(model: &Model, n_streams: usize, ordinal: usize) -> Result<CudaEngine, CudaError> {
-        if n_streams == 0 || n_streams > 65535 {
-            return Err(CudaError::Usage(format!(
-                "stream count {n_streams} must be in 1..=65535"
-            )));
-        }
+        check_model(model)?;
+        check_streams(n_streams)?;
         let ctx = context(ordinal)?;
         let module = ctx.load_module(Ptx::from_src(FORWARD_PTX)).map_err(drv)?;
         let funcs = Funcs::load(&module)?;
         let s = ctx.default_stream();
         let dims = model.dims;
-        let (d, e, r, ff, xo) = (
-            dims.d_model,
-            dims.d_inner(),
-            dims.dt_rank(),
-            dims.d_ff(),
-            dims.x_proj_out(),
-        );
         let mut layers = Vec::with_capacity(model.layers.len());
         for l in &model.layers {
             layers.push(DevLayer {
@@ -365,32 +449,7 @@ impl CudaEngine {
                 ff2: up_linear(&s, &l.ff2)?,
             });
         }
-        let n = n_streams;
-        let states = (0..model.layers.len())
-            .map(|_| {
-                Ok(DevState {
-                    window: zeros(&s, n * (D_CONV - 1) * e)?,
-                    h: zeros(&s, n * e * D_STATE)?,
-                })
-            })
-            .collect::<Result<Vec<_>, CudaError>>()?;
-        let buf = Buffers {
-            bytes: zeros(&s, n)?,
-            x: zeros(&s, n * d)?,
-            u: zeros(&s, n * d)?,
-            xz: zeros(&s, n * 2 * e)?,
-            xc: zeros(&s, n * e)?,
-            xdbl: zeros(&s, n * xo)?,
-            dt8: zeros(&s, n * e)?,
-            dt: zeros(&s, n * e)?,
-            g: zeros(&s, n * e)?,
-            mo: zeros(&s, n * d)?,
-            f: zeros(&s, n * ff)?,
-            h1: zeros(&s, n * d)?,
-            logits: zeros(&s, n * 256)?,
-            freqs: zeros(&s, n * 256)?,
-            no_lut: zeros(&s, 256)?,
-        };
+        let (states, buf) = alloc_batch(&s, dims, n_streams)?;
         Ok(CudaEngine {
             embedding: up(&s, &model.embedding)?,
             head_in: up_rq(&s, &model.head.in_rq)?,
@@ -405,11 +464,10 @@ impl CudaEngine {
             layers,
             states,
             buf,
-            d: d as u32,
-            e: e as u32,
-            r: r as u32,
-            x_out: xo as u32,
-            n_streams: n as u32,
+            dims,
+            ordinal,
+            liveness: Liveness::new(n_streams),
+            n_streams: n_streams as u32,
         })
     }
 
@@ -424,7 +482,35 @@ impl CudaEngine {
             self.stream.memset_zeros(&mut st.window).map_err(drv)?;
             self.stream.memset_zeros(&mut st.h).map_err(drv)?;
         }
+        self.liveness = Liveness::new(self.n_streams as usize);
         Ok(())
+    }
+
+    /// Replaces the batch with `n` fresh streams.
+    pub fn reopen(&mut self, n: usize) -> Result<(), CudaError> {
+        check_streams(n)?;
+        if n == self.n_streams as usize {
+            return self.reset();
+        }
+        let (states, buf) = alloc_batch(&self.stream, self.dims, n)?;
+        self.states = states;
+        self.buf = buf;
+        self.n_streams = n as u32;
+        self.liveness = Liveness::new(n);
+        Ok(())
+    }
+
+    /// Downloads every layer's state of the batch, `(window, h)` per layer.
+    fn download_states(&self) -> Result<Vec<host::BatchLayerState>, CudaError> {
+        self.states
+            .iter()
+            .map(|st| {
+                Ok((
+                    self.stream.clone_dtoh(&st.window).map_err(drv)?,
+                    self.stream.clone_dtoh(&st.h).map_err(drv)?,
+                ))
+            })
+            .collect()
     }
 
     /// Steps every stream by one byte (`bytes[s]` for stream `s`) and returns
@@ -437,10 +523,20 @@ impl CudaEngine {
                 self.n_streams
             )));
         }
+        if self.n_streams == 0 {
+            return Ok(Vec::new());
+        }
         let st = &self.stream;
         let fns = &self.funcs;
         let buf = &mut self.buf;
-        let (n, d, e, r, xo) = (self.n_streams, self.d, self.e, self.r, self.x_out);
+        let dims = self.dims;
+        let (n, d, e, r, xo) = (
+            self.n_streams,
+            dims.d_model as u32,
+            dims.d_inner() as u32,
+            dims.dt_rank() as u32,
+            dims.x_proj_out() as u32,
+        );
         let ne = n as u64 * e as u64;
         st.memcpy_htod(bytes, &mut buf.bytes).map_err(drv)?;
         {
@@ -648,5 +744,70 @@ impl CudaEngine {
             .chunks_exact(256)
             .map(|c| Frequencies(c.try_into().expect("256 entries")))
             .collect())
+    }
+}
+
+impl Engine for CudaEngine {
+    fn describe(&self) -> String {
+        format!("cuda:{}", self.ordinal)
+    }
+
+    fn n_streams(&self) -> usize {
+        self.n_streams as usize
+    }
+
+    fn open(&mut self, n: usize) -> Result<(), EngineError> {
+        Ok(self.reopen(n)?)
+    }
+
+    /// Every stream is stepped (the kernels have no mask); an ended stream's
+    /// table is not written back, and its state is no longer defined.
+    fn step(
+        &mut self,
+        bytes: &[u8],
+        active: &[bool],
+        out: &mut [Frequencies],
+    ) -> Result<(), EngineError> {
+        self.liveness
+            .begin_step(bytes.len(), active, out.len(), false, |_| {})?;
+        if !active.contains(&true) {
+            return Ok(());
+        }
+        let tables = CudaEngine::step(self, bytes)?;
+        host::scatter_active(tables, active, 1, 0, out);
+        Ok(())
+    }
+
+    /// One batched step per position of the block.
+    fn step_block(
+        &mut self,
+        bytes: &[u8],
+        active: &[bool],
+        out: &mut [Frequencies],
+    ) -> Result<(), EngineError> {
+        let t = self
+            .liveness
+            .begin_step(bytes.len(), active, out.len(), true, |_| {})?;
+        if !active.contains(&true) {
+            return Ok(());
+        }
+        let mut column = vec![0u8; self.n_streams as usize];
+        for k in 0..t {
+            host::gather_position(bytes, t, k, &mut column);
+            let tables = CudaEngine::step(self, &column)?;
+            host::scatter_active(tables, active, t, k, out);
+        }
+        Ok(())
+    }
+
+    fn state_bytes(&self, stream: usize) -> Result<Vec<u8>, EngineError> {
+        if stream >= self.n_streams as usize {
+            return Err(EngineError::Usage(format!(
+                "stream {stream} of {}",
+                self.n_streams
+            )));
+        }
+        let layers = self.download_states()?;
+        Ok(host::canonical_state(&layers, self.dims.d_inner(), stream))
     }
 }

@@ -25,7 +25,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::{groups, interleave_weights, vnni_gemm_blocks};
-use crate::engine::kernel_types::PackedLinear;
+use crate::engine::cpu::kernel_types::PackedLinear;
 use crate::intmath::{Q8_MAX, Q16_MAX};
 use crate::model::Linear;
 use std::arch::x86_64::*;

@@ -6,19 +6,21 @@
 //! (layer norm, conv, scan, requantization, tables, frequencies) run per column
 //! through the level's entries of the same table.
 //!
-//! Results are bit-identical to [`super::step_into`] for every stream: every
-//! level computes the exact integers of the scalar reference (tested per level
-//! in `tests/kernels.rs`).
+//! This is the forward graph of `docs/ARITHMETIC.md`, written once for every
+//! CPU level; at the scalar level it is the reference
+//! ([`super::reference_step`]). Every level computes the exact integers of the
+//! scalar kernels (tested per kernel and per level in `tests/kernels.rs`).
 #![deny(clippy::float_arithmetic)]
 
 use super::dispatch::{Kernels, PackedLinear};
-use super::kernels::ScanLayer;
-use super::{Frequencies, StreamState};
+use crate::engine::reference::ScanLayer;
+use crate::engine::state::LayerState;
+use crate::engine::{Frequencies, StreamState};
 use crate::intmath::Q16_MAX;
 use crate::model::{D_CONV, D_STATE, Fingerprint, Model};
 use std::sync::{Arc, Mutex};
 
-/// Streams stepped together by [`super::step_batch`] (chosen by measurement, see `docs/KERNELS.md`).
+/// Streams stepped together by [`super::CpuEngine`] (chosen by measurement, see `docs/KERNELS.md`).
 pub const GROUP: usize = 32;
 
 /// [`GROUP`], or the environment variable `BOA_DET_GROUP` (1..=1024) if set, read once.
@@ -76,7 +78,7 @@ impl Prepared {
                     conv_t: transpose_conv(&l.conv_weight),
                     rates: {
                         let mut r = Vec::new();
-                        super::kernels::rates_by_state(&l.a_rate, &mut r);
+                        crate::engine::reference::rates_by_state(&l.a_rate, &mut r);
                         r
                     },
                 })
@@ -108,6 +110,11 @@ impl Prepared {
 
     pub fn kernels(&self) -> Kernels {
         self.kernels
+    }
+
+    /// Whether this is `model` packed (the fingerprint covers every weight).
+    pub fn is_for(&self, model: &Model) -> bool {
+        self.fingerprint == model.fingerprint()
     }
 }
 
@@ -162,6 +169,11 @@ impl GroupScratch {
             tmp32: vec![0; d],
         }
     }
+
+    /// The most columns it holds.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
 }
 
 /// What the columns of a group are: `n` streams stepped once each, or one
@@ -177,7 +189,7 @@ enum Columns<'a> {
 
 impl Columns<'_> {
     #[inline]
-    fn layer(&mut self, i: usize, li: usize) -> &mut super::LayerState {
+    fn layer(&mut self, i: usize, li: usize) -> &mut LayerState {
         match self {
             Columns::Streams(s) => &mut s[i].layers[li],
             Columns::Sequence(s) => &mut s.layers[li],
@@ -186,7 +198,7 @@ impl Columns<'_> {
 }
 
 /// Steps every stream of a group by one byte; `states`, `bytes`, `out` have equal
-/// lengths, at most the scratch capacity. Same results as [`super::step_into`] per stream.
+/// lengths, at most the scratch capacity.
 pub fn step_group(
     model: &Model,
     prep: &Prepared,
@@ -201,7 +213,7 @@ pub fn step_group(
 
 /// Steps one stream by `bytes` in order (at most the scratch capacity), writing
 /// the frequencies after each byte: `out[i]` equals the result of the `i`-th of
-/// `bytes.len()` consecutive [`super::step_into`] calls. For encoders, which know
+/// `bytes.len()` consecutive [`step_group`] calls. For encoders, which know
 /// the bytes ahead; a decoder must step one byte at a time.
 pub fn step_sequence(
     model: &Model,
@@ -226,10 +238,7 @@ fn step_columns(
     let n = bytes.len();
     assert!(n == out.len(), "group lengths differ");
     assert!(n <= s.cap, "group larger than its scratch");
-    assert!(
-        prep.fingerprint == model.fingerprint(),
-        "prepared for another model"
-    );
+    assert!(prep.is_for(model), "prepared for another model");
     let gemm = prep.kernels.gemm;
     let gemm_q8 = prep.kernels.gemm_q8;
     let gemm_q16 = prep.kernels.gemm_q16;

@@ -14,7 +14,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::avx512::supported;
-use crate::engine::kernels::ScanLayer;
+use crate::engine::reference::ScanLayer;
 use crate::model::D_STATE;
 use crate::model::bounds::DECAY_GAP_MAX;
 use std::arch::x86_64::*;
@@ -73,7 +73,7 @@ pub fn scan_step(
     };
     // SAFETY: feature support and every slice length checked above.
     unsafe { f(x, dt, b, c, p, mode, h, y_acc, full) }
-    crate::engine::kernels::scan_channels_from(full, x, dt, b, c, p, h, y_acc);
+    crate::engine::reference::scan_channels_from(full, x, dt, b, c, p, h, y_acc);
 }
 
 /// How the decay exponent is taken from `dt * A_rate` for the layer's `A_shift`.

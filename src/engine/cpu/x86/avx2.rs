@@ -8,8 +8,8 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::{groups, interleave_weights};
-use crate::engine::kernel_types::PackedLinear;
-use crate::engine::kernels::ScanLayer;
+use crate::engine::cpu::kernel_types::PackedLinear;
+use crate::engine::reference::ScanLayer;
 use crate::model::{D_STATE, Linear};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -157,7 +157,7 @@ pub fn scan_step(
     let full = x.len() - x.len() % 8;
     // SAFETY: feature support and every slice length checked above.
     unsafe { scan_blocks(x, dt, b, c, p, h, y_acc, full) }
-    crate::engine::kernels::scan_channels_from(full, x, dt, b, c, p, h, y_acc);
+    crate::engine::reference::scan_channels_from(full, x, dt, b, c, p, h, y_acc);
 }
 
 #[allow(clippy::too_many_arguments)]

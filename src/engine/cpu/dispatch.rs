@@ -12,7 +12,7 @@
 //! checks it before any work, and [`active`] never panics.
 #![deny(clippy::float_arithmetic)]
 
-use super::kernels::{requant_to_q8, requant_to_q16, requant_wide_to_q8};
+use crate::engine::reference::{requant_to_q8, requant_to_q16, requant_wide_to_q8};
 use crate::model::{Linear, Requant};
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -59,16 +59,16 @@ impl Kernels {
             gemm: gemm_scalar,
             gemm_q8: gemm_q8_scalar,
             gemm_q16: gemm_q16_scalar,
-            scan: super::kernels::scan_step,
+            scan: crate::engine::reference::scan_step,
             requant_q8: requant_to_q8,
             requant_q16: requant_to_q16,
             requant_wide: requant_wide_to_q8,
             conv: conv_reference,
-            layer_norm: super::kernels::layer_norm,
-            lut_q8: super::kernels::lut_q8,
-            lut_u16: super::kernels::lut_u16,
-            gate: super::kernels::gate,
-            head_frequencies: super::kernels::head_frequencies,
+            layer_norm: crate::engine::reference::layer_norm,
+            lut_q8: crate::engine::reference::lut_q8,
+            lut_u16: crate::engine::reference::lut_u16,
+            gate: crate::engine::reference::gate,
+            head_frequencies: crate::engine::reference::head_frequencies,
         }
     }
 
@@ -88,8 +88,8 @@ impl Kernels {
                 requant_wide: super::x86::avx2_eltwise::requant_wide_to_q8,
                 conv: super::x86::avx2_eltwise::conv_step,
                 layer_norm: super::x86::avx2_eltwise::layer_norm,
-                lut_q8: super::kernels::lut_q8,
-                lut_u16: super::kernels::lut_u16,
+                lut_q8: crate::engine::reference::lut_q8,
+                lut_u16: crate::engine::reference::lut_u16,
                 gate: super::x86::avx2_eltwise::gate,
                 head_frequencies: super::x86::avx2_eltwise::head_frequencies,
             });
@@ -133,7 +133,7 @@ impl Kernels {
                 lut_q8: if super::x86::avx512_eltwise::vbmi_supported() {
                     super::x86::avx512_eltwise::lut_q8
                 } else {
-                    super::kernels::lut_q8
+                    crate::engine::reference::lut_q8
                 },
                 lut_u16: super::x86::avx512_eltwise::lut_u16,
                 gate: super::x86::avx512_eltwise::gate,
@@ -263,7 +263,7 @@ pub fn active() -> Kernels {
     selected().unwrap_or_else(|_| Kernels::best())
 }
 
-/// [`super::kernels::conv_step`] behind the [`ConvFn`] signature.
+/// [`crate::engine::reference::conv_step`] behind the [`ConvFn`] signature.
 fn conv_reference(
     x: &[i8],
     window: &mut [i8],
@@ -273,7 +273,7 @@ fn conv_reference(
     rq: &Requant,
     out: &mut [i8],
 ) {
-    super::kernels::conv_step(x, window, weight, bias, rq, out)
+    crate::engine::reference::conv_step(x, window, weight, bias, rq, out)
 }
 
 fn pack_scalar(l: &Linear) -> PackedLinear {

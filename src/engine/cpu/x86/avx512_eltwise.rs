@@ -11,7 +11,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use crate::engine::Frequencies;
-use crate::engine::kernels as reference;
+use crate::engine::reference;
 use crate::intmath::{Q8_MAX, Q16_MAX, requant_q8, requant_q16};
 use crate::model::{LayerNorm, Requant};
 use std::arch::x86_64::*;
@@ -59,7 +59,7 @@ fn clamp8(v: __m512i, lim: i64) -> __m512i {
     )
 }
 
-/// [`crate::engine::kernels::requant_to_q8`].
+/// [`crate::engine::reference::requant_to_q8`].
 pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
     // SAFETY: only reached through the dispatch table after `supported()`.
@@ -81,7 +81,7 @@ fn requant_to_q8_impl(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     }
 }
 
-/// [`crate::engine::kernels::requant_to_q16`].
+/// [`crate::engine::reference::requant_to_q16`].
 pub fn requant_to_q16(acc: &[i32], rq: &Requant, out: &mut [i16]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
     // SAFETY: only reached through the dispatch table after `supported()`.
@@ -103,7 +103,7 @@ fn requant_to_q16_impl(acc: &[i32], rq: &Requant, out: &mut [i16]) {
     }
 }
 
-/// [`crate::engine::kernels::requant_wide_to_q8`] (64-bit accumulators: `vpmullq`,
+/// [`crate::engine::reference::requant_wide_to_q8`] (64-bit accumulators: `vpmullq`,
 /// exact because the loader proved the product fits 63 bits).
 pub fn requant_wide_to_q8(acc: &[i64], rq: &Requant, out: &mut [i8]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
@@ -134,7 +134,7 @@ fn requant_wide_impl(acc: &[i64], rq: &Requant, out: &mut [i8]) {
 }
 
 super::level_gate! {
-    /// [`crate::engine::kernels::gate`] from this level's kernels (wide
+    /// [`crate::engine::reference::gate`] from this level's kernels (wide
     /// requantization, the `vpermt2b` table where the CPU has it, requantization).
     features: "avx512f,avx512bw",
     level: "avx512",
@@ -149,7 +149,7 @@ super::level_gate! {
     },
 }
 
-/// [`crate::engine::kernels::conv_step`] with the weights transposed to
+/// [`crate::engine::reference::conv_step`] with the weights transposed to
 /// `[K][E]` int32 (`weight_t`, see `group::Prepared`): sixteen channels per zmm,
 /// exact int32 sums (§9.1 bounds them), then the requantization above.
 pub fn conv_step(
@@ -218,7 +218,7 @@ fn conv_impl(
     }
 }
 
-/// [`crate::engine::kernels::layer_norm`]: the two sums in vector form (int32
+/// [`crate::engine::reference::layer_norm`]: the two sums in vector form (int32
 /// for `S`, exact as `|S| < 2^27`; unsigned 64-bit for `V`, each `c^2 < 2^32`),
 /// the scalar statistics of §4 unchanged, then eight outputs per zmm in 64-bit
 /// lanes (`vpmullq`: `|c * inv| < 2^56`, `|n * gamma| < 2^51`, §9.4).
@@ -286,7 +286,7 @@ pub fn vbmi_supported() -> bool {
     supported() && is_x86_feature_detected!("avx512vbmi")
 }
 
-/// [`crate::engine::kernels::lut_q8`]: 64 lookups per step, two `vpermt2b` over
+/// [`crate::engine::reference::lut_q8`]: 64 lookups per step, two `vpermt2b` over
 /// the table halves (index `v + 128 = v ^ 0x80`, low 7 bits) and a blend on bit 7.
 pub fn lut_q8(table: &[i8], x: &mut [i8]) {
     assert!(table.len() == 256);
@@ -316,7 +316,7 @@ fn lut_q8_impl(table: &[i8], x: &mut [i8]) {
     reference::lut_q8(table, &mut x[i..]);
 }
 
-/// [`crate::engine::kernels::lut_u16`]: 32 lookups per step, four `vpermt2w`
+/// [`crate::engine::reference::lut_u16`]: 32 lookups per step, four `vpermt2w`
 /// over the table quarters (index `v + 128`, low 6 bits) and blends on bits 6 and 7.
 pub fn lut_u16(table: &[u16], x: &[i8], out: &mut [u16]) {
     assert!(table.len() == 256 && out.len() >= x.len());
