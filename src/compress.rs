@@ -24,6 +24,8 @@ use std::ops::Range;
 use thiserror::Error;
 use xxhash_rust::xxh3::Xxh3Default;
 
+pub mod incompressible;
+
 /// Default chunk length: 4 KiB, chosen from measurements with default model v1
 /// (docs/FORMAT.md section 5.1).
 pub const DEFAULT_CHUNK_LEN: u32 = 4 << 10;
@@ -309,11 +311,18 @@ fn code_byte(m: &mut Mixer, enc: &mut RangeEncoder, chunk: &[u8], p: usize, f: &
 /// advance, so blocks of [`ENCODE_BLOCK`] positions are stepped at once. The
 /// network runs once; each of `mixings` gets its own stream (a trial encodes
 /// two), returned as framed payloads in the same order.
+///
+/// A chunk that [`incompressible::looks_incompressible`] judges is not run
+/// through the model: each of its "payloads" is the chunk itself, which the
+/// archive stores (as it would a payload that does not shrink its chunk).
 fn encode_chunk(
     chunk: &[u8],
     mixings: &[Mixing],
     s: &mut EncodeScratch<'_>,
 ) -> Result<Vec<Vec<u8>>, EngineError> {
+    if incompressible::looks_incompressible(chunk) {
+        return Ok(vec![chunk.to_vec(); mixings.len()]);
+    }
     s.engine.open(1)?;
     let mut coders: Vec<_> = mixings
         .iter()
@@ -738,18 +747,6 @@ fn choose_mixing(
     if let (TextFields::Always, Some(text)) = (opts.text_fields, text) {
         return Ok((text, None));
     }
-    let strides = match opts.records {
-        RecordStride::Off => Vec::new(),
-        RecordStride::Fixed(stride) => return Ok((with_stride(Some(stride)), None)),
-        RecordStride::Auto => crate::mixing::record_stride::record_stride_candidates(head),
-    };
-    if strides.is_empty() && text.is_none() {
-        return Ok((with_stride(None), None));
-    }
-    let candidates: Vec<Mixing> = std::iter::once(with_stride(None))
-        .chain(text)
-        .chain(strides.into_iter().map(|s| with_stride(Some(s))))
-        .collect();
     // The second TRIAL_LEN if the head has it, else the first: files often
     // start with a banner or header unlike the rest (the text header of an
     // LHE file favoured a stride by 0.3 % that its events then lost by 4 %).
@@ -761,6 +758,24 @@ fn choose_mixing(
         0
     };
     let trial = &chunks[first..(first + per_trial).min(chunks.len())];
+    // A trial of chunks that are all stored unseen ties every candidate (the
+    // first wins), so looking for record strides would change nothing.
+    let trial_stored = trial
+        .iter()
+        .all(|c| incompressible::looks_incompressible(c));
+    let strides = match opts.records {
+        RecordStride::Off => Vec::new(),
+        RecordStride::Fixed(stride) => return Ok((with_stride(Some(stride)), None)),
+        RecordStride::Auto if trial_stored => Vec::new(),
+        RecordStride::Auto => crate::mixing::record_stride::record_stride_candidates(head),
+    };
+    if strides.is_empty() && text.is_none() {
+        return Ok((with_stride(None), None));
+    }
+    let candidates: Vec<Mixing> = std::iter::once(with_stride(None))
+        .chain(text)
+        .chain(strides.into_iter().map(|s| with_stride(Some(s))))
+        .collect();
     let mut payloads = encode_chunks_trial(model, opts.device, trial, &candidates, &|_, _| {})?;
     // What the archive would store: a payload that does not shrink its chunk
     // is replaced by the chunk.

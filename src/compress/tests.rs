@@ -1043,3 +1043,52 @@ fn for_codec_writes_that_codec() {
         assert_eq!(decompress_bytes(&a, Some(model().clone())).unwrap(), data);
     }
 }
+
+/// Chunks of random or already-compressed bytes are stored (the model never
+/// runs on them: `incompressible`), with little overhead, while the chunks of
+/// the same file that the model shrinks are still coded.
+#[cfg(feature = "cli")] // xz, for already-compressed bytes
+#[test]
+fn incompressible_chunks_are_stored_and_the_rest_coded() {
+    let chunk = 64 << 10;
+    let o = CompressOptions {
+        match_model: true,
+        long_finder: true,
+        ..opts(chunk as u32, 4)
+    };
+    // Already-compressed bytes: xz of random digits and spaces.
+    let digits: Vec<u8> = random(400_000, 76)
+        .iter()
+        .map(|b| b"0123456789 \n"[usize::from(b % 12)])
+        .collect();
+    let packed = liblzma::encode_all(&digits[..], 9).unwrap();
+    assert!(incompressible::looks_incompressible(
+        &packed[1000..1000 + chunk]
+    ));
+    let mut data = random(2 * chunk, 77);
+    data.extend(text(chunk));
+    data.extend_from_slice(&packed[1000..1000 + chunk]);
+    let archive = compress_bytes(model(), &data, &o).unwrap();
+    assert_eq!(
+        codecs_of(&archive),
+        [
+            Codec::Stored,
+            Codec::Stored,
+            Codec::NeuralMatchLong,
+            Codec::Stored
+        ]
+    );
+    assert_eq!(
+        decompress_bytes(&archive, Some(model().clone())).unwrap(),
+        data
+    );
+    // Random bytes alone: at most 0.1 % larger.
+    let data = random(8 * chunk, 78);
+    let archive = compress_bytes(model(), &data, &o).unwrap();
+    assert!(codecs_of(&archive).iter().all(|&c| c == Codec::Stored));
+    assert!(
+        archive.len() * 1000 <= data.len() * 1001,
+        "{}",
+        archive.len()
+    );
+}
