@@ -125,6 +125,17 @@ pub struct CompressOptions {
 }
 
 impl CompressOptions {
+    /// What `boa-det compress` uses with no options for `model`: the defaults
+    /// with the model's chunk length ([`crate::default_models::compress_chunk_len`]).
+    /// Every front end (the CLI, the Python package) starts from these, so
+    /// they write the same bytes.
+    pub fn for_model(model: &Model) -> CompressOptions {
+        CompressOptions {
+            chunk_len: crate::default_models::compress_chunk_len(model),
+            ..CompressOptions::default()
+        }
+    }
+
     /// Whether these options let the compressor mix in `stage` (the column
     /// finder: given a stride or allowed to detect one).
     pub fn allows(&self, stage: Stage) -> bool {

@@ -52,5 +52,9 @@ venv=${BOA_VENV:-$PWD/.venv-train}
 cargo build -q --release --workspace  # boa-det and boa-det-quantize (test_qat_kernels)
 (cd quantize/train && BOA_DET_BIN="$PWD/../../target/release/boa-det" "$venv/bin/python" -m pytest -q tests)
 
+step "Python package: build the wheel (maturin, abi3), same archives as the CLI, errors as BoaError"
+(cd python && cargo fmt --check && CARGO_TARGET_DIR="$PWD/../target/python" cargo clippy -q -- -D warnings)
+python/test.sh
+
 step "pipeline: train a tiny model, quantize it, compress and decompress with it"
 tests/pipeline.sh

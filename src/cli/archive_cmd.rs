@@ -430,26 +430,18 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         open_output(dest.as_deref(), opts.output.force, true, id).map_err(with_name(&name))?;
     let pb = progress_bar(total, opts.quiet());
     let format_version = opts.encode.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
+    let base = CompressOptions::for_model(model);
     let copts = CompressOptions {
-        chunk_len: opts
-            .encode
-            .chunk_size
-            .unwrap_or_else(|| crate::default_models::compress_chunk_len(model)),
+        chunk_len: opts.encode.chunk_size.unwrap_or(base.chunk_len),
         embed_model: opts.encode.embed_model,
         window: opts.window(),
         match_model: !opts.encode.no_match,
-        records: opts
-            .encode
-            .record_size
-            .unwrap_or(pipeline::RecordStride::Auto),
+        records: opts.encode.record_size.unwrap_or(base.records),
         long_finder: !opts.encode.no_long,
-        column_histograms: true,
-        text_fields: opts
-            .encode
-            .text_fields
-            .unwrap_or(pipeline::TextFields::Trial),
+        text_fields: opts.encode.text_fields.unwrap_or(base.text_fields),
         grow_chunks: opts.encode.chunk_size.is_none(),
         device: opts.device(),
+        ..base
     }
     .for_format_version(format_version);
     let t0 = Instant::now();

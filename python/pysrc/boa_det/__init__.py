@@ -1,0 +1,77 @@
+"""boa-det: deterministic, integer-only neural compression for scientific data.
+
+The same library as the ``boa-det`` command line: archives written here and by
+the CLI are byte-identical, and each decodes the other's. Any object with the
+buffer protocol is accepted (bytes, bytearray, memoryview, a C-contiguous
+numpy array); results are ``bytes``. Work runs with the GIL released.
+
+    >>> import boa_det
+    >>> blob = boa_det.compress(b"E 1 0 3 ...\\n" * 1000)
+    >>> boa_det.decompress(blob)[:5]
+    b'E 1 0'
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Union
+
+from . import _native
+from ._native import BoaError
+
+__all__ = ["BoaError", "compress", "decompress", "verify", "info"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _bytes_view(data: Any) -> bytes:
+    """``data``'s bytes, any element type (copied unless it is ``bytes``: the
+    stable ABI of Python 3.9 has no buffer protocol, and the copy is cheap
+    next to the compression)."""
+    if isinstance(data, bytes):
+        return data
+    try:
+        view = memoryview(data)
+    except TypeError as e:
+        raise BoaError(f"expected a bytes-like object, got {type(data).__name__}") from e
+    if not view.c_contiguous:
+        raise BoaError("the buffer is not C-contiguous (numpy: np.ascontiguousarray)")
+    return view.tobytes()
+
+
+def _path(p: Optional[PathLike]) -> Optional[str]:
+    return None if p is None else os.fspath(p)
+
+
+def compress(data: Any, *, model: Optional[PathLike] = None, threads: Optional[int] = None) -> bytes:
+    """Compress ``data`` to a ``.boa`` archive, exactly as ``boa-det compress``
+    with no options does (the built-in default model unless ``model`` names a
+    model file). ``threads``: worker threads (all cores when None); the bytes
+    never depend on it."""
+    return _native.compress(_bytes_view(data), _path(model), threads)
+
+
+def decompress(
+    blob: Any,
+    *,
+    model: Optional[PathLike] = None,
+    threads: Optional[int] = None,
+    max_output: Optional[int] = None,
+) -> bytes:
+    """Decompress a ``.boa`` archive and check every checksum. The model is the
+    embedded one, else ``model``, else the built-in one with the archive's
+    fingerprint. ``max_output`` refuses, before any work, an archive that
+    would produce more bytes (as ``--max-output``)."""
+    return _native.decompress(_bytes_view(blob), _path(model), threads, max_output)
+
+
+def verify(blob: Any, *, model: Optional[PathLike] = None, threads: Optional[int] = None) -> None:
+    """Decode every chunk and check every checksum; raise BoaError naming
+    the bad chunks."""
+    _native.verify(_bytes_view(blob), _path(model), threads)
+
+
+def info(blob: Any) -> dict:
+    """The archive's header and index, without decoding: format and arith
+    versions, model fingerprint, chunk length, sizes, and chunks per codec."""
+    return _native.info(_bytes_view(blob))
