@@ -100,3 +100,72 @@ def test_bad_input_is_a_boa_error(samples):
     with pytest.raises(boa_det.BoaError):
         boa_det.compress(b"x", model="/nonexistent/model.safetensors")
     assert issubclass(boa_det.BoaError, ValueError)
+
+
+def test_concatenated_archives_read_whole(samples):
+    a, b = boa_det.compress(samples["text"]), boa_det.compress(samples["table"])
+    both = a + b
+    assert boa_det.decompress(both) == samples["text"] + samples["table"]
+    boa_det.verify(both)
+    assert [m["original_size"] for m in boa_det.info_members(both)] == [len(samples["text"]), len(samples["table"])]
+    with pytest.raises(boa_det.BoaError, match="back to back"):
+        boa_det.info(both)
+    with pytest.raises(boa_det.BoaError, match="max_output"):
+        boa_det.decompress(both, max_output=len(samples["text"]) + 1)
+
+
+def test_files_are_written_atomically(samples, tmp_path):
+    src = tmp_path / "events.txt"
+    src.write_bytes(samples["text"])
+    dst = tmp_path / "events.txt.boa"
+    assert boa_det.compress_file(src, dst) == len(samples["text"])
+    assert dst.read_bytes() == boa_det.compress(samples["text"])
+    back = tmp_path / "events.back"
+    assert boa_det.decompress_file(dst, back) == len(samples["text"])
+    assert back.read_bytes() == samples["text"]
+    # No overwrite without asking; the output is never the input.
+    with pytest.raises(boa_det.BoaError, match="already exists"):
+        boa_det.compress_file(src, dst)
+    with pytest.raises(boa_det.BoaError, match="is the input"):
+        boa_det.compress_file(src, src, overwrite=True)
+    assert src.read_bytes() == samples["text"]
+    # A corrupt archive leaves no output and keeps an existing one whole.
+    bad = tmp_path / "bad.boa"
+    bad.write_bytes(dst.read_bytes()[:-3])
+    with pytest.raises(boa_det.BoaError):
+        boa_det.decompress_file(bad, tmp_path / "new.out")
+    with pytest.raises(boa_det.BoaError):
+        boa_det.decompress_file(bad, back, overwrite=True)
+    assert not (tmp_path / "new.out").exists()
+    assert back.read_bytes() == samples["text"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.boa", "events.back", "events.txt", "events.txt.boa"]
+
+
+def test_numpy_arrays_keep_dtype_and_shape():
+    from boa_det import numpy as bnp
+
+    for arr in (float_table(3000), np.asfortranarray(float_table(100)), np.arange(12, dtype=">i8").reshape(3, 4)):
+        back = bnp.decompress_array(bnp.compress_array(arr))
+        assert back.dtype == arr.dtype and back.shape == arr.shape
+        assert back.flags.f_contiguous == arr.flags.f_contiguous
+        assert (back == arr).all()
+    with pytest.raises(boa_det.BoaError):
+        bnp.compress_array(np.array([{}, []], dtype=object))
+    with pytest.raises(boa_det.BoaError, match="npy"):
+        bnp.decompress_array(boa_det.compress(b"not an npy file"))
+
+
+def test_numcodecs_codec():
+    import numcodecs
+
+    import boa_det.numcodecs  # noqa: F401  (registers the codec)
+
+    codec = numcodecs.get_codec({"id": "boa_det"})
+    table = float_table(2000)
+    enc = codec.encode(table)
+    assert enc == boa_det.compress(table)
+    out = np.empty_like(table)
+    codec.decode(enc, out=out)
+    assert (out == table).all()
+    assert np.frombuffer(codec.decode(enc), dtype=np.float32).tolist() == table.ravel().tolist()
+    assert numcodecs.get_codec(codec.get_config()).get_config() == codec.get_config()

@@ -19,7 +19,16 @@ from typing import Any, Optional, Union
 from . import _native
 from ._native import BoaError
 
-__all__ = ["BoaError", "compress", "decompress", "verify", "info"]
+__all__ = [
+    "BoaError",
+    "compress",
+    "decompress",
+    "verify",
+    "info",
+    "info_members",
+    "compress_file",
+    "decompress_file",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -75,3 +84,38 @@ def info(blob: Any) -> dict:
     """The archive's header and index, without decoding: format and arith
     versions, model fingerprint, chunk length, sizes, and chunks per codec."""
     return _native.info(_bytes_view(blob))
+
+
+def info_members(blob: Any) -> list:
+    """``info`` of every archive in a blob of archives written back to back
+    (``cat a.boa b.boa``), which ``decompress`` and ``verify`` read whole."""
+    return _native.info_members(_bytes_view(blob))
+
+
+def compress_file(
+    src: PathLike,
+    dst: PathLike,
+    *,
+    model: Optional[PathLike] = None,
+    threads: Optional[int] = None,
+    overwrite: bool = False,
+) -> int:
+    """Stream the file ``src`` into the archive ``dst``. ``dst`` is written
+    under a temporary name and renamed only when complete and synced: on any
+    failure it is left as it was (absent, or untouched with ``overwrite``).
+    ``src`` is never modified; ``dst`` being ``src`` is refused. Returns the
+    bytes read."""
+    return _native.compress_file(os.fspath(src), os.fspath(dst), _path(model), threads, overwrite)
+
+
+def decompress_file(
+    src: PathLike,
+    dst: PathLike,
+    *,
+    model: Optional[PathLike] = None,
+    threads: Optional[int] = None,
+    overwrite: bool = False,
+) -> int:
+    """Decode the archive(s) in the file ``src`` into ``dst``, with the same
+    atomic-output rules as ``compress_file``. Returns the bytes written."""
+    return _native.decompress_file(os.fspath(src), os.fspath(dst), _path(model), threads, overwrite)

@@ -1,0 +1,41 @@
+"""numpy arrays that keep their dtype and shape: the archive holds the array
+as a ``.npy`` file (numpy's own header, then the data), so ``numpy.load``
+reads the decompressed bytes too.
+
+    >>> from boa_det import numpy as bnp
+    >>> blob = bnp.compress_array(table)
+    >>> back = bnp.decompress_array(blob)      # same dtype, shape and order
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Optional
+
+import numpy as np
+
+from . import BoaError, PathLike, compress, decompress
+
+__all__ = ["compress_array", "decompress_array"]
+
+
+def compress_array(arr: Any, *, model: Optional[PathLike] = None, threads: Optional[int] = None) -> bytes:
+    """Compress ``arr`` as a ``.npy`` file (object arrays are refused: they
+    would need pickle)."""
+    arr = np.asanyarray(arr)
+    if arr.dtype.hasobject:
+        raise BoaError("object arrays cannot be stored (they would need pickle)")
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, allow_pickle=False)
+    return compress(buf.getbuffer(), model=model, threads=threads)
+
+
+def decompress_array(
+    blob: Any, *, model: Optional[PathLike] = None, threads: Optional[int] = None, max_output: Optional[int] = None
+) -> np.ndarray:
+    """The array ``compress_array`` stored."""
+    raw = decompress(blob, model=model, threads=threads, max_output=max_output)
+    try:
+        return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+    except ValueError as e:
+        raise BoaError(f"the archive does not hold a .npy array: {e}") from e
