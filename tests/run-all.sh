@@ -5,6 +5,7 @@
 # Python 3 and network access to PyPI/crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo_root=$PWD
 step() { printf '\n=== %s\n' "$*"; }
 
 step "format and lints"
@@ -52,8 +53,10 @@ venv=${BOA_VENV:-$PWD/.venv-train}
 cargo build -q --release --workspace  # boa-det and boa-det-quantize (test_qat_kernels)
 (cd quantize/train && BOA_DET_BIN="$PWD/../../target/release/boa-det" "$venv/bin/python" -m pytest -q tests)
 
-step "Python package: build the wheel (maturin, abi3), same archives as the CLI, errors as BoaError"
-(cd python && cargo fmt --check && CARGO_TARGET_DIR="$PWD/../target/python" cargo clippy -q -- -D warnings)
+step "Python package and HDF5 plugin: the wheel (maturin, abi3), the CLI's archives, h5py, Zarr, numcodecs, uproot, Dask"
+for crate in python python/hdf5_plugin; do
+    (cd "$crate" && cargo fmt --check && CARGO_TARGET_DIR="$repo_root/target/python" cargo clippy -q -- -D warnings)
+done
 python/test.sh
 
 step "pipeline: train a tiny model, quantize it, compress and decompress with it"

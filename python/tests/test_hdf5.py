@@ -1,0 +1,75 @@
+"""The HDF5 filter through h5py: tables, compound and 2-D chunked datasets
+written and read back in a fresh process; a damaged chunk is a read error."""
+
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import boa_det.hdf5
+
+READER = """
+import sys, h5py, numpy as np, boa_det.hdf5
+with h5py.File(sys.argv[1], "r") as f:
+    for name in ("table", "compound", "grid"):
+        sys.stdout.buffer.write(f[name][()].tobytes())
+"""
+
+
+def test_datasets_round_trip_in_a_fresh_process(tmp_path):
+    rng = np.random.default_rng(9)
+    table = rng.normal(size=(30000,)).astype(np.float32)
+    rec = np.dtype([("pt", "<f4"), ("eta", "<f4"), ("charge", "<i2"), ("id", "<u4")])
+    compound = np.zeros(8000, dtype=rec)
+    compound["pt"] = rng.exponential(30, 8000)
+    compound["eta"] = rng.uniform(-2.5, 2.5, 8000)
+    compound["charge"] = rng.choice([-1, 1], 8000)
+    compound["id"] = np.arange(8000)
+    grid = rng.integers(0, 100, size=(300, 200)).astype(np.int16)
+    path = tmp_path / "data.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("table", data=table, chunks=(16384,), **boa_det.hdf5.Boa())
+        f.create_dataset("compound", data=compound, chunks=(4096,), **boa_det.hdf5.Boa(record_size=rec.itemsize))
+        f.create_dataset("grid", data=grid, chunks=(100, 100), **boa_det.hdf5.Boa())
+        assert f["table"]._filters == {str(boa_det.hdf5.FILTER_ID): (1, 0)}
+    out = subprocess.run([sys.executable, "-c", READER, str(path)], check=True, capture_output=True).stdout
+    assert out == table.tobytes() + compound.tobytes() + grid.tobytes()
+
+
+def test_other_readers_load_the_plugin_from_hdf5_plugin_path(tmp_path):
+    data = np.linspace(0, 1, 50000, dtype=np.float64)
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=data, chunks=(25000,), **boa_det.hdf5.Boa(record_size=8))
+    # A process that never imports boa_det: HDF5 finds the plugin itself.
+    plain = "import sys, h5py; f = h5py.File(sys.argv[1], 'r'); sys.stdout.buffer.write(f['x'][()].tobytes())"
+    env = dict(os.environ, HDF5_PLUGIN_PATH=boa_det.hdf5.PLUGIN_DIR)
+    out = subprocess.run([sys.executable, "-c", plain, str(path)], check=True, capture_output=True, env=env).stdout
+    assert out == data.tobytes()
+    # Without the path it cannot: a clear HDF5 error, not a crash.
+    env.pop("HDF5_PLUGIN_PATH")
+    env["HDF5_PLUGIN_PATH"] = str(tmp_path)
+    res = subprocess.run([sys.executable, "-c", plain, str(path)], capture_output=True, env=env)
+    assert res.returncode == 1 and b"OSError" in res.stderr
+
+
+def test_a_damaged_chunk_is_a_read_error(tmp_path):
+    data = np.arange(40000, dtype=np.float32)
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        dset = f.create_dataset("x", data=data, chunks=(40000,), **boa_det.hdf5.Boa())
+        chunk = dset.id.get_chunk_info(0)
+    raw = bytearray(path.read_bytes())
+    raw[chunk.byte_offset + chunk.size // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with h5py.File(path, "r") as f:
+        with pytest.raises(OSError):
+            f["x"][()]
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(boa_det.BoaError):
+        boa_det.hdf5.Boa(record_size=-3)
