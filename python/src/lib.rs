@@ -390,8 +390,21 @@ fn decompress_file(
     })
 }
 
+/// default_fingerprint() -> str: the built-in default model's fingerprint (hex).
+#[pyfunction]
+fn default_fingerprint() -> PyResult<String> {
+    let fp = boa_det::default_models::default_fingerprint()
+        .ok_or_else(|| err(boa_det::default_models::NO_DEFAULT_MODEL))?;
+    Ok(fp.0.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add(
+        "FORMAT_VERSION_NEWEST",
+        boa_det::container::FORMAT_VERSION_NEWEST,
+    )?;
+    m.add_function(wrap_pyfunction!(default_fingerprint, m)?)?;
     m.add("BoaError", m.py().get_type::<BoaError>())?;
     m.add_function(wrap_pyfunction!(compress, m)?)?;
     m.add_function(wrap_pyfunction!(decompress, m)?)?;

@@ -169,3 +169,18 @@ def test_numcodecs_codec():
     assert (out == table).all()
     assert np.frombuffer(codec.decode(enc), dtype=np.float32).tolist() == table.ravel().tolist()
     assert numcodecs.get_codec(codec.get_config()).get_config() == codec.get_config()
+
+
+def test_decompress_into_a_callers_buffer(samples):
+    table = float_table(4000)
+    blob = boa_det.compress(table)
+    out = np.empty_like(table)
+    assert boa_det.decompress_into(blob, out) == table.nbytes
+    assert out.tobytes() == table.tobytes()
+    big = bytearray(table.nbytes + 10)
+    assert boa_det.decompress_into(blob, big) == table.nbytes
+    assert bytes(big[: table.nbytes]) == table.tobytes() and big[table.nbytes :] == bytearray(10)
+    with pytest.raises(boa_det.BoaError, match="max_output"):
+        boa_det.decompress_into(blob, bytearray(table.nbytes - 1))
+    with pytest.raises(boa_det.BoaError, match="writable"):
+        boa_det.decompress_into(blob, bytes(table.nbytes))

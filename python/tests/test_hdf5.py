@@ -2,6 +2,7 @@
 written and read back in a fresh process; a damaged chunk is a read error."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -34,7 +35,8 @@ def test_datasets_round_trip_in_a_fresh_process(tmp_path):
         f.create_dataset("table", data=table, chunks=(16384,), **boa_det.hdf5.Boa())
         f.create_dataset("compound", data=compound, chunks=(4096,), **boa_det.hdf5.Boa(record_size=rec.itemsize))
         f.create_dataset("grid", data=grid, chunks=(100, 100), **boa_det.hdf5.Boa())
-        assert f["table"]._filters == {str(boa_det.hdf5.FILTER_ID): (1, 0)}
+        params = f["table"]._filters[str(boa_det.hdf5.FILTER_ID)]
+        assert params[:4] == (1, 0, 0, boa_det._native.FORMAT_VERSION_NEWEST) and len(params) == 8
     out = subprocess.run([sys.executable, "-c", READER, str(path)], check=True, capture_output=True).stdout
     assert out == table.tobytes() + compound.tobytes() + grid.tobytes()
 
@@ -73,3 +75,39 @@ def test_a_damaged_chunk_is_a_read_error(tmp_path):
 def test_bad_parameters_are_refused():
     with pytest.raises(boa_det.BoaError):
         boa_det.hdf5.Boa(record_size=-3)
+
+
+def test_a_failing_filter_loses_nothing(tmp_path):
+    """h5py adds a third-party filter as optional, so when it fails (here:
+    parameters of a version the plugin does not read) HDF5 stores that chunk
+    unfiltered instead of raising: nothing is lost, the file stays readable,
+    and the chunk's filter mask says the filter was skipped."""
+    path = tmp_path / "f.h5"
+    good = np.arange(5000, dtype=np.int32)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("good", data=good, chunks=(5000,), **boa_det.hdf5.Boa())
+        bad = f.create_dataset(
+            "bad", data=good, chunks=(5000,), compression=boa_det.hdf5.FILTER_ID, compression_opts=(99, 0)
+        )
+        f.flush()
+        assert bad.id.get_chunk_info(0).filter_mask == 1
+        assert f["good"].id.get_chunk_info(0).filter_mask == 0
+    with h5py.File(path, "r") as f:
+        assert f["good"][()].tobytes() == good.tobytes()
+        assert f["bad"][()].tobytes() == good.tobytes()
+
+
+def test_h5dump_reads_through_hdf5_plugin_path(tmp_path):
+    h5dump = shutil.which("h5dump")
+    if h5dump is None:
+        pytest.skip("SKIP: h5dump not installed (Debian: hdf5-tools)")
+    path = tmp_path / "d.h5"
+    data = np.arange(6000, dtype=np.int16).reshape(100, 60)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("grid", data=data, chunks=(50, 60), **boa_det.hdf5.Boa(record_size=120))
+    env = {"PATH": os.environ.get("PATH", ""), "HDF5_PLUGIN_PATH": boa_det.hdf5.PLUGIN_DIR}
+    out = subprocess.run([h5dump, "-p", "-d", "grid", str(path)], capture_output=True, env=env, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "35594" in out.stdout and "5999" in out.stdout
+    # The parameters show what wrote it: version 1, the record length, level 0, the format.
+    assert "PARAMS { 1 120 0 " in out.stdout

@@ -6,10 +6,14 @@
 //! `H5allocate_memory` when that symbol is visible, else with `malloc`, which
 //! is what a release build of HDF5 uses underneath.
 //!
-//! Filter parameters (`cd_values`): `[0]` the filter's parameter version (1),
-//! `[1]` the record length in bytes for the column models (the dataset's
-//! element size; 0 = detect), as `boa-det compress --record-size`. Decoding
-//! needs none: each chunk is an ordinary `.boa` archive naming its model.
+//! Filter parameters (`cd_values`), for the encoder and for a reader to see
+//! (`h5dump -p`): `[0]` the parameter version (1; another is refused), `[1]`
+//! the record length in bytes for the column models (the dataset's element
+//! size; 0 = detect), as `boa-det compress --record-size`, `[2]` the level
+//! (0, the only one so far), `[3]` the newest archive format version the
+//! writer may use, `[4..8]` the model fingerprint as four little-endian
+//! words. Decoding needs none of them: each chunk is an ordinary `.boa`
+//! archive naming its model and format.
 
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -120,7 +124,15 @@ fn records(cd: &[c_uint]) -> RecordStride {
     }
 }
 
+/// The parameter version this plugin reads.
+const PARAMS_VERSION: c_uint = 1;
+
 fn run(reverse: bool, cd: &[c_uint], input: &[u8]) -> Result<Vec<u8>, String> {
+    if let Some(&v) = cd.first().filter(|&&v| v != PARAMS_VERSION) {
+        return Err(format!(
+            "filter parameters of version {v}; this plugin reads version {PARAMS_VERSION}"
+        ));
+    }
     if reverse {
         return compress::decompress_bytes(input, None).map_err(|e| e.to_string());
     }

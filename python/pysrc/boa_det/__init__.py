@@ -28,6 +28,7 @@ __all__ = [
     "info_members",
     "compress_file",
     "decompress_file",
+    "decompress_into",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -72,6 +73,29 @@ def decompress(
     fingerprint. ``max_output`` refuses, before any work, an archive that
     would produce more bytes (as ``--max-output``)."""
     return _native.decompress(_bytes_view(blob), _path(model), threads, max_output)
+
+
+def decompress_into(
+    blob: Any,
+    out: Any,
+    *,
+    model: Optional[PathLike] = None,
+    threads: Optional[int] = None,
+) -> int:
+    """Decompress into the writable, C-contiguous buffer ``out`` (a
+    ``bytearray``, a numpy array of any dtype, ...); returns the number of
+    bytes written. An archive longer than ``out`` is refused before any work.
+    (The result is decoded first and then copied in.)"""
+    try:
+        view = memoryview(out)
+    except TypeError as e:
+        raise BoaError(f"expected a writable buffer, got {type(out).__name__}") from e
+    if view.readonly or not view.c_contiguous:
+        raise BoaError("the output buffer must be writable and C-contiguous")
+    view = view.cast("B")
+    data = decompress(blob, model=model, threads=threads, max_output=len(view))
+    view[: len(data)] = data
+    return len(data)
 
 
 def verify(blob: Any, *, model: Optional[PathLike] = None, threads: Optional[int] = None) -> None:

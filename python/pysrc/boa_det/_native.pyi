@@ -18,3 +18,6 @@ def compress_file(
 def decompress_file(
     src: str, dst: str, model: Optional[str] = None, threads: Optional[int] = None, overwrite: bool = False
 ) -> int: ...
+FORMAT_VERSION_NEWEST: int
+
+def default_fingerprint() -> str: ...
