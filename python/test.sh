@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the HDF5 filter plugin and the boa_det wheel (maturin, abi3, with the
-# plugin inside) into python/dist, installs it into a
+# Builds the boa_det wheel (maturin, abi3, with the HDF5 filter plugin inside:
+# build.rs) into python/dist, installs it into a
 # cached venv with the pinned test requirements, and runs the Python tests
 # against the CLI at BOA_DET_BIN (default: target/release/boa-det, built first).
 #   BOA_PY_VENV  venv location (default: <repo>/.venv-python)
@@ -19,10 +19,7 @@ fi
 bin=${BOA_DET_BIN:-$repo/target/release/boa-det}
 [ -x "$bin" ] || (cd "$repo" && cargo build -q --release)
 rm -rf "$here/dist"
-# The HDF5 filter plugin, shipped inside the package (boa_det/plugins/).
-(cd "$here/hdf5_plugin" && CARGO_TARGET_DIR="$repo/target/python" cargo build -q --release)
-mkdir -p "$here/pysrc/boa_det/plugins"
-cp "$repo/target/python/release/libh5boa.so" "$here/pysrc/boa_det/plugins/"
+# build.rs builds the HDF5 filter plugin into the package (boa_det/plugins/).
 (cd "$here" && CARGO_TARGET_DIR="$repo/target/python" "$venv/bin/maturin" build --release --quiet -o dist)
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$here"/dist/*.whl
 (cd "$here" && BOA_DET_BIN="$bin" "$venv/bin/python" -m pytest -q tests)
