@@ -99,6 +99,9 @@ def test_bad_input_is_a_boa_error(samples):
         boa_det.compress(float_table(100)[:, 1])  # not contiguous
     with pytest.raises(boa_det.BoaError):
         boa_det.compress(b"x", model="/nonexistent/model.safetensors")
+    with pytest.raises(boa_det.BoaError, match="level"):
+        boa_det.compress(b"x", level=3)
+    assert boa_det.compress(b"x", level=None) == boa_det.compress(b"x")
     assert issubclass(boa_det.BoaError, ValueError)
 
 

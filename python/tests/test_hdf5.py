@@ -1,16 +1,32 @@
 """The HDF5 filter through h5py: tables, compound and 2-D chunked datasets
 written and read back in a fresh process; a damaged chunk is a read error."""
 
+import lzma
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 import boa_det.hdf5
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tables"
+
+
+def shared_table() -> np.ndarray:
+    """The first 30,000 float32 values of the Pythia GenJet table of
+    ../shared/data when it is there, else random normals (with a note)."""
+    xz = SHARED / "pythia8_ttbar13TeV_genjets_ak4_seed4242_200k.rm.f32.xz"
+    if xz.exists():
+        with lzma.open(xz) as f:
+            return np.frombuffer(f.read(120000), dtype="<f4").copy()
+    print("NOTE: ../shared/data not found; HDF5 table test uses random float32")
+    return np.random.default_rng(9).normal(size=(30000,)).astype(np.float32)
+
 
 READER = """
 import sys, h5py, numpy as np, boa_det.hdf5
@@ -22,7 +38,7 @@ with h5py.File(sys.argv[1], "r") as f:
 
 def test_datasets_round_trip_in_a_fresh_process(tmp_path):
     rng = np.random.default_rng(9)
-    table = rng.normal(size=(30000,)).astype(np.float32)
+    table = shared_table()
     rec = np.dtype([("pt", "<f4"), ("eta", "<f4"), ("charge", "<i2"), ("id", "<u4")])
     compound = np.zeros(8000, dtype=rec)
     compound["pt"] = rng.exponential(30, 8000)

@@ -53,11 +53,20 @@ def _path(p: Optional[PathLike]) -> Optional[str]:
     return None if p is None else os.fspath(p)
 
 
-def compress(data: Any, *, model: Optional[PathLike] = None, threads: Optional[int] = None) -> bytes:
+def compress(
+    data: Any,
+    *,
+    level: Optional[int] = None,
+    model: Optional[PathLike] = None,
+    threads: Optional[int] = None,
+) -> bytes:
     """Compress ``data`` to a ``.boa`` archive, exactly as ``boa-det compress``
     with no options does (the built-in default model unless ``model`` names a
-    model file). ``threads``: worker threads (all cores when None); the bytes
-    never depend on it."""
+    model file). ``level``: reserved for the compression levels to come; only
+    None (the default) is accepted today. ``threads``: worker threads (all
+    cores when None); the bytes never depend on it."""
+    if level is not None:
+        raise BoaError(f"level {level!r}: boa-det has one level so far; pass level=None")
     return _native.compress(_bytes_view(data), _path(model), threads)
 
 
