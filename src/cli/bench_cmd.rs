@@ -25,15 +25,18 @@ pub struct BenchArgs {
     /// Model of the boa-det row (default: the built-in default model).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
-    /// Worker threads of the boa-det row (the classical codecs are single-threaded;
-    /// with N > 1 the row is named `boa-det-TN`).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub boa_threads: u32,
+    /// Worker threads of the boa-det row; a comma-separated list gives one row
+    /// per count (`--boa-threads 1,2`: rows `boa-det` and `boa-det-T2`, whose
+    /// speeds give the parallel efficiency). The classical codecs are
+    /// single-threaded.
+    #[arg(long, default_value = "1", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub boa_threads: Vec<u32>,
 }
 
 /// The boa-det neural codec as a benchmark row: the real pipeline
-/// (`compress_bytes` / `decompress_bytes`, the model's chunk length, model not
-/// embedded) on a private rayon pool of `threads` threads.
+/// (`compress_bytes` / `decompress_bytes` with what `boa-det compress` uses by
+/// default, model not embedded) on a private rayon pool of `threads` threads.
 struct BoaDet {
     model: Model,
     threads: usize,
@@ -50,13 +53,7 @@ impl BenchCodec for BoaDet {
     }
     fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
         self.pool
-            .install(|| {
-                let opts = CompressOptions {
-                    chunk_len: crate::default_models::compress_chunk_len(&self.model),
-                    ..CompressOptions::default()
-                };
-                compress_bytes(&self.model, data, &opts)
-            })
+            .install(|| compress_bytes(&self.model, data, &CompressOptions::for_model(&self.model)))
             .map_err(|e| e.to_string())
     }
     fn decompress(&self, packed: &[u8], _original_len: usize) -> Result<Vec<u8>, String> {
@@ -66,22 +63,27 @@ impl BenchCodec for BoaDet {
     }
 }
 
-/// Codecs beyond the classical baselines: the boa-det neural codec.
+/// Codecs beyond the classical baselines: the boa-det neural codec, one row
+/// per thread count.
 pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliError> {
     let model = match &args.model {
         Some(p) => Model::load(p)?,
         None => super::default_model()?,
     };
-    let threads = args.boa_threads as usize;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| CliError::new(exit::IO, format!("cannot start {threads} threads: {e}")))?;
-    Ok(vec![Box::new(BoaDet {
-        model,
-        threads,
-        pool,
-    })])
+    let mut rows: Vec<Box<dyn BenchCodec>> = Vec::new();
+    for &n in &args.boa_threads {
+        let threads = n as usize;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| CliError::new(exit::IO, format!("cannot start {threads} threads: {e}")))?;
+        rows.push(Box::new(BoaDet {
+            model: model.clone(),
+            threads,
+            pool,
+        }));
+    }
+    Ok(rows)
 }
 
 fn select(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliError> {
