@@ -769,15 +769,18 @@ fn choose_mixing(
         0
     };
     let trial = &chunks[first..(first + per_trial).min(chunks.len())];
-    // A trial of chunks that are all stored unseen ties every candidate (the
-    // first wins), so looking for record strides would change nothing.
-    let trial_stored = trial
-        .iter()
-        .all(|c| incompressible::looks_incompressible(c));
     let strides = match opts.records {
         RecordStride::Off => Vec::new(),
         RecordStride::Fixed(stride) => return Ok((with_stride(Some(stride)), None)),
-        RecordStride::Auto if trial_stored => Vec::new(),
+        // A trial of chunks that are all stored unseen ties every candidate
+        // (the first wins), so looking for record strides would change nothing.
+        RecordStride::Auto
+            if trial
+                .iter()
+                .all(|c| incompressible::looks_incompressible(c)) =>
+        {
+            Vec::new()
+        }
         RecordStride::Auto => crate::mixing::record_stride::record_stride_candidates(head),
     };
     if strides.is_empty() && text.is_none() {

@@ -75,15 +75,19 @@ fn decode_all<R: Read + Seek, W: Write>(
     mut out: W,
 ) -> Result<u64, PipelineError> {
     let ranges = members(src)?;
-    let mut total = 0u64;
-    for r in &ranges {
-        let reader = ArchiveReader::open(Window::new(&mut *src, r.clone()))?;
-        total = total.saturating_add(reader.total_len());
-    }
-    if let Some(max) = max_output.filter(|&max| total > max) {
-        return Err(PipelineError::Limit(format!(
-            "the archive holds {total} bytes, more than max_output = {max}"
-        )));
+    // The limit covers every member, so their indexes are read first (only
+    // when there is a limit).
+    if let Some(max) = max_output {
+        let mut total = 0u64;
+        for r in &ranges {
+            let reader = ArchiveReader::open(Window::new(&mut *src, r.clone()))?;
+            total = total.saturating_add(reader.total_len());
+        }
+        if total > max {
+            return Err(PipelineError::Limit(format!(
+                "the archive holds {total} bytes, more than max_output = {max}"
+            )));
+        }
     }
     let mut n = 0;
     for r in ranges {

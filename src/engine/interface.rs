@@ -75,7 +75,7 @@ pub trait Engine {
 
 /// Which streams of a batch have ended, and the argument checks every
 /// implementation shares.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Liveness {
     ended: Vec<bool>,
 }

@@ -19,6 +19,7 @@ use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use boa_det::compress::{self, CompressOptions, RecordStride};
+use boa_det::mixing::record_stride::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE};
 use boa_det::model::Model;
 
 /// An id from HDF5's range for unregistered filters (32768..=65535), until
@@ -119,7 +120,7 @@ fn default_model() -> Result<Model, String> {
 /// The record length `cd_values[1]` asks for, if it is one the column models take.
 fn records(cd: &[c_uint]) -> RecordStride {
     match cd.get(1).copied() {
-        Some(n) if n != 0 => RecordStride::parse(&n.to_string()).unwrap_or(RecordStride::Auto),
+        Some(n) if (MIN_RECORD_STRIDE..=MAX_RECORD_STRIDE).contains(&n) => RecordStride::Fixed(n),
         _ => RecordStride::Auto,
     }
 }

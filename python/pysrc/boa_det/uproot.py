@@ -25,14 +25,13 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional, Tuple
 
-import io
 import json
 
 import awkward as ak
 import numpy as np
 
 from . import BoaError, PathLike, compress, decompress
-from .numpy import compress_array, decompress_array
+from .numpy import compress_array, decompress_array, from_npy, to_npy
 
 __all__ = ["compress_branches", "decompress_branches", "compress_tree", "decompress_tree"]
 
@@ -78,12 +77,6 @@ def _restore(parts: Dict[str, np.ndarray]):
     return ak.unflatten(parts["content"], parts["counts"])
 
 
-def _npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, arr, allow_pickle=False)
-    return buf.getvalue()
-
-
 _TREE_MAGIC = b"boa-det tree 1\n"
 
 
@@ -104,7 +97,7 @@ def compress_tree(
     for name, parts in columns:
         entry = [name]
         for part, arr in parts.items():
-            b = _npy(arr)
+            b = to_npy(arr)
             entry.append([part, len(b)])
             blobs.append(b)
         index.append(entry)
@@ -133,7 +126,7 @@ def decompress_tree(blob, *, threads: Optional[int] = None) -> Dict[str, object]
             chunk = raw[at : at + length]
             if len(chunk) != length:
                 raise BoaError("the tree's arrays are shorter than its index says")
-            arrays[part] = np.lib.format.read_array(io.BytesIO(chunk), allow_pickle=False)
+            arrays[part] = from_npy(chunk)
             at += length
         out[name] = _restore(arrays)
     return out
