@@ -5,6 +5,7 @@
 // launch codes one symbol per active stream; the per-stream work is
 // sequential, so the output is the exact byte sequence the scalar coder (and
 // src/coder) produces.
+#include "boa_cuda_compat.h"
 #include "boa_coder.h"
 
 extern "C" __global__ void boa_enc_init_k(boa_enc_t *st, uint32_t S) {

@@ -1182,13 +1182,22 @@ pub fn verify<R: Read + Seek>(
 
 /// Decompresses a whole archive held in memory (convenience for tests).
 pub fn decompress_bytes(archive: &[u8], model: Option<Model>) -> Result<Vec<u8>, PipelineError> {
+    decompress_bytes_on(archive, model, Device::Cpu)
+}
+
+/// [`decompress_bytes`] with the network on `device`.
+pub fn decompress_bytes_on(
+    archive: &[u8],
+    model: Option<Model>,
+    device: Device,
+) -> Result<Vec<u8>, PipelineError> {
     let mut reader = ArchiveReader::from_bytes(archive)?;
     let model = resolve_model(&mut reader, model)?;
     let mut out = Vec::new();
     decompress(
         &mut reader,
         model.as_ref(),
-        Device::Cpu,
+        device,
         None,
         &mut out,
         DEFAULT_WINDOW,

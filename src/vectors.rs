@@ -8,7 +8,7 @@
 use crate::compress::RecordStride;
 use crate::container::Codec;
 use crate::engine::{
-    self, CpuEngine, Engine, EngineError, Frequencies, PRIME_BYTE, Scratch, StreamState,
+    self, CpuEngine, Device, Engine, EngineError, Frequencies, PRIME_BYTE, Scratch, StreamState,
 };
 use crate::intmath::ArithVersion;
 use crate::model::synth::{SplitMix64, SynthKind, random_model_in};
@@ -232,7 +232,7 @@ pub fn generate(dir: &Path) -> std::io::Result<()> {
 /// Checks the committed vectors in `dir` with this build's engine: loads every
 /// model file and input from disk, recomputes every digest, and compares with
 /// the manifest. Returns the number of (model, input) pairs checked.
-pub fn check(dir: &Path) -> Result<usize, String> {
+pub fn check(dir: &Path, device: Device) -> Result<usize, String> {
     let text = std::fs::read_to_string(dir.join("manifest.tsv"))
         .map_err(|e| format!("cannot read manifest: {e}"))?;
     let mut checked = 0;
@@ -263,7 +263,10 @@ pub fn check(dir: &Path) -> Result<usize, String> {
         if data.len().to_string() != len || got_in != in_hash {
             return Err(format!("input {input}: content differs from the manifest"));
         }
-        let (f, s) = digests(m, &data);
+        let (f, s) = device
+            .engine(m, 1)
+            .and_then(|mut e| digests_on(e.as_mut(), &data))
+            .map_err(|e| format!("{model} on {device}: {e}"))?;
         let (f, s) = (format!("{f:016x}"), format!("{s:016x}"));
         if f != freqs || s != state {
             return Err(format!(
@@ -410,7 +413,16 @@ struct GoldenArchiveSpec {
 /// `NeuralMatchLongColumnsHist` with that stride; `fields-text` (input
 /// `archives/fields.bin`, [`FIELDS_CHUNK_LEN`]-byte chunks) codec
 /// `NeuralMatchLongText`.
-pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
+/// A golden archive as made: `(name, input path, input, archive)`.
+pub type GoldenArchive = (String, String, Vec<u8>, Vec<u8>);
+
+pub fn archives() -> Vec<GoldenArchive> {
+    archives_on(Device::Cpu).unwrap_or_else(|e| unreachable!("the CPU runs every model: {e}"))
+}
+
+/// [`archives`] encoded with the network on `device` (the golden archives
+/// are the CPU's; every device must write the same bytes).
+pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
     let spec = MODELS
         .iter()
         .find(|s| s.name == ARCHIVE_MODEL)
@@ -521,12 +533,13 @@ pub fn archives() -> Vec<(String, String, Vec<u8>, Vec<u8>)> {
                 records: it.records,
                 // The chunk length of every golden archive is fixed.
                 grow_chunks: false,
+                device,
                 ..Default::default()
             }
             .for_codec(it.codec);
             let a = crate::compress::compress_bytes(&model, &it.data, &opts)
-                .expect("in-memory compression cannot fail");
-            (it.name, it.path, it.data, a)
+                .map_err(|e| format!("archive {} on {device}: {e}", it.name))?;
+            Ok((it.name, it.path, it.data, a))
         })
         .collect()
 }
@@ -562,6 +575,14 @@ pub fn mixed_input() -> Vec<u8> {
 /// (`NAME-mixed-text`, codec `NeuralMatchLongText`).
 /// `(name, fingerprint, archive)`.
 pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
+    builtin_archives_on(Device::Cpu)
+        .unwrap_or_else(|e| unreachable!("the CPU runs every model: {e}"))
+}
+
+/// [`builtin_archives`] encoded with the network on `device`.
+pub fn builtin_archives_on(
+    device: Device,
+) -> Result<Vec<(String, crate::model::Fingerprint, Vec<u8>)>, String> {
     let data = mixed_input();
     let mut out = Vec::new();
     for (name, fp, chunk_len, bytes) in crate::default_models::builtin() {
@@ -584,15 +605,16 @@ pub fn builtin_archives() -> Vec<(String, crate::model::Fingerprint, Vec<u8>)> {
                 chunk_len,
                 records,
                 grow_chunks: false,
+                device,
                 ..Default::default()
             }
             .for_codec(codec);
             let a = crate::compress::compress_bytes(&model, &data, &opts)
-                .expect("in-memory compression cannot fail");
+                .map_err(|e| format!("archive {name}-{suffix} on {device}: {e}"))?;
             out.push((format!("{name}-{suffix}"), fp, a));
         }
     }
-    out
+    Ok(out)
 }
 
 /// `archives/builtin-models.tsv`: name, archive length, xxh3-64, model fingerprint.
@@ -609,7 +631,7 @@ pub fn builtin_archives_manifest() -> String {
 /// Decodes every archive of `dir/archives/builtin-models.tsv` without a model
 /// argument (the built-in registry must supply it) and compares with
 /// `archives/mixed.bin` and the recorded hash. Returns the number checked.
-pub fn check_builtin_archives(dir: &Path) -> Result<usize, String> {
+pub fn check_builtin_archives(dir: &Path, device: Device) -> Result<usize, String> {
     let d = dir.join("archives");
     let expected = std::fs::read(d.join("mixed.bin")).map_err(|e| format!("mixed.bin: {e}"))?;
     let recorded = recorded_archives(&d, "builtin-models.tsv")?;
@@ -621,13 +643,37 @@ pub fn check_builtin_archives(dir: &Path) -> Result<usize, String> {
                 "archive {name}: made with another model than recorded"
             ));
         }
-        let got = crate::compress::decompress_bytes(a, None)
-            .map_err(|e| format!("archive {name}: {e}"))?;
+        let got = crate::compress::decompress_bytes_on(a, None, device)
+            .map_err(|e| format!("archive {name} on {device}: {e}"))?;
         if got != expected {
-            return Err(format!("archive {name}: decodes to different bytes"));
+            return Err(format!(
+                "archive {name}: decodes on {device} to different bytes"
+            ));
         }
     }
+    same_archives(&recorded, builtin_archives_on(device)?, device)?;
     Ok(recorded.len())
+}
+
+/// Checks that `device` encodes every recorded archive to its recorded bytes
+/// (encode here, decode anywhere).
+fn same_archives<X>(
+    recorded: &[(String, Vec<u8>, String)],
+    encoded: Vec<(String, X, Vec<u8>)>,
+    device: Device,
+) -> Result<(), String> {
+    for (name, a, _) in recorded {
+        match encoded.iter().find(|(n, _, _)| n == name) {
+            Some((_, _, mine)) if mine == a => {}
+            Some(_) => {
+                return Err(format!(
+                    "archive {name}: encoding on {device} writes different bytes"
+                ));
+            }
+            None => return Err(format!("archive {name}: not made by this build")),
+        }
+    }
+    Ok(())
 }
 
 /// The archives a manifest in `d` lists (`name, len, xxh3_64, extra` per line),
@@ -676,7 +722,7 @@ pub fn generate_archives(dir: &Path) -> std::io::Result<()> {
 /// Decodes every committed archive listed in `dir/archives/manifest.tsv`
 /// (with the committed model file, or the embedded one) and compares with the
 /// committed input and the recorded hash. Returns the number checked.
-pub fn check_archives(dir: &Path) -> Result<usize, String> {
+pub fn check_archives(dir: &Path, device: Device) -> Result<usize, String> {
     let d = dir.join("archives");
     let model = Model::load(
         &dir.join("models")
@@ -686,11 +732,18 @@ pub fn check_archives(dir: &Path) -> Result<usize, String> {
     let recorded = recorded_archives(&d, "manifest.tsv")?;
     for (name, a, input) in &recorded {
         let expected = std::fs::read(dir.join(input)).map_err(|e| format!("input {input}: {e}"))?;
-        let got = crate::compress::decompress_bytes(a, Some(model.clone()))
-            .map_err(|e| format!("archive {name}: {e}"))?;
+        let got = crate::compress::decompress_bytes_on(a, Some(model.clone()), device)
+            .map_err(|e| format!("archive {name} on {device}: {e}"))?;
         if got != expected {
-            return Err(format!("archive {name}: decodes to different bytes"));
+            return Err(format!(
+                "archive {name}: decodes on {device} to different bytes"
+            ));
         }
     }
+    let encoded = archives_on(device)?
+        .into_iter()
+        .map(|(name, path, _, a)| (name, path, a))
+        .collect();
+    same_archives(&recorded, encoded, device)?;
     Ok(recorded.len())
 }

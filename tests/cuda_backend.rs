@@ -12,10 +12,16 @@ fn dims(d_model: usize, n_layers: usize) -> Dims {
     Dims { d_model, n_layers }
 }
 
+/// The GPU's engine, or `None` (a visible `SKIP:` line) where there is none;
+/// with `BOA_REQUIRE_CUDA=1` (the device script) a missing GPU fails instead.
 fn engine_or_skip(model: &Model, n: usize) -> Option<Box<dyn Engine + '_>> {
     match (Device::Cuda { ordinal: 0 }).engine(model, n) {
         Ok(e) => Some(e),
         Err(EngineError::Unavailable(why)) => {
+            assert!(
+                std::env::var("BOA_REQUIRE_CUDA").as_deref() != Ok("1"),
+                "BOA_REQUIRE_CUDA=1 but no GPU: {why}"
+            );
             eprintln!("SKIP: CUDA engine not compared: {why}");
             None
         }
@@ -28,6 +34,10 @@ fn unavailable_or_unsupported_is_a_clear_error() {
     let v1 = random_model_in(ArithVersion::V1, dims(16, 1), SynthKind::Typical, 1).unwrap();
     if let Err(e) = CudaEngine::new(&v1, 1, 0) {
         let msg = e.to_string();
+        assert!(
+            std::env::var("BOA_REQUIRE_CUDA").as_deref() != Ok("1"),
+            "BOA_REQUIRE_CUDA=1 but: {msg}"
+        );
         assert!(
             msg.starts_with("CUDA unavailable: "),
             "unexpected error: {msg}"
@@ -56,70 +66,114 @@ fn unavailable_or_unsupported_is_a_clear_error() {
     assert!(matches!(e, Some(CudaError::Usage(_))));
 }
 
-/// Steps `n` streams on the GPU and on the CPU with random bytes, ending them
-/// one by one, through `step` and `step_block`; every table and (while a
-/// stream lives) every state must agree.
-#[test]
-fn gpu_engine_matches_cpu_engine() {
-    let cases = [
+/// Steps `n` streams on the device and on the CPU with random bytes, ending
+/// them one by one, through `step` and `step_block`; every table and (while a
+/// stream lives) every state must agree. `open` gives the device's engine, or
+/// `None` to skip.
+fn compare_with_cpu(model: &Model, n: usize, seed: u64, gpu: &mut dyn Engine) {
+    let label = format!("{} {:?}", gpu.describe(), model.dims);
+    let mut cpu = CpuEngine::with_streams(model, n);
+    let mut rng = SplitMix64(seed);
+    let mut bytes = vec![PRIME_BYTE; n];
+    let mut active = vec![true; n];
+    let (mut want, mut got) = (
+        vec![Frequencies::default(); n],
+        vec![Frequencies::default(); n],
+    );
+    for step in 0..24 {
+        if step % 7 == 6 {
+            active[step % n] = false;
+        }
+        cpu.step(&bytes, &active, &mut want).unwrap();
+        gpu.step(&bytes, &active, &mut got).unwrap();
+        for s in (0..n).filter(|&s| active[s]) {
+            assert_eq!(got[s].0, want[s].0, "{label} stream {s} step {step}");
+        }
+        rng.fill_bytes(&mut bytes);
+    }
+    for s in 0..n {
+        // Ended streams too: the kernels leave an ended stream's state alone.
+        assert_eq!(
+            gpu.state_bytes(s).unwrap(),
+            cpu.state_bytes(s).unwrap(),
+            "{label} state of stream {s}"
+        );
+    }
+    // Blocks of 9 then 40 positions per stream on a fresh batch (the second
+    // crosses the tiled GEMM's 32-column tiles even for one stream), one
+    // stream ending in between.
+    cpu.open(n).unwrap();
+    gpu.open(n).unwrap();
+    let mut on = vec![true; n];
+    for (i, t) in [9usize, 40].into_iter().enumerate() {
+        let mut block = vec![0u8; n * t];
+        rng.fill_bytes(&mut block);
+        if i == 1 {
+            on[n / 2] = false;
+        }
+        let (mut want, mut got) = (
+            vec![Frequencies::default(); n * t],
+            vec![Frequencies::default(); n * t],
+        );
+        cpu.step_block(&block, &on, &mut want).unwrap();
+        gpu.step_block(&block, &on, &mut got).unwrap();
+        for s in (0..n).filter(|&s| on[s]) {
+            for k in 0..t {
+                assert_eq!(
+                    got[s * t + k].0,
+                    want[s * t + k].0,
+                    "{label} block {i} stream {s} position {k}"
+                );
+            }
+        }
+    }
+    for s in (0..n).filter(|&s| on[s]) {
+        assert_eq!(
+            gpu.state_bytes(s).unwrap(),
+            cpu.state_bytes(s).unwrap(),
+            "{label} state of stream {s} after the blocks"
+        );
+    }
+}
+
+/// The models every device is compared on: both arith versions, typical and
+/// adversarial weights (the loader's limits), widths that are and are not
+/// multiples of the kernels' tiles, stream counts on both sides of the
+/// GEMV/GEMM switch.
+fn cases() -> Vec<(ArithVersion, Dims, SynthKind, u64, usize)> {
+    let shapes = [
         (dims(16, 1), SynthKind::Typical, 7u64, 5usize),
         (dims(32, 2), SynthKind::Adversarial, 11, 33),
-        (dims(64, 2), SynthKind::Typical, 13, 70),
         (dims(48, 3), SynthKind::Adversarial, 17, 9),
+        (dims(64, 1), SynthKind::Typical, 13, 40),
     ];
-    let all = cases
-        .into_iter()
-        .flat_map(|c| ARITH_VERSIONS.iter().map(move |&a| (a, c)));
-    for (arith, (dims, kind, seed, n)) in all {
+    ARITH_VERSIONS
+        .iter()
+        .flat_map(|&a| shapes.iter().map(move |&(d, k, s, n)| (a, d, k, s, n)))
+        .collect()
+}
+
+#[test]
+fn gpu_engine_matches_cpu_engine() {
+    for (arith, dims, kind, seed, n) in cases() {
         let model = random_model_in(arith, dims, kind, seed).unwrap();
         let Some(mut gpu) = engine_or_skip(&model, n) else {
             return;
         };
-        let mut cpu = CpuEngine::with_streams(&model, n);
-        let mut rng = SplitMix64(seed);
-        let mut bytes = vec![PRIME_BYTE; n];
-        let mut active = vec![true; n];
-        let (mut want, mut got) = (
-            vec![Frequencies::default(); n],
-            vec![Frequencies::default(); n],
-        );
-        for step in 0..40 {
-            if step % 7 == 6 {
-                active[step % n] = false;
-            }
-            cpu.step(&bytes, &active, &mut want).unwrap();
-            gpu.step(&bytes, &active, &mut got).unwrap();
-            for s in (0..n).filter(|&s| active[s]) {
-                assert_eq!(
-                    got[s].0, want[s].0,
-                    "arith v{arith} {dims:?} {kind:?} stream {s} step {step}"
-                );
-            }
-            rng.fill_bytes(&mut bytes);
-        }
-        for s in (0..n).filter(|&s| active[s]) {
-            assert_eq!(
-                gpu.state_bytes(s).unwrap(),
-                cpu.state_bytes(s).unwrap(),
-                "state of stream {s}"
-            );
-        }
-        // A block of 9 positions per stream, on a fresh batch.
-        let t = 9;
-        let mut block = vec![0u8; n * t];
-        rng.fill_bytes(&mut block);
-        let all_on = vec![true; n];
-        let (mut want, mut got) = (
-            vec![Frequencies::default(); n * t],
-            vec![Frequencies::default(); n * t],
-        );
-        cpu.open(n).unwrap();
-        gpu.open(n).unwrap();
-        cpu.step_block(&block, &all_on, &mut want).unwrap();
-        gpu.step_block(&block, &all_on, &mut got).unwrap();
-        assert!(
-            got.iter().zip(&want).all(|(a, b)| a.0 == b.0),
-            "step_block differs"
-        );
+        compare_with_cpu(&model, n, seed, gpu.as_mut());
+    }
+}
+
+/// The same kernels on the SIMT emulator, under three thread schedules.
+#[cfg(feature = "cuda-emulator")]
+#[test]
+fn emulated_engine_matches_cpu_engine() {
+    use boa_det::engine::cuda::emulator::Schedule;
+    let schedules = [Schedule::InOrder, Schedule::Reversed, Schedule::Random(5)];
+    for (i, (arith, dims, kind, seed, n)) in cases().into_iter().enumerate() {
+        let model = random_model_in(arith, dims, kind, seed).unwrap();
+        let schedule = schedules[i % schedules.len()];
+        let mut gpu = CudaEngine::emulated(&model, n, schedule).unwrap();
+        compare_with_cpu(&model, n, seed, &mut gpu);
     }
 }

@@ -194,12 +194,44 @@ const RUST_FORBIDDEN: &[&str] = &[
 
 #[test]
 fn kernels_have_no_floating_point() {
-    let hits = scan(&["kernels"], &["cu", "cuh", "h", "c"], C_FORBIDDEN);
+    let hits = scan(&["kernels"], &["cu", "cuh", "h", "c", "cpp"], C_FORBIDDEN);
     assert!(
         hits.is_empty(),
         "floating point in kernels:\n{}",
         hits.join("\n")
     );
+}
+
+/// Device intrinsics and inline assembly live in `kernels/boa_cuda_compat.h`
+/// alone (under nvcc the CUDA intrinsic, on the host the emulator's plain
+/// C++), so the emulator runs the same kernel code the GPU does; and every
+/// `.cu` file includes that header first.
+#[test]
+fn kernels_reach_the_machine_only_through_the_compat_header() {
+    const ONLY_IN_COMPAT: &[&str] = &["asm", "__dp4a", "__dp2a_lo", "__dp2a_hi", "mma", "__vadd4"];
+    let hits: Vec<String> = scan(&["kernels"], &["cu", "cuh", "h", "c"], ONLY_IN_COMPAT)
+        .into_iter()
+        .filter(|h| !h.contains("boa_cuda_compat.h:"))
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "intrinsics outside boa_cuda_compat.h:\n{}",
+        hits.join("\n")
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+    let mut cu = Vec::new();
+    files(&root, &["cu"], &mut cu);
+    assert!(!cu.is_empty());
+    for p in cu {
+        let src = std::fs::read_to_string(&p).unwrap();
+        let first = src.lines().find(|l| l.starts_with("#include"));
+        assert_eq!(
+            first,
+            Some("#include \"boa_cuda_compat.h\""),
+            "{}: must include boa_cuda_compat.h first",
+            p.display()
+        );
+    }
 }
 
 #[test]

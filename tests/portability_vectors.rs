@@ -2,6 +2,7 @@
 //! build, and the committed files must be exactly what the generator makes.
 
 use boa_det::container::Codec;
+use boa_det::engine::Device;
 use boa_det::vectors;
 use std::path::Path;
 
@@ -9,7 +10,7 @@ const DIR: &str = "portability-vectors";
 
 #[test]
 fn committed_vectors_match_the_engine() {
-    let n = vectors::check(Path::new(DIR))
+    let n = vectors::check(Path::new(DIR), Device::Cpu)
         .unwrap_or_else(|e| panic!("portability vector mismatch: {e}"));
     assert_eq!(n, vectors::MODELS.len() * vectors::inputs().len());
 }
@@ -45,7 +46,7 @@ fn committed_files_are_generated_not_hand_made() {
 /// The committed golden archives decode to the committed inputs, forever.
 #[test]
 fn committed_archives_decode() {
-    let n = vectors::check_archives(Path::new(DIR))
+    let n = vectors::check_archives(Path::new(DIR), Device::Cpu)
         .unwrap_or_else(|e| panic!("golden archive failure: {e}"));
     assert_eq!(n, vectors::archives().len());
 }
@@ -122,7 +123,7 @@ fn builtin_model_archives_decode_and_regenerate() {
          regenerate with `boa-det vectors generate {DIR}` only to add a new model"
     );
     assert!(std::fs::read(dir.join("mixed.bin")).unwrap() == vectors::mixed_input());
-    let n = vectors::check_builtin_archives(Path::new(DIR))
+    let n = vectors::check_builtin_archives(Path::new(DIR), Device::Cpu)
         .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
     // One archive per built-in model and mixing (network, match, columns,
     // long, long+columns, long+columns+hist, long+text).

@@ -61,3 +61,14 @@ python/test.sh
 
 step "pipeline: train a tiny model, quantize it, compress and decompress with it"
 tests/pipeline.sh
+
+step "CUDA kernels on the SIMT emulator: planted bugs (missing barriers, shared-memory off-by-ones) must fail the engine test"
+tests/emulator/mutants.sh
+
+step "CUDA kernels on the SIMT emulator under AddressSanitizer and UndefinedBehaviorSanitizer"
+tests/emulator/sanitizers.sh
+
+step "CUDA kernels on the SIMT emulator: real samples with codecs 5, 7, 8, thread schedules, every portability vector"
+# Last: it rebuilds the release binary with the feature cuda-emulator.
+cargo build -q --release --features cuda-emulator
+tests/emulator/run.sh target/release/boa-det

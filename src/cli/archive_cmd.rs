@@ -45,21 +45,35 @@ impl Mode {
 /// `--device`: where the network runs. Archives never depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeviceChoice {
-    /// The CPU, until the CUDA kernels implement every shipped model.
+    /// The first NVIDIA GPU when a driver and a GPU are present, else the CPU.
     Auto,
     /// The CPU, at the best kernel level it supports (`BOA_DET_KERNELS`).
     Cpu,
-    /// The first NVIDIA GPU: an error without a driver, or for a model of an
-    /// arith version the kernels do not implement.
+    /// The first NVIDIA GPU: an error without a driver or GPU, or when the
+    /// GPU fails its known-answer test.
     Cuda,
+    /// The CUDA kernels on the host's SIMT emulator (builds with the cargo
+    /// feature cuda-emulator; for tests, slow).
+    CudaEmulated,
 }
 
 impl DeviceChoice {
     /// The engine device for this choice: the one place `--device` is read.
+    /// `auto` looks for a GPU once per process.
     pub fn device(self) -> Device {
+        static AUTO: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
         match self {
-            DeviceChoice::Auto | DeviceChoice::Cpu => Device::Cpu,
+            DeviceChoice::Auto => *AUTO.get_or_init(|| {
+                let gpu = Device::Cuda { ordinal: 0 };
+                if gpu.available().is_ok() {
+                    gpu
+                } else {
+                    Device::Cpu
+                }
+            }),
+            DeviceChoice::Cpu => Device::Cpu,
             DeviceChoice::Cuda => Device::Cuda { ordinal: 0 },
+            DeviceChoice::CudaEmulated => Device::CudaEmulated,
         }
     }
 }
@@ -479,7 +493,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
             format!(
                 "time: {}, {}",
                 report::speed(n_in, took),
-                report::engine_line()
+                report::engine_line(opts.device())
             ),
         ];
         if opts.verbose() > 1 {
@@ -737,7 +751,7 @@ fn decompress_one(
         lines.push(format!(
             "time: {}, {}",
             report::speed(n, took),
-            report::engine_line()
+            report::engine_line(opts.device())
         ));
         report::print(&name, &lines);
     }
@@ -925,7 +939,7 @@ fn verify_one(input: &Path, opts: &ArchiveOpts, supplied: Option<Model>) -> Resu
             lines.push(format!(
                 "time: {}, {}",
                 report::speed(bytes, t0.elapsed()),
-                report::engine_line()
+                report::engine_line(opts.device())
             ));
             for l in lines {
                 eprintln!("  {l}");

@@ -150,24 +150,41 @@ enum Command {
 enum VectorsCommand {
     /// Write models, inputs, manifest.tsv and golden archives into DIR (the committed set is `portability-vectors/`).
     Generate { dir: std::path::PathBuf },
-    /// Recompute every digest in DIR with this build's engine and compare.
-    Check { dir: std::path::PathBuf },
+    /// Recompute every digest in DIR with this build's engine, decode and
+    /// re-encode every golden archive, and compare.
+    Check {
+        dir: std::path::PathBuf,
+        /// Where the network runs: the digests, the decoding and the
+        /// re-encoding of every golden archive (made on the CPU) must come out
+        /// the same on it.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: archive_cmd::DeviceChoice,
+    },
 }
 
 fn run_vectors(cmd: VectorsCommand) -> Result<(), CliError> {
     match cmd {
         VectorsCommand::Generate { dir } => crate::vectors::generate(&dir)
             .map_err(|e| CliError::new(exit::IO, format!("{}: {e}", dir.display()))),
-        VectorsCommand::Check { dir } => {
-            let n = crate::vectors::check(&dir).map_err(|e| CliError::new(exit::CORRUPT, e))?;
-            outln!("{n} portability vectors match ({})", dir.display());
-            let n = crate::vectors::check_archives(&dir)
-                .map_err(|e| CliError::new(exit::CORRUPT, e))?;
-            outln!("{n} golden archives decode correctly ({})", dir.display());
-            let n = crate::vectors::check_builtin_archives(&dir)
+        VectorsCommand::Check { dir, device } => {
+            let device = device.device();
+            device.available()?;
+            let n =
+                crate::vectors::check(&dir, device).map_err(|e| CliError::new(exit::CORRUPT, e))?;
+            outln!(
+                "{n} portability vectors match on {device} ({})",
+                dir.display()
+            );
+            let n = crate::vectors::check_archives(&dir, device)
                 .map_err(|e| CliError::new(exit::CORRUPT, e))?;
             outln!(
-                "{n} built-in model archives decode correctly ({})",
+                "{n} golden archives decode and re-encode identically on {device} ({})",
+                dir.display()
+            );
+            let n = crate::vectors::check_builtin_archives(&dir, device)
+                .map_err(|e| CliError::new(exit::CORRUPT, e))?;
+            outln!(
+                "{n} built-in model archives decode and re-encode identically on {device} ({})",
                 dir.display()
             );
             Ok(())

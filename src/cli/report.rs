@@ -31,15 +31,18 @@ pub fn model_label(fp: Fingerprint) -> String {
 }
 
 /// Threads, device and kernel level: what ran the network.
-pub fn engine_line() -> String {
-    let kernels = match crate::engine::cpu::dispatch::selected() {
-        Ok(k) => k.name,
-        Err(_) => "none",
-    };
-    format!(
-        "{} on cpu, cpu kernels {kernels}",
-        count(rayon::current_num_threads(), "thread")
-    )
+pub fn engine_line(device: crate::engine::Device) -> String {
+    let threads = count(rayon::current_num_threads(), "thread");
+    match device {
+        crate::engine::Device::Cpu => {
+            let kernels = match crate::engine::cpu::dispatch::selected() {
+                Ok(k) => k.name,
+                Err(_) => "none",
+            };
+            format!("{threads} on cpu, cpu kernels {kernels}")
+        }
+        gpu => format!("network on {gpu}, {threads} for the coder and mixing"),
+    }
 }
 
 /// `n word`, with the word in the plural unless `n` is 1.

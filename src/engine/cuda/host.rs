@@ -1,6 +1,6 @@
 //! The CUDA engine's host-side layout work, apart from the driver so that
-//! tests run it without a GPU: the time-major gathering of a block's bytes,
-//! the scattering of the tables of active streams, and the canonical order of
+//! tests run it without a GPU: cutting a block into pieces of positions, the
+//! scattering of the tables of active streams, and the canonical order of
 //! a stream's state downloaded from the device.
 #![deny(clippy::float_arithmetic)]
 
@@ -11,26 +11,33 @@ use crate::model::{D_CONV, D_STATE};
 /// the SSM states of every stream.
 pub(crate) type BatchLayerState = (Vec<i8>, Vec<i32>);
 
-/// `column[s] = bytes[s * t + k]`: position `k` of every stream of a block
-/// laid out stream-major with `t` bytes per stream.
-pub(crate) fn gather_position(bytes: &[u8], t: usize, k: usize, column: &mut [u8]) {
-    for (s, b) in column.iter_mut().enumerate() {
-        *b = bytes[s * t + k];
+/// `piece[s * w + j] = bytes[s * t + k0 + j]` for `j < w = k1 - k0`: positions
+/// `k0..k1` of every stream of a block laid out stream-major with `t` bytes per
+/// stream (a block too wide for one launch sequence runs in pieces).
+pub(crate) fn gather_positions(bytes: &[u8], t: usize, k0: usize, k1: usize, piece: &mut Vec<u8>) {
+    piece.clear();
+    for row in bytes.chunks_exact(t) {
+        piece.extend_from_slice(&row[k0..k1]);
     }
 }
 
-/// `out[s * t + k] = tables[s]` for every active stream `s`; the tables of
-/// ended streams are dropped.
+/// `out[s * t + k0 + j] = table j of stream s` for every active stream `s`,
+/// from the downloaded `[n * w][256]` tables of a piece of `w` positions; the
+/// tables of ended streams are dropped.
 pub(crate) fn scatter_active(
-    tables: Vec<Frequencies>,
+    flat: &[u32],
     active: &[bool],
     t: usize,
-    k: usize,
+    k0: usize,
+    w: usize,
     out: &mut [Frequencies],
 ) {
-    for (s, f) in tables.into_iter().enumerate() {
-        if active[s] {
-            out[s * t + k] = f;
+    for (s, _) in active.iter().enumerate().filter(|(_, on)| **on) {
+        for j in 0..w {
+            let c = s * w + j;
+            out[s * t + k0 + j]
+                .0
+                .copy_from_slice(&flat[c * 256..(c + 1) * 256]);
         }
     }
 }
@@ -112,24 +119,25 @@ mod tests {
     }
 
     #[test]
-    fn block_positions_gather_and_scatter() {
-        let (n, t) = (3, 4);
+    fn block_pieces_gather_and_scatter() {
+        let (n, t) = (3, 5);
         let bytes: Vec<u8> = (0..(n * t) as u8).collect();
-        let mut column = vec![0u8; n];
         let mut out = vec![Frequencies::default(); n * t];
         let active = [true, false, true];
-        for k in 0..t {
-            gather_position(&bytes, t, k, &mut column);
-            assert_eq!(column, [k as u8, (t + k) as u8, (2 * t + k) as u8]);
-            let tables = column
-                .iter()
-                .map(|&b| {
-                    let mut f = Frequencies::default();
-                    f.0[0] = u32::from(b) + 1;
-                    f
-                })
+        let mut piece = Vec::new();
+        for (k0, k1) in [(0, 2), (2, 5)] {
+            let w = k1 - k0;
+            gather_positions(&bytes, t, k0, k1, &mut piece);
+            let want: Vec<u8> = (0..n)
+                .flat_map(|s| (k0..k1).map(move |k| (s * t + k) as u8))
                 .collect();
-            scatter_active(tables, &active, t, k, &mut out);
+            assert_eq!(piece, want);
+            // A fake table per column: entry 0 is the column's byte + 1.
+            let flat: Vec<u32> = piece
+                .iter()
+                .flat_map(|&b| (0..256).map(move |i| if i == 0 { u32::from(b) + 1 } else { 0 }))
+                .collect();
+            scatter_active(&flat, &active, t, k0, w, &mut out);
         }
         for s in 0..n {
             for k in 0..t {

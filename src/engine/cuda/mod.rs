@@ -1,39 +1,48 @@
 //! The CUDA device: [`CudaEngine`] runs the forward graph as the kernels of
-//! `kernels/` (arith v1, bit-identical to the CPU engine), behind the same
-//! [`Engine`] interface.
+//! `kernels/` (arith v1 and v2, bit-identical to the CPU engine), behind the
+//! same [`Engine`] interface, on any [`Gpu`]: a real one through the driver
+//! ([`driver::DriverGpu`]) or, with the cargo feature `cuda-emulator`, the
+//! SIMT emulator that runs the same kernels on the host
+//! ([`emulator::EmulatedGpu`]).
 //!
-//! The driver (`libcuda`) is loaded at run time by cudarc; nothing links
-//! against CUDA at build time. [`CudaEngine::new`] checks that the library is
-//! present before creating a context (cudarc panics otherwise) and reports
-//! `CUDA unavailable: <why>`. The kernels are the committed PTX in
-//! `kernels/ptx/` (built by `kernels/build_ptx.sh`), JIT-compiled by the driver.
-//!
-//! Layout: activations `[streams, features]`, one grid row (or block) per
-//! stream; see `docs/CUDA.md`.
+//! A call steps `n` streams by `t` bytes each (`t = 1` for [`Engine::step`]):
+//! the `n * t` (stream, position) columns go through every layer as one
+//! launch sequence, the linear layers as GEMMs over all columns, the conv and
+//! scan kernels walking each stream's positions in order. So an encoder's
+//! block of `t` positions costs one launch sequence, not `t`. See
+//! `docs/CUDA.md`.
 #![deny(clippy::float_arithmetic)]
-
-use std::sync::Arc;
-
-use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr, LaunchConfig,
-    PushKernelArg, ValidAsZeroBits,
-};
-use cudarc::nvrtc::Ptx;
 
 use crate::engine::Frequencies;
 use crate::engine::interface::{Engine, EngineError, Liveness};
 use crate::intmath::ArithVersion;
-use crate::model::{D_CONV, D_STATE, Dims, LayerNorm, Linear, Model};
+use crate::model::{D_CONV, D_STATE, Dims, LayerNorm, Linear, MAX_D_MODEL, MAX_LAYERS, Model};
 
 #[cfg(feature = "c-shim")]
 pub mod c_shim;
+pub mod driver;
+#[cfg(feature = "cuda-emulator")]
+pub mod emulator;
+pub mod gpu;
 mod host;
 
-/// The most streams one engine holds (the grid's second dimension).
+pub use driver::context;
+use gpu::{Arg, DevBuf, Gpu, KernelSig, Shape};
+
+/// The most streams one engine holds.
 pub const MAX_STREAMS: usize = 65535;
 
+/// The most columns (streams x positions) of one launch sequence; a wider
+/// block runs in pieces. Keeps the GEMM grid's second dimension
+/// (columns / 32) within CUDA's 65535.
+pub const MAX_COLUMNS: usize = 1 << 20;
+
+/// Below this many columns the one-thread-per-output GEMV replaces the tiled
+/// GEMM (whose 32-column tiles would be mostly empty). Never changes a value.
+pub const GEMV_BELOW: usize = 32;
+
 /// The arith versions the kernels implement (`docs/CUDA.md`).
-pub const ARITH_VERSIONS: &[ArithVersion] = &[ArithVersion::V1];
+pub const ARITH_VERSIONS: &[ArithVersion] = &[ArithVersion::V1, ArithVersion::V2];
 
 /// PTX of the forward kernels (`kernels/boa_forward.cu`).
 pub const FORWARD_PTX: &str = include_str!("../../../kernels/ptx/boa_forward.ptx");
@@ -41,11 +50,14 @@ pub const FORWARD_PTX: &str = include_str!("../../../kernels/ptx/boa_forward.ptx
 pub const CODER_PTX: &str = include_str!("../../../kernels/ptx/boa_coder.ptx");
 
 const BLOCK: u32 = 256;
+/// Columns per block of the warp-per-column kernels (layer norm, frequencies).
 const WARPS_PER_BLOCK: u32 = 8;
+const TILE: u32 = 32;
 const OUT_Q8: u32 = 0;
 const OUT_Q8_RELU: u32 = 1;
 const OUT_Q16: u32 = 2;
 const OUT_LOGIT: u32 = 3;
+const OUT_Q16_ADD: u32 = 4;
 
 /// Errors of the CUDA backend.
 #[derive(Debug, thiserror::Error)]
@@ -73,202 +85,12 @@ impl From<CudaError> for EngineError {
     }
 }
 
-fn drv<E: std::fmt::Debug>(e: E) -> CudaError {
-    CudaError::Driver(format!("{e:?}"))
-}
-
-/// Creates a context on device `ordinal`, or says why CUDA cannot be used.
-pub fn context(ordinal: usize) -> Result<Arc<CudaContext>, CudaError> {
-    // SAFETY: only tries to dlopen libcuda / nvcuda.
-    if !unsafe { cudarc::driver::sys::is_culib_present() } {
-        return Err(CudaError::Unavailable(
-            "the NVIDIA driver library (libcuda.so) was not found".into(),
-        ));
-    }
-    // cudarc panics when a driver symbol is missing (a driver older than the
-    // bindings); turn that into an error too.
-    match std::panic::catch_unwind(|| CudaContext::new(ordinal)) {
-        Ok(Ok(ctx)) => Ok(ctx),
-        Ok(Err(e)) => Err(CudaError::Unavailable(format!(
-            "cannot create a context on device {ordinal}: {e:?}"
-        ))),
-        Err(_) => Err(CudaError::Unavailable(
-            "the driver library is missing entry points (driver too old?)".into(),
-        )),
-    }
-}
-
-struct Funcs {
-    gemv: CudaFunction,
-    embed: CudaFunction,
-    layer_norm: CudaFunction,
-    conv_silu: CudaFunction,
-    softplus: CudaFunction,
-    scan_gate: CudaFunction,
-    residual_add: CudaFunction,
-    head_in: CudaFunction,
-    freqs: CudaFunction,
-}
-
-impl Funcs {
-    fn load(module: &Arc<CudaModule>) -> Result<Funcs, CudaError> {
-        let f = |name: &str| module.load_function(name).map_err(drv);
-        Ok(Funcs {
-            gemv: f("boa_gemv_q8_k")?,
-            embed: f("boa_embed_k")?,
-            layer_norm: f("boa_layer_norm_k")?,
-            conv_silu: f("boa_conv_silu_k")?,
-            softplus: f("boa_softplus_k")?,
-            scan_gate: f("boa_scan_gate_k")?,
-            residual_add: f("boa_residual_add_k")?,
-            head_in: f("boa_head_in_k")?,
-            freqs: f("boa_logits_to_freqs_k")?,
-        })
-    }
-}
-
-struct DevRequant {
-    mult: CudaSlice<i32>,
-    shift: CudaSlice<u8>,
-}
-
-struct DevLinear {
-    w: CudaSlice<i8>,
-    /// Zeros where the layer has no bias.
-    bias: CudaSlice<i32>,
-    rq: DevRequant,
-    rows: u32,
-    cols: u32,
-}
-
-struct DevLayerNorm {
-    gamma: CudaSlice<i16>,
-    beta: CudaSlice<i32>,
-    shift: u32,
-    eps: u64,
-}
-
-struct DevLayer {
-    ln1: DevLayerNorm,
-    in_proj: DevLinear,
-    conv_w: CudaSlice<i8>,
-    conv_b: CudaSlice<i32>,
-    conv_rq: DevRequant,
-    conv_silu: CudaSlice<i8>,
-    x_proj: DevLinear,
-    dt_proj: DevLinear,
-    softplus: CudaSlice<u16>,
-    a_rate: CudaSlice<u16>,
-    a_shift: u32,
-    inc_shift: u32,
-    d_skip: CudaSlice<i32>,
-    y_rq: DevRequant,
-    gate_silu: CudaSlice<i8>,
-    gate_rq: DevRequant,
-    out_proj: DevLinear,
-    ln2: DevLayerNorm,
-    ff1: DevLinear,
-    gelu: CudaSlice<i8>,
-    ff2: DevLinear,
-}
-
-fn up<T: DeviceRepr>(s: &Arc<CudaStream>, v: &[T]) -> Result<CudaSlice<T>, CudaError> {
-    s.clone_htod(v).map_err(drv)
-}
-
-fn zeros<T: DeviceRepr + ValidAsZeroBits>(
-    s: &Arc<CudaStream>,
-    n: usize,
-) -> Result<CudaSlice<T>, CudaError> {
-    s.alloc_zeros(n.max(1)).map_err(drv)
-}
-
-fn up_rq(s: &Arc<CudaStream>, rq: &crate::model::Requant) -> Result<DevRequant, CudaError> {
-    Ok(DevRequant {
-        mult: up(s, &rq.mult)?,
-        shift: up(s, &rq.shift)?,
-    })
-}
-
-fn up_linear(s: &Arc<CudaStream>, l: &Linear) -> Result<DevLinear, CudaError> {
-    let bias = match &l.bias {
-        Some(b) => up(s, b)?,
-        None => zeros(s, l.rows)?,
-    };
-    Ok(DevLinear {
-        w: up(s, &l.weight)?,
-        bias,
-        rq: up_rq(s, &l.rq)?,
-        rows: l.rows as u32,
-        cols: l.cols as u32,
-    })
-}
-
-fn up_ln(s: &Arc<CudaStream>, ln: &LayerNorm) -> Result<DevLayerNorm, CudaError> {
-    Ok(DevLayerNorm {
-        gamma: up(s, &ln.gamma)?,
-        beta: up(s, &ln.beta)?,
-        shift: ln.shift as u32,
-        eps: ln.eps,
-    })
-}
-
-/// Per-stream recurrent state of one layer on the device.
-struct DevState {
-    /// `[S, K-1, E]`
-    window: CudaSlice<i8>,
-    /// `[S, E, N]`
-    h: CudaSlice<i32>,
-}
-
-/// Working buffers, `[S, features]`.
-struct Buffers {
-    bytes: CudaSlice<u8>,
-    x: CudaSlice<i16>,
-    u: CudaSlice<i8>,
-    xz: CudaSlice<i8>,
-    xc: CudaSlice<i8>,
-    xdbl: CudaSlice<i8>,
-    dt8: CudaSlice<i8>,
-    dt: CudaSlice<u16>,
-    g: CudaSlice<i8>,
-    mo: CudaSlice<i16>,
-    f: CudaSlice<i8>,
-    h1: CudaSlice<i8>,
-    logits: CudaSlice<i32>,
-    freqs: CudaSlice<u32>,
-    no_lut: CudaSlice<i8>,
-}
-
-/// The forward step for a fixed batch of independent streams on one GPU.
-pub struct CudaEngine {
-    stream: Arc<CudaStream>,
-    funcs: Funcs,
-    layers: Vec<DevLayer>,
-    embedding: CudaSlice<i16>,
-    head_in: DevRequant,
-    head_fc1: DevLinear,
-    head_fc2: DevLinear,
-    exp2: CudaSlice<u32>,
-    decay: CudaSlice<u16>,
-    /// The arith version's scan constants (§6): smallest decay exponent, increment bound.
-    min_exponent: u32,
-    inc_max: i32,
-    states: Vec<DevState>,
-    buf: Buffers,
-    dims: Dims,
-    ordinal: usize,
-    liveness: Liveness,
-    /// Streams in the batch; the buffers hold at least one.
-    n_streams: u32,
-}
-
-/// Refuses a model the kernels do not implement.
-fn check_model(model: &Model) -> Result<(), CudaError> {
-    if ARITH_VERSIONS.contains(&model.arith) {
-        Ok(())
-    } else {
-        Err(CudaError::Unsupported(format!(
+/// Refuses a model the kernels do not implement: an arith version outside
+/// [`ARITH_VERSIONS`], or dims beyond the loader's limits (which the kernels
+/// are written and tested for).
+pub fn check_model(model: &Model) -> Result<(), CudaError> {
+    if !ARITH_VERSIONS.contains(&model.arith) {
+        return Err(CudaError::Unsupported(format!(
             "the CUDA kernels implement arith v{}; this model is arith v{} (use --device cpu)",
             ARITH_VERSIONS
                 .iter()
@@ -276,8 +98,17 @@ fn check_model(model: &Model) -> Result<(), CudaError> {
                 .collect::<Vec<_>>()
                 .join(", v"),
             model.arith
-        )))
+        )));
     }
+    let d = model.dims;
+    if d.d_model > MAX_D_MODEL || d.n_layers > MAX_LAYERS {
+        return Err(CudaError::Unsupported(format!(
+            "d_model {} x {} layers is beyond the kernels' limits (d_model <= {MAX_D_MODEL}, \
+             layers <= {MAX_LAYERS}; use --device cpu)",
+            d.d_model, d.n_layers
+        )));
+    }
+    Ok(())
 }
 
 fn check_streams(n: usize) -> Result<(), CudaError> {
@@ -290,478 +121,585 @@ fn check_streams(n: usize) -> Result<(), CudaError> {
     }
 }
 
-/// Fresh states and working buffers for `n` streams (at least one, so that no
-/// allocation is empty).
-fn alloc_batch(
-    s: &Arc<CudaStream>,
-    dims: Dims,
-    n: usize,
-) -> Result<(Vec<DevState>, Buffers), CudaError> {
-    let n = n.max(1);
-    let (d, e, ff, xo) = (dims.d_model, dims.d_inner(), dims.d_ff(), dims.x_proj_out());
-    let states = (0..dims.n_layers)
-        .map(|_| {
-            Ok(DevState {
-                window: zeros(s, n * (D_CONV - 1) * e)?,
-                h: zeros(s, n * e * D_STATE)?,
-            })
+struct DevRequant {
+    mult: DevBuf<i32>,
+    shift: DevBuf<u8>,
+}
+
+struct DevLinear {
+    w: DevBuf<i8>,
+    /// Zeros where the layer has no bias.
+    bias: DevBuf<i32>,
+    rq: DevRequant,
+    rows: u32,
+    cols: u32,
+}
+
+struct DevLayerNorm {
+    gamma: DevBuf<i16>,
+    beta: DevBuf<i32>,
+    shift: u32,
+    eps: u64,
+}
+
+struct DevLayer {
+    ln1: DevLayerNorm,
+    in_proj: DevLinear,
+    conv_w: DevBuf<i8>,
+    conv_b: DevBuf<i32>,
+    conv_rq: DevRequant,
+    conv_silu: DevBuf<i8>,
+    x_proj: DevLinear,
+    dt_proj: DevLinear,
+    softplus: DevBuf<u16>,
+    /// `[E][N]`, as the model stores it.
+    a_rate: DevBuf<u16>,
+    a_shift: u32,
+    inc_shift: u32,
+    d_skip: DevBuf<i32>,
+    y_rq: DevRequant,
+    gate_silu: DevBuf<i8>,
+    gate_rq: DevRequant,
+    out_proj: DevLinear,
+    ln2: DevLayerNorm,
+    ff1: DevLinear,
+    gelu: DevBuf<i8>,
+    ff2: DevLinear,
+}
+
+/// The model's weights and tables on the device.
+struct DevModel {
+    layers: Vec<DevLayer>,
+    embedding: DevBuf<i16>,
+    head_in: DevRequant,
+    fc1: DevLinear,
+    fc2: DevLinear,
+    exp2: DevBuf<u32>,
+    decay: DevBuf<u16>,
+    /// An unused table for the GEMM's `lut` argument when it has none.
+    no_lut: DevBuf<i8>,
+}
+
+fn up_rq(g: &mut dyn Gpu, rq: &crate::model::Requant) -> Result<DevRequant, CudaError> {
+    Ok(DevRequant {
+        mult: DevBuf::from_slice(g, &rq.mult)?,
+        shift: DevBuf::from_slice(g, &rq.shift)?,
+    })
+}
+
+fn up_linear(g: &mut dyn Gpu, l: &Linear) -> Result<DevLinear, CudaError> {
+    let bias = match &l.bias {
+        Some(b) => DevBuf::from_slice(g, b)?,
+        None => DevBuf::zeros(g, l.rows)?,
+    };
+    Ok(DevLinear {
+        w: DevBuf::from_slice(g, &l.weight)?,
+        bias,
+        rq: up_rq(g, &l.rq)?,
+        rows: l.rows as u32,
+        cols: l.cols as u32,
+    })
+}
+
+fn up_ln(g: &mut dyn Gpu, ln: &LayerNorm) -> Result<DevLayerNorm, CudaError> {
+    Ok(DevLayerNorm {
+        gamma: DevBuf::from_slice(g, &ln.gamma)?,
+        beta: DevBuf::from_slice(g, &ln.beta)?,
+        shift: ln.shift as u32,
+        eps: ln.eps,
+    })
+}
+
+impl DevModel {
+    fn upload(g: &mut dyn Gpu, model: &Model) -> Result<DevModel, CudaError> {
+        let mut layers = Vec::with_capacity(model.layers.len());
+        for l in &model.layers {
+            layers.push(DevLayer {
+                ln1: up_ln(g, &l.ln1)?,
+                in_proj: up_linear(g, &l.in_proj)?,
+                conv_w: DevBuf::from_slice(g, &l.conv_weight)?,
+                conv_b: DevBuf::from_slice(g, &l.conv_bias)?,
+                conv_rq: up_rq(g, &l.conv_rq)?,
+                conv_silu: DevBuf::from_slice(g, &l.conv_silu)?,
+                x_proj: up_linear(g, &l.x_proj)?,
+                dt_proj: up_linear(g, &l.dt_proj)?,
+                softplus: DevBuf::from_slice(g, &l.dt_softplus)?,
+                a_rate: DevBuf::from_slice(g, &l.a_rate)?,
+                a_shift: l.a_shift as u32,
+                inc_shift: l.inc_shift as u32,
+                d_skip: DevBuf::from_slice(g, &l.d_skip)?,
+                y_rq: up_rq(g, &l.y_rq)?,
+                gate_silu: DevBuf::from_slice(g, &l.gate_silu)?,
+                gate_rq: up_rq(g, &l.gate_rq)?,
+                out_proj: up_linear(g, &l.out_proj)?,
+                ln2: up_ln(g, &l.ln2)?,
+                ff1: up_linear(g, &l.ff1)?,
+                gelu: DevBuf::from_slice(g, &l.ff_gelu)?,
+                ff2: up_linear(g, &l.ff2)?,
+            });
+        }
+        Ok(DevModel {
+            layers,
+            embedding: DevBuf::from_slice(g, &model.embedding)?,
+            head_in: up_rq(g, &model.head.in_rq)?,
+            fc1: up_linear(g, &model.head.fc1)?,
+            fc2: up_linear(g, &model.head.fc2)?,
+            exp2: DevBuf::from_slice(g, &model.exp2)?,
+            decay: DevBuf::from_slice(g, &model.decay_exp2)?,
+            no_lut: DevBuf::zeros(g, 256)?,
         })
-        .collect::<Result<Vec<_>, CudaError>>()?;
-    let buf = Buffers {
-        bytes: zeros(s, n)?,
-        x: zeros(s, n * d)?,
-        u: zeros(s, n * d)?,
-        xz: zeros(s, n * 2 * e)?,
-        xc: zeros(s, n * e)?,
-        xdbl: zeros(s, n * xo)?,
-        dt8: zeros(s, n * e)?,
-        dt: zeros(s, n * e)?,
-        g: zeros(s, n * e)?,
-        mo: zeros(s, n * d)?,
-        f: zeros(s, n * ff)?,
-        h1: zeros(s, n * d)?,
-        logits: zeros(s, n * 256)?,
-        freqs: zeros(s, n * 256)?,
-        no_lut: zeros(s, 256)?,
-    };
-    Ok((states, buf))
-}
-
-fn grid_for(n: u64) -> LaunchConfig {
-    let blocks = n.div_ceil(BLOCK as u64).clamp(1, 1 << 20) as u32;
-    LaunchConfig {
-        grid_dim: (blocks, 1, 1),
-        block_dim: (BLOCK, 1, 1),
-        shared_mem_bytes: 0,
     }
 }
 
-fn per_stream(s: u32) -> LaunchConfig {
-    LaunchConfig {
-        grid_dim: (s, 1, 1),
-        block_dim: (BLOCK, 1, 1),
-        shared_mem_bytes: 0,
+/// One layer's recurrent state of every stream.
+struct DevState {
+    /// `[n, K-1, E]`
+    window: DevBuf<i8>,
+    /// `[n, E, N]`
+    h: DevBuf<i32>,
+}
+
+/// Working buffers for up to `cap` columns, `[columns, features]`.
+struct Columns {
+    cap: usize,
+    bytes: DevBuf<u8>,
+    x: DevBuf<i16>,
+    u: DevBuf<i8>,
+    xz: DevBuf<i8>,
+    xc: DevBuf<i8>,
+    xdbl: DevBuf<i8>,
+    dt8: DevBuf<i8>,
+    g: DevBuf<i8>,
+    mo: DevBuf<i16>,
+    f: DevBuf<i8>,
+    h1: DevBuf<i8>,
+    logits: DevBuf<i32>,
+    freqs: DevBuf<u32>,
+}
+
+impl Columns {
+    fn alloc(g: &mut dyn Gpu, dims: Dims, cap: usize) -> Result<Columns, CudaError> {
+        let (d, e, ff, xo) = (dims.d_model, dims.d_inner(), dims.d_ff(), dims.x_proj_out());
+        Ok(Columns {
+            cap,
+            bytes: DevBuf::zeros(g, cap)?,
+            x: DevBuf::zeros(g, cap * d)?,
+            u: DevBuf::zeros(g, cap * d)?,
+            xz: DevBuf::zeros(g, cap * 2 * e)?,
+            xc: DevBuf::zeros(g, cap * e)?,
+            xdbl: DevBuf::zeros(g, cap * xo)?,
+            dt8: DevBuf::zeros(g, cap * e)?,
+            g: DevBuf::zeros(g, cap * e)?,
+            mo: DevBuf::zeros(g, cap * d)?,
+            f: DevBuf::zeros(g, cap * ff)?,
+            h1: DevBuf::zeros(g, cap * d)?,
+            logits: DevBuf::zeros(g, cap * 256)?,
+            freqs: DevBuf::zeros(g, cap * 256)?,
+        })
+    }
+
+    fn free(self, g: &mut dyn Gpu) {
+        self.bytes.free(g);
+        for b in [self.x, self.mo] {
+            b.free(g);
+        }
+        for b in [
+            self.u, self.xz, self.xc, self.xdbl, self.dt8, self.g, self.f, self.h1,
+        ] {
+            b.free(g);
+        }
+        self.logits.free(g);
+        self.freqs.free(g);
     }
 }
 
-/// `out[s][j] = epilogue(lin . A[s][a_off..a_off + cols])`, see `boa_gemv_q8_k`.
-#[allow(clippy::too_many_arguments)]
-fn gemv<T>(
-    stream: &Arc<CudaStream>,
-    f: &CudaFunction,
-    lin: &DevLinear,
-    a: &CudaSlice<i8>,
-    lda: u32,
-    a_off: u32,
-    mode: u32,
-    lut: Option<&CudaSlice<i8>>,
-    no_lut: &CudaSlice<i8>,
-    out: &mut CudaSlice<T>,
-    ldo: u32,
-    n_streams: u32,
-) -> Result<(), CudaError> {
-    let use_lut: u32 = lut.is_some().into();
-    let lut = lut.unwrap_or(no_lut);
-    let cfg = LaunchConfig {
-        grid_dim: (lin.rows.div_ceil(WARPS_PER_BLOCK), n_streams, 1),
-        block_dim: (BLOCK, 1, 1),
-        shared_mem_bytes: 0,
-    };
-    let mut b = stream.launch_builder(f);
-    b.arg(&lin.w)
-        .arg(&lin.bias)
-        .arg(&lin.rq.mult)
-        .arg(&lin.rq.shift)
-        .arg(a)
-        .arg(&lda)
-        .arg(&a_off)
-        .arg(&lin.rows)
-        .arg(&lin.cols)
-        .arg(&mode)
-        .arg(lut)
-        .arg(&use_lut)
-        .arg(out)
-        .arg(&ldo);
-    // SAFETY: the argument list matches the kernel signature in boa_forward.cu;
-    // every buffer holds at least n_streams rows of the stated stride.
-    unsafe { b.launch(cfg) }.map(|_| ()).map_err(drv)
+/// Grid-stride launch over `total` elements.
+fn grid_for(total: u64) -> Shape {
+    Shape {
+        grid: [total.div_ceil(BLOCK as u64).clamp(1, 1 << 20) as u32, 1, 1],
+        block: BLOCK,
+    }
 }
 
-fn layer_norm(
-    stream: &Arc<CudaStream>,
-    f: &CudaFunction,
-    ln: &DevLayerNorm,
-    x: &CudaSlice<i16>,
-    d: u32,
-    out: &mut CudaSlice<i8>,
-    n_streams: u32,
-) -> Result<(), CudaError> {
-    let mut b = stream.launch_builder(f);
-    b.arg(x)
-        .arg(&d)
-        .arg(&ln.gamma)
-        .arg(&ln.beta)
-        .arg(&ln.shift)
-        .arg(&ln.eps)
-        .arg(out);
-    // SAFETY: matches boa_layer_norm_k; x and out are [n_streams, d]; block = 256.
-    unsafe { b.launch(per_stream(n_streams)) }
-        .map(|_| ())
-        .map_err(drv)
+/// One warp per column.
+fn warp_per_column(cols: u32) -> Shape {
+    Shape {
+        grid: [cols.div_ceil(WARPS_PER_BLOCK).max(1), 1, 1],
+        block: BLOCK,
+    }
+}
+
+/// The forward step for a batch of independent streams on one GPU.
+pub struct CudaEngine {
+    gpu: Box<dyn Gpu>,
+    model: DevModel,
+    dims: Dims,
+    /// The arith version's scan constants (§6): smallest decay exponent, increment bound.
+    min_exponent: u32,
+    inc_max: i32,
+    states: Vec<DevState>,
+    /// Per stream, 1 while it has not ended (the conv and scan kernels leave
+    /// an ended stream's state alone).
+    active: DevBuf<u8>,
+    cols: Option<Columns>,
+    liveness: Liveness,
+    n_streams: usize,
+    /// Host copies: the tables of the last piece, the bytes of a piece.
+    flat: Vec<u32>,
+    piece: Vec<u8>,
 }
 
 impl CudaEngine {
-    /// Uploads `model` to device `ordinal` and allocates state for `n_streams`
-    /// streams (all fresh, as [`crate::engine::StreamState::new`]). A model of
-    /// an arith version the kernels do not implement ([`ARITH_VERSIONS`]) is
+    /// Uploads `model` to the GPU with `ordinal` and opens `n_streams` fresh
+    /// streams. A model the kernels do not implement ([`check_model`]) is
     /// refused before the driver is touched.
     pub fn new(model: &Model, n_streams: usize, ordinal: usize) -> Result<CudaEngine, CudaError> {
         check_model(model)?;
         check_streams(n_streams)?;
-        let ctx = context(ordinal)?;
-        let module = ctx.load_module(Ptx::from_src(FORWARD_PTX)).map_err(drv)?;
-        let funcs = Funcs::load(&module)?;
-        let s = ctx.default_stream();
-        let dims = model.dims;
-        let mut layers = Vec::with_capacity(model.layers.len());
-        for l in &model.layers {
-            layers.push(DevLayer {
-                ln1: up_ln(&s, &l.ln1)?,
-                in_proj: up_linear(&s, &l.in_proj)?,
-                conv_w: up(&s, &l.conv_weight)?,
-                conv_b: up(&s, &l.conv_bias)?,
-                conv_rq: up_rq(&s, &l.conv_rq)?,
-                conv_silu: up(&s, &l.conv_silu)?,
-                x_proj: up_linear(&s, &l.x_proj)?,
-                dt_proj: up_linear(&s, &l.dt_proj)?,
-                softplus: up(&s, &l.dt_softplus)?,
-                a_rate: up(&s, &l.a_rate)?,
-                a_shift: l.a_shift as u32,
-                inc_shift: l.inc_shift as u32,
-                d_skip: up(&s, &l.d_skip)?,
-                y_rq: up_rq(&s, &l.y_rq)?,
-                gate_silu: up(&s, &l.gate_silu)?,
-                gate_rq: up_rq(&s, &l.gate_rq)?,
-                out_proj: up_linear(&s, &l.out_proj)?,
-                ln2: up_ln(&s, &l.ln2)?,
-                ff1: up_linear(&s, &l.ff1)?,
-                gelu: up(&s, &l.ff_gelu)?,
-                ff2: up_linear(&s, &l.ff2)?,
-            });
-        }
-        let (states, buf) = alloc_batch(&s, dims, n_streams)?;
-        Ok(CudaEngine {
-            embedding: up(&s, &model.embedding)?,
-            head_in: up_rq(&s, &model.head.in_rq)?,
-            head_fc1: up_linear(&s, &model.head.fc1)?,
-            head_fc2: up_linear(&s, &model.head.fc2)?,
-            exp2: up(&s, &model.exp2)?,
-            decay: up(&s, &model.decay_exp2)?,
+        CudaEngine::on(Box::new(driver::DriverGpu::new(ordinal)?), model, n_streams)
+    }
+
+    /// The same engine on the SIMT emulator, resuming threads in `schedule`.
+    #[cfg(feature = "cuda-emulator")]
+    pub fn emulated(
+        model: &Model,
+        n_streams: usize,
+        schedule: emulator::Schedule,
+    ) -> Result<CudaEngine, CudaError> {
+        check_model(model)?;
+        check_streams(n_streams)?;
+        CudaEngine::on(
+            Box::new(emulator::EmulatedGpu::new(schedule)),
+            model,
+            n_streams,
+        )
+    }
+
+    /// The engine on `gpu`.
+    pub fn on(
+        mut gpu: Box<dyn Gpu>,
+        model: &Model,
+        n_streams: usize,
+    ) -> Result<CudaEngine, CudaError> {
+        check_model(model)?;
+        check_streams(n_streams)?;
+        let dev = DevModel::upload(gpu.as_mut(), model)?;
+        let mut engine = CudaEngine {
+            model: dev,
+            dims: model.dims,
             min_exponent: model.arith.min_decay_exponent(),
             inc_max: model.arith.inc_max() as i32,
-            stream: s,
-            funcs,
-            layers,
-            states,
-            buf,
-            dims,
-            ordinal,
-            liveness: Liveness::new(n_streams),
-            n_streams: n_streams as u32,
-        })
+            states: Vec::new(),
+            active: DevBuf::zeros(gpu.as_mut(), 0)?,
+            cols: None,
+            liveness: Liveness::new(0),
+            n_streams: 0,
+            flat: Vec::new(),
+            piece: Vec::new(),
+            gpu,
+        };
+        engine.reopen(n_streams)?;
+        Ok(engine)
     }
 
-    /// Number of streams in the batch.
-    pub fn n_streams(&self) -> usize {
-        self.n_streams as usize
-    }
-
-    /// Resets every stream to the fresh all-zero state.
-    pub fn reset(&mut self) -> Result<(), CudaError> {
-        for st in &mut self.states {
-            self.stream.memset_zeros(&mut st.window).map_err(drv)?;
-            self.stream.memset_zeros(&mut st.h).map_err(drv)?;
+    /// Replaces the batch with `n` fresh streams (zero state).
+    pub fn reopen(&mut self, n: usize) -> Result<(), CudaError> {
+        check_streams(n)?;
+        let g = self.gpu.as_mut();
+        if n == self.n_streams && !self.states.is_empty() {
+            for st in &self.states {
+                st.window.clear(g)?;
+                st.h.clear(g)?;
+            }
+        } else {
+            for st in self.states.drain(..) {
+                st.window.free(g);
+                st.h.free(g);
+            }
+            let e = self.dims.d_inner();
+            for _ in 0..self.dims.n_layers {
+                self.states.push(DevState {
+                    window: DevBuf::zeros(g, n * (D_CONV - 1) * e)?,
+                    h: DevBuf::zeros(g, n * e * D_STATE)?,
+                });
+            }
+            let old = std::mem::replace(&mut self.active, DevBuf::zeros(g, n)?);
+            old.free(g);
         }
-        self.liveness = Liveness::new(self.n_streams as usize);
+        self.n_streams = n;
+        self.liveness = Liveness::new(n);
         Ok(())
     }
 
-    /// Replaces the batch with `n` fresh streams.
-    pub fn reopen(&mut self, n: usize) -> Result<(), CudaError> {
-        check_streams(n)?;
-        if n == self.n_streams as usize {
-            return self.reset();
+    /// Working buffers for at least `cols` columns (grown, never per step).
+    fn ensure_columns(&mut self, cols: usize) -> Result<(), CudaError> {
+        if self.cols.as_ref().is_some_and(|c| c.cap >= cols) {
+            return Ok(());
         }
-        let (states, buf) = alloc_batch(&self.stream, self.dims, n)?;
-        self.states = states;
-        self.buf = buf;
-        self.n_streams = n as u32;
-        self.liveness = Liveness::new(n);
+        let g = self.gpu.as_mut();
+        if let Some(old) = self.cols.take() {
+            old.free(g);
+        }
+        self.cols = Some(Columns::alloc(g, self.dims, cols.next_multiple_of(64))?);
+        Ok(())
+    }
+
+    /// Steps every stream by `t` bytes (`bytes` stream-major, `n * t` of
+    /// them) as one launch sequence, and downloads the `n * t` tables into
+    /// `self.flat`. Ended streams are computed in the GEMMs but their state
+    /// is left alone.
+    fn run_columns(&mut self, bytes: &[u8], t: usize) -> Result<(), CudaError> {
+        let n = self.n_streams;
+        let ncols = n * t;
+        self.ensure_columns(ncols)?;
+        let dims = self.dims;
+        let (d, e, r, xo, ffw) = (
+            dims.d_model as u32,
+            dims.d_inner() as u32,
+            dims.dt_rank() as u32,
+            dims.x_proj_out() as u32,
+            dims.d_ff() as u32,
+        );
+        let (tt, nn) = (t as u32, n as u32);
+        let m = &self.model;
+        let b = self.cols.as_ref().expect("allocated above");
+        let mut p = Pass {
+            g: self.gpu.as_mut(),
+            cols: ncols as u32,
+            no_lut: &m.no_lut,
+        };
+        b.bytes.write(p.g, bytes)?;
+        let cd = ncols as u64 * d as u64;
+        let ne = n as u64 * e as u64;
+        p.launch(
+            &gpu::EMBED,
+            grid_for(cd),
+            &[
+                b.bytes.arg(),
+                m.embedding.arg(),
+                b.x.arg(),
+                Arg::U32(d),
+                p.cols(),
+            ],
+        )?;
+        for (l, st) in m.layers.iter().zip(&self.states) {
+            p.layer_norm(&l.ln1, &b.x, d, &b.u)?;
+            p.gemm(&l.in_proj, &b.u, d, OUT_Q8, None, b.xz.arg(), 2 * e)?;
+            p.launch(
+                &gpu::CONV,
+                grid_for(ne),
+                &[
+                    b.xz.arg(),
+                    st.window.arg(),
+                    l.conv_w.arg(),
+                    l.conv_b.arg(),
+                    l.conv_rq.mult.arg(),
+                    l.conv_rq.shift.arg(),
+                    l.conv_silu.arg(),
+                    b.xc.arg(),
+                    self.active.arg(),
+                    Arg::U32(e),
+                    Arg::U32(nn),
+                    Arg::U32(tt),
+                ],
+            )?;
+            p.gemm(&l.x_proj, &b.xc, e, OUT_Q8, None, b.xdbl.arg(), xo)?;
+            // dt_proj reads the first dt_rank bytes of each xdbl row.
+            p.gemm(&l.dt_proj, &b.xdbl, xo, OUT_Q8, None, b.dt8.arg(), e)?;
+            p.launch(
+                &gpu::SCAN,
+                grid_for(ne),
+                &[
+                    b.xc.arg(),
+                    b.dt8.arg(),
+                    l.softplus.arg(),
+                    b.xdbl.arg(),
+                    Arg::U32(xo),
+                    Arg::U32(r),
+                    l.a_rate.arg(),
+                    Arg::U32(l.a_shift),
+                    Arg::U32(l.inc_shift),
+                    Arg::U32(self.min_exponent),
+                    Arg::S32(self.inc_max),
+                    l.d_skip.arg(),
+                    m.decay.arg(),
+                    st.h.arg(),
+                    l.y_rq.mult.arg(),
+                    l.y_rq.shift.arg(),
+                    b.xz.arg(),
+                    l.gate_silu.arg(),
+                    l.gate_rq.mult.arg(),
+                    l.gate_rq.shift.arg(),
+                    b.g.arg(),
+                    self.active.arg(),
+                    Arg::U32(e),
+                    Arg::U32(nn),
+                    Arg::U32(tt),
+                ],
+            )?;
+            p.gemm(&l.out_proj, &b.g, e, OUT_Q16, None, b.mo.arg(), d)?;
+            p.layer_norm(&l.ln2, &b.mo, d, &b.u)?;
+            p.gemm(&l.ff1, &b.u, d, OUT_Q8, Some(&l.gelu), b.f.arg(), ffw)?;
+            // ff2 with the residual add in its epilogue: x = clamp_q16(x + ff2).
+            p.gemm(&l.ff2, &b.f, ffw, OUT_Q16_ADD, None, b.x.arg(), d)?;
+        }
+        p.launch(
+            &gpu::HEAD_IN,
+            grid_for(cd),
+            &[
+                b.x.arg(),
+                m.head_in.mult.arg(),
+                m.head_in.shift.arg(),
+                b.u.arg(),
+                Arg::U32(d),
+                p.cols(),
+            ],
+        )?;
+        p.gemm(&m.fc1, &b.u, d, OUT_Q8_RELU, None, b.h1.arg(), d)?;
+        p.gemm(&m.fc2, &b.h1, d, OUT_LOGIT, None, b.logits.arg(), 256)?;
+        p.launch(
+            &gpu::FREQS,
+            warp_per_column(p.cols),
+            &[b.logits.arg(), m.exp2.arg(), b.freqs.arg(), p.cols()],
+        )?;
+        self.flat.resize(ncols * 256, 0);
+        b.freqs.read_into(&*p.g, &mut self.flat)
+    }
+
+    /// Steps the active streams by the `t` bytes each of `bytes` (stream-major)
+    /// and writes their tables to `out[s * t + k]`, in pieces of at most
+    /// [`MAX_COLUMNS`] columns.
+    fn run_block(
+        &mut self,
+        bytes: &[u8],
+        t: usize,
+        active: &[bool],
+        out: &mut [Frequencies],
+    ) -> Result<(), CudaError> {
+        let flags: Vec<u8> = active.iter().map(|&a| a.into()).collect();
+        self.active.write(self.gpu.as_mut(), &flags)?;
+        let w_max = (MAX_COLUMNS / self.n_streams.max(1)).max(1);
+        let mut k0 = 0;
+        while k0 < t {
+            let k1 = (k0 + w_max).min(t);
+            let mut piece = std::mem::take(&mut self.piece);
+            let res = if k0 == 0 && k1 == t {
+                self.run_columns(bytes, t)
+            } else {
+                host::gather_positions(bytes, t, k0, k1, &mut piece);
+                self.run_columns(&piece, k1 - k0)
+            };
+            self.piece = piece;
+            res?;
+            host::scatter_active(&self.flat, active, t, k0, k1 - k0, out);
+            k0 = k1;
+        }
         Ok(())
     }
 
     /// Downloads every layer's state of the batch, `(window, h)` per layer.
     fn download_states(&self) -> Result<Vec<host::BatchLayerState>, CudaError> {
+        let g = self.gpu.as_ref();
         self.states
             .iter()
-            .map(|st| {
-                Ok((
-                    self.stream.clone_dtoh(&st.window).map_err(drv)?,
-                    self.stream.clone_dtoh(&st.h).map_err(drv)?,
-                ))
-            })
+            .map(|st| Ok((st.window.read(g, st.window.len)?, st.h.read(g, st.h.len)?)))
             .collect()
     }
+}
 
-    /// Steps every stream by one byte (`bytes[s]` for stream `s`) and returns
-    /// the frequencies of each stream's next byte.
-    pub fn step(&mut self, bytes: &[u8]) -> Result<Vec<Frequencies>, CudaError> {
-        if bytes.len() != self.n_streams as usize {
-            return Err(CudaError::Usage(format!(
-                "{} bytes for {} streams",
-                bytes.len(),
-                self.n_streams
-            )));
-        }
-        if self.n_streams == 0 {
-            return Ok(Vec::new());
-        }
-        let st = &self.stream;
-        let fns = &self.funcs;
-        let buf = &mut self.buf;
-        let dims = self.dims;
-        let (n, d, e, r, xo) = (
-            self.n_streams,
-            dims.d_model as u32,
-            dims.d_inner() as u32,
-            dims.dt_rank() as u32,
-            dims.x_proj_out() as u32,
-        );
-        let ne = n as u64 * e as u64;
-        st.memcpy_htod(bytes, &mut buf.bytes).map_err(drv)?;
-        {
-            let mut b = st.launch_builder(&fns.embed);
-            b.arg(&buf.bytes)
-                .arg(&self.embedding)
-                .arg(&mut buf.x)
-                .arg(&d);
-            // SAFETY: matches boa_embed_k; x is [n, d].
-            unsafe { b.launch(per_stream(n)) }.map_err(drv)?;
-        }
-        for (l, ls) in self.layers.iter().zip(self.states.iter_mut()) {
-            layer_norm(st, &fns.layer_norm, &l.ln1, &buf.x, d, &mut buf.u, n)?;
-            gemv(
-                st,
-                &fns.gemv,
-                &l.in_proj,
-                &buf.u,
-                d,
-                0,
-                OUT_Q8,
-                None,
-                &buf.no_lut,
-                &mut buf.xz,
-                2 * e,
-                n,
-            )?;
-            {
-                let mut b = st.launch_builder(&fns.conv_silu);
-                b.arg(&buf.xz)
-                    .arg(&mut ls.window)
-                    .arg(&l.conv_w)
-                    .arg(&l.conv_b)
-                    .arg(&l.conv_rq.mult)
-                    .arg(&l.conv_rq.shift)
-                    .arg(&l.conv_silu)
-                    .arg(&mut buf.xc)
-                    .arg(&e)
-                    .arg(&n);
-                // SAFETY: matches boa_conv_silu_k.
-                unsafe { b.launch(grid_for(ne)) }.map_err(drv)?;
-            }
-            gemv(
-                st,
-                &fns.gemv,
-                &l.x_proj,
-                &buf.xc,
-                e,
-                0,
-                OUT_Q8,
-                None,
-                &buf.no_lut,
-                &mut buf.xdbl,
-                xo,
-                n,
-            )?;
-            gemv(
-                st,
-                &fns.gemv,
-                &l.dt_proj,
-                &buf.xdbl,
-                xo,
-                0,
-                OUT_Q8,
-                None,
-                &buf.no_lut,
-                &mut buf.dt8,
-                e,
-                n,
-            )?;
-            {
-                let mut b = st.launch_builder(&fns.softplus);
-                b.arg(&buf.dt8).arg(&l.softplus).arg(&mut buf.dt).arg(&ne);
-                // SAFETY: matches boa_softplus_k; both buffers hold ne values.
-                unsafe { b.launch(grid_for(ne)) }.map_err(drv)?;
-            }
-            {
-                let mut b = st.launch_builder(&fns.scan_gate);
-                b.arg(&buf.xc)
-                    .arg(&buf.dt)
-                    .arg(&buf.xdbl)
-                    .arg(&xo)
-                    .arg(&r)
-                    .arg(&l.a_rate)
-                    .arg(&l.a_shift)
-                    .arg(&l.inc_shift)
-                    .arg(&self.min_exponent)
-                    .arg(&self.inc_max)
-                    .arg(&l.d_skip)
-                    .arg(&self.decay)
-                    .arg(&mut ls.h)
-                    .arg(&l.y_rq.mult)
-                    .arg(&l.y_rq.shift)
-                    .arg(&buf.xz)
-                    .arg(&l.gate_silu)
-                    .arg(&l.gate_rq.mult)
-                    .arg(&l.gate_rq.shift)
-                    .arg(&mut buf.g)
-                    .arg(&e)
-                    .arg(&n);
-                // SAFETY: matches boa_scan_gate_k.
-                unsafe { b.launch(grid_for(ne)) }.map_err(drv)?;
-            }
-            gemv(
-                st,
-                &fns.gemv,
-                &l.out_proj,
-                &buf.g,
-                e,
-                0,
-                OUT_Q16,
-                None,
-                &buf.no_lut,
-                &mut buf.mo,
-                d,
-                n,
-            )?;
-            layer_norm(st, &fns.layer_norm, &l.ln2, &buf.mo, d, &mut buf.u, n)?;
-            let ff = l.ff1.rows;
-            gemv(
-                st,
-                &fns.gemv,
-                &l.ff1,
-                &buf.u,
-                d,
-                0,
-                OUT_Q8,
-                Some(&l.gelu),
-                &buf.no_lut,
-                &mut buf.f,
-                ff,
-                n,
-            )?;
-            // ff2 output reuses `mo` (its layer norm has been computed).
-            gemv(
-                st,
-                &fns.gemv,
-                &l.ff2,
-                &buf.f,
-                ff,
-                0,
-                OUT_Q16,
-                None,
-                &buf.no_lut,
-                &mut buf.mo,
-                d,
-                n,
-            )?;
-            {
-                let nd = n as u64 * d as u64;
-                let mut b = st.launch_builder(&fns.residual_add);
-                b.arg(&mut buf.x).arg(&buf.mo).arg(&nd);
-                // SAFETY: matches boa_residual_add_k.
-                unsafe { b.launch(grid_for(nd)) }.map_err(drv)?;
-            }
-        }
-        {
-            let nd = n as u64 * d as u64;
-            let mut b = st.launch_builder(&fns.head_in);
-            b.arg(&buf.x)
-                .arg(&self.head_in.mult)
-                .arg(&self.head_in.shift)
-                .arg(&mut buf.u)
-                .arg(&d)
-                .arg(&n);
-            // SAFETY: matches boa_head_in_k.
-            unsafe { b.launch(grid_for(nd)) }.map_err(drv)?;
-        }
-        gemv(
-            st,
-            &fns.gemv,
-            &self.head_fc1,
-            &buf.u,
-            d,
-            0,
-            OUT_Q8_RELU,
-            None,
-            &buf.no_lut,
-            &mut buf.h1,
-            d,
-            n,
-        )?;
-        gemv(
-            st,
-            &fns.gemv,
-            &self.head_fc2,
-            &buf.h1,
-            d,
-            0,
-            OUT_LOGIT,
-            None,
-            &buf.no_lut,
-            &mut buf.logits,
-            256,
-            n,
-        )?;
-        {
-            let mut b = st.launch_builder(&fns.freqs);
-            b.arg(&buf.logits).arg(&self.exp2).arg(&mut buf.freqs);
-            // SAFETY: matches boa_logits_to_freqs_k; block = 256 threads.
-            unsafe { b.launch(per_stream(n)) }.map_err(drv)?;
-        }
-        let flat = st.clone_dtoh(&buf.freqs).map_err(drv)?;
-        Ok(flat
-            .chunks_exact(256)
-            .map(|c| Frequencies(c.try_into().expect("256 entries")))
-            .collect())
+/// The launches of one call over `cols` columns.
+struct Pass<'a> {
+    g: &'a mut dyn Gpu,
+    cols: u32,
+    /// The GEMM's `lut` argument when it has none.
+    no_lut: &'a DevBuf<i8>,
+}
+
+impl Pass<'_> {
+    fn cols(&self) -> Arg {
+        Arg::U32(self.cols)
+    }
+
+    fn launch(&mut self, k: &KernelSig, shape: Shape, args: &[Arg]) -> Result<(), CudaError> {
+        gpu::check_args(k, args)?;
+        self.g.launch(k, shape, args)
+    }
+
+    /// `out[c][j] = epilogue(lin . a[c][0..K])` for every column `c`, `a`
+    /// with row stride `lda`, `out` with `ldo`: the tiled GEMM, or the GEMV
+    /// below [`GEMV_BELOW`] columns.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        &mut self,
+        lin: &DevLinear,
+        a: &DevBuf<i8>,
+        lda: u32,
+        mode: u32,
+        lut: Option<&DevBuf<i8>>,
+        out: Arg,
+        ldo: u32,
+    ) -> Result<(), CudaError> {
+        let cols = self.cols;
+        let (k, shape): (&KernelSig, Shape) = if (cols as usize) < GEMV_BELOW {
+            (&gpu::GEMV, grid_for(lin.rows as u64 * cols as u64))
+        } else {
+            let grid = [lin.rows.div_ceil(TILE), cols.div_ceil(TILE), 1];
+            (&gpu::GEMM, Shape { grid, block: BLOCK })
+        };
+        let args = [
+            lin.w.arg(),
+            lin.bias.arg(),
+            lin.rq.mult.arg(),
+            lin.rq.shift.arg(),
+            a.arg(),
+            Arg::U32(lda),
+            Arg::U32(0),
+            Arg::U32(lin.rows),
+            Arg::U32(lin.cols),
+            Arg::U32(mode),
+            lut.unwrap_or(self.no_lut).arg(),
+            Arg::U32(lut.is_some().into()),
+            out,
+            Arg::U32(ldo),
+            Arg::U32(cols),
+        ];
+        self.launch(k, shape, &args)
+    }
+
+    fn layer_norm(
+        &mut self,
+        ln: &DevLayerNorm,
+        x: &DevBuf<i16>,
+        d: u32,
+        out: &DevBuf<i8>,
+    ) -> Result<(), CudaError> {
+        let args = [
+            x.arg(),
+            Arg::U32(d),
+            ln.gamma.arg(),
+            ln.beta.arg(),
+            Arg::U32(ln.shift),
+            Arg::U64(ln.eps),
+            out.arg(),
+            self.cols(),
+        ];
+        self.launch(&gpu::LAYER_NORM, warp_per_column(self.cols), &args)
     }
 }
 
 impl Engine for CudaEngine {
     fn describe(&self) -> String {
-        format!("cuda:{}", self.ordinal)
+        self.gpu.describe()
     }
 
     fn n_streams(&self) -> usize {
-        self.n_streams as usize
+        self.n_streams
     }
 
     fn open(&mut self, n: usize) -> Result<(), EngineError> {
         Ok(self.reopen(n)?)
     }
 
-    /// Every stream is stepped (the kernels have no mask); an ended stream's
-    /// table is not written back, and its state is no longer defined.
     fn step(
         &mut self,
         bytes: &[u8],
@@ -773,12 +711,9 @@ impl Engine for CudaEngine {
         if !active.contains(&true) {
             return Ok(());
         }
-        let tables = CudaEngine::step(self, bytes)?;
-        host::scatter_active(tables, active, 1, 0, out);
-        Ok(())
+        Ok(self.run_block(bytes, 1, active, out)?)
     }
 
-    /// One batched step per position of the block.
     fn step_block(
         &mut self,
         bytes: &[u8],
@@ -788,20 +723,14 @@ impl Engine for CudaEngine {
         let t = self
             .liveness
             .begin_step(bytes.len(), active, out.len(), true, |_| {})?;
-        if !active.contains(&true) {
+        if t == 0 || !active.contains(&true) {
             return Ok(());
         }
-        let mut column = vec![0u8; self.n_streams as usize];
-        for k in 0..t {
-            host::gather_position(bytes, t, k, &mut column);
-            let tables = CudaEngine::step(self, &column)?;
-            host::scatter_active(tables, active, t, k, out);
-        }
-        Ok(())
+        Ok(self.run_block(bytes, t, active, out)?)
     }
 
     fn state_bytes(&self, stream: usize) -> Result<Vec<u8>, EngineError> {
-        if stream >= self.n_streams as usize {
+        if stream >= self.n_streams {
             return Err(EngineError::Usage(format!(
                 "stream {stream} of {}",
                 self.n_streams
