@@ -355,25 +355,41 @@ fn encode_chunk(
         }
         let freqs = &mut s.freqs[..end - start];
         s.engine.step_block(&s.inputs, &[true], freqs)?;
-        for (k, net) in freqs.iter_mut().enumerate() {
-            let p = start + k;
-            // A trial's extra coders reshape copies; the last one (the only
-            // one outside a trial) reshapes the network's table in place.
-            let Some(((last_m, last_enc), others)) = coders.split_last_mut() else {
-                break;
-            };
-            for (mixer, enc) in others {
-                let mut f = net.clone();
-                code_byte(mixer, enc, chunk, p, &mut f);
-            }
-            code_byte(last_m, last_enc, chunk, p, net);
-        }
+        code_positions(&mut coders, chunk, start, freqs);
     }
-    Ok(mixings
+    Ok(frame_all(mixings, coders))
+}
+
+/// Codes bytes `start..start + tables.len()` of `chunk` with each of
+/// `coders`, `tables[k]` being the network's table for byte `start + k`.
+fn code_positions(
+    coders: &mut [(Mixer, RangeEncoder)],
+    chunk: &[u8],
+    start: usize,
+    tables: &mut [Frequencies],
+) {
+    for (k, net) in tables.iter_mut().enumerate() {
+        let p = start + k;
+        // A trial's extra coders reshape copies; the last one (the only
+        // one outside a trial) reshapes the network's table in place.
+        let Some(((last_m, last_enc), others)) = coders.split_last_mut() else {
+            break;
+        };
+        for (mixer, enc) in others {
+            let mut f = net.clone();
+            code_byte(mixer, enc, chunk, p, &mut f);
+        }
+        code_byte(last_m, last_enc, chunk, p, net);
+    }
+}
+
+/// The framed payloads of a chunk's finished coders, one per mixing.
+fn frame_all(mixings: &[Mixing], coders: Vec<(Mixer, RangeEncoder)>) -> Vec<Vec<u8>> {
+    mixings
         .iter()
         .zip(coders)
         .map(|(&m, (_, enc))| m.frame(enc.finish()))
-        .collect())
+        .collect()
 }
 
 /// Encodes each chunk as one neural stream with `mixing` on `device`, one
@@ -421,6 +437,9 @@ fn encode_chunks_trial(
     mixings: &[Mixing],
     report: ChunkReport<'_>,
 ) -> Result<Vec<Vec<Vec<u8>>>, EngineError> {
+    if device.batches_streams() {
+        return encode_chunks_batched(model, device, chunks, mixings, report);
+    }
     chunks
         .par_iter()
         .map_init(
@@ -439,6 +458,128 @@ fn encode_chunks_trial(
             },
         )
         .collect()
+}
+
+/// Positions per stream of one call of the batched encoder: with all chunks
+/// as streams, `n * GPU_ENCODE_BLOCK` columns per launch sequence.
+pub const GPU_ENCODE_BLOCK: usize = 256;
+
+/// The coders of one chunk being encoded by [`encode_chunks_batched`].
+struct ChunkCoders {
+    coders: Vec<(Mixer, RangeEncoder)>,
+}
+
+/// [`encode_chunks_trial`] with one engine for all chunks (a GPU): every
+/// chunk the model codes is a stream of one engine, stepped
+/// [`GPU_ENCODE_BLOCK`] positions at a time as one call (all `n * t` columns
+/// in one launch sequence); the mixing and range coding of each chunk run on
+/// the rayon pool between calls. A stream leaves the engine after the block
+/// holding its last byte. The tables are the engine's, so the payloads are
+/// exactly those of the per-chunk path.
+fn encode_chunks_batched(
+    model: &Model,
+    device: Device,
+    chunks: &[&[u8]],
+    mixings: &[Mixing],
+    report: ChunkReport<'_>,
+) -> Result<Vec<Vec<Vec<u8>>>, EngineError> {
+    let mut out: Vec<Option<Vec<Vec<u8>>>> = vec![None; chunks.len()];
+    // Chunks stored as they are need no model.
+    let mut coded = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        if incompressible::looks_incompressible(c) {
+            let payloads = vec![c.to_vec(); mixings.len()];
+            report(c, &payloads);
+            out[i] = Some(payloads);
+        } else {
+            coded.push(i);
+        }
+    }
+    let per_engine = device.streams_per_engine(coded.len(), 1);
+    for group in coded.chunks(per_engine.max(1)) {
+        let payloads = encode_group_batched(model, device, chunks, group, mixings, report)?;
+        for (&i, p) in group.iter().zip(payloads) {
+            out[i] = Some(p);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|p| p.expect("every chunk is stored or coded"))
+        .collect())
+}
+
+/// The chunks `group` (indices into `chunks`) as the streams of one engine.
+fn encode_group_batched(
+    model: &Model,
+    device: Device,
+    chunks: &[&[u8]],
+    group: &[usize],
+    mixings: &[Mixing],
+    report: ChunkReport<'_>,
+) -> Result<Vec<Vec<Vec<u8>>>, EngineError> {
+    let n = group.len();
+    let mut engine = device.engine(model, n)?;
+    let lens: Vec<usize> = group.iter().map(|&i| chunks[i].len()).collect();
+    let longest = lens.iter().copied().max().unwrap_or(0);
+    let mut states: Vec<ChunkCoders> = group
+        .iter()
+        .map(|&i| ChunkCoders {
+            coders: mixings
+                .iter()
+                .map(|m| {
+                    (
+                        Mixer::new(*m, chunks[i].len()),
+                        RangeEncoder::with_capacity(chunks[i].len() / 2 + 16),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let t = GPU_ENCODE_BLOCK;
+    let mut inputs = vec![0u8; n * t];
+    let mut freqs = vec![Frequencies::default(); n * t];
+    let mut active = vec![true; n];
+    for start in (0..longest).step_by(t) {
+        for (s, &i) in group.iter().enumerate() {
+            active[s] = start < lens[s];
+            let row = &mut inputs[s * t..(s + 1) * t];
+            row.fill(0);
+            if !active[s] {
+                continue;
+            }
+            // The engine input for byte p is byte p - 1 (the priming byte
+            // for p = 0); positions past the chunk's end are padding whose
+            // tables are not used.
+            let c = chunks[i];
+            let end = (start + t).min(c.len());
+            if start == 0 {
+                row[0] = PRIME_BYTE;
+                row[1..end].copy_from_slice(&c[..end - 1]);
+            } else {
+                row[..end - start].copy_from_slice(&c[start - 1..end - 1]);
+            }
+        }
+        engine.step_block(&inputs, &active, &mut freqs)?;
+        states
+            .par_iter_mut()
+            .zip(freqs.par_chunks_mut(t))
+            .enumerate()
+            .filter(|(s, _)| active[*s])
+            .for_each(|(s, (st, tables))| {
+                let c = chunks[group[s]];
+                let end = (start + t).min(c.len());
+                code_positions(&mut st.coders, c, start, &mut tables[..end - start]);
+            });
+    }
+    Ok(states
+        .into_iter()
+        .zip(group)
+        .map(|(st, &i)| {
+            let payloads = frame_all(mixings, st.coders);
+            report(chunks[i], &payloads);
+            payloads
+        })
+        .collect())
 }
 
 /// One range-coded neural stream to decode.
@@ -474,6 +615,31 @@ struct LiveStream<'a> {
     decoder: RangeDecoder<'a>,
     mixer: Mixer,
     out: Vec<u8>,
+}
+
+/// Streams of one engine from which [`decode_group`] decodes each step's bytes
+/// on the rayon pool.
+const PARALLEL_DECODE_STREAMS: usize = 64;
+
+/// Decodes the next byte of stream `s` (if it is still live) with the
+/// network's table `f`, reshaped by its mixer, and sets `b` to it for the
+/// next engine step. `Some` when the stream is done (all bytes, or an error).
+fn decode_byte(
+    s: Option<&mut LiveStream<'_>>,
+    f: &mut Frequencies,
+    b: &mut u8,
+) -> Option<Result<(), CoderError>> {
+    let s = s?;
+    s.mixer.mix(&s.out, f);
+    match cum(f).and_then(|cf| s.decoder.decode(&cf)) {
+        Ok(sym) => {
+            s.out.push(sym);
+            s.mixer.learn(&s.out);
+            *b = sym;
+            (s.out.len() == s.len).then_some(Ok(()))
+        }
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// Decodes one group of streams on `engine`, stepping them together byte by
@@ -524,20 +690,23 @@ fn decode_group(
         if unreported >= PROGRESS_STEP {
             progress(std::mem::take(&mut unreported));
         }
-        for k in 0..n {
-            let Some(s) = live[k].as_mut() else {
-                continue;
-            };
-            s.mixer.mix(&s.out, &mut freqs[k]);
-            let done = match cum(&freqs[k]).and_then(|cf| s.decoder.decode(&cf)) {
-                Ok(sym) => {
-                    s.out.push(sym);
-                    s.mixer.learn(&s.out);
-                    bytes[k] = sym;
-                    (s.out.len() == s.len).then_some(Ok(()))
-                }
-                Err(e) => Some(Err(e)),
-            };
+        // Each live stream decodes its byte: in parallel where one engine
+        // holds many streams (a GPU), else in order (a CPU group, whose
+        // groups already run in parallel).
+        let decoded: Vec<Option<Result<(), CoderError>>> = if n >= PARALLEL_DECODE_STREAMS {
+            live.par_iter_mut()
+                .zip(freqs.par_iter_mut())
+                .zip(bytes.par_iter_mut())
+                .map(|((s, f), b)| decode_byte(s.as_mut(), f, b))
+                .collect()
+        } else {
+            live.iter_mut()
+                .zip(freqs.iter_mut())
+                .zip(bytes.iter_mut())
+                .map(|((s, f), b)| decode_byte(s.as_mut(), f, b))
+                .collect()
+        };
+        for (k, done) in decoded.into_iter().enumerate() {
             let Some(outcome) = done else {
                 continue;
             };

@@ -1,7 +1,7 @@
 //! `boa-det model ...`: info, synth, bench.
 
 use super::{CliError, exit};
-use crate::engine::{self, CpuEngine, Device, Engine, Frequencies, PRIME_BYTE};
+use crate::engine::{self, CpuEngine, Device, Engine, Frequencies};
 use crate::mixing::record_stride::{MAX_RECORD_STRIDE, MIN_RECORD_STRIDE};
 use crate::mixing::{Mixing, Stage};
 use crate::model::synth::{SynthKind, random_model};
@@ -87,6 +87,13 @@ pub enum ModelCommand {
         /// Steps per stream.
         #[arg(long, default_value_t = 8)]
         steps: usize,
+        /// Positions per stream and call: above 1, each step is one
+        /// `step_block` of this many bytes per stream (the encoder's path).
+        #[arg(long, default_value_t = 1)]
+        block: usize,
+        /// Where the network runs (the plain and --codec benches).
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: super::archive_cmd::DeviceChoice,
         /// Threads (0 = all cores).
         #[arg(short = 'T', long, default_value_t = 0)]
         threads: usize,
@@ -272,6 +279,8 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
             layers,
             streams,
             steps,
+            block,
+            device,
             threads,
             peak,
             codec,
@@ -300,25 +309,31 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 .num_threads(threads)
                 .build()
                 .map_err(|e| CliError::new(exit::USAGE, e.to_string()))?;
+            let device = device.device();
+            device.available()?;
             if codec {
-                return bench_codec(&m, kernels, &pool, codec_mib, match_model, peak_gmacs);
+                return bench_codec(&m, device, &pool, codec_mib, match_model, peak_gmacs);
             }
-            let mut engine = CpuEngine::with_kernels(&m, kernels);
-            engine.open(streams)?;
-            let mut out = vec![Frequencies::default(); streams];
-            let bytes = vec![PRIME_BYTE; streams];
-            let active = vec![true; streams];
-            let mut step = || pool.install(|| engine.step(&bytes, &active, &mut out));
-            step()?; // warm-up
-            let t0 = Instant::now();
-            for _ in 0..steps {
-                step()?;
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            let total = (streams * steps) as f64;
+            let t = block.max(1);
+            // Bytes that vary, so that no table is a constant.
+            let bytes: Vec<u8> = (0..streams * t).map(|i| (i * 131 % 251) as u8).collect();
+            let (secs, engine_name) = match device {
+                Device::Cpu => {
+                    let mut e = CpuEngine::with_kernels(&m, kernels);
+                    let secs = pool.install(|| time_steps(&mut e, streams, &bytes, steps))?;
+                    (secs, format!("cpu {}", kernels.name))
+                }
+                d => {
+                    let mut e = d.engine(&m, streams)?;
+                    (
+                        time_steps(e.as_mut(), streams, &bytes, steps)?,
+                        e.describe(),
+                    )
+                }
+            };
+            let total = (streams * t * steps) as f64;
             outln!(
-                "kernels={} d_model={} layers={} streams={streams} steps={steps} threads={}: {:.0} steps/s ({:.3} s)",
-                kernels.name,
+                "engine={engine_name} d_model={} layers={} streams={streams} block={t} steps={steps} threads={}: {:.0} steps/s ({:.3} s)",
                 m.dims().d_model,
                 m.dims().n_layers,
                 pool.current_num_threads(),
@@ -330,10 +345,37 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
     }
 }
 
+/// Seconds for `steps` calls on `n` fresh streams of `engine`, after one
+/// warm-up call: `step` when `bytes` holds one byte per stream, else
+/// `step_block` over `bytes.len() / n` positions per stream.
+fn time_steps(
+    engine: &mut dyn Engine,
+    n: usize,
+    bytes: &[u8],
+    steps: usize,
+) -> Result<f64, engine::EngineError> {
+    engine.open(n)?;
+    let mut out = vec![Frequencies::default(); bytes.len()];
+    let active = vec![true; n];
+    let mut call = |e: &mut dyn Engine| {
+        if bytes.len() == n {
+            e.step(bytes, &active, &mut out)
+        } else {
+            e.step_block(bytes, &active, &mut out)
+        }
+    };
+    call(engine)?; // warm-up
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        call(engine)?;
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
 /// `model bench --codec`: encode and decode speed of the real chunk paths.
 fn bench_codec(
     m: &Model,
-    kernels: engine::cpu::dispatch::Kernels,
+    device: Device,
     pool: &rayon::ThreadPool,
     mib: usize,
     with_match: bool,
@@ -358,8 +400,7 @@ fn bench_codec(
     } else {
         Mixing::NETWORK_ONLY
     };
-    let payloads =
-        pool.install(|| crate::compress::encode_chunks(m, Device::Cpu, &chunks, mixing))?;
+    let payloads = pool.install(|| crate::compress::encode_chunks(m, device, &chunks, mixing))?;
     let enc = t0.elapsed().as_secs_f64();
     let streams: Vec<crate::compress::EncodedStream<'_>> = payloads
         .iter()
@@ -371,7 +412,7 @@ fn bench_codec(
         })
         .collect();
     let t0 = Instant::now();
-    let back = pool.install(|| crate::compress::decode_chunks(m, Device::Cpu, &streams))?;
+    let back = pool.install(|| crate::compress::decode_chunks(m, device, &streams))?;
     let dec = t0.elapsed().as_secs_f64();
     for (b, c) in back.iter().zip(&chunks) {
         match b {
@@ -388,9 +429,15 @@ fn bench_codec(
     let macs = m.macs_per_byte() as f64;
     let cores = pool.current_num_threads() as f64;
     let peak_bytes = peak_gmacs * 1e9 * cores / macs;
+    let engine_name = match device {
+        Device::Cpu => format!(
+            "cpu {}",
+            engine::cpu::dispatch::selected().map_or("none", |k| k.name)
+        ),
+        d => d.to_string(),
+    };
     outln!(
-        "kernels={} d_model={} layers={} threads={} {} MiB in {}-byte chunks, {} MAC/byte, {}:",
-        kernels.name,
+        "engine={engine_name} d_model={} layers={} threads={} {} MiB in {}-byte chunks, {} MAC/byte, {}:",
         m.dims().d_model,
         m.dims().n_layers,
         cores,

@@ -51,6 +51,13 @@ impl Device {
         }
     }
 
+    /// Whether one engine runs every stream of a job (a GPU, emulated or
+    /// not): encoders then batch all chunks into one engine, and the host's
+    /// per-stream work runs on the rayon pool beside it.
+    pub fn batches_streams(&self) -> bool {
+        !matches!(self, Device::Cpu)
+    }
+
     /// Checks that this device is present (the driver, the GPU), without a model.
     pub fn available(&self) -> Result<(), EngineError> {
         match *self {
