@@ -126,6 +126,66 @@ extern "C" __global__ void boa_gemm_k(const int8_t *W, const int32_t *bias, cons
     }
 }
 
+// The same product on the int8 tensor cores (boa_mma_s8: exact int32 sums,
+// so the same integers as boa_gemm_k). Block tile 64 rows x 32 columns, K
+// staged through shared memory 64 bytes at a time; warp w owns rows
+// 16 (w % 4) .. + 16 and columns 16 (w / 4) .. + 16 (two 8-column mma tiles),
+// two k-steps of 32 bytes per stage. Grid (ceil(rows / 64), ceil(cols / 32)),
+// block 256. The weight tile is the mma's row-major A, the activations its
+// column-major B: both are rows of bytes along K, as stored.
+extern "C" __global__ void boa_gemm_mma_k(const int8_t *W, const int32_t *bias, const int32_t *mult,
+                                          const uint8_t *shift, const int8_t *A, uint32_t lda,
+                                          uint32_t a_off, uint32_t rows, uint32_t K, uint32_t mode,
+                                          const int8_t *lut, uint32_t use_lut, void *out,
+                                          uint32_t ldo, uint32_t cols) {
+    __shared__ uint32_t ws[2 * BOA_TILE][BOA_TILE_WORDS];
+    __shared__ uint32_t as[BOA_TILE][BOA_TILE_WORDS];
+    const uint32_t t = threadIdx.x;
+    const uint32_t warp = t / 32;
+    const uint32_t g = (t % 32) / 4;
+    const uint32_t q = t % 4;
+    const uint32_t row0 = blockIdx.x * 2 * BOA_TILE;
+    const uint64_t col0 = (uint64_t)blockIdx.y * BOA_TILE;
+    const uint32_t wr = (warp % 4) * 16;
+    const uint32_t wc = (warp / 4) * 16;
+    int32_t acc[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+    for (uint32_t k0 = 0; k0 < K; k0 += 4 * BOA_TILE_WORDS) {
+        for (uint32_t i = t; i < 2 * BOA_TILE * BOA_TILE_WORDS; i += 256) {
+            const uint32_t r = i / BOA_TILE_WORDS;
+            const uint32_t k = k0 + 4 * (i % BOA_TILE_WORDS);
+            ws[r][i % BOA_TILE_WORDS] =
+                row0 + r < rows ? boa_pack4(W + (uint64_t)(row0 + r) * K, k, K) : 0u;
+        }
+        for (uint32_t i = t; i < BOA_TILE * BOA_TILE_WORDS; i += 256) {
+            const uint32_t r = i / BOA_TILE_WORDS;
+            const uint32_t k = k0 + 4 * (i % BOA_TILE_WORDS);
+            as[r][i % BOA_TILE_WORDS] =
+                col0 + r < cols ? boa_pack4(A + (col0 + r) * lda + a_off, k, K) : 0u;
+        }
+        __syncthreads();
+        for (uint32_t s = 0; s < BOA_TILE_WORDS / 8; s++) {
+            const uint32_t w = 8 * s + q;
+            const uint32_t a[4] = {ws[wr + g][w], ws[wr + g + 8][w], ws[wr + g][w + 4],
+                                   ws[wr + g + 8][w + 4]};
+            for (uint32_t nt = 0; nt < 2; nt++) {
+                const uint32_t b[2] = {as[wc + 8 * nt + g][w], as[wc + 8 * nt + g][w + 4]};
+                boa_mma_s8(acc[nt], a, b, acc[nt]);
+            }
+        }
+        __syncthreads();
+    }
+    for (uint32_t nt = 0; nt < 2; nt++) {
+        for (uint32_t i = 0; i < 4; i++) {
+            const uint32_t row = row0 + wr + g + 8 * (i / 2);
+            const uint64_t col = col0 + wc + 8 * nt + 2 * q + (i % 2);
+            if (row < rows && col < cols) {
+                boa_gemm_store(acc[nt][i], row, col, bias, mult, shift, mode, lut, use_lut, out,
+                               ldo);
+            }
+        }
+    }
+}
+
 // The same product for few columns (decoding a handful of streams), where a
 // 32-column tile would be mostly empty: one thread per output, no shared
 // memory. Grid-stride over rows * cols, rows fastest.

@@ -164,7 +164,8 @@ fn gpu_engine_matches_cpu_engine() {
     }
 }
 
-/// The same kernels on the SIMT emulator, under three thread schedules.
+/// The same kernels on the SIMT emulator, under three thread schedules,
+/// with the linear layers on the tensor cores and with `__dp4a`.
 #[cfg(feature = "cuda-emulator")]
 #[test]
 fn emulated_engine_matches_cpu_engine() {
@@ -174,6 +175,7 @@ fn emulated_engine_matches_cpu_engine() {
         let model = random_model_in(arith, dims, kind, seed).unwrap();
         let schedule = schedules[i % schedules.len()];
         let mut gpu = CudaEngine::emulated(&model, n, schedule).unwrap();
+        gpu.use_tensor_cores(i % 2 == 0);
         compare_with_cpu(&model, n, seed, &mut gpu);
     }
 }

@@ -73,6 +73,7 @@ struct Thread {
 
 struct Warp {
     uint64_t slots[2][32];
+    LaneWords words[2][32];
 };
 
 struct Launch {
@@ -194,17 +195,35 @@ void sync_block() {
     to_scheduler(t->fiber, false);
 }
 
-const uint64_t *warp_exchange(uint32_t kind, uint32_t mask, uint64_t value) {
-    Thread *t = g_current;
-    Warp &w = g_launch->warps[t->lin / 32u];
-    const uint32_t parity = t->warp_ops & 1u;
-    w.slots[parity][t->lin % 32u] = value;
+/* Parks the running thread at a warp operation until its warp is released
+ * (release_warps). */
+static void wait_warp(Thread *t, uint32_t kind, uint32_t mask) {
     t->wait_kind = kind;
     t->wait_mask = mask;
     t->state = WAIT_WARP;
     to_scheduler(t->fiber, false);
     t->warp_ops++;
+}
+
+const uint64_t *warp_exchange(uint32_t kind, uint32_t mask, uint64_t value) {
+    Thread *t = g_current;
+    Warp &w = g_launch->warps[t->lin / 32u];
+    const uint32_t parity = t->warp_ops & 1u;
+    w.slots[parity][t->lin % 32u] = value;
+    wait_warp(t, kind, mask);
     return w.slots[parity];
+}
+
+const LaneWords *warp_exchange_words(uint32_t kind, uint32_t mask, const uint32_t *words,
+                                     uint32_t n) {
+    Thread *t = g_current;
+    Warp &w = g_launch->warps[t->lin / 32u];
+    const uint32_t parity = t->warp_ops & 1u;
+    for (uint32_t i = 0; i < n && i < 8; i++) {
+        w.words[parity][t->lin % 32u][i] = words[i];
+    }
+    wait_warp(t, kind, mask);
+    return w.words[parity];
 }
 
 static uint64_t splitmix(uint64_t &s) {

@@ -35,7 +35,7 @@ const boa_emu_dim3 &grid_dim();
  * __syncthreads. */
 void sync_block();
 
-enum WarpOp : uint32_t { WARP_SYNC = 1, WARP_SHFL = 2, WARP_VOTE = 3 };
+enum WarpOp : uint32_t { WARP_SYNC = 1, WARP_SHFL = 2, WARP_VOTE = 3, WARP_MMA = 4 };
 
 /* Waits until every lane of `mask` is at the same warp operation (same kind,
  * same mask, same count of warp operations so far), each having deposited
@@ -43,6 +43,12 @@ enum WarpOp : uint32_t { WARP_SYNC = 1, WARP_SHFL = 2, WARP_VOTE = 3 };
  * this lane's next warp operation). A lane of `mask` that has exited, or a
  * mask naming a lane that does not exist, is a launch error. */
 const uint64_t *warp_exchange(uint32_t kind, uint32_t mask, uint64_t value);
+
+/* Like warp_exchange, for up to 8 32-bit words per lane: returns the words
+ * of all 32 lanes, [lane][i] (valid until this lane's next warp operation). */
+typedef uint32_t LaneWords[8];
+const LaneWords *warp_exchange_words(uint32_t kind, uint32_t mask, const uint32_t *words,
+                                     uint32_t n);
 
 /* This thread's lane in its warp (linear thread index mod 32). */
 uint32_t lane();
@@ -129,6 +135,38 @@ inline uint32_t __ballot_sync(uint32_t mask, int pred) {
 
 inline int __all_sync(uint32_t mask, int pred) { return __ballot_sync(mask, pred) == mask; }
 inline int __any_sync(uint32_t mask, int pred) { return __ballot_sync(mask, pred) != 0; }
+
+/* mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 for the warp: d = A B + c
+ * with A 16 x 32 and B 32 x 8 int8, exact int32 sums. The fragment layout
+ * of the PTX ISA (g = lane / 4, t = lane % 4; bytes little-endian in each
+ * word): a[0] = A[g][4t..4t+3], a[1] = A[g+8][4t..], a[2] = A[g][4t+16..],
+ * a[3] = A[g+8][4t+16..]; b[0] = B[4t..4t+3][g], b[1] = B[4t+16..][g];
+ * d[0], d[1] = D[g][2t], D[g][2t+1]; d[2], d[3] = D[g+8][2t], D[g+8][2t+1].
+ * Every lane of the warp must take part. */
+inline void boa_emu_mma_s8_m16n8k32(int32_t d[4], const uint32_t a[4], const uint32_t b[2],
+                                    const int32_t c[4]) {
+    const uint32_t mine[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+    const boa_emu::LaneWords *all =
+        boa_emu::warp_exchange_words(boa_emu::WARP_MMA, 0xFFFFFFFFu, mine, 6);
+    const uint32_t g = boa_emu::lane() / 4, t = boa_emu::lane() % 4;
+    for (uint32_t i = 0; i < 4; i++) {
+        /* Row g (i < 2) or g + 8 of A: its 32 bytes are register (i / 2) and
+         * (i / 2) + 2 of lanes 4g..4g+3. Column n of B: registers 4 and 5 of
+         * lanes 4n..4n+3. */
+        const uint32_t reg = i / 2, n = 2 * t + (i % 2);
+        int32_t acc = c[i];
+        for (uint32_t u = 0; u < 4; u++) {
+            for (uint32_t h = 0; h < 2; h++) {
+                const uint32_t aw = all[4 * g + u][reg + 2 * h];
+                const uint32_t bw = all[4 * n + u][4 + h];
+                for (uint32_t k = 0; k < 32; k += 8) {
+                    acc += (int32_t)(int8_t)(uint8_t)(aw >> k) * (int32_t)(int8_t)(uint8_t)(bw >> k);
+                }
+            }
+        }
+        d[i] = acc;
+    }
+}
 
 /* Atomics: threads never run at the same time, so a plain read-modify-write
  * is atomic; the return value is the old one, as in CUDA. */

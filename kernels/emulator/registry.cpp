@@ -92,7 +92,8 @@ template <typename... A> Entry entry(const char *name, void (*k)(A...)) {
 #define BOA_EMU_KERNEL(k) entry(#k, k)
 
 const Entry ENTRIES[] = {
-    BOA_EMU_KERNEL(boa_gemm_k),       BOA_EMU_KERNEL(boa_gemv_k),
+    BOA_EMU_KERNEL(boa_gemm_k),       BOA_EMU_KERNEL(boa_gemm_mma_k),
+    BOA_EMU_KERNEL(boa_gemv_k),
     BOA_EMU_KERNEL(boa_embed_k),      BOA_EMU_KERNEL(boa_layer_norm_k),
     BOA_EMU_KERNEL(boa_conv_k),       BOA_EMU_KERNEL(boa_scan_k),
     BOA_EMU_KERNEL(boa_head_in_k),    BOA_EMU_KERNEL(boa_freqs_k),

@@ -3,7 +3,7 @@
 
 use super::bench::{self, BenchCodec, Format};
 use super::{CliError, exit};
-use crate::compress::{CompressOptions, compress_bytes, decompress_bytes};
+use crate::compress::{CompressOptions, compress_bytes, decompress_bytes_on};
 use crate::model::Model;
 use std::path::PathBuf;
 
@@ -32,6 +32,11 @@ pub struct BenchArgs {
     #[arg(long, default_value = "1", value_delimiter = ',',
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub boa_threads: Vec<u32>,
+    /// Where the boa-det rows run the network (the archives are the same on
+    /// every device; the speeds are not). A device other than the CPU adds
+    /// its name to the row: `boa-det@cuda:0`.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: super::archive_cmd::DeviceChoice,
 }
 
 /// The boa-det neural codec as a benchmark row: the real pipeline
@@ -41,24 +46,33 @@ struct BoaDet {
     model: Model,
     threads: usize,
     pool: rayon::ThreadPool,
+    device: crate::engine::Device,
 }
 
 impl BenchCodec for BoaDet {
     fn name(&self) -> String {
-        if self.threads == 1 {
+        let base = if self.threads == 1 {
             "boa-det".to_string()
         } else {
             format!("boa-det-T{}", self.threads)
+        };
+        match self.device {
+            crate::engine::Device::Cpu => base,
+            d => format!("{base}@{d}"),
         }
     }
     fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        let opts = CompressOptions {
+            device: self.device,
+            ..CompressOptions::for_model(&self.model)
+        };
         self.pool
-            .install(|| compress_bytes(&self.model, data, &CompressOptions::for_model(&self.model)))
+            .install(|| compress_bytes(&self.model, data, &opts))
             .map_err(|e| e.to_string())
     }
     fn decompress(&self, packed: &[u8], _original_len: usize) -> Result<Vec<u8>, String> {
         self.pool
-            .install(|| decompress_bytes(packed, Some(self.model.clone())))
+            .install(|| decompress_bytes_on(packed, Some(self.model.clone()), self.device))
             .map_err(|e| e.to_string())
     }
 }
@@ -70,6 +84,8 @@ pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliErr
         Some(p) => Model::load(p)?,
         None => super::default_model()?,
     };
+    let device = args.device.device();
+    device.available()?;
     let mut rows: Vec<Box<dyn BenchCodec>> = Vec::new();
     for &n in &args.boa_threads {
         let threads = n as usize;
@@ -81,6 +97,7 @@ pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliErr
             model: model.clone(),
             threads,
             pool,
+            device,
         }));
     }
     Ok(rows)
@@ -94,7 +111,13 @@ fn select(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliError> {
     };
     let mut chosen = Vec::new();
     for name in wanted {
-        let Some(i) = all.iter().position(|c| &c.name() == name) else {
+        // A boa-det row on another device (`boa-det@cuda:0`) answers to its
+        // name without the device too.
+        let named = |c: &dyn BenchCodec| {
+            let n = c.name();
+            &n == name || n.split('@').next() == Some(name.as_str())
+        };
+        let Some(i) = all.iter().position(|c| named(c.as_ref())) else {
             let known: Vec<String> = all.iter().map(|c| c.name()).collect();
             return Err(CliError::new(
                 exit::USAGE,

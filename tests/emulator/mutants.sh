@@ -55,6 +55,10 @@ mutant missing-syncwarp boa_forward.cu \
 mutant missing-syncthreads boa_forward.cu \
     $'        }\n        __syncthreads();\n        for (uint32_t w = 0;' \
     $'        }\n        for (uint32_t w = 0;'
+# The same in the tensor-core GEMM.
+mutant mma-missing-syncthreads boa_forward.cu \
+    $'        }\n        __syncthreads();\n        for (uint32_t s = 0;' \
+    $'        }\n        for (uint32_t s = 0;'
 # An off-by-one in shared memory: the layer norm reads 33 partial sums, one
 # past its warp's row (past the array for the block's last warp).
 mutant shared-off-by-one boa_forward.cu \
@@ -65,4 +69,9 @@ mutant shared-off-by-one boa_forward.cu \
 mutant shared-sum-short boa_forward.cu \
     $'    for (uint32_t i = 0; i < 32; i++) {\n        total += r_weight[warp][i];' \
     $'    for (uint32_t i = 0; i < 31; i++) {\n        total += r_weight[warp][i];'
+# A tensor-core fragment bug: rows g + 8 and the second half of K swapped
+# in the A fragment of the mma GEMM.
+mutant mma-fragment-swap boa_forward.cu \
+    $'            const uint32_t a[4] = {ws[wr + g][w], ws[wr + g + 8][w], ws[wr + g][w + 4],\n                                   ws[wr + g + 8][w + 4]};' \
+    $'            const uint32_t a[4] = {ws[wr + g][w], ws[wr + g][w + 4], ws[wr + g + 8][w],\n                                   ws[wr + g + 8][w + 4]};'
 echo "all planted bugs caught"

@@ -59,11 +59,15 @@ impl KernelSig {
 
 use Param::{Ptr as P, S32, U32, U64};
 
-/// `boa_gemm_k` and `boa_gemv_k` (the same parameters).
+/// `boa_gemm_k`, `boa_gemm_mma_k` and `boa_gemv_k` (the same parameters).
 const GEMM_PARAMS: &[Param] = &[P, P, P, P, P, U32, U32, U32, U32, U32, P, U32, P, U32, U32];
 
 pub const GEMM: KernelSig = KernelSig {
     name: "boa_gemm_k",
+    params: GEMM_PARAMS,
+};
+pub const GEMM_MMA: KernelSig = KernelSig {
+    name: "boa_gemm_mma_k",
     params: GEMM_PARAMS,
 };
 pub const GEMV: KernelSig = KernelSig {
@@ -125,6 +129,7 @@ pub const DEC_FINISH: KernelSig = KernelSig {
 /// (`boa_forward.cu`), then the range coder (`boa_coder.cu`).
 pub const FORWARD_KERNELS: &[&KernelSig] = &[
     &GEMM,
+    &GEMM_MMA,
     &GEMV,
     &EMBED,
     &LAYER_NORM,

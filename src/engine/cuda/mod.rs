@@ -347,6 +347,16 @@ pub struct CudaEngine {
     /// Host copies: the tables of the last piece, the bytes of a piece.
     flat: Vec<u32>,
     piece: Vec<u8>,
+    /// The linear layers on the int8 tensor cores (`boa_gemm_mma_k`), else
+    /// with `__dp4a` (`boa_gemm_k`). The same integers either way.
+    tensor_cores: bool,
+}
+
+/// The GEMM kernel from `BOA_CUDA_GEMM` (`mma`, the default, or `dp4a`),
+/// read once: a benchmarking knob, results never depend on it.
+fn tensor_cores_default() -> bool {
+    static MMA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MMA.get_or_init(|| std::env::var("BOA_CUDA_GEMM").as_deref() != Ok("dp4a"))
 }
 
 impl CudaEngine {
@@ -396,10 +406,16 @@ impl CudaEngine {
             n_streams: 0,
             flat: Vec::new(),
             piece: Vec::new(),
+            tensor_cores: tensor_cores_default(),
             gpu,
         };
         engine.reopen(n_streams)?;
         Ok(engine)
+    }
+
+    /// Runs the linear layers on the tensor cores (`true`) or with `__dp4a`.
+    pub fn use_tensor_cores(&mut self, on: bool) {
+        self.tensor_cores = on;
     }
 
     /// Replaces the batch with `n` fresh streams (zero state).
@@ -467,6 +483,7 @@ impl CudaEngine {
             g: self.gpu.as_mut(),
             cols: ncols as u32,
             no_lut: &m.no_lut,
+            mma: self.tensor_cores,
         };
         b.bytes.write(p.g, bytes)?;
         let cd = ncols as u64 * d as u64;
@@ -613,6 +630,8 @@ struct Pass<'a> {
     cols: u32,
     /// The GEMM's `lut` argument when it has none.
     no_lut: &'a DevBuf<i8>,
+    /// The tensor-core GEMM for 32 columns and more.
+    mma: bool,
 }
 
 impl Pass<'_> {
@@ -626,8 +645,8 @@ impl Pass<'_> {
     }
 
     /// `out[c][j] = epilogue(lin . a[c][0..K])` for every column `c`, `a`
-    /// with row stride `lda`, `out` with `ldo`: the tiled GEMM, or the GEMV
-    /// below [`GEMV_BELOW`] columns.
+    /// with row stride `lda`, `out` with `ldo`: the tiled GEMM (on the tensor
+    /// cores or with `__dp4a`), or the GEMV below [`GEMV_BELOW`] columns.
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         &mut self,
@@ -642,6 +661,9 @@ impl Pass<'_> {
         let cols = self.cols;
         let (k, shape): (&KernelSig, Shape) = if (cols as usize) < GEMV_BELOW {
             (&gpu::GEMV, grid_for(lin.rows as u64 * cols as u64))
+        } else if self.mma {
+            let grid = [lin.rows.div_ceil(2 * TILE), cols.div_ceil(TILE), 1];
+            (&gpu::GEMM_MMA, Shape { grid, block: BLOCK })
         } else {
             let grid = [lin.rows.div_ceil(TILE), cols.div_ceil(TILE), 1];
             (&gpu::GEMM, Shape { grid, block: BLOCK })
