@@ -165,7 +165,8 @@ fn gpu_engine_matches_cpu_engine() {
 }
 
 /// The same kernels on the SIMT emulator, under three thread schedules,
-/// with the linear layers on the tensor cores and with `__dp4a`.
+/// with the linear layers on the tensor cores and with `__dp4a`, with the
+/// launch sequences recorded as graphs and replayed, and launched directly.
 #[cfg(feature = "cuda-emulator")]
 #[test]
 fn emulated_engine_matches_cpu_engine() {
@@ -176,6 +177,7 @@ fn emulated_engine_matches_cpu_engine() {
         let schedule = schedules[i % schedules.len()];
         let mut gpu = CudaEngine::emulated(&model, n, schedule).unwrap();
         gpu.use_tensor_cores(i % 2 == 0);
+        gpu.use_graphs(i % 4 < 2);
         compare_with_cpu(&model, n, seed, &mut gpu);
     }
 }

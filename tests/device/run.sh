@@ -10,7 +10,8 @@
 #      the GPU (digests; golden archives decoded and re-encoded);
 #   4. compute-sanitizer memcheck and racecheck on a small input, or a line
 #      saying the sanitizer is not usable here;
-#   5. the bench: MB/s each way on the GPU and the CPU, engine steps/s.
+#   5. the bench: MB/s each way on the GPU and the CPU, engine steps/s with
+#      and without CUDA graphs, with the tensor-core and the dp4a GEMM.
 # Every step has a timeout; the whole script stays under 4 minutes. Each
 # step's output goes to RESULTS/NN-name.log as it runs, and one line per
 # step to RESULTS/summary.tsv (step, status, seconds).
@@ -166,11 +167,14 @@ bench() {
     # call) and encode-like (64 positions per stream and call).
     local big=4096
     [ "$dev" = cuda ] || big=64
+    local mb=("$bin" model bench --d-model 128 --layers 1)
     for s in 256 "$big"; do
-        "$bin" model bench --d-model 128 --layers 1 --device "$dev" --streams "$s" --steps 8
+        echo "graphs on:  $("${mb[@]}" --device "$dev" --streams "$s" --steps 8)"
+        echo "graphs off: $(BOA_CUDA_GRAPHS=0 "${mb[@]}" --device "$dev" --streams "$s" --steps 8)"
     done
-    "$bin" model bench --d-model 128 --layers 1 --device "$dev" --streams 256 --block 64 --steps 4
-    "$bin" model bench --d-model 128 --layers 1 --device cpu --streams 256 --block 64 --steps 4
+    echo "mma:  $("${mb[@]}" --device "$dev" --streams 256 --block 64 --steps 4)"
+    echo "dp4a: $(BOA_CUDA_GEMM=dp4a "${mb[@]}" --device "$dev" --streams 256 --block 64 --steps 4)"
+    echo "cpu:  $("${mb[@]}" --device cpu --streams 256 --block 64 --steps 4)"
 }
 
 export bin dev work hepmc table bench_bytes

@@ -50,7 +50,18 @@ pub struct DriverGpu {
     /// Device address to allocation.
     allocs: BTreeMap<u64, CudaSlice<u8>>,
     ordinal: usize,
+    /// The graph of the last capture.
+    graph: Option<OwnedGraph>,
 }
+
+/// A CUDA graph owned by one [`DriverGpu`].
+struct OwnedGraph(cudarc::driver::CudaGraph);
+
+// SAFETY: CUDA graph objects may be used from any thread as long as calls on
+// one graph are serialized (the driver API's graph thread-safety rules); an
+// OwnedGraph is owned by exactly one DriverGpu and only touched through its
+// `&mut self` methods, so calls on it never overlap.
+unsafe impl Send for OwnedGraph {}
 
 impl DriverGpu {
     /// A context, a stream and both PTX modules loaded on device `ordinal`.
@@ -69,6 +80,7 @@ impl DriverGpu {
             funcs,
             allocs: BTreeMap::new(),
             ordinal,
+            graph: None,
         })
     }
 
@@ -160,6 +172,39 @@ impl Gpu for DriverGpu {
         // tests/cuda_signatures.rs); a pointer is passed as its 64-bit
         // address, an s32 as its 32-bit pattern; every pointer lies in a
         // live allocation of this GPU, sized by the engine for the launch.
+        // A launch recorded into a graph keeps its pointers: the engine
+        // stops replaying a graph before it frees or replaces a buffer.
         unsafe { b.launch(cfg) }.map(|_| ()).map_err(drv)
+    }
+
+    fn begin_capture(&mut self) -> Result<(), CudaError> {
+        // Thread-local mode: only this thread's stream calls are checked
+        // against the capture (other engines' threads are unaffected).
+        self.stream
+            .begin_capture(
+                cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL,
+            )
+            .map_err(drv)
+    }
+
+    fn end_capture(&mut self) -> Result<(), CudaError> {
+        self.graph = None;
+        let graph = self
+            .stream
+            .end_capture(cudarc::driver::sys::CUgraphInstantiate_flags(0))
+            .map_err(drv)?;
+        let graph =
+            graph.ok_or_else(|| CudaError::Driver("the capture recorded nothing".into()))?;
+        self.graph = Some(OwnedGraph(graph));
+        Ok(())
+    }
+
+    fn replay(&mut self) -> Result<(), CudaError> {
+        self.graph
+            .as_ref()
+            .ok_or_else(|| CudaError::Usage("no graph to replay".into()))?
+            .0
+            .launch()
+            .map_err(drv)
     }
 }

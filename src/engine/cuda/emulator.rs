@@ -155,7 +155,13 @@ pub struct EmulatedGpu {
     /// on first use.
     index: Vec<(&'static str, usize)>,
     schedule: Schedule,
+    /// The launches being recorded, and the recorded graph: (kernel name,
+    /// registry index, shape, arguments).
+    recording: Option<Vec<Recorded>>,
+    graph: Vec<Recorded>,
 }
+
+type Recorded = (&'static str, usize, Shape, Vec<Arg>);
 
 impl EmulatedGpu {
     pub fn new(schedule: Schedule) -> EmulatedGpu {
@@ -163,6 +169,8 @@ impl EmulatedGpu {
             allocs: BTreeMap::new(),
             index: Vec::new(),
             schedule,
+            recording: None,
+            graph: Vec::new(),
         }
     }
 
@@ -233,6 +241,47 @@ impl Gpu for EmulatedGpu {
 
     fn launch(&mut self, k: &KernelSig, shape: Shape, args: &[Arg]) -> Result<(), CudaError> {
         let i = self.kernel_index(k)?;
+        if let Some(rec) = self.recording.as_mut() {
+            let name = self.index.iter().find(|(_, j)| *j == i).map(|(n, _)| *n);
+            rec.push((name.unwrap_or("?"), i, shape, args.to_vec()));
+            return Ok(());
+        }
+        self.run(k.name, i, shape, args)
+    }
+
+    fn begin_capture(&mut self) -> Result<(), CudaError> {
+        if self.recording.is_some() {
+            return Err(CudaError::Usage("a capture is already running".into()));
+        }
+        self.recording = Some(Vec::new());
+        Ok(())
+    }
+
+    fn end_capture(&mut self) -> Result<(), CudaError> {
+        self.graph = self
+            .recording
+            .take()
+            .ok_or_else(|| CudaError::Usage("no capture is running".into()))?;
+        Ok(())
+    }
+
+    fn replay(&mut self) -> Result<(), CudaError> {
+        let graph = std::mem::take(&mut self.graph);
+        let mut result = Ok(());
+        for (name, i, shape, args) in &graph {
+            result = self.run(name, *i, *shape, args);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.graph = graph;
+        result
+    }
+}
+
+impl EmulatedGpu {
+    /// Runs registry kernel `i` (named `name`, for errors) now.
+    fn run(&mut self, name: &str, i: usize, shape: Shape, args: &[Arg]) -> Result<(), CudaError> {
         let mut values: Vec<[u8; 8]> = args.iter().map(Arg::bytes).collect();
         let mut ptrs: Vec<*mut c_void> = values
             .iter_mut()
@@ -264,7 +313,7 @@ impl Gpu for EmulatedGpu {
         } else {
             // SAFETY: the emulator writes a NUL-terminated message into err.
             let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy();
-            Err(CudaError::Driver(format!("{}: {msg}", k.name)))
+            Err(CudaError::Driver(format!("{name}: {msg}")))
         }
     }
 }

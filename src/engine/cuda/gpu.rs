@@ -217,8 +217,18 @@ pub trait Gpu: Send {
     fn download(&self, src: DevPtr, dst: &mut [u8]) -> Result<(), CudaError>;
     fn zero(&mut self, dst: DevPtr, bytes: usize) -> Result<(), CudaError>;
     /// Queues a launch of `k` (arguments already checked by the caller with
-    /// [`check_args`]).
+    /// [`check_args`]); between [`Gpu::begin_capture`] and
+    /// [`Gpu::end_capture`] it is recorded instead of run.
     fn launch(&mut self, k: &KernelSig, shape: Shape, args: &[Arg]) -> Result<(), CudaError>;
+    /// Starts recording launches (a CUDA graph): they are not run until the
+    /// graph is replayed. Copies may not be recorded.
+    fn begin_capture(&mut self) -> Result<(), CudaError>;
+    /// Ends the recording and returns the graph, which replaces any earlier
+    /// one (one graph per GPU).
+    fn end_capture(&mut self) -> Result<(), CudaError>;
+    /// Runs the recorded launches again, with the arguments they were
+    /// recorded with (so reading the buffers' current contents).
+    fn replay(&mut self) -> Result<(), CudaError>;
 }
 
 /// Where `[p, p + len)` lies in `allocs` (allocations by base address, each

@@ -350,6 +350,17 @@ pub struct CudaEngine {
     /// The linear layers on the int8 tensor cores (`boa_gemm_mma_k`), else
     /// with `__dp4a` (`boa_gemm_k`). The same integers either way.
     tensor_cores: bool,
+    /// Launch sequences recorded as graphs and replayed ([`Self::run_columns`]).
+    graphs: bool,
+    /// The shape `(n, t)` whose launch sequence the GPU's graph holds; `None`
+    /// whenever a buffer it names may have moved.
+    graph: Option<(usize, usize)>,
+}
+
+/// Graphs unless `BOA_CUDA_GRAPHS=0`, read once (a benchmarking knob).
+fn graphs_default() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("BOA_CUDA_GRAPHS").as_deref() != Ok("0"))
 }
 
 /// The GEMM kernel from `BOA_CUDA_GEMM` (`mma`, the default, or `dp4a`),
@@ -407,6 +418,8 @@ impl CudaEngine {
             flat: Vec::new(),
             piece: Vec::new(),
             tensor_cores: tensor_cores_default(),
+            graphs: graphs_default(),
+            graph: None,
             gpu,
         };
         engine.reopen(n_streams)?;
@@ -416,11 +429,21 @@ impl CudaEngine {
     /// Runs the linear layers on the tensor cores (`true`) or with `__dp4a`.
     pub fn use_tensor_cores(&mut self, on: bool) {
         self.tensor_cores = on;
+        self.graph = None;
+    }
+
+    /// Records launch sequences as graphs and replays them (`true`), or
+    /// launches every kernel each call.
+    pub fn use_graphs(&mut self, on: bool) {
+        self.graphs = on;
+        self.graph = None;
     }
 
     /// Replaces the batch with `n` fresh streams (zero state).
     pub fn reopen(&mut self, n: usize) -> Result<(), CudaError> {
         check_streams(n)?;
+        // The states and flags may move: the recorded graph names them.
+        self.graph = None;
         let g = self.gpu.as_mut();
         if n == self.n_streams && !self.states.is_empty() {
             for st in &self.states {
@@ -452,6 +475,7 @@ impl CudaEngine {
         if self.cols.as_ref().is_some_and(|c| c.cap >= cols) {
             return Ok(());
         }
+        self.graph = None;
         let g = self.gpu.as_mut();
         if let Some(old) = self.cols.take() {
             old.free(g);
@@ -464,10 +488,46 @@ impl CudaEngine {
     /// them) as one launch sequence, and downloads the `n * t` tables into
     /// `self.flat`. Ended streams are computed in the GEMMs but their state
     /// is left alone.
+    ///
+    /// With graphs on, the launch sequence of a shape `(n, t)` is recorded
+    /// once (a CUDA graph) and replayed for every later call of that shape:
+    /// one graph launch instead of `4 + 10 * layers` launches per call. A
+    /// GPU that cannot capture runs the launches directly from then on.
     fn run_columns(&mut self, bytes: &[u8], t: usize) -> Result<(), CudaError> {
         let n = self.n_streams;
         let ncols = n * t;
         self.ensure_columns(ncols)?;
+        let b = self.cols.as_ref().expect("allocated above");
+        b.bytes.write(self.gpu.as_mut(), bytes)?;
+        if self.graphs && self.graph != Some((n, t)) {
+            self.graph = None;
+            if self.gpu.begin_capture().is_ok() {
+                let recorded = self.launch_sequence(t);
+                let ended = self.gpu.end_capture();
+                recorded?;
+                match ended {
+                    Ok(()) => self.graph = Some((n, t)),
+                    Err(_) => self.graphs = false,
+                }
+            } else {
+                self.graphs = false;
+            }
+        }
+        if self.graphs && self.graph == Some((n, t)) {
+            self.gpu.replay()?;
+        } else {
+            self.launch_sequence(t)?;
+        }
+        let b = self.cols.as_ref().expect("allocated above");
+        self.flat.resize(ncols * 256, 0);
+        b.freqs.read_into(self.gpu.as_ref(), &mut self.flat)
+    }
+
+    /// Launches (or, while capturing, records) the forward graph over the
+    /// `n * t` columns whose bytes are in the `bytes` buffer.
+    fn launch_sequence(&mut self, t: usize) -> Result<(), CudaError> {
+        let n = self.n_streams;
+        let ncols = n * t;
         let dims = self.dims;
         let (d, e, r, xo, ffw) = (
             dims.d_model as u32,
@@ -485,7 +545,6 @@ impl CudaEngine {
             no_lut: &m.no_lut,
             mma: self.tensor_cores,
         };
-        b.bytes.write(p.g, bytes)?;
         let cd = ncols as u64 * d as u64;
         let ne = n as u64 * e as u64;
         p.launch(
@@ -578,9 +637,7 @@ impl CudaEngine {
             &gpu::FREQS,
             warp_per_column(p.cols),
             &[b.logits.arg(), m.exp2.arg(), b.freqs.arg(), p.cols()],
-        )?;
-        self.flat.resize(ncols * 256, 0);
-        b.freqs.read_into(&*p.g, &mut self.flat)
+        )
     }
 
     /// Steps the active streams by the `t` bytes each of `bytes` (stream-major)
