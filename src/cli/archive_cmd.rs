@@ -45,7 +45,8 @@ impl Mode {
 /// `--device`: where the network runs. Archives never depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeviceChoice {
-    /// The first NVIDIA GPU when a driver and a GPU are present, else the CPU.
+    /// The first NVIDIA GPU when a driver and a GPU are present and this
+    /// build's kernels have been verified on a GPU, else the CPU.
     Auto,
     /// The CPU, at the best kernel level it supports (`BOA_DET_KERNELS`).
     Cpu,
@@ -521,7 +522,10 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         let hash = hashed.hasher.digest();
         remove_input(input, &src.meta, committed, opts.notices(), || {
             let dest = dest.as_deref().unwrap_or(Path::new("-"));
-            check_written_archive(dest, model, opts.device(), n_in, hash, opts.window()).map_err(
+            // The input is deleted only once the CPU, the reference, decodes
+            // the archive: a GPU check would pass an archive that only a
+            // faulty GPU can read.
+            check_written_archive(dest, model, Device::Cpu, n_in, hash, opts.window()).map_err(
                 |why| {
                     CliError::new(
                         exit::CORRUPT,

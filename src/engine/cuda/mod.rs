@@ -41,6 +41,13 @@ pub const MAX_COLUMNS: usize = 1 << 20;
 /// GEMM (whose 32-column tiles would be mostly empty). Never changes a value.
 pub const GEMV_BELOW: usize = 32;
 
+/// Whether these kernels have passed `tests/device/run.sh` on a real GPU. Until
+/// they have, `--device auto` keeps to the CPU (an explicit `--device cuda`
+/// still runs them, after the known-answer test): an archive that only a
+/// faulty GPU could read must never be the default outcome. Set it in the
+/// commit that records the device script's results (`docs/CUDA.md`).
+pub const HARDWARE_VERIFIED: bool = false;
+
 /// The arith versions the kernels implement (`docs/CUDA.md`).
 pub const ARITH_VERSIONS: &[ArithVersion] = &[ArithVersion::V1, ArithVersion::V2];
 
