@@ -175,13 +175,18 @@ fn version_reports_the_forced_kernel_level() {
     );
 }
 
-/// docs/CLI.md shows this build's `--version -v` output (all but the kernel
-/// line, which depends on the CPU).
+/// docs/CLI.md shows this build's `--version -v` output (all but the kernel,
+/// GPU and emulator lines, which depend on the machine and the build).
 #[test]
 fn cli_doc_shows_the_verbose_version() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/CLI.md")).unwrap();
     let out = stdout(&run(&["-V", "-v"]));
-    for line in out.lines().filter(|l| !l.starts_with("kernel level:")) {
+    let machine = ["kernel level:", "gpu:", "simt emulator:"];
+    assert!(out.lines().any(|l| l.starts_with("gpu:")), "{out}");
+    for line in out
+        .lines()
+        .filter(|l| !machine.iter().any(|m| l.starts_with(m)))
+    {
         assert!(
             doc.lines().any(|d| d == line),
             "docs/CLI.md lacks the line {line:?}"

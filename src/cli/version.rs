@@ -74,5 +74,29 @@ pub fn print(verbose: bool) -> Result<(), CliError> {
         }
         Err(e) => outln!("kernel level:    none, commands refuse to run: {e}"),
     }
+    use crate::engine::Device;
+    let gpu = match (Device::Cuda { ordinal: 0 }).available() {
+        Ok(()) => "cuda:0 present".to_string(),
+        Err(e) => format!("none ({e})"),
+    };
+    let auto = super::archive_cmd::DeviceChoice::Auto.device();
+    outln!(
+        "gpu:             {gpu}; arith v{} kernels; --device auto uses {auto}{}",
+        crate::engine::cuda::ARITH_VERSIONS
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", v"),
+        if crate::engine::cuda::HARDWARE_VERIFIED {
+            ""
+        } else {
+            " (the kernels have not yet been verified on a GPU)"
+        }
+    );
+    let emu = match Device::CudaEmulated.available() {
+        Ok(()) => "built in (--device cuda-emulated)".to_string(),
+        Err(e) => format!("not built ({e})"),
+    };
+    outln!("simt emulator:   {emu}");
     Ok(())
 }
