@@ -464,6 +464,11 @@ fn encode_chunks_trial(
 /// as streams, `n * GPU_ENCODE_BLOCK` columns per launch sequence.
 pub const GPU_ENCODE_BLOCK: usize = 256;
 
+/// The most chunks one engine of the batched encoder holds: bounds its host
+/// tables at `GPU_ENCODE_STREAMS * GPU_ENCODE_BLOCK` KiB (256 MiB), whatever
+/// the window.
+pub const GPU_ENCODE_STREAMS: usize = 1024;
+
 /// The coders of one chunk being encoded by [`encode_chunks_batched`].
 struct ChunkCoders {
     coders: Vec<(Mixer, RangeEncoder)>,
@@ -495,7 +500,9 @@ fn encode_chunks_batched(
             coded.push(i);
         }
     }
-    let per_engine = device.streams_per_engine(coded.len(), 1);
+    let per_engine = device
+        .streams_per_engine(coded.len(), 1)
+        .min(GPU_ENCODE_STREAMS);
     for group in coded.chunks(per_engine.max(1)) {
         let payloads = encode_group_batched(model, device, chunks, group, mixings, report)?;
         for (&i, p) in group.iter().zip(payloads) {
