@@ -692,6 +692,8 @@ fn decode_group(
     let mut bytes = vec![PRIME_BYTE; n];
     engine.step(&bytes, &active, &mut freqs)?;
     let mut unreported = 0u64;
+    // Each step's outcome per stream (`Some` once it is done), reused.
+    let mut outcomes: Vec<Option<Result<(), CoderError>>> = Vec::with_capacity(n);
     loop {
         unreported += left as u64;
         if unreported >= PROGRESS_STEP {
@@ -700,20 +702,22 @@ fn decode_group(
         // Each live stream decodes its byte: in parallel where one engine
         // holds many streams (a GPU), else in order (a CPU group, whose
         // groups already run in parallel).
-        let decoded: Vec<Option<Result<(), CoderError>>> = if n >= PARALLEL_DECODE_STREAMS {
+        if n >= PARALLEL_DECODE_STREAMS {
             live.par_iter_mut()
                 .zip(freqs.par_iter_mut())
                 .zip(bytes.par_iter_mut())
                 .map(|((s, f), b)| decode_byte(s.as_mut(), f, b))
-                .collect()
+                .collect_into_vec(&mut outcomes);
         } else {
-            live.iter_mut()
-                .zip(freqs.iter_mut())
-                .zip(bytes.iter_mut())
-                .map(|((s, f), b)| decode_byte(s.as_mut(), f, b))
-                .collect()
-        };
-        for (k, done) in decoded.into_iter().enumerate() {
+            outcomes.clear();
+            outcomes.extend(
+                live.iter_mut()
+                    .zip(freqs.iter_mut())
+                    .zip(bytes.iter_mut())
+                    .map(|((s, f), b)| decode_byte(s.as_mut(), f, b)),
+            );
+        }
+        for (k, done) in outcomes.drain(..).enumerate() {
             let Some(outcome) = done else {
                 continue;
             };

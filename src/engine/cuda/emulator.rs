@@ -242,8 +242,7 @@ impl Gpu for EmulatedGpu {
     fn launch(&mut self, k: &KernelSig, shape: Shape, args: &[Arg]) -> Result<(), CudaError> {
         let i = self.kernel_index(k)?;
         if let Some(rec) = self.recording.as_mut() {
-            let name = self.index.iter().find(|(_, j)| *j == i).map(|(n, _)| *n);
-            rec.push((name.unwrap_or("?"), i, shape, args.to_vec()));
+            rec.push((k.name, i, shape, args.to_vec()));
             return Ok(());
         }
         self.run(k.name, i, shape, args)

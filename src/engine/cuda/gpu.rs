@@ -307,11 +307,6 @@ impl<T: Plain> DevBuf<T> {
         Arg::Ptr(self.ptr)
     }
 
-    /// The address of element `i` (for a sub-array argument).
-    pub fn at(&self, i: usize) -> Arg {
-        Arg::Ptr(DevPtr(self.ptr.0 + (i * std::mem::size_of::<T>()) as u64))
-    }
-
     pub fn write(&self, gpu: &mut dyn Gpu, v: &[T]) -> Result<(), CudaError> {
         assert!(v.len() <= self.len, "upload past the buffer");
         gpu.upload(self.ptr, as_bytes(v))

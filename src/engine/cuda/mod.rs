@@ -351,9 +351,11 @@ pub struct CudaEngine {
     cols: Option<Columns>,
     liveness: Liveness,
     n_streams: usize,
-    /// Host copies: the tables of the last piece, the bytes of a piece.
+    /// Host copies: the tables of the last piece, the bytes of a piece, the
+    /// active flags of a call (kept, so that a step allocates nothing).
     flat: Vec<u32>,
     piece: Vec<u8>,
+    flags: Vec<u8>,
     /// The linear layers on the int8 tensor cores (`boa_gemm_mma_k`), else
     /// with `__dp4a` (`boa_gemm_k`). The same integers either way.
     tensor_cores: bool,
@@ -424,6 +426,7 @@ impl CudaEngine {
             n_streams: 0,
             flat: Vec::new(),
             piece: Vec::new(),
+            flags: Vec::new(),
             tensor_cores: tensor_cores_default(),
             graphs: graphs_default(),
             graph: None,
@@ -657,8 +660,9 @@ impl CudaEngine {
         active: &[bool],
         out: &mut [Frequencies],
     ) -> Result<(), CudaError> {
-        let flags: Vec<u8> = active.iter().map(|&a| a.into()).collect();
-        self.active.write(self.gpu.as_mut(), &flags)?;
+        self.flags.clear();
+        self.flags.extend(active.iter().map(|&a| u8::from(a)));
+        self.active.write(self.gpu.as_mut(), &self.flags)?;
         let w_max = (MAX_COLUMNS / self.n_streams.max(1)).max(1);
         let mut k0 = 0;
         while k0 < t {
