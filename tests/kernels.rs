@@ -560,6 +560,9 @@ level_tests! {
     avx2 => "avx2",
     avxvnni => "avxvnni",
     avx512 => "avx512",
+    neon => "neon",
+    dotprod => "dotprod",
+    i8mm => "i8mm",
 }
 
 #[test]

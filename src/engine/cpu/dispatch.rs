@@ -6,8 +6,11 @@
 //! [`super::kernels`] (`docs/ARITHMETIC.md` §1.3, §10); the tests in
 //! `tests/kernels.rs` check this bit for bit for each level the CPU supports.
 //!
+//! Levels: `scalar` everywhere; `avx2`, `avxvnni` and `avx512` on x86-64;
+//! `neon`, `dotprod` and `i8mm` on aarch64.
+//!
 //! Selection: the best level the CPU supports, unless the environment variable
-//! `BOA_DET_KERNELS=scalar|avx2|avxvnni|avx512` forces one. An unknown or
+//! `BOA_DET_KERNELS=scalar|avx2|avxvnni|avx512|neon|dotprod|i8mm` forces one. An unknown or
 //! unsupported forced level is an error, reported by [`selected`]; the CLI
 //! checks it before any work, and [`active`] never panics.
 #![deny(clippy::float_arithmetic)]
@@ -47,8 +50,11 @@ impl std::fmt::Debug for Kernels {
     }
 }
 
-/// The level names accepted by `BOA_DET_KERNELS`, best last.
-pub const LEVELS: [&str; 4] = ["scalar", "avx2", "avxvnni", "avx512"];
+/// The level names accepted by `BOA_DET_KERNELS`: the portable reference,
+/// then the x86-64 levels and the aarch64 levels, each best last.
+pub const LEVELS: [&str; 7] = [
+    "scalar", "avx2", "avxvnni", "avx512", "neon", "dotprod", "i8mm",
+];
 
 impl Kernels {
     /// The generic reference level: plain Rust, row-major weights.
@@ -143,6 +149,65 @@ impl Kernels {
         None
     }
 
+    /// aarch64 NEON: `smlal` on sign-extended 16-bit operands, NEON
+    /// requantizations, scan and gate. `None` on other architectures.
+    pub fn neon() -> Option<Kernels> {
+        #[cfg(target_arch = "aarch64")]
+        if super::aarch64::neon::supported() {
+            use super::aarch64::{neon, neon_eltwise};
+            return Some(Kernels {
+                name: "neon",
+                pack: neon::pack,
+                gemm: neon::gemm,
+                gemm_q8: gemm_q8_neon,
+                gemm_q16: gemm_q16_neon,
+                scan: neon_eltwise::scan_step,
+                requant_q8: neon_eltwise::requant_to_q8,
+                requant_q16: neon_eltwise::requant_to_q16,
+                requant_wide: requant_wide_to_q8,
+                conv: neon_eltwise::conv_step,
+                layer_norm: crate::engine::reference::layer_norm,
+                lut_q8: crate::engine::reference::lut_q8,
+                lut_u16: crate::engine::reference::lut_u16,
+                gate: neon_eltwise::gate,
+                head_frequencies: crate::engine::reference::head_frequencies,
+            });
+        }
+        None
+    }
+
+    /// The neon level with the Armv8.2 dot-product GEMM (`sdot`).
+    pub fn dotprod() -> Option<Kernels> {
+        #[cfg(target_arch = "aarch64")]
+        if super::aarch64::dotprod::supported() {
+            return Kernels::neon().map(|k| Kernels {
+                name: "dotprod",
+                pack: super::aarch64::dotprod::pack,
+                gemm: super::aarch64::dotprod::gemm,
+                gemm_q8: gemm_q8_dotprod,
+                gemm_q16: gemm_q16_dotprod,
+                ..k
+            });
+        }
+        None
+    }
+
+    /// The neon level with the Armv8.6 int8 matrix-multiply GEMM (`smmla`).
+    pub fn i8mm() -> Option<Kernels> {
+        #[cfg(target_arch = "aarch64")]
+        if super::aarch64::i8mm::supported() {
+            return Kernels::neon().map(|k| Kernels {
+                name: "i8mm",
+                pack: super::aarch64::i8mm::pack,
+                gemm: super::aarch64::i8mm::gemm,
+                gemm_q8: gemm_q8_i8mm,
+                gemm_q16: gemm_q16_i8mm,
+                ..k
+            });
+        }
+        None
+    }
+
     /// A level by name, or an error if the name is unknown or the CPU lacks it.
     pub fn by_name(name: &str) -> Result<Kernels, LevelError> {
         let available = Kernels::available();
@@ -161,6 +226,9 @@ impl Kernels {
             Kernels::avx2(),
             Kernels::avxvnni(),
             Kernels::avx512vnni(),
+            Kernels::neon(),
+            Kernels::dotprod(),
+            Kernels::i8mm(),
         ]
         .into_iter()
         .flatten()
@@ -372,6 +440,30 @@ unfused_gemm_requant!(
     super::x86::avx2_eltwise::requant_to_q8,
     super::x86::avx2_eltwise::requant_to_q16
 );
+#[cfg(target_arch = "aarch64")]
+unfused_gemm_requant!(
+    gemm_q8_neon,
+    gemm_q16_neon,
+    super::aarch64::neon::gemm,
+    super::aarch64::neon_eltwise::requant_to_q8,
+    super::aarch64::neon_eltwise::requant_to_q16
+);
+#[cfg(target_arch = "aarch64")]
+unfused_gemm_requant!(
+    gemm_q8_dotprod,
+    gemm_q16_dotprod,
+    super::aarch64::dotprod::gemm,
+    super::aarch64::neon_eltwise::requant_to_q8,
+    super::aarch64::neon_eltwise::requant_to_q16
+);
+#[cfg(target_arch = "aarch64")]
+unfused_gemm_requant!(
+    gemm_q8_i8mm,
+    gemm_q16_i8mm,
+    super::aarch64::i8mm::gemm,
+    super::aarch64::neon_eltwise::requant_to_q8,
+    super::aarch64::neon_eltwise::requant_to_q16
+);
 
 #[cfg(test)]
 mod tests {
@@ -381,13 +473,17 @@ mod tests {
     /// Rapids), and one with nothing but the scalar level.
     const AVX512_CPU: [&str; 3] = ["scalar", "avx2", "avx512"];
     const PLAIN_CPU: [&str; 1] = ["scalar"];
+    /// An Armv8.6 core (Neoverse V2, Grace) and an Armv8.0 one (Cortex-A72).
+    const AARCH64_CPU: [&str; 4] = ["scalar", "neon", "dotprod", "i8mm"];
+    const ARMV80_CPU: [&str; 2] = ["scalar", "neon"];
 
     #[test]
     fn unforced_selection_is_the_best_level() {
         assert_eq!(choose_level(None, &AVX512_CPU), Ok("avx512"));
         assert_eq!(choose_level(Some(""), &AVX512_CPU), Ok("avx512"));
         assert_eq!(choose_level(None, &PLAIN_CPU), Ok("scalar"));
-        assert_eq!(choose_level(None, &LEVELS), Ok("avx512"));
+        assert_eq!(choose_level(None, &LEVELS[..4]), Ok("avx512"));
+        assert_eq!(choose_level(None, &AARCH64_CPU), Ok("i8mm"));
     }
 
     #[test]
@@ -396,6 +492,7 @@ mod tests {
             assert_eq!(choose_level(Some(level), &AVX512_CPU), Ok(level));
         }
         assert_eq!(choose_level(Some("avxvnni"), &LEVELS), Ok("avxvnni"));
+        assert_eq!(choose_level(Some("dotprod"), &AARCH64_CPU), Ok("dotprod"));
     }
 
     #[test]
@@ -408,6 +505,12 @@ mod tests {
         );
         let err = choose_level(Some("avx2"), &PLAIN_CPU).unwrap_err();
         assert!(err.to_string().ends_with("(it supports scalar)"), "{err}");
+        let err = choose_level(Some("dotprod"), &ARMV80_CPU).unwrap_err();
+        assert!(matches!(err, LevelError::Unsupported { .. }), "{err:?}");
+        assert!(
+            err.to_string().ends_with("(it supports scalar, neon)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -418,7 +521,8 @@ mod tests {
             assert_eq!(
                 err.to_string(),
                 format!(
-                    "unknown kernel level {bogus:?} (levels: scalar, avx2, avxvnni, avx512; \
+                    "unknown kernel level {bogus:?} (levels: scalar, avx2, avxvnni, avx512, \
+                     neon, dotprod, i8mm; \
                      this CPU supports scalar, avx2, avx512)"
                 )
             );

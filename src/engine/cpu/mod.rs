@@ -4,10 +4,13 @@
 //! bit.
 #![deny(clippy::float_arithmetic)]
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod dispatch;
 pub mod graph;
 pub mod kernel_types;
 pub mod reference_step;
+pub mod simd_shared;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 

@@ -24,7 +24,7 @@
 //! `|acc * m| + 2^(s-1) < 2^63` (§9.2), so no lane overflows.
 #![deny(clippy::float_arithmetic)]
 
-use super::{groups, interleave_weights, vnni_gemm_blocks};
+use super::{dot4_gemm_blocks, groups, interleave_weights};
 use crate::engine::cpu::kernel_types::PackedLinear;
 use crate::intmath::{Q8_MAX, Q16_MAX};
 use crate::model::Linear;
@@ -111,7 +111,7 @@ fn gemm_into<const OUT: u8, T: Copy + Default>(
     let rows_pad = p.corr.len();
     assert!(rows_pad.is_multiple_of(ROW_PAD) && p.data8.len() == rows_pad * 4 * c4);
     assert!(p.rq.mult.len() == rows_pad && p.rq_lanes.len() == rows_pad / RB * LANES_PER_BLOCK);
-    vnni_gemm_blocks::<T, ROW_PAD, NS_MAX>(
+    dot4_gemm_blocks::<T, ROW_PAD, NS_MAX>(
         rows,
         cols,
         a,

@@ -18,7 +18,7 @@
 //! requantization.
 #![deny(clippy::float_arithmetic)]
 
-use super::{groups, interleave_weights, vnni_gemm_blocks};
+use super::{dot4_gemm_blocks, groups, pack_int8};
 use crate::engine::cpu::kernel_types::PackedLinear;
 use crate::model::Linear;
 use std::arch::x86_64::*;
@@ -34,18 +34,7 @@ pub fn supported() -> bool {
 }
 
 pub fn pack(l: &Linear) -> PackedLinear {
-    let rows_pad = l.rows.next_multiple_of(ROW_PAD);
-    let mut corr = PackedLinear::new_corr(l, 128);
-    corr.resize(rows_pad, 0);
-    PackedLinear {
-        rows: l.rows,
-        cols: l.cols,
-        data8: interleave_weights(l, RB, 4, rows_pad, |w| w),
-        data16: Vec::new(),
-        corr,
-        rq: l.rq.clone(),
-        rq_lanes: Vec::new(),
-    }
+    pack_int8(l, RB, 4, ROW_PAD, 128)
 }
 
 /// `acc[s * rows + j] = bias[j] + sum_k W[j][k] a[s * cols + k]`.
@@ -57,7 +46,7 @@ pub fn gemm(p: &PackedLinear, a: &[i8], n: usize, acc: &mut [i32]) {
     let c4 = groups(p.cols, 4);
     let rows_pad = p.corr.len();
     assert!(rows_pad.is_multiple_of(ROW_PAD) && p.data8.len() == rows_pad * 4 * c4);
-    vnni_gemm_blocks::<i32, ROW_PAD, NS_MAX>(
+    dot4_gemm_blocks::<i32, ROW_PAD, NS_MAX>(
         p.rows,
         p.cols,
         a,
