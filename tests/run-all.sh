@@ -65,6 +65,9 @@ tests/pipeline.sh
 step "aarch64 under qemu: kernel levels neon, dotprod, i8mm; portability vectors; archives identical to x86-64's"
 tests/aarch64/run.sh target/release/boa-det
 
+step "Windows and macOS: library and command line type-check"
+tests/xplat/check.sh
+
 step "CUDA kernels on the SIMT emulator: planted bugs (missing barriers, shared-memory off-by-ones) must fail the engine test"
 tests/emulator/mutants.sh
 

@@ -302,6 +302,7 @@ fn open_output(
 struct InputFile {
     file: File,
     meta: Metadata,
+    id: Option<FileId>,
 }
 
 fn open_input_file(input: &Path) -> Result<InputFile, CliError> {
@@ -315,7 +316,8 @@ fn open_input_file(input: &Path) -> Result<InputFile, CliError> {
             format!("{name}: is a directory (use -r to process the files in it)"),
         ));
     }
-    Ok(InputFile { file, meta })
+    let id = FileId::of_open(&file, &meta);
+    Ok(InputFile { file, meta, id })
 }
 
 /// Removes the input for `--rm`, only once its output is safe: a regular
@@ -327,6 +329,7 @@ fn open_input_file(input: &Path) -> Result<InputFile, CliError> {
 fn remove_input(
     input: &Path,
     before: &Metadata,
+    before_id: Option<FileId>,
     committed: Option<Committed>,
     notices: bool,
     check: impl FnOnce() -> Result<(), CliError>,
@@ -347,7 +350,7 @@ fn remove_input(
     check()?;
     let now = std::fs::metadata(input)
         .map_err(|e| CliError::new(exit::IO, format!("{name}: cannot remove: {e}")))?;
-    if FileId::of(&now) != FileId::of(before)
+    if FileId::of_path(input, &now) != before_id
         || now.len() != before.len()
         || now.modified().ok() != before.modified().ok()
     {
@@ -437,7 +440,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
         )
     };
     let id = match &source {
-        Some(f) => Some(FileId::of(&f.meta)),
+        Some(f) => f.id,
         None => FileId::of_stdin(),
     };
     let total = source.as_ref().map(|f| f.meta.len());
@@ -520,7 +523,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     }
     if let (true, Some(src)) = (opts.output.rm, &source) {
         let hash = hashed.hasher.digest();
-        remove_input(input, &src.meta, committed, opts.notices(), || {
+        remove_input(input, &src.meta, src.id, committed, opts.notices(), || {
             let dest = dest.as_deref().unwrap_or(Path::new("-"));
             // The input is deleted only once the CPU, the reference, decodes
             // the archive: a GPU check would pass an archive that only a
@@ -581,6 +584,9 @@ struct ArchiveSource {
     src: Box<dyn ReadSeek>,
     /// The file's metadata; `None` for standard input.
     meta: Option<Metadata>,
+    /// The file's identity; `None` for standard input (or where the
+    /// platform has none).
+    id: Option<FileId>,
     /// The byte ranges of its members (one unless archives were concatenated).
     members: Vec<Range<u64>>,
 }
@@ -591,7 +597,7 @@ type Member<'a> = ArchiveReader<Window<&'a mut Box<dyn ReadSeek>>>;
 impl ArchiveSource {
     fn open(input: &Path) -> Result<ArchiveSource, CliError> {
         let name = display(input);
-        let (mut src, meta): (Box<dyn ReadSeek>, _) = if is_stdio(input) {
+        let (mut src, meta, id): (Box<dyn ReadSeek>, _, _) = if is_stdio(input) {
             let limit = spool::memory_limit().map_err(|e| CliError::new(exit::USAGE, e))?;
             let src = spool::spool(std::io::stdin().lock(), limit).map_err(|e| {
                 CliError::new(
@@ -601,10 +607,14 @@ impl ArchiveSource {
                     ),
                 )
             })?;
-            (src, None)
+            (src, None, None)
         } else {
             let f = open_input_file(input)?;
-            (Box::new(std::io::BufReader::new(f.file)), Some(f.meta))
+            (
+                Box::new(std::io::BufReader::new(f.file)),
+                Some(f.meta),
+                f.id,
+            )
         };
         let members = member_ranges(&mut src).map_err(|e| {
             let code = match e {
@@ -613,7 +623,12 @@ impl ArchiveSource {
             };
             CliError::new(code, format!("{name}: not a valid .boa archive: {e}"))
         })?;
-        Ok(ArchiveSource { src, meta, members })
+        Ok(ArchiveSource {
+            src,
+            meta,
+            id,
+            members,
+        })
     }
 
     /// Opens member `k` (already validated by [`member_ranges`]).
@@ -709,7 +724,7 @@ fn decompress_one(
     }
     check_limits(&mut source, &name, opts, &plan)?;
     let id = match &source.meta {
-        Some(m) => Some(FileId::of(m)),
+        Some(_) => source.id,
         None => FileId::of_stdin(),
     };
     let mut out =
@@ -762,7 +777,7 @@ fn decompress_one(
     if let (true, Some(meta)) = (opts.output.rm, &source.meta) {
         // Every chunk and each member's content checksum were checked while
         // decoding (a full decode: --range is refused with --rm).
-        remove_input(input, meta, committed, opts.notices(), || Ok(()))?;
+        remove_input(input, meta, source.id, committed, opts.notices(), || Ok(()))?;
     }
     Ok(())
 }

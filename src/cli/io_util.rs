@@ -4,13 +4,17 @@
 //! replaced as a link (never written through), the input is never an output,
 //! and a device or FIFO is written straight into (it cannot be replaced).
 //! Temporary files still being written are removed on SIGINT, SIGTERM and
-//! SIGHUP ([`install_signal_handler`]).
+//! SIGHUP ([`install_signal_handler`]). What differs between operating
+//! systems (file identities, special files, directory sync, signals) is in
+//! [`super::platform`].
 
+use super::platform::{self, Special};
 use super::{CliError, exit};
 use std::fs::{File, Metadata};
 use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+pub use platform::FileId;
 
 /// Writes `data` to `path` atomically. Without `force`, an existing file is an error.
 pub fn write_new_file(path: &Path, data: &[u8], force: bool) -> Result<(), CliError> {
@@ -32,32 +36,6 @@ fn exists_error(path: &Path) -> CliError {
     )
 }
 
-/// The identity of a file (device and inode): two paths, or a path and an
-/// open descriptor, name the same file exactly when their identities match,
-/// whatever the spelling or symbolic links in between.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileId {
-    dev: u64,
-    ino: u64,
-}
-
-impl FileId {
-    /// The identity of the file `meta` describes.
-    pub fn of(meta: &Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        }
-    }
-
-    /// The identity of what standard input is connected to.
-    pub fn of_stdin() -> Option<FileId> {
-        use std::os::fd::AsFd;
-        let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
-        File::from(fd).metadata().ok().map(|m| FileId::of(&m))
-    }
-}
-
 /// Temporary files being written, removed by the signal handler. Files are
 /// created, renamed and removed with this lock held, so the handler (which
 /// keeps it until the process exits) never races a half-done step.
@@ -67,39 +45,25 @@ fn pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     PENDING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The signals after which the temporary files are removed.
-pub const CLEANUP_SIGNALS: [i32; 3] = [
-    signal_hook::consts::SIGINT,
-    signal_hook::consts::SIGTERM,
-    signal_hook::consts::SIGHUP,
-];
-
-/// Installs a handler for [`CLEANUP_SIGNALS`]: a thread that, when one
-/// arrives, removes every temporary output file still being written and exits
-/// with status 128 + the signal number (130, 143, 129), as a shell reports a
-/// process killed by it. Call once; later calls do nothing.
+/// Installs a handler for SIGINT, SIGTERM and SIGHUP (on Unix; see
+/// [`platform::on_termination`]): a thread that, when one arrives, removes
+/// every temporary output file still being written and exits with status
+/// 128 + the signal number (130, 143, 129), as a shell reports a process
+/// killed by it. Call once; later calls do nothing.
 pub fn install_signal_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let Ok(mut signals) = signal_hook::iterator::Signals::new(CLEANUP_SIGNALS) else {
-            return;
-        };
-        let _ = std::thread::Builder::new()
-            .name("boa-det-signals".into())
-            .spawn(move || {
-                if let Some(sig) = signals.forever().next() {
-                    // Held until exit: no temporary file is created or
-                    // renamed into place after this point.
-                    let mut list = pending();
-                    for p in list.drain(..) {
-                        let _ = std::fs::remove_file(p);
-                    }
-                    let name = signal_hook::low_level::signal_name(sig).unwrap_or("a signal");
-                    eprintln!("boa-det: interrupted by {name}");
-                    std::process::exit(128 + sig);
-                }
-            });
-    });
+    ONCE.call_once(|| platform::on_termination(remove_pending_and_exit));
+}
+
+fn remove_pending_and_exit(sig: i32, name: &str) -> ! {
+    // Held until exit: no temporary file is created or renamed into place
+    // after this point.
+    let mut list = pending();
+    for p in list.drain(..) {
+        let _ = std::fs::remove_file(p);
+    }
+    eprintln!("boa-det: interrupted by {name}");
+    std::process::exit(128 + sig);
 }
 
 /// How [`OutputFile::commit`] left the output.
@@ -123,6 +87,9 @@ enum Existing {
     Stream,
     /// A block device (possibly through a link): written into only with -f.
     Block,
+    /// A device of a kind the platform cannot tell (not on Unix; possibly
+    /// through a link): written into only with -f.
+    Device,
 }
 
 fn examine(dest: &Path, input: Option<FileId>) -> Result<Existing, CliError> {
@@ -134,7 +101,7 @@ fn examine(dest: &Path, input: Option<FileId>) -> Result<Existing, CliError> {
     let target = std::fs::metadata(dest).ok();
     if let (Some(input), Some(t)) = (input, &target)
         && t.is_file()
-        && FileId::of(t) == input
+        && FileId::of_path(dest, t) == Some(input)
     {
         return Err(CliError::new(
             exit::USAGE,
@@ -145,14 +112,11 @@ fn examine(dest: &Path, input: Option<FileId>) -> Result<Existing, CliError> {
         ));
     }
     let kind_of = |m: &Metadata| {
-        let t = m.file_type();
-        if t.is_char_device() || t.is_fifo() || t.is_socket() {
-            Some(Existing::Stream)
-        } else if t.is_block_device() {
-            Some(Existing::Block)
-        } else {
-            None
-        }
+        platform::special(m).map(|s| match s {
+            Special::Stream => Existing::Stream,
+            Special::Block => Existing::Block,
+            Special::Device => Existing::Device,
+        })
     };
     if lmeta.file_type().is_symlink() {
         return Ok(target.as_ref().and_then(kind_of).unwrap_or(Existing::Link));
@@ -207,7 +171,14 @@ impl OutputFile {
                     dest.display()
                 ),
             )),
-            Existing::Stream | Existing::Block => {
+            Existing::Device if !force => Err(CliError::new(
+                exit::IO,
+                format!(
+                    "{} is not a regular file (use -f to write into it)",
+                    dest.display()
+                ),
+            )),
+            Existing::Stream | Existing::Block | Existing::Device => {
                 let file = std::fs::OpenOptions::new()
                     .write(true)
                     .open(dest)
@@ -322,9 +293,7 @@ impl AtomicFile {
             std::fs::rename(&self.tmp, &dest).map_err(|e| write_error(&dest, e))?;
             list.retain(|p| p != &self.tmp);
         }
-        let durable = File::open(parent_dir(&dest))
-            .and_then(|d| d.sync_all())
-            .is_ok();
+        let durable = platform::sync_dir(parent_dir(&dest));
         Ok(Committed::Regular { durable })
     }
 }

@@ -27,6 +27,7 @@ mod examples;
 mod inputs;
 mod io_util;
 mod model_cmd;
+mod platform;
 mod report;
 mod spool;
 mod version;
