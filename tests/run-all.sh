@@ -68,6 +68,9 @@ tests/aarch64/run.sh target/release/boa-det
 step "Windows and macOS: library and command line type-check"
 tests/xplat/check.sh
 
+step "release: static x86_64 musl binary built twice from two source copies, byte-identical; SHA256SUMS and manifest checked"
+tests/release/check.sh
+
 step "CUDA kernels on the SIMT emulator: planted bugs (missing barriers, shared-memory off-by-ones) must fail the engine test"
 tests/emulator/mutants.sh
 
