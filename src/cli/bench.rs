@@ -8,7 +8,15 @@
 //! Units: MB is 10^6 bytes. Speeds are the best (shortest) of `repeats` timings.
 //! The storage-saving rate is `(original - compressed) / compression seconds`,
 //! in MB/s: how fast a codec removes bytes from storage.
+//!
+//! Resources (where the platform tells, else empty): CPU seconds per GB
+//! (10^9 bytes of input) of the fastest compression and decompression, all
+//! threads and child processes counted, which is what a farm pays per GB
+//! whatever the thread count; and the peak resident memory of the row (this
+//! process, which also holds the input and output buffers, or the external
+//! program), in MiB. Energy (RAPL) is not measured yet.
 
+use super::platform::resources;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,6 +31,11 @@ pub trait BenchCodec {
     /// Decompresses `packed`; `original_len` is the length of the input to
     /// [`BenchCodec::compress`] (codecs without a stored length need it).
     fn decompress(&self, packed: &[u8], original_len: usize) -> Result<Vec<u8>, String>;
+    /// The peak resident memory, in bytes, of the external program that ran
+    /// the last call, for codecs that run one (`None`: in-process).
+    fn last_child_peak(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// xz (liblzma), preset 9, CRC64 check, single-threaded.
@@ -160,6 +173,12 @@ pub struct Row {
     pub decompress_mb_s: f64,
     /// (original - compressed) / compression seconds, in MB/s.
     pub saving_mb_s: f64,
+    /// CPU seconds per 10^9 input bytes of the fastest compression.
+    pub compress_cpu_s_per_gb: Option<f64>,
+    /// CPU seconds per 10^9 input bytes of the fastest decompression.
+    pub decompress_cpu_s_per_gb: Option<f64>,
+    /// Peak resident memory during the row, MiB.
+    pub peak_mib: Option<f64>,
     pub error: Option<String>,
 }
 
@@ -174,6 +193,9 @@ impl Row {
             compress_mb_s: 0.0,
             decompress_mb_s: 0.0,
             saving_mb_s: 0.0,
+            compress_cpu_s_per_gb: None,
+            decompress_cpu_s_per_gb: None,
+            peak_mib: None,
             error: Some(error),
         }
     }
@@ -192,6 +214,24 @@ fn mb_per_s(bytes: f64, t: Duration) -> f64 {
     bytes / 1e6 / s
 }
 
+/// One timed call: its wall time, CPU time (if known) and result.
+fn timed<T>(run: impl FnOnce() -> T) -> (Duration, Option<Duration>, T) {
+    let cpu0 = resources::cpu_time();
+    let t0 = Instant::now();
+    let out = run();
+    let wall = t0.elapsed();
+    let cpu = cpu0
+        .zip(resources::cpu_time())
+        .map(|(a, b)| b.saturating_sub(a));
+    (wall, cpu, out)
+}
+
+/// CPU seconds per 10^9 bytes of `n` input bytes.
+fn cpu_s_per_gb(cpu: Option<Duration>, n: u64) -> Option<f64> {
+    cpu.filter(|_| n > 0)
+        .map(|c| c.as_secs_f64() * 1e9 / n as f64)
+}
+
 /// Benchmarks every codec on `data`, one row per codec, in codec order.
 pub fn bench_bytes(
     name: &str,
@@ -204,14 +244,24 @@ pub fn bench_bytes(
     let mut rows = Vec::with_capacity(codecs.len());
     for codec in codecs {
         let cname = codec.name();
+        let measured_peak = resources::reset_peak_memory();
+        let mut child_peak: Option<u64> = None;
+        let mut note_child = |c: &dyn BenchCodec| {
+            if let Some(p) = c.last_child_peak() {
+                child_peak = Some(child_peak.map_or(p, |q| q.max(p)));
+            }
+        };
         let mut packed = Vec::new();
-        let mut best_c = Duration::MAX;
+        let (mut best_c, mut cpu_c) = (Duration::MAX, None);
         let mut failure = None;
         for _ in 0..repeats {
-            let t0 = Instant::now();
-            match codec.compress(data) {
+            let (wall, cpu, result) = timed(|| codec.compress(data));
+            note_child(codec.as_ref());
+            match result {
                 Ok(p) => {
-                    best_c = best_c.min(t0.elapsed());
+                    if wall < best_c {
+                        (best_c, cpu_c) = (wall, cpu);
+                    }
                     packed = p;
                 }
                 Err(e) => {
@@ -220,13 +270,16 @@ pub fn bench_bytes(
                 }
             }
         }
-        let mut best_d = Duration::MAX;
+        let (mut best_d, mut cpu_d) = (Duration::MAX, None);
         if failure.is_none() {
             for _ in 0..repeats {
-                let t0 = Instant::now();
-                match codec.decompress(&packed, data.len()) {
+                let (wall, cpu, result) = timed(|| codec.decompress(&packed, data.len()));
+                note_child(codec.as_ref());
+                match result {
                     Ok(out) => {
-                        best_d = best_d.min(t0.elapsed());
+                        if wall < best_d {
+                            (best_d, cpu_d) = (wall, cpu);
+                        }
                         if out != data {
                             failure = Some(format!(
                                 "round trip mismatch ({} bytes back, {} expected)",
@@ -247,6 +300,15 @@ pub fn bench_bytes(
             rows.push(Row::failed(name, &cname, n, e));
             continue;
         }
+        let own_peak = if measured_peak {
+            resources::peak_memory()
+        } else {
+            None
+        };
+        let peak = match (own_peak, child_peak) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
         let c = packed.len() as u64;
         rows.push(Row {
             file: name.to_string(),
@@ -257,6 +319,9 @@ pub fn bench_bytes(
             compress_mb_s: mb_per_s(n as f64, best_c),
             decompress_mb_s: mb_per_s(n as f64, best_d),
             saving_mb_s: mb_per_s(n as f64 - c as f64, best_c),
+            compress_cpu_s_per_gb: cpu_s_per_gb(cpu_c, n),
+            decompress_cpu_s_per_gb: cpu_s_per_gb(cpu_d, n),
+            peak_mib: peak.map(|b| b as f64 / (1u64 << 20) as f64),
             error: None,
         });
     }
@@ -305,12 +370,12 @@ pub fn render(rows: &[Row], format: Format) -> String {
 /// A markdown table, one line per row, numbers right-aligned.
 pub fn to_markdown(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| file | codec | bytes | compressed | ratio | comp MB/s | decomp MB/s | saving MB/s | check |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---|\n",
+        "| file | codec | bytes | compressed | ratio | comp MB/s | decomp MB/s | saving MB/s | comp CPU s/GB | decomp CPU s/GB | peak MiB | check |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.3} | {:.2} | {:.2} | {:.2} | {} |\n",
+            "| {} | {} | {} | {} | {:.3} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |\n",
             r.file.replace('|', "\\|"),
             r.codec,
             thousands(r.original_bytes),
@@ -319,10 +384,67 @@ pub fn to_markdown(rows: &[Row]) -> String {
             r.compress_mb_s,
             r.decompress_mb_s,
             r.saving_mb_s,
+            optional(r.compress_cpu_s_per_gb, 0),
+            optional(r.decompress_cpu_s_per_gb, 0),
+            optional(r.peak_mib, 1),
             r.check().replace('|', "\\|"),
         ));
     }
+    let notes = efficiency_notes(rows);
+    if !notes.is_empty() {
+        s.push('\n');
+        for n in notes {
+            s.push_str(&n);
+            s.push('\n');
+        }
+    }
     s
+}
+
+/// The parallel efficiency of each multi-threaded boa-det row against the
+/// one-thread row of the same file and device: `speed(TN) / (N * speed(T1))`
+/// for compression and decompression, one line each.
+pub fn efficiency_notes(rows: &[Row]) -> Vec<String> {
+    // "boa-det-T4@cuda:0" -> (4, "@cuda:0"); "boa-det" -> (1, "").
+    let threads = |codec: &str| -> Option<(u32, String)> {
+        let (base, device) = codec.split_once('@').map_or((codec, ""), |(b, d)| (b, d));
+        let device = if device.is_empty() {
+            String::new()
+        } else {
+            format!("@{device}")
+        };
+        match base.strip_prefix("boa-det") {
+            Some("") => Some((1, device)),
+            Some(t) => Some((t.strip_prefix("-T")?.parse().ok()?, device)),
+            None => None,
+        }
+    };
+    let mut notes = Vec::new();
+    for r in rows.iter().filter(|r| r.error.is_none()) {
+        let Some((n, device)) = threads(&r.codec).filter(|&(n, _)| n > 1) else {
+            continue;
+        };
+        let one = rows.iter().find(|o| {
+            o.file == r.file && o.error.is_none() && threads(&o.codec) == Some((1, device.clone()))
+        });
+        if let Some(one) = one {
+            let eff = |multi: f64, single: f64| 100.0 * multi / (f64::from(n) * single);
+            notes.push(format!(
+                "{}: {} against {}: parallel efficiency {:.0} % compressing, {:.0} % decompressing",
+                r.file,
+                r.codec,
+                one.codec,
+                eff(r.compress_mb_s, one.compress_mb_s),
+                eff(r.decompress_mb_s, one.decompress_mb_s),
+            ));
+        }
+    }
+    notes
+}
+
+/// A figure with `decimals` decimals, or empty where it was not measured.
+fn optional(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(String::new, |v| format!("{v:.decimals$}"))
 }
 
 fn thousands(n: u64) -> String {
@@ -338,7 +460,7 @@ fn thousands(n: u64) -> String {
 }
 
 /// The CSV header line (without newline).
-pub const CSV_HEADER: &str = "file,codec,original_bytes,compressed_bytes,ratio,compress_mb_s,decompress_mb_s,saving_mb_s,check";
+pub const CSV_HEADER: &str = "file,codec,original_bytes,compressed_bytes,ratio,compress_mb_s,decompress_mb_s,saving_mb_s,compress_cpu_s_per_gb,decompress_cpu_s_per_gb,peak_mib,check";
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -354,7 +476,7 @@ pub fn to_csv(rows: &[Row]) -> String {
     s.push('\n');
     for r in rows {
         s.push_str(&format!(
-            "{},{},{},{},{:.6},{:.4},{:.4},{:.4},{}\n",
+            "{},{},{},{},{:.6},{:.4},{:.4},{:.4},{},{},{},{}\n",
             csv_field(&r.file),
             csv_field(&r.codec),
             r.original_bytes,
@@ -363,6 +485,9 @@ pub fn to_csv(rows: &[Row]) -> String {
             r.compress_mb_s,
             r.decompress_mb_s,
             r.saving_mb_s,
+            optional(r.compress_cpu_s_per_gb, 3),
+            optional(r.decompress_cpu_s_per_gb, 3),
+            optional(r.peak_mib, 3),
             csv_field(&r.check()),
         ));
     }
@@ -383,6 +508,9 @@ pub fn to_json(rows: &[Row]) -> String {
                 "compress_mb_s": r.compress_mb_s,
                 "decompress_mb_s": r.decompress_mb_s,
                 "saving_mb_s": r.saving_mb_s,
+                "compress_cpu_s_per_gb": r.compress_cpu_s_per_gb,
+                "decompress_cpu_s_per_gb": r.decompress_cpu_s_per_gb,
+                "peak_mib": r.peak_mib,
                 "error": r.error,
             })
         })
@@ -493,6 +621,12 @@ mod tests {
             } else {
                 assert_eq!(r.error, None, "{r:?}");
                 assert!(r.compressed_bytes > 0 && r.ratio > 0.0 && r.compress_mb_s > 0.0);
+                if cfg!(target_os = "linux") {
+                    // Measured, and plausible: the process holds at least
+                    // the input, and some CPU time went into the codec.
+                    assert!(r.peak_mib.unwrap() > 0.01, "{r:?}");
+                    assert!(r.compress_cpu_s_per_gb.unwrap() >= 0.0, "{r:?}");
+                }
             }
         }
     }
@@ -516,7 +650,11 @@ mod tests {
         let rows = sample_rows();
         let md = to_markdown(&rows);
         let lines: Vec<&str> = md.lines().collect();
-        assert_eq!(lines.len(), rows.len() + 2);
+        assert_eq!(
+            lines.len(),
+            rows.len() + 2,
+            "no multi-threaded rows, no notes"
+        );
         for (line, r) in lines[2..].iter().zip(&rows) {
             assert!(line.starts_with("| ") && line.ends_with(" |"));
             assert!(line.contains(&format!("| {} |", r.codec)));
@@ -560,7 +698,7 @@ mod tests {
             assert_eq!(f[2].parse::<u64>().unwrap(), r.original_bytes);
             assert_eq!(f[3].parse::<u64>().unwrap(), r.compressed_bytes);
             assert!((f[4].parse::<f64>().unwrap() - r.ratio).abs() < 1e-5);
-            assert_eq!(f[8], r.check());
+            assert_eq!(f[11], r.check());
         }
     }
 
@@ -577,6 +715,33 @@ mod tests {
             assert!((o["ratio"].as_f64().unwrap() - r.ratio).abs() <= 1e-12 * r.ratio.max(1.0));
             assert_eq!(o["error"].as_str(), r.error.as_deref());
         }
+    }
+
+    #[test]
+    fn parallel_efficiency_pairs_rows_by_file_and_device() {
+        let row = |file: &str, codec: &str, c: f64, d: f64| Row {
+            compress_mb_s: c,
+            decompress_mb_s: d,
+            ..Row::failed(file, codec, 1, String::new())
+        };
+        let ok = |mut r: Row| {
+            r.error = None;
+            r
+        };
+        let rows = vec![
+            ok(row("a", "boa-det", 1.0, 2.0)),
+            ok(row("a", "boa-det-T2", 1.5, 4.0)),
+            ok(row("a", "boa-det-T4@cuda:0", 9.0, 9.0)), // no one-thread row on that device
+            ok(row("b", "boa-det-T2", 1.0, 1.0)),        // no one-thread row for b
+            ok(row("a", "xz-9", 1.0, 1.0)),
+        ];
+        assert_eq!(
+            efficiency_notes(&rows),
+            [
+                "a: boa-det-T2 against boa-det: parallel efficiency 75 % compressing, 100 % decompressing"
+            ]
+        );
+        assert!(to_markdown(&rows).ends_with("100 % decompressing\n"));
     }
 
     #[test]

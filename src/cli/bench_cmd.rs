@@ -2,6 +2,7 @@
 //! same files, each result checked by a round trip.
 
 use super::bench::{self, BenchCodec, Format};
+use super::bench_external;
 use super::{CliError, exit};
 use crate::compress::{CompressOptions, compress_bytes, decompress_bytes_on};
 use crate::model::Model;
@@ -18,8 +19,10 @@ pub struct BenchArgs {
     /// Timings per figure; the best (fastest) is reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeats: u32,
-    /// Comma-separated codec names to run, in this order (default: all),
-    /// e.g. `xz-9,zstd-19`.
+    /// Comma-separated codec names to run, in this order (default: every
+    /// built-in codec), e.g. `xz-9,zstd-19`. `zpaq-m5` and `paq8px-8` run the
+    /// installed programs (`$BOA_BENCH_ZPAQ`, `$BOA_BENCH_PAQ8PX`, else on
+    /// `PATH`), only when named.
     #[arg(long, value_delimiter = ',')]
     pub codecs: Option<Vec<String>>,
     /// Model of the boa-det row (default: the built-in default model).
@@ -27,9 +30,9 @@ pub struct BenchArgs {
     pub model: Option<PathBuf>,
     /// Worker threads of the boa-det row; a comma-separated list gives one row
     /// per count (`--boa-threads 1,2`: rows `boa-det` and `boa-det-T2`, whose
-    /// speeds give the parallel efficiency). The classical codecs are
-    /// single-threaded.
-    #[arg(long, default_value = "1", value_delimiter = ',',
+    /// speeds give the parallel efficiency, printed under the markdown
+    /// table). The classical codecs are single-threaded. Alias `--threads`.
+    #[arg(long, alias = "threads", default_value = "1", value_delimiter = ',',
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub boa_threads: Vec<u32>,
     /// Where the boa-det rows run the network (the archives are the same on
@@ -109,6 +112,12 @@ fn select(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliError> {
     let Some(wanted) = &args.codecs else {
         return Ok(all);
     };
+    // The external programs run only when named: paq8px takes minutes per MB.
+    all.extend(
+        bench_external::installed()
+            .into_iter()
+            .map(|e| Box::new(e) as Box<dyn BenchCodec>),
+    );
     let mut chosen = Vec::new();
     for name in wanted {
         // A boa-det row on another device (`boa-det@cuda:0`) answers to its
@@ -118,6 +127,15 @@ fn select(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliError> {
             &n == name || n.split('@').next() == Some(name.as_str())
         };
         let Some(i) = all.iter().position(|c| named(c.as_ref())) else {
+            if bench_external::known_names().contains(&name.as_str()) {
+                return Err(CliError::new(
+                    exit::USAGE,
+                    format!(
+                        "codec {name:?} runs an external program that is not installed \
+                         (docs/CLI.md, \"bench\")"
+                    ),
+                ));
+            }
             let known: Vec<String> = all.iter().map(|c| c.name()).collect();
             return Err(CliError::new(
                 exit::USAGE,

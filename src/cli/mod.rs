@@ -22,6 +22,7 @@ mod archive_args;
 mod archive_cmd;
 mod bench;
 mod bench_cmd;
+mod bench_external;
 mod docs_cmd;
 mod examples;
 mod inputs;

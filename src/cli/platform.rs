@@ -238,3 +238,103 @@ pub fn sync_dir(dir: &Path) -> bool {
 pub fn on_termination(handler: fn(i32, &str) -> !) {
     imp::on_termination(handler)
 }
+
+/// What `bench` measures of a codec beyond wall time: the CPU time and the
+/// peak memory of this process and the programs it runs. `None` where the
+/// platform cannot tell (never a made-up figure).
+pub mod resources {
+    use std::time::Duration;
+
+    /// User plus system CPU time of this process (all its threads) and of
+    /// its waited-for children, so far. Unix: `getrusage`.
+    pub fn cpu_time() -> Option<Duration> {
+        #[cfg(unix)]
+        {
+            let usage = |who| {
+                let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+                // SAFETY: getrusage writes one `rusage` into the buffer it is given.
+                let rc = unsafe { libc::getrusage(who, ru.as_mut_ptr()) };
+                // SAFETY: zero-initialised, and filled in when rc == 0.
+                (rc == 0).then(|| unsafe { ru.assume_init() })
+            };
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+            };
+            let (me, kids) = (usage(libc::RUSAGE_SELF)?, usage(libc::RUSAGE_CHILDREN)?);
+            Some(tv(me.ru_utime) + tv(me.ru_stime) + tv(kids.ru_utime) + tv(kids.ru_stime))
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    /// Starts a new peak-memory window: Linux resets this process's
+    /// high-water mark of resident memory (`/proc/self/clear_refs`, "5").
+    /// `false` where it cannot, after which [`peak_memory`] says `None`.
+    pub fn reset_peak_memory() -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            std::fs::write("/proc/self/clear_refs", "5").is_ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+
+    /// The peak resident memory of this process, in bytes, since the last
+    /// successful [`reset_peak_memory`] (Linux: `VmHWM` in `/proc/self/status`).
+    pub fn peak_memory() -> Option<u64> {
+        #[cfg(target_os = "linux")]
+        {
+            let status = std::fs::read_to_string("/proc/self/status").ok()?;
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
+        }
+    }
+
+    /// Runs `cmd` to completion and returns its exit status and its peak
+    /// resident memory in bytes (Unix: `wait4`'s `ru_maxrss`; KiB on Linux,
+    /// bytes on macOS).
+    pub fn run_measured(
+        cmd: &mut std::process::Command,
+    ) -> std::io::Result<(std::process::ExitStatus, Option<u64>)> {
+        let child = cmd.spawn()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            let pid = child.id() as libc::pid_t;
+            let mut status = 0;
+            let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+            loop {
+                // SAFETY: waits for our own child; writes an int and one `rusage`.
+                let rc = unsafe { libc::wait4(pid, &mut status, 0, ru.as_mut_ptr()) };
+                if rc == pid {
+                    break;
+                }
+                let err = std::io::Error::last_os_error();
+                if err.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            // SAFETY: filled in by the successful wait4 above.
+            let maxrss = unsafe { ru.assume_init() }.ru_maxrss.max(0) as u64;
+            let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+            Ok((
+                std::process::ExitStatus::from_raw(status),
+                Some(maxrss * unit),
+            ))
+        }
+        #[cfg(not(unix))]
+        {
+            let mut child = child;
+            Ok((child.wait()?, None))
+        }
+    }
+}
