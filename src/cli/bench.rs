@@ -375,15 +375,15 @@ pub fn to_markdown(rows: &[Row]) -> String {
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.3} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.3} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.file.replace('|', "\\|"),
             r.codec,
             thousands(r.original_bytes),
             thousands(r.compressed_bytes),
             r.ratio,
-            r.compress_mb_s,
-            r.decompress_mb_s,
-            r.saving_mb_s,
+            speed(r.compress_mb_s),
+            speed(r.decompress_mb_s),
+            speed(r.saving_mb_s),
             optional(r.compress_cpu_s_per_gb, 0),
             optional(r.decompress_cpu_s_per_gb, 0),
             optional(r.peak_mib, 1),
@@ -440,6 +440,17 @@ pub fn efficiency_notes(rows: &[Row]) -> Vec<String> {
         }
     }
     notes
+}
+
+/// A speed in MB/s with two decimals, or three significant digits below 0.1
+/// (paq8px runs at a few KB/s: 0.00571, not 0.00).
+fn speed(v: f64) -> String {
+    if v >= 0.1 || v <= 0.0 {
+        format!("{v:.2}")
+    } else {
+        let decimals = (2 - v.log10().floor() as i32).clamp(3, 9) as usize;
+        format!("{v:.decimals$}")
+    }
 }
 
 /// A figure with `decimals` decimals, or empty where it was not measured.
@@ -742,6 +753,15 @@ mod tests {
             ]
         );
         assert!(to_markdown(&rows).ends_with("100 % decompressing\n"));
+    }
+
+    #[test]
+    fn slow_speeds_keep_three_significant_digits() {
+        assert_eq!(speed(0.0), "0.00");
+        assert_eq!(speed(123.456), "123.46");
+        assert_eq!(speed(0.1), "0.10");
+        assert_eq!(speed(0.0571), "0.0571");
+        assert_eq!(speed(0.005713), "0.00571");
     }
 
     #[test]
