@@ -41,6 +41,18 @@ fn requant4(acc: int32x4_t, rq: &Requant, i: usize, lim: i32) -> int32x4_t {
     vmaxq_s32(vminq_s32(v, vdupq_n_s32(lim)), vdupq_n_s32(-lim))
 }
 
+/// Stores four int32 lanes already in [-127, 127] as bytes at `out[..4]`.
+#[inline]
+#[target_feature(enable = "neon")]
+fn store4_q8(v: int32x4_t, out: &mut [i8]) {
+    let mut lanes = [0i32; 4];
+    // SAFETY: 16 bytes written to a local array.
+    unsafe { vst1q_s32(lanes.as_mut_ptr(), v) };
+    for (o, v) in out[..4].iter_mut().zip(lanes) {
+        *o = v as i8; // in [-127, 127]: exact
+    }
+}
+
 /// [`crate::engine::reference::requant_to_q8`].
 pub fn requant_to_q8(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     assert!(acc.len() >= out.len() && rq.mult.len() >= out.len() && rq.shift.len() >= out.len());
@@ -56,12 +68,7 @@ fn requant_q8_impl(acc: &[i32], rq: &Requant, out: &mut [i8]) {
     while i + 4 <= n {
         // SAFETY: i + 4 <= n <= acc.len().
         let a = unsafe { vld1q_s32(acc.as_ptr().add(i)) };
-        let mut lanes = [0i32; 4];
-        // SAFETY: 16 bytes written to a local array.
-        unsafe { vst1q_s32(lanes.as_mut_ptr(), requant4(a, rq, i, Q8_MAX)) };
-        for (o, v) in out[i..i + 4].iter_mut().zip(lanes) {
-            *o = v as i8; // in [-127, 127]
-        }
+        store4_q8(requant4(a, rq, i, Q8_MAX), &mut out[i..i + 4]);
         i += 4;
     }
     for j in i..n {
@@ -128,9 +135,8 @@ fn conv_impl(
     let e = x.len();
     let mut c = 0;
     while c + 4 <= e {
-        let mut lanes = [0i32; 4];
         // SAFETY: c + 4 <= e and the caller's asserted lengths cover every read.
-        unsafe {
+        let acc = unsafe {
             let mut acc = vld1q_s32(bias.as_ptr().add(c));
             for t in 0..D_CONV {
                 let src = if t < D_CONV - 1 {
@@ -147,11 +153,9 @@ fn conv_impl(
                 let w = vld1q_s32(weight_t.as_ptr().add(t * e + c));
                 acc = vmlaq_s32(acc, w, vld1q_s32(a.as_ptr()));
             }
-            vst1q_s32(lanes.as_mut_ptr(), requant4(acc, rq, c, Q8_MAX));
-        }
-        for (o, v) in out[c..c + 4].iter_mut().zip(lanes) {
-            *o = v as i8; // in [-127, 127]
-        }
+            acc
+        };
+        store4_q8(requant4(acc, rq, c, Q8_MAX), &mut out[c..c + 4]);
         c += 4;
     }
 }
