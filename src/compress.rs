@@ -24,6 +24,7 @@ use std::ops::Range;
 use thiserror::Error;
 use xxhash_rust::xxh3::Xxh3Default;
 
+pub mod context_mixing;
 pub mod incompressible;
 
 /// Default chunk length: 4 KiB, chosen from measurements with default model v1
@@ -122,6 +123,10 @@ pub struct CompressOptions {
     pub grow_chunks: bool,
     /// Where the network runs; the archive does not depend on it.
     pub device: Device,
+    /// Code with the context-mixing codec in this profile instead of the
+    /// network (codec `cm`, format version 7); only `chunk_len`,
+    /// `embed_model` and `records` apply then.
+    pub context_mixing: Option<&'static crate::cm::Profile>,
 }
 
 impl CompressOptions {
@@ -223,6 +228,7 @@ impl Default for CompressOptions {
             text_fields: TextFields::Trial,
             grow_chunks: true,
             device: Device::Cpu,
+            context_mixing: None,
         }
     }
 }
@@ -831,6 +837,19 @@ pub fn compress_observed<R: Read, W: Write>(
         )));
     }
     let mut chunk_len = opts.chunk_len as usize;
+    if let Some(profile) = opts.context_mixing {
+        return context_mixing::compress(
+            model,
+            input,
+            out,
+            chunk_len,
+            profile,
+            opts.records,
+            opts.embed_model,
+            progress,
+            on_chunk,
+        );
+    }
     // The first read holds at least the trial sample, whatever the window, so
     // that the codec choice (and the archive) does not depend on the window.
     let window = opts
@@ -1001,9 +1020,10 @@ pub fn compress_bytes(
     Ok(compress(model, data, Vec::new(), opts, NO_PROGRESS)?.0)
 }
 
-/// Whether any chunk of the archive needs the model.
+/// Whether any chunk of the archive needs the model: a chunk of a codec
+/// that runs the network.
 pub fn needs_model<R: Read + Seek>(reader: &ArchiveReader<R>) -> bool {
-    reader.entries().iter().any(|e| e.codec != Codec::Stored)
+    reader.entries().iter().any(|e| e.codec.is_neural())
 }
 
 /// Chooses the model to decode `reader` with: the embedded one, else
@@ -1072,6 +1092,7 @@ fn decode_window<R: Read + Seek>(
 ) -> Result<Vec<Result<Vec<u8>, String>>, EngineError> {
     let mut results: Vec<Result<Vec<u8>, String>> = Vec::with_capacity(indices.len());
     let mut neural: Vec<(usize, Vec<u8>, usize, Codec)> = Vec::new();
+    let mut mixed: Vec<(usize, Vec<u8>, usize)> = Vec::new();
     for i in indices.clone() {
         match reader.read_payload(i) {
             Err(e) => results.push(Err(e.to_string())),
@@ -1083,6 +1104,9 @@ fn decode_window<R: Read + Seek>(
                 } else if e.codec.is_neural() {
                     results.push(Ok(Vec::new()));
                     neural.push((i - indices.start, p, e.original_size as usize, e.codec));
+                } else if e.codec == Codec::Cm {
+                    results.push(Ok(Vec::new()));
+                    mixed.push((i - indices.start, p, e.original_size as usize));
                 } else {
                     results.push(Err(format!(
                         "chunk {i}: codec {} is not supported by this build",
@@ -1090,6 +1114,14 @@ fn decode_window<R: Read + Seek>(
                     )));
                 }
             }
+        }
+    }
+    if !mixed.is_empty() {
+        let jobs: Vec<(&[u8], usize)> = mixed.iter().map(|(_, p, n)| (&p[..], *n)).collect();
+        for ((k, _, n), r) in mixed.iter().zip(context_mixing::decode_chunks(&jobs)) {
+            progress(*n as u64);
+            let i = indices.start + k;
+            results[*k] = r.map_err(|e| format!("chunk {i}: {e}"));
         }
     }
     if !neural.is_empty() {
@@ -1249,7 +1281,8 @@ pub struct DecodeCost {
     /// Original bytes produced.
     pub output: u64,
     /// Model steps taken: one per byte of every decoded chunk whose codec runs
-    /// the network (whole chunks, also around a range).
+    /// a model, the network or the context mixer of codec `cm` (whole
+    /// chunks, also around a range).
     pub model_steps: u64,
 }
 
@@ -1263,7 +1296,7 @@ impl DecodeCost {
         };
         let model_steps = reader.entries()[chunks]
             .iter()
-            .filter(|e| e.codec.is_neural())
+            .filter(|e| e.codec.is_neural() || e.codec == Codec::Cm)
             .map(|e| u64::from(e.original_size))
             .sum();
         DecodeCost {

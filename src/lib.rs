@@ -18,10 +18,14 @@
 //!   the host: match, long and column finders, column and text field
 //!   histograms, one file each, and the compressor's guess of a table's
 //!   record length. See `docs/FORMAT.md` sections 9.9-9.13.
+//! - [`cm`]: the context-mixing codec (codec 9, no network): counters in
+//!   hashed contexts, match models, mixers in the logistic domain and APMs,
+//!   coded bit by bit. See `docs/FORMAT.md` section 9.14.
 //! - [`container`]: the `.boa` archive format (header, optional embedded model,
 //!   chunks, index, footer). See `docs/FORMAT.md`.
 //! - [`compress`]: the pipeline (chunking, batched neural coding, archive
-//!   writing and reading); [`default_models`]: built-in models by fingerprint.
+//!   writing and reading); [`default_models`]: built-in models by fingerprint;
+//!   [`levels`]: the compression levels, frozen presets of the two.
 //! - [`vectors`] (feature `cli`): the portability vectors (golden digests)
 //!   generator and checker behind `boa-det vectors`.
 //! - [`cli`] (feature `cli`, on by default): the `boa-det` command line, with
@@ -30,6 +34,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod cm;
 pub mod coder;
 pub mod compress;
 pub mod container;
@@ -37,6 +42,7 @@ pub mod default_models;
 pub mod engine;
 pub mod eval;
 pub mod intmath;
+pub mod levels;
 pub mod mixing;
 pub mod model;
 #[cfg(feature = "cli")]

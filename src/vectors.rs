@@ -399,6 +399,9 @@ struct GoldenArchiveSpec {
     /// The stride of a codec with a column finder.
     records: RecordStride,
     chunk_len: u32,
+    /// Compressed with this level's preset ([`crate::levels`]) instead, with
+    /// `records` on top; `codec` and `chunk_len` are then what it writes.
+    level: Option<u8>,
 }
 
 /// The golden archives: `(name, input path relative to the vector directory,
@@ -436,6 +439,7 @@ pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
         codec,
         records: RecordStride::Off,
         chunk_len: ARCHIVE_CHUNK_LEN,
+        level: None,
     };
     let mut items: Vec<GoldenArchiveSpec> = Vec::new();
     for (name, data) in inputs() {
@@ -446,6 +450,7 @@ pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
         }
     }
     let n = 3 * ARCHIVE_CHUNK_LEN as usize + 57;
+    let n_repeats = n;
     let g = greedy_input(&model, n);
     items.push(item(
         "greedy",
@@ -523,9 +528,52 @@ pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
             Codec::NeuralMatchLongText,
         )
     });
+    // Added with codec Cm: every context-mixing level, on the mixed input
+    // (text, a float table, zeros, all bytes and random bytes), on the
+    // fields text, and on the repeats with their 13-byte records.
+    for l in crate::levels::LEVELS {
+        if !matches!(l.preset, crate::levels::Preset::ContextMixing { .. }) {
+            continue;
+        }
+        let n = l.number;
+        let at = |name: &str, path: &str, data: Vec<u8>, records| GoldenArchiveSpec {
+            records,
+            level: Some(n),
+            ..item(name, path.into(), data, false, Codec::Cm)
+        };
+        items.push(at(
+            &format!("level-{n}-mixed"),
+            "archives/mixed.bin",
+            mixed_input(),
+            RecordStride::Auto,
+        ));
+        items.push(at(
+            &format!("level-{n}-fields"),
+            "archives/fields.bin",
+            fields_input(),
+            RecordStride::Auto,
+        ));
+        items.push(at(
+            &format!("level-{n}-repeats-columns"),
+            "archives/repeats.bin",
+            repeats_input(n_repeats),
+            RecordStride::Fixed(REPEATS_RECORD),
+        ));
+    }
     items
         .into_iter()
         .map(|it| {
+            if let Some(n) = it.level {
+                let level = crate::levels::level(n)?;
+                let opts = crate::compress::CompressOptions {
+                    records: it.records,
+                    device,
+                    ..level.options(&model)
+                };
+                let a = crate::compress::compress_bytes(&model, &it.data, &opts)
+                    .map_err(|e| format!("archive {}: {e}", it.name))?;
+                return Ok((it.name, it.path, it.data, a));
+            }
             let opts = crate::compress::CompressOptions {
                 chunk_len: it.chunk_len,
                 embed_model: it.embed_model,

@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         },
         device: boa_det::engine::Device::Cpu,
         grow_chunks: w & 0x08 == 0,
+        context_mixing: None,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

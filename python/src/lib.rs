@@ -106,17 +106,25 @@ fn decode_all<R: Read + Seek, W: Write>(
     Ok(n)
 }
 
-/// compress(data, model=None, threads=None) -> bytes
+/// The options of `boa-det compress` at `level` (its default without one).
+fn options_at(level: Option<u8>, model: &Model) -> PyResult<CompressOptions> {
+    let n = level.unwrap_or(boa_det::levels::DEFAULT_LEVEL);
+    let level = boa_det::levels::level(n).map_err(BoaError::new_err)?;
+    Ok(level.options(model))
+}
+
+/// compress(data, model=None, threads=None, level=None) -> bytes
 #[pyfunction]
-#[pyo3(signature = (data, model=None, threads=None))]
+#[pyo3(signature = (data, model=None, threads=None, level=None))]
 fn compress<'py>(
     py: Python<'py>,
     data: &[u8],
     model: Option<PathBuf>,
     threads: Option<usize>,
+    level: Option<u8>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let model = model_or_default(model)?;
-    let opts = CompressOptions::for_model(&model);
+    let opts = options_at(level, &model)?;
     let out = run(py, threads, || {
         pipeline::compress_bytes(&model, data, &opts)
     })?;
@@ -339,11 +347,11 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> PipelineError + '_ {
     }
 }
 
-/// compress_file(src, dst, model=None, threads=None, overwrite=False) -> int:
+/// compress_file(src, dst, model=None, threads=None, overwrite=False, level=None) -> int:
 /// streams `src` into the archive `dst`, written atomically; returns the
 /// bytes read.
 #[pyfunction]
-#[pyo3(signature = (src, dst, model=None, threads=None, overwrite=false))]
+#[pyo3(signature = (src, dst, model=None, threads=None, overwrite=false, level=None))]
 fn compress_file(
     py: Python<'_>,
     src: PathBuf,
@@ -351,9 +359,10 @@ fn compress_file(
     model: Option<PathBuf>,
     threads: Option<usize>,
     overwrite: bool,
+    level: Option<u8>,
 ) -> PyResult<u64> {
     let model = model_or_default(model)?;
-    let opts = CompressOptions::for_model(&model);
+    let opts = options_at(level, &model)?;
     run(py, threads, || {
         distinct(&src, &dst)?;
         let input = BufReader::new(File::open(&src).map_err(io_err(&src))?);

@@ -31,7 +31,7 @@ def shared_table() -> np.ndarray:
 READER = """
 import sys, h5py, numpy as np, boa_det.hdf5
 with h5py.File(sys.argv[1], "r") as f:
-    for name in ("table", "compound", "grid"):
+    for name in ("table", "compound", "grid", "fast"):
         sys.stdout.buffer.write(f[name][()].tobytes())
 """
 
@@ -51,10 +51,14 @@ def test_datasets_round_trip_in_a_fresh_process(tmp_path):
         f.create_dataset("table", data=table, chunks=(16384,), **boa_det.hdf5.Boa())
         f.create_dataset("compound", data=compound, chunks=(4096,), **boa_det.hdf5.Boa(record_size=rec.itemsize))
         f.create_dataset("grid", data=grid, chunks=(100, 100), **boa_det.hdf5.Boa())
+        # Level 1: the context-mixing codec, decoded without a network.
+        f.create_dataset("fast", data=table, chunks=(16384,), **boa_det.hdf5.Boa(record_size=4, level=1))
         params = f["table"]._filters[str(boa_det.hdf5.FILTER_ID)]
         assert params[:4] == (1, 0, 0, boa_det._native.FORMAT_VERSION_NEWEST) and len(params) == 8
+        assert f["fast"]._filters[str(boa_det.hdf5.FILTER_ID)][:3] == (1, 4, 1)
+        assert f["fast"].id.get_storage_size() < table.nbytes
     out = subprocess.run([sys.executable, "-c", READER, str(path)], check=True, capture_output=True).stdout
-    assert out == table.tobytes() + compound.tobytes() + grid.tobytes()
+    assert out == table.tobytes() + compound.tobytes() + grid.tobytes() + table.tobytes()
 
 
 def test_other_readers_load_the_plugin_from_hdf5_plugin_path(tmp_path):
@@ -91,6 +95,9 @@ def test_a_damaged_chunk_is_a_read_error(tmp_path):
 def test_bad_parameters_are_refused():
     with pytest.raises(boa_det.BoaError):
         boa_det.hdf5.Boa(record_size=-3)
+    for level in (0, 5, "1"):
+        with pytest.raises(boa_det.BoaError):
+            boa_det.hdf5.Boa(level=level)
 
 
 def test_a_failing_filter_loses_nothing(tmp_path):

@@ -68,6 +68,19 @@ pub struct EngineArgs {
 /// How to encode: `compress` only.
 #[derive(Args, Debug, Clone, Default)]
 pub struct EncodeArgs {
+    /// Compression level, also written -1 to -4 (docs/MODELS.md, "Levels"):
+    /// 1 to 3 are the context-mixing codec (codec `cm`, no network, format
+    /// version 7; 3 to 5 times faster), 4 is the network with its secondary
+    /// models. Each level is a frozen preset. [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub level: Option<u8>,
+    /// The fastest level (-1).
+    #[arg(long, conflicts_with_all = ["level", "best"])]
+    pub fast: bool,
+    /// The strongest level there is (today -4; it moves up as stronger
+    /// levels are added).
+    #[arg(long, conflicts_with = "level")]
+    pub best: bool,
     /// Store the model in the archive, so it decodes without --model.
     #[arg(long)]
     pub embed_model: bool,
@@ -317,6 +330,9 @@ impl ArchiveOpts {
             (
                 Group::Encode,
                 [
+                    flag(c.level.is_some(), "--level"),
+                    flag(c.fast, "--fast"),
+                    flag(c.best, "--best"),
                     flag(c.embed_model, "--embed-model"),
                     flag(c.chunk_size.is_some(), "--chunk-size"),
                     flag(c.no_match, "--no-match"),

@@ -11,6 +11,7 @@ use crate::container::{
     ArchiveReader, ContainerError, FORMAT_VERSION_NEWEST, MembersError, Window, member_ranges,
 };
 use crate::engine::Device;
+use crate::levels;
 use crate::model::Model;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -414,6 +415,61 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// The options `compress` writes with: the level's preset (the default
+/// level's without one), with the options given on top. The network's
+/// options do not apply to a context-mixing level.
+fn compress_options(opts: &ArchiveOpts, model: &Model) -> Result<CompressOptions, CliError> {
+    let e = &opts.encode;
+    let number = if e.fast {
+        levels::FASTEST_LEVEL
+    } else if e.best {
+        levels::BEST_LEVEL
+    } else {
+        e.level.unwrap_or(levels::DEFAULT_LEVEL)
+    };
+    let level = levels::level(number).map_err(|m| CliError::new(exit::USAGE, m))?;
+    let base = level.options(model);
+    if base.context_mixing.is_some() {
+        let cm_version = crate::container::Codec::Cm.min_format_version();
+        let network_only = [
+            (e.no_match, "--no-match"),
+            (e.no_long, "--no-long"),
+            (e.text_fields.is_some(), "--text-fields"),
+            (
+                e.format_version.is_some_and(|v| v < cm_version),
+                "--format-version below 7",
+            ),
+        ];
+        if let Some((_, name)) = network_only.iter().find(|(given, _)| *given) {
+            return Err(CliError::new(
+                exit::USAGE,
+                format!("{name} does not apply to level {number} (the context-mixing codec)"),
+            ));
+        }
+        return Ok(CompressOptions {
+            chunk_len: e.chunk_size.unwrap_or(base.chunk_len),
+            embed_model: e.embed_model,
+            records: e.record_size.unwrap_or(base.records),
+            device: opts.device(),
+            ..base
+        });
+    }
+    let format_version = e.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
+    Ok(CompressOptions {
+        chunk_len: e.chunk_size.unwrap_or(base.chunk_len),
+        embed_model: e.embed_model,
+        window: opts.window(),
+        match_model: !e.no_match,
+        records: e.record_size.unwrap_or(base.records),
+        long_finder: !e.no_long,
+        text_fields: e.text_fields.unwrap_or(base.text_fields),
+        grow_chunks: e.chunk_size.is_none(),
+        device: opts.device(),
+        ..base
+    }
+    .for_format_version(format_version))
+}
+
 fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), CliError> {
     let name = display(input);
     let dest: Option<PathBuf> =
@@ -447,21 +503,7 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
     let mut out =
         open_output(dest.as_deref(), opts.output.force, true, id).map_err(with_name(&name))?;
     let pb = progress_bar(total, opts.quiet());
-    let format_version = opts.encode.format_version.unwrap_or(FORMAT_VERSION_NEWEST);
-    let base = CompressOptions::for_model(model);
-    let copts = CompressOptions {
-        chunk_len: opts.encode.chunk_size.unwrap_or(base.chunk_len),
-        embed_model: opts.encode.embed_model,
-        window: opts.window(),
-        match_model: !opts.encode.no_match,
-        records: opts.encode.record_size.unwrap_or(base.records),
-        long_finder: !opts.encode.no_long,
-        text_fields: opts.encode.text_fields.unwrap_or(base.text_fields),
-        grow_chunks: opts.encode.chunk_size.is_none(),
-        device: opts.device(),
-        ..base
-    }
-    .for_format_version(format_version);
+    let copts = compress_options(opts, model)?;
     let t0 = Instant::now();
     let mut counter = CountingWriter {
         inner: out.writer(),
@@ -497,7 +539,14 @@ fn compress_one(input: &Path, opts: &ArchiveOpts, model: &Model) -> Result<(), C
             format!(
                 "time: {}, {}",
                 report::speed(n_in, took),
-                report::engine_line(opts.device())
+                match copts.context_mixing {
+                    Some(p) => format!(
+                        "{} on cpu, profile {} (no network)",
+                        count(rayon::current_num_threads(), "thread"),
+                        p.name
+                    ),
+                    None => report::engine_line(opts.device()),
+                }
             ),
         ];
         if opts.verbose() > 1 {
@@ -1077,6 +1126,7 @@ mod tests {
             text_fields: pipeline::TextFields::Off,
             grow_chunks: false,
             device: Device::Cpu,
+            context_mixing: None,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -405,18 +405,25 @@ pub fn to_markdown(rows: &[Row]) -> String {
 /// one-thread row of the same file and device: `speed(TN) / (N * speed(T1))`
 /// for compression and decompression, one line each.
 pub fn efficiency_notes(rows: &[Row]) -> Vec<String> {
-    // "boa-det-T4@cuda:0" -> (4, "@cuda:0"); "boa-det" -> (1, "").
+    // "boa-det-T4@cuda:0" -> (4, "@cuda:0"); "boa-det" -> (1, "");
+    // "boa-det-L1-T2" -> (2, "-L1"): the level goes with the device as what
+    // must match the one-thread row.
     let threads = |codec: &str| -> Option<(u32, String)> {
         let (base, device) = codec.split_once('@').map_or((codec, ""), |(b, d)| (b, d));
-        let device = if device.is_empty() {
+        let mut key = if device.is_empty() {
             String::new()
         } else {
             format!("@{device}")
         };
-        match base.strip_prefix("boa-det") {
-            Some("") => Some((1, device)),
-            Some(t) => Some((t.strip_prefix("-T")?.parse().ok()?, device)),
-            None => None,
+        let mut rest = base.strip_prefix("boa-det")?;
+        if let Some(l) = rest.strip_prefix("-L") {
+            let digits = l.find(|c: char| !c.is_ascii_digit()).unwrap_or(l.len());
+            key = format!("-L{}{key}", &l[..digits]);
+            rest = &l[digits..];
+        }
+        match rest {
+            "" => Some((1, key)),
+            t => Some((t.strip_prefix("-T")?.parse().ok()?, key)),
         }
     };
     let mut notes = Vec::new();
@@ -744,12 +751,15 @@ mod tests {
             ok(row("a", "boa-det-T2", 1.5, 4.0)),
             ok(row("a", "boa-det-T4@cuda:0", 9.0, 9.0)), // no one-thread row on that device
             ok(row("b", "boa-det-T2", 1.0, 1.0)),        // no one-thread row for b
+            ok(row("a", "boa-det-L1", 2.0, 2.0)),
+            ok(row("a", "boa-det-L1-T2", 3.0, 4.0)),
             ok(row("a", "xz-9", 1.0, 1.0)),
         ];
         assert_eq!(
             efficiency_notes(&rows),
             [
-                "a: boa-det-T2 against boa-det: parallel efficiency 75 % compressing, 100 % decompressing"
+                "a: boa-det-T2 against boa-det: parallel efficiency 75 % compressing, 100 % decompressing",
+                "a: boa-det-L1-T2 against boa-det-L1: parallel efficiency 75 % compressing, 100 % decompressing"
             ]
         );
         assert!(to_markdown(&rows).ends_with("100 % decompressing\n"));

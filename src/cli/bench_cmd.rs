@@ -40,6 +40,12 @@ pub struct BenchArgs {
     /// its name to the row: `boa-det@cuda:0`.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: super::archive_cmd::DeviceChoice,
+    /// Compression levels of the boa-det rows (docs/MODELS.md, "Levels"),
+    /// comma-separated: one row per level and thread count. The default
+    /// level's row is `boa-det`, another level's `boa-det-L1` and so on.
+    #[arg(long, default_value = "4", value_delimiter = ',',
+          value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub levels: Vec<u8>,
 }
 
 /// The boa-det neural codec as a benchmark row: the real pipeline
@@ -47,6 +53,7 @@ pub struct BenchArgs {
 /// default, model not embedded) on a private rayon pool of `threads` threads.
 struct BoaDet {
     model: Model,
+    level: &'static crate::levels::Level,
     threads: usize,
     pool: rayon::ThreadPool,
     device: crate::engine::Device,
@@ -54,11 +61,13 @@ struct BoaDet {
 
 impl BenchCodec for BoaDet {
     fn name(&self) -> String {
-        let base = if self.threads == 1 {
-            "boa-det".to_string()
-        } else {
-            format!("boa-det-T{}", self.threads)
-        };
+        let mut base = "boa-det".to_string();
+        if self.level.number != crate::levels::DEFAULT_LEVEL {
+            base += &format!("-L{}", self.level.number);
+        }
+        if self.threads != 1 {
+            base += &format!("-T{}", self.threads);
+        }
         match self.device {
             crate::engine::Device::Cpu => base,
             d => format!("{base}@{d}"),
@@ -67,7 +76,7 @@ impl BenchCodec for BoaDet {
     fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
         let opts = CompressOptions {
             device: self.device,
-            ..CompressOptions::for_model(&self.model)
+            ..self.level.options(&self.model)
         };
         self.pool
             .install(|| compress_bytes(&self.model, data, &opts))
@@ -90,7 +99,16 @@ pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliErr
     let device = args.device.device();
     device.available()?;
     let mut rows: Vec<Box<dyn BenchCodec>> = Vec::new();
-    for &n in &args.boa_threads {
+    let levels = args
+        .levels
+        .iter()
+        .map(|&n| crate::levels::level(n).map_err(|m| CliError::new(exit::USAGE, m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (&n, level) in args
+        .boa_threads
+        .iter()
+        .flat_map(|n| levels.iter().map(move |l| (n, l)))
+    {
         let threads = n as usize;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -98,6 +116,7 @@ pub fn extra_codecs(args: &BenchArgs) -> Result<Vec<Box<dyn BenchCodec>>, CliErr
             .map_err(|e| CliError::new(exit::IO, format!("cannot start {threads} threads: {e}")))?;
         rows.push(Box::new(BoaDet {
             model: model.clone(),
+            level,
             threads,
             pool,
             device,

@@ -237,7 +237,7 @@ pub fn default_model() -> Result<crate::model::Model, CliError> {
 
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(level_flags_as_options(std::env::args_os()));
     if cli.version {
         return exit_code(version::print(cli.opts.verbosity.verbose > 0));
     }
@@ -277,6 +277,29 @@ pub fn main() -> ExitCode {
         }
     };
     exit_code(result)
+}
+
+/// The arguments with each level flag `-1` to `-9` written as `--level=N`
+/// (as xz and zstd take them), up to a `--`.
+pub fn level_flags_as_options(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut after_dashes = false;
+    args.into_iter()
+        .map(|a| {
+            if after_dashes {
+                return a;
+            }
+            if a == "--" {
+                after_dashes = true;
+                return a;
+            }
+            match a.to_str().map(str::as_bytes) {
+                Some([b'-', d @ b'1'..=b'9']) => format!("--level={}", *d as char).into(),
+                _ => a,
+            }
+        })
+        .collect()
 }
 
 /// The exit code of a command's result, printing its error.

@@ -29,6 +29,12 @@ pub const PRECISION_BITS: u32 = 24;
 /// Sum that every frequency table must have: `2^24`.
 pub const TOTAL: u32 = 1 << PRECISION_BITS;
 
+/// Binary decisions ([`RangeEncoder::encode_bit`]) are coded with 12-bit
+/// probabilities.
+pub const BIT_PRECISION_BITS: u32 = 12;
+/// The total of a binary decision's two frequencies.
+pub const BIT_TOTAL: u32 = 1 << BIT_PRECISION_BITS;
+
 /// Normalization threshold: `range` is kept `>= 2^56` between symbols.
 const TOP: u64 = 1 << 56;
 
@@ -276,6 +282,28 @@ impl RangeEncoder {
         }
     }
 
+    /// Encodes one binary decision: `bit` (0 or 1) where the probability of
+    /// a 1 is `p1 / 4096`, `p1` in `1..=4095` (clamped into it). The 0 takes
+    /// the low `r * (4096 - p1)` of the range, `r = range >> 12`, and the 1
+    /// the rest (`docs/FORMAT.md`, section 9.14.6).
+    #[inline]
+    pub fn encode_bit(&mut self, p1: u32, bit: u32) {
+        let bound =
+            (self.range >> BIT_PRECISION_BITS) * u64::from(BIT_TOTAL - p1.clamp(1, BIT_TOTAL - 1));
+        if bit == 0 {
+            self.range = bound;
+        } else {
+            let (low, overflow) = self.low.overflowing_add(bound);
+            self.low = low;
+            self.carry |= overflow;
+            self.range -= bound;
+        }
+        while self.range < TOP {
+            self.range <<= 8;
+            self.shift_low();
+        }
+    }
+
     /// Validates `freqs` and encodes `sym` under it.
     pub fn encode_freqs(&mut self, freqs: &[u32; 256], sym: u8) -> Result<(), CoderError> {
         let cf = CumulativeFrequencies::new(freqs)?;
@@ -389,6 +417,31 @@ impl<'a> RangeDecoder<'a> {
             self.code = (self.code << 8) | u64::from(self.next_byte()?);
         }
         Ok(sym)
+    }
+
+    /// Decodes one binary decision coded by [`RangeEncoder::encode_bit`]
+    /// with the same `p1`.
+    #[inline]
+    pub fn decode_bit(&mut self, p1: u32) -> Result<u32, CoderError> {
+        let bound =
+            (self.range >> BIT_PRECISION_BITS) * u64::from(BIT_TOTAL - p1.clamp(1, BIT_TOTAL - 1));
+        let bit = if self.code < bound {
+            self.range = bound;
+            0
+        } else {
+            self.code -= bound;
+            self.range -= bound;
+            // The encoder never leaves the code at or above the range.
+            if self.code >= self.range {
+                return Err(CoderError::Corrupt { consumed: self.pos });
+            }
+            1
+        };
+        while self.range < TOP {
+            self.range <<= 8;
+            self.code = (self.code << 8) | u64::from(self.next_byte()?);
+        }
+        Ok(bit)
     }
 
     /// Validates `freqs` and decodes one symbol under it.

@@ -42,6 +42,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         text_fields: crate::compress::TextFields::Off,
         grow_chunks: false,
         device: Device::Cpu,
+        context_mixing: None,
     }
 }
 
@@ -1091,4 +1092,121 @@ fn incompressible_chunks_are_stored_and_the_rest_coded() {
         "{}",
         archive.len()
     );
+}
+
+/// Options for the context-mixing codec in `profile`.
+fn cm_opts(profile: usize, chunk_len: u32, records: RecordStride) -> CompressOptions {
+    CompressOptions {
+        chunk_len,
+        records,
+        context_mixing: Some(&crate::cm::PROFILES[profile]),
+        ..opts(chunk_len, 4)
+    }
+}
+
+/// A table of 24-byte records whose columns change slowly.
+fn records_table(n: usize) -> Vec<u8> {
+    let mut t = Vec::with_capacity(n * 24);
+    for i in 0..n as u32 {
+        for c in 0..6u32 {
+            t.extend_from_slice(&(i * (c + 1) + (i * 7919 % 13) * c).to_le_bytes());
+        }
+    }
+    t
+}
+
+#[test]
+fn context_mixing_round_trips_without_a_model_and_independent_of_threads() {
+    let text = hepmc_like(40_000);
+    for profile in 0..crate::cm::PROFILES.len() {
+        let o = cm_opts(profile, 16 << 10, RecordStride::Auto);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| compress_bytes(model(), &text, &o).unwrap());
+        let two = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
+            .install(|| compress_bytes(model(), &text, &o).unwrap());
+        assert_eq!(one, two, "profile {profile}");
+        assert!(one.len() < text.len() / 3);
+        let reader = ArchiveReader::from_bytes(&one).unwrap();
+        assert_eq!(reader.header().params.format_version, 7);
+        assert!(reader.entries().iter().all(|e| e.codec == Codec::Cm));
+        // No chunk needs the network: it decodes without a model.
+        assert!(!needs_model(&reader));
+        assert_eq!(decompress_bytes(&one, None).unwrap(), text);
+    }
+}
+
+#[test]
+fn context_mixing_finds_the_record_stride_by_trial() {
+    let table = records_table(12_000);
+    let auto = compress_bytes(model(), &table, &cm_opts(0, 1 << 20, RecordStride::Auto)).unwrap();
+    let off = compress_bytes(model(), &table, &cm_opts(0, 1 << 20, RecordStride::Off)).unwrap();
+    assert!(auto.len() < off.len(), "{} !< {}", auto.len(), off.len());
+    let reader = ArchiveReader::from_bytes(&auto).unwrap();
+    let (_, stride, _) = crate::cm::parse(&reader_payload(&auto, 0)).unwrap();
+    assert_eq!(stride, 24);
+    drop(reader);
+    assert_eq!(decompress_bytes(&auto, None).unwrap(), table);
+}
+
+/// The payload of chunk `i` of an archive in memory.
+fn reader_payload(archive: &[u8], i: usize) -> Vec<u8> {
+    let mut r = ArchiveReader::from_bytes(archive).unwrap();
+    r.read_payload(i).unwrap()
+}
+
+#[test]
+fn context_mixing_stores_incompressible_chunks_and_mixes_with_them() {
+    let mut data = hepmc_like(20_000);
+    let mut x = 0x1234_5678u32;
+    data.extend((0..40_000).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    let a = compress_bytes(model(), &data, &cm_opts(1, 20_000, RecordStride::Off)).unwrap();
+    let reader = ArchiveReader::from_bytes(&a).unwrap();
+    let codecs: Vec<Codec> = reader.entries().iter().map(|e| e.codec).collect();
+    assert_eq!(codecs, [Codec::Cm, Codec::Stored, Codec::Stored]);
+    assert_eq!(decompress_bytes(&a, None).unwrap(), data);
+}
+
+#[test]
+fn context_mixing_chunk_damage_is_reported_not_decoded() {
+    let text = hepmc_like(30_000);
+    let mut a = compress_bytes(model(), &text, &cm_opts(0, 16 << 10, RecordStride::Off)).unwrap();
+    // A byte in the middle of the first payload (the header is 64 bytes).
+    a[64 + 2000] ^= 0x40;
+    assert!(decompress_bytes(&a, None).is_err());
+}
+
+/// Lines of fields in the manner of HepMC, with varying numbers.
+fn hepmc_like(n: usize) -> Vec<u8> {
+    let mut s = Vec::with_capacity(n + 80);
+    let mut x = 0x9E37_79B9u32;
+    let mut i = 0u32;
+    while s.len() < n {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        i += 1;
+        s.extend_from_slice(
+            format!(
+                "P {i} {} 211 {}.{:04}e+01 {} 1\n",
+                i % 7,
+                x % 1000,
+                x % 9973,
+                x % 3
+            )
+            .as_bytes(),
+        );
+    }
+    s.truncate(n);
+    s
 }

@@ -285,9 +285,13 @@ pub(crate) fn parse_index(
                 compressed: compressed_size,
                 original: original_size,
             });
-        } else if codec.is_neural() {
+        } else if codec.is_neural() || codec == Codec::Cm {
             // The payload (with any prefix) bounds the range-coded stream.
-            let max = crate::coder::max_symbols(compressed_size as usize);
+            let max = if codec == Codec::Cm {
+                crate::cm::max_decoded_len(compressed_size as usize)
+            } else {
+                crate::coder::max_symbols(compressed_size as usize)
+            };
             if u64::from(original_size) > max {
                 return Err(ContainerError::ClaimExceedsPayload {
                     index,

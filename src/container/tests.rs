@@ -484,10 +484,10 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 7);
+    with_header(&mut b, |h| h[8] = 8);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 7 })
+        Err(ContainerError::UnsupportedVersion { version: 8 })
     ));
     // The message states the range this build really reads (it said "1 to 2").
     let too_new = FORMAT_VERSION_NEWEST + 1;
@@ -635,8 +635,8 @@ fn crafted_indexes() {
     let count = ArchiveReader::from_bytes(&a).unwrap().chunk_count();
     let trailer = count * 33;
     let cases: Vec<IndexCase> = vec![
-        (Box::new(|i| i[16] = 9), |e| {
-            matches!(e, ContainerError::UnknownCodec { index: 0, id: 9 })
+        (Box::new(|i| i[16] = 10), |e| {
+            matches!(e, ContainerError::UnknownCodec { index: 0, id: 10 })
         }),
         // Codec 3 (neural+match) is defined from format version 2 on.
         (Box::new(|i| i[16] = 3), |e| {
@@ -685,12 +685,13 @@ fn crafted_indexes() {
     ));
 }
 
-/// A writer takes versions 1 to 6 only, codec 3 only from version 2,
+/// A writer takes versions 1 to 7 only, codec 3 only from version 2,
 /// codec 4 only from version 3, codecs 5 and 6 only from version 4,
-/// codec 7 only from version 5 and codec 8 only from version 6.
+/// codec 7 only from version 5, codec 8 only from version 6 and codec 9
+/// only from version 7.
 #[test]
 fn format_versions_and_codecs() {
-    for version in [0u16, 7] {
+    for version in [0u16, 8] {
         let p = ArchiveParams {
             format_version: version,
             ..params(10)
@@ -834,10 +835,21 @@ fn format_versions_and_codecs() {
     assert_eq!(r.header().params.format_version, 6);
     let codecs: Vec<Codec> = r.entries().iter().map(|e| e.codec).collect();
     assert_eq!(codecs, six);
+    // Codec 9 (cm) only from version 7.
+    let mut w = ArchiveWriter::new(Vec::new(), &p6, None).unwrap();
+    let cm_payload = crate::cm::encode(&crate::cm::PROFILES[0], 0, chunk);
+    assert!(matches!(
+        w.write_encoded(chunk, Codec::Cm, &cm_payload),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 7,
+            version: 6,
+            ..
+        })
+    ));
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(9), None);
+    assert_eq!(Codec::from_id(10), None);
 }
 
 #[test]

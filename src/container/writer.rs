@@ -136,6 +136,8 @@ impl<W: Write> ArchiveWriter<W> {
             self.write(original, Codec::Stored, original)
         } else if codec.is_neural()
             && original.len() as u64 > crate::coder::max_symbols(payload.len())
+            || codec == Codec::Cm
+                && original.len() as u64 > crate::cm::max_decoded_len(payload.len())
         {
             // No range coder output is this short (docs/FORMAT.md 9.6); the
             // reader would reject the archive.
@@ -143,7 +145,11 @@ impl<W: Write> ArchiveWriter<W> {
                 index: self.entries,
                 compressed: payload.len() as u32,
                 original: original.len() as u32,
-                max: crate::coder::max_symbols(payload.len()),
+                max: if codec == Codec::Cm {
+                    crate::cm::max_decoded_len(payload.len())
+                } else {
+                    crate::coder::max_symbols(payload.len())
+                },
             })
         } else {
             self.write(original, codec, payload)

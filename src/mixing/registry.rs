@@ -54,6 +54,9 @@ pub enum Codec {
     NeuralMatchLongColumnsHist = 7,
     /// Codec 5 plus the text field histograms (`docs/FORMAT.md` section 9.13).
     NeuralMatchLongText = 8,
+    /// The context-mixing codec, without the network ([`crate::cm`],
+    /// `docs/FORMAT.md` section 9.14).
+    Cm = 9,
 }
 
 /// One predictor (or group of predictors) a codec mixes into the network's
@@ -116,7 +119,7 @@ impl CodecSpec {
 use Stage::{ColumnFinder, ColumnHistograms, LongFinder, MatchFinders, TextFields};
 
 /// Every codec, in id order (`CODECS[id].codec as u8 == id`).
-pub const CODECS: [CodecSpec; 9] = [
+pub const CODECS: [CodecSpec; 10] = [
     CodecSpec {
         codec: Codec::Stored,
         name: "stored",
@@ -173,6 +176,12 @@ pub const CODECS: [CodecSpec; 9] = [
         name: "neural+match+long+text",
         min_format_version: 6,
         recipe: Some(&[MatchFinders, LongFinder, TextFields]),
+    },
+    CodecSpec {
+        codec: Codec::Cm,
+        name: "cm",
+        min_format_version: 7,
+        recipe: None,
     },
 ];
 

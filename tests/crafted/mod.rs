@@ -216,5 +216,40 @@ pub fn corpus(fingerprint: [u8; 16]) -> Vec<Crafted> {
             why: format!("one chunk of codec {id} claims 1 MiB behind 32 zero bytes"),
         });
     }
+    // Codec 9 (cm, format version 7): a payload is a profile byte, a u32
+    // stride and the stream, and `cm::max_decoded_len` bounds the claim.
+    let cm = |len: usize, seed: u64| {
+        let mut p = vec![1u8, 0, 0, 0, 0];
+        p.extend(filler(len - 5, seed));
+        p
+    };
+    let chunks: Vec<ChunkSpec> = (0..32)
+        .map(|i| ChunkSpec {
+            codec: 9,
+            claimed: MIB64,
+            payload: cm(16, i),
+        })
+        .collect();
+    out.push(Crafted {
+        name: "claim-32x64MiB-16B-cm".into(),
+        bytes: archive(7, fingerprint, MIB64, &chunks),
+        expect: Expect::RejectedOnOpen,
+        why: "32 chunks of codec 9 claim 64 MiB each behind 16-byte payloads".into(),
+    });
+    // Just inside the claim rule (19 stream bytes hold at most 56,760): the
+    // decoder runs each stream to its end and the chunks fail their checks.
+    let chunks: Vec<ChunkSpec> = (0..8)
+        .map(|i| ChunkSpec {
+            codec: 9,
+            claimed: 48 << 10,
+            payload: cm(24, 200 + i),
+        })
+        .collect();
+    out.push(Crafted {
+        name: "claim-8x48KiB-24B-cm".into(),
+        bytes: archive(7, fingerprint, 48 << 10, &chunks),
+        expect: Expect::BadChunks,
+        why: "8 chunks of codec 9 claim 48 KiB each behind 24-byte payloads of random stream bytes".into(),
+    });
     out
 }

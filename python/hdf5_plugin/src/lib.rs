@@ -10,7 +10,7 @@
 //! (`h5dump -p`): `[0]` the parameter version (1; another is refused), `[1]`
 //! the record length in bytes for the column models (the dataset's element
 //! size; 0 = detect), as `boa-det compress --record-size`, `[2]` the level
-//! (0, the only one so far), `[3]` the newest archive format version the
+//! (0 for the default, or 1 to 4 as `boa-det compress -N`), `[3]` the newest archive format version the
 //! writer may use, `[4..8]` the model fingerprint as four little-endian
 //! words. Decoding needs none of them: each chunk is an ordinary `.boa`
 //! archive naming its model and format.
@@ -138,9 +138,13 @@ fn run(reverse: bool, cd: &[c_uint], input: &[u8]) -> Result<Vec<u8>, String> {
         return compress::decompress_bytes(input, None).map_err(|e| e.to_string());
     }
     let model = default_model()?;
+    let level = match cd.get(2).copied().unwrap_or(0) {
+        0 => boa_det::levels::DEFAULT_LEVEL,
+        n => u8::try_from(n).map_err(|_| format!("level {n} is not defined"))?,
+    };
     let opts = CompressOptions {
         records: records(cd),
-        ..CompressOptions::for_model(&model)
+        ..boa_det::levels::level(level)?.options(&model)
     };
     compress::compress_bytes(&model, input, &opts).map_err(|e| e.to_string())
 }

@@ -61,13 +61,15 @@ def compress(
     threads: Optional[int] = None,
 ) -> bytes:
     """Compress ``data`` to a ``.boa`` archive, exactly as ``boa-det compress``
-    with no options does (the built-in default model unless ``model`` names a
-    model file). ``level``: reserved for the compression levels to come; only
-    None (the default) is accepted today. ``threads``: worker threads (all
-    cores when None); the bytes never depend on it."""
-    if level is not None:
-        raise BoaError(f"level {level!r}: boa-det has one level so far; pass level=None")
-    return _native.compress(_bytes_view(data), _path(model), threads)
+    does (the built-in default model unless ``model`` names a model file).
+    ``level``: the compression level of ``boa-det compress -N``, 1 to 4
+    (``None``: the default, 4); 1 to 3 are the context-mixing codec, several
+    times faster and decoded without a network (docs/MODELS.md, "Levels").
+    ``threads``: worker threads (all cores when None); the bytes never depend
+    on it."""
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or not 0 < level < 256):
+        raise BoaError(f"level {level!r}: the levels are integers 1 to 4")
+    return _native.compress(_bytes_view(data), _path(model), threads, level)
 
 
 def decompress(
@@ -129,6 +131,7 @@ def compress_file(
     src: PathLike,
     dst: PathLike,
     *,
+    level: Optional[int] = None,
     model: Optional[PathLike] = None,
     threads: Optional[int] = None,
     overwrite: bool = False,
@@ -137,8 +140,10 @@ def compress_file(
     under a temporary name and renamed only when complete and synced: on any
     failure it is left as it was (absent, or untouched with ``overwrite``).
     ``src`` is never modified; ``dst`` being ``src`` is refused. Returns the
-    bytes read."""
-    return _native.compress_file(os.fspath(src), os.fspath(dst), _path(model), threads, overwrite)
+    bytes read. ``level`` as in ``compress``."""
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or not 0 < level < 256):
+        raise BoaError(f"level {level!r}: the levels are integers 1 to 4")
+    return _native.compress_file(os.fspath(src), os.fspath(dst), _path(model), threads, overwrite, level)
 
 
 def decompress_file(

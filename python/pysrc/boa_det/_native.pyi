@@ -2,7 +2,9 @@ from typing import Optional
 
 class BoaError(ValueError): ...
 
-def compress(data: bytes, model: Optional[str] = None, threads: Optional[int] = None) -> bytes: ...
+def compress(
+    data: bytes, model: Optional[str] = None, threads: Optional[int] = None, level: Optional[int] = None
+) -> bytes: ...
 def decompress(
     blob: bytes,
     model: Optional[str] = None,
@@ -13,7 +15,12 @@ def verify(blob: bytes, model: Optional[str] = None, threads: Optional[int] = No
 def info(blob: bytes) -> dict: ...
 def info_members(blob: bytes) -> list: ...
 def compress_file(
-    src: str, dst: str, model: Optional[str] = None, threads: Optional[int] = None, overwrite: bool = False
+    src: str,
+    dst: str,
+    model: Optional[str] = None,
+    threads: Optional[int] = None,
+    overwrite: bool = False,
+    level: Optional[int] = None,
 ) -> int: ...
 def decompress_file(
     src: str, dst: str, model: Optional[str] = None, threads: Optional[int] = None, overwrite: bool = False

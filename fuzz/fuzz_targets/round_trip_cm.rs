@@ -1,0 +1,43 @@
+//! The context-mixing codec (codec 9): arbitrary input (first byte: bits
+//! 0-1 = profile 1 to 3 (0 also 1), bits 2-7 = record stride (0 for none);
+//! the rest: the data) codes and decodes to itself, directly and through the
+//! pipeline with 1 KiB chunks; and the payload, cut short or with a byte
+//! flipped, decodes to an error or other bytes, never a panic.
+#![no_main]
+
+mod common;
+
+use boa_det::cm;
+use boa_det::compress::{self, CompressOptions, RecordStride};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let [c, rest @ ..] = data else {
+        return;
+    };
+    let profile = &cm::PROFILES[usize::from(c & 3).max(1) - 1];
+    let stride = u32::from(c >> 2);
+    let payload = cm::encode(profile, stride, rest);
+    assert_eq!(cm::decode(&payload, rest.len()).expect("decode"), rest);
+    if payload.len() > cm::HEADER_LEN {
+        let _ = cm::decode(&payload[..payload.len() - 1], rest.len());
+        let mut flipped = payload.clone();
+        let i = cm::HEADER_LEN + usize::from(*c) % (payload.len() - cm::HEADER_LEN);
+        flipped[i] ^= 0x5A;
+        let _ = cm::decode(&flipped, rest.len());
+    }
+    let opts = CompressOptions {
+        chunk_len: 1024,
+        records: if stride >= 2 {
+            RecordStride::Fixed(stride)
+        } else {
+            RecordStride::Auto
+        },
+        context_mixing: Some(profile),
+        ..CompressOptions::default()
+    };
+    let model = common::model();
+    let archive = compress::compress_bytes(model, rest, &opts).expect("compress");
+    let back = compress::decompress_bytes(&archive, None).expect("decompress without a model");
+    assert_eq!(back, rest);
+});
