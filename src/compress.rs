@@ -10,7 +10,7 @@
 //! same for any thread count and any window size. Memory is bounded by the
 //! window: about `window * chunk_len` bytes of input plus the same of output.
 
-use crate::coder::{CoderError, CumulativeFrequencies, RangeDecoder, RangeEncoder};
+use crate::coder::{CoderError, RangeDecoder, RangeEncoder};
 use crate::container::{
     ArchiveParams, ArchiveReader, ArchiveWriter, ChunkEntry, Codec, ContainerError, MAX_CHUNK_LEN,
 };
@@ -116,6 +116,9 @@ pub struct CompressOptions {
     /// format version 6). [`TextFields::Off`] never does, which readers
     /// since format version 5 read.
     pub text_fields: TextFields,
+    /// Whether the network's codecs code the mixed table bit by bit with the
+    /// context mixer (the `+cm` codecs, format version 7, `-5`).
+    pub network_context_mixing: bool,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -150,6 +153,7 @@ impl CompressOptions {
             Stage::LongFinder => self.long_finder,
             Stage::ColumnHistograms => self.column_histograms,
             Stage::TextFields => self.text_fields != TextFields::Off,
+            Stage::ContextMixing => self.network_context_mixing,
         }
     }
 
@@ -161,6 +165,7 @@ impl CompressOptions {
             Stage::LongFinder => self.long_finder = false,
             Stage::ColumnHistograms => self.column_histograms = false,
             Stage::TextFields => self.text_fields = TextFields::Off,
+            Stage::ContextMixing => self.network_context_mixing = false,
         }
         self
     }
@@ -193,6 +198,7 @@ impl CompressOptions {
         o.match_model = recipe.contains(&Stage::MatchFinders);
         o.long_finder = recipe.contains(&Stage::LongFinder);
         o.column_histograms = recipe.contains(&Stage::ColumnHistograms);
+        o.network_context_mixing = recipe.contains(&Stage::ContextMixing);
         if recipe.contains(&Stage::TextFields) {
             o.text_fields = TextFields::Always;
         }
@@ -226,6 +232,7 @@ impl Default for CompressOptions {
             long_finder: true,
             column_histograms: true,
             text_fields: TextFields::Trial,
+            network_context_mixing: false,
             grow_chunks: true,
             device: Device::Cpu,
             context_mixing: None,
@@ -291,11 +298,6 @@ impl RecordStride {
 /// depend on it.
 pub const ENCODE_BLOCK: usize = crate::engine::cpu::SEQUENCE_BLOCK;
 
-/// Table of the model's frequencies, validated for the coder.
-fn cum(f: &Frequencies) -> Result<CumulativeFrequencies, CoderError> {
-    CumulativeFrequencies::new(&f.0)
-}
-
 /// Indices of `lens` sorted by decreasing length (stable), so that the
 /// streams still active at any time step are a prefix of this order.
 fn by_decreasing_len(lens: &[usize]) -> Vec<usize> {
@@ -314,13 +316,7 @@ struct EncodeScratch<'m> {
 /// Encodes byte `p` of `chunk` with the network's table `f`, reshaped by the
 /// mixer `m` (which then learns the byte).
 fn code_byte(m: &mut Mixer, enc: &mut RangeEncoder, chunk: &[u8], p: usize, f: &mut Frequencies) {
-    m.coded(chunk, p, f);
-    match cum(f) {
-        Ok(cf) => enc.encode(&cf, chunk[p]),
-        // The engine always produces valid tables (ARITHMETIC.md §7) and
-        // every predictor keeps them valid (mixing::Predictor).
-        Err(e) => unreachable!("engine produced an invalid table: {e}"),
-    }
+    m.encode(enc, chunk, p, f);
 }
 
 /// Encodes one chunk as neural streams, time-batched: the engine input for
@@ -643,11 +639,8 @@ fn decode_byte(
     b: &mut u8,
 ) -> Option<Result<(), CoderError>> {
     let s = s?;
-    s.mixer.mix(&s.out, f);
-    match cum(f).and_then(|cf| s.decoder.decode(&cf)) {
+    match s.mixer.decode(&mut s.decoder, &mut s.out, f) {
         Ok(sym) => {
-            s.out.push(sym);
-            s.mixer.learn(&s.out);
             *b = sym;
             (s.out.len() == s.len).then_some(Ok(()))
         }

@@ -531,8 +531,10 @@ pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
     // Added with codec Cm: every context-mixing level, on the mixed input
     // (text, a float table, zeros, all bytes and random bytes), on the
     // fields text, and on the repeats with their 13-byte records.
+    // Added with codecs 10 to 12: level 5 likewise (the network's codecs
+    // with the context mixer, with the archive model).
     for l in crate::levels::LEVELS {
-        if !matches!(l.preset, crate::levels::Preset::ContextMixing { .. }) {
+        if matches!(l.preset, crate::levels::Preset::Network) {
             continue;
         }
         let n = l.number;
@@ -648,6 +650,10 @@ pub fn builtin_archives_on(
             ("mixed-hist", Codec::NeuralMatchLongColumnsHist, table),
             // Added with codec NeuralMatchLongText.
             ("mixed-text", Codec::NeuralMatchLongText, off),
+            // Added with codecs 10 to 12 (the context mixer codes the table).
+            ("mixed-cm", Codec::NeuralMatchLongCm, off),
+            ("mixed-hist-cm", Codec::NeuralMatchLongColumnsHistCm, table),
+            ("mixed-text-cm", Codec::NeuralMatchLongTextCm, off),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,

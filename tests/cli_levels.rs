@@ -1,4 +1,4 @@
-//! Compression levels against the real binary: `-1` to `-4`, `--level`,
+//! Compression levels against the real binary: `-1` to `-5`, `--level`,
 //! `--fast` and `--best`, what each writes, and the errors for levels that
 //! do not exist and options that do not apply (`src/levels.rs`).
 
@@ -69,9 +69,25 @@ fn levels_write_their_presets_and_decode() {
         sizes.push(short.len());
     }
     assert!(sizes.iter().all(|&s| s < original.len() / 3), "{sizes:?}");
-    // -4 is what compress writes without a level; --best names it today.
+    // -4 is what compress writes without a level; --best names -5 today,
+    // the network's tables coded by the context mixer (format version 7).
     assert_eq!(compress(&input, &["-4"]), default);
-    assert_eq!(compress(&input, &["--best"]), default);
+    let best = compress(&input, &["--best"]);
+    assert_eq!(best, compress(&input, &["-5"]));
+    assert_eq!(u16::from_le_bytes([best[8], best[9]]), 7);
+    assert!(
+        best.len() < default.len(),
+        "{} !< {}",
+        best.len(),
+        default.len()
+    );
+    let a = dir.path().join("l5.boa");
+    std::fs::write(&a, &best).unwrap();
+    let o = run(&["decompress", "-c", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, original);
+    let o = run(&["list", "-v", a.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("+cm x1"));
     assert_eq!(compress(&input, &["--fast"]), compress(&input, &["-1"]));
     // The zstd-style form takes the level too.
     let o = Command::new(BIN)
@@ -89,7 +105,7 @@ fn undefined_levels_and_options_that_do_not_apply_are_usage_errors() {
     let i = input.to_str().unwrap();
     for (args, says) in [
         (vec!["compress", "-c", "-9", i], "level 9 is not defined"),
-        (vec!["compress", "-c", "-5", i], "level 5 is not defined"),
+        (vec!["compress", "-c", "-6", i], "level 6 is not defined"),
         (
             vec!["compress", "-c", "-1", "--no-match", i],
             "--no-match does not apply to level 1",

@@ -67,6 +67,7 @@ fn committed_archives_are_regenerated_exactly() {
     let mut long_columns = 0;
     let mut hist = 0;
     let mut text = 0;
+    let mut bits = 0;
     for (name, path, data, a) in vectors::archives() {
         let on_disk = std::fs::read(dir.join(format!("{name}.boa"))).unwrap();
         assert!(
@@ -83,7 +84,12 @@ fn committed_archives_are_regenerated_exactly() {
         long_columns += count(Codec::NeuralMatchLongColumns);
         hist += count(Codec::NeuralMatchLongColumnsHist);
         text += count(Codec::NeuralMatchLongText);
+        bits += count(Codec::Cm)
+            + count(Codec::NeuralMatchLongCm)
+            + count(Codec::NeuralMatchLongColumnsHistCm)
+            + count(Codec::NeuralMatchLongTextCm);
     }
+    assert!(bits > 0, "no golden archive exercises the context mixer");
     assert!(neural > 0, "no golden archive exercises the neural codec");
     assert!(
         neural_match > 0,
@@ -126,11 +132,18 @@ fn builtin_model_archives_decode_and_regenerate() {
     let n = vectors::check_builtin_archives(Path::new(DIR), Device::Cpu)
         .unwrap_or_else(|e| panic!("built-in model archive failure: {e}"));
     // One archive per built-in model and mixing (network, match, columns,
-    // long, long+columns, long+columns+hist, long+text).
-    assert_eq!(n, 7 * boa_det::default_models::builtin().count());
+    // long, long+columns, long+columns+hist, long+text, and the last three
+    // coded by the context mixer).
+    assert_eq!(n, 10 * boa_det::default_models::builtin().count());
     for (name, _, a) in vectors::builtin_archives() {
         let r = boa_det::container::ArchiveReader::from_bytes(&a).unwrap();
-        let want = if name.ends_with("-text") {
+        let want = if name.ends_with("-text-cm") {
+            Codec::NeuralMatchLongTextCm
+        } else if name.ends_with("-hist-cm") {
+            Codec::NeuralMatchLongColumnsHistCm
+        } else if name.ends_with("-cm") {
+            Codec::NeuralMatchLongCm
+        } else if name.ends_with("-text") {
             Codec::NeuralMatchLongText
         } else if name.ends_with("-hist") {
             Codec::NeuralMatchLongColumnsHist

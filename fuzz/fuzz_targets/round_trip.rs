@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         device: boa_det::engine::Device::Cpu,
         grow_chunks: w & 0x08 == 0,
         context_mixing: None,
+        network_context_mixing: false,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

@@ -2,7 +2,9 @@
 //! 0-1 = profile 1 to 3 (0 also 1), bits 2-7 = record stride (0 for none);
 //! the rest: the data) codes and decodes to itself, directly and through the
 //! pipeline with 1 KiB chunks; and the payload, cut short or with a byte
-//! flipped, decodes to an error or other bytes, never a panic.
+//! flipped, decodes to an error or other bytes, never a panic. The same data
+//! also round-trips through the network's codecs with the context mixer
+//! (10 to 12).
 #![no_main]
 
 mod common;
@@ -39,5 +41,15 @@ fuzz_target!(|data: &[u8]| {
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");
     let back = compress::decompress_bytes(&archive, None).expect("decompress without a model");
+    assert_eq!(back, rest);
+    // The network's tables coded by the context mixer (codecs 10 to 12).
+    let opts = CompressOptions {
+        chunk_len: 1024,
+        records: opts.records,
+        network_context_mixing: true,
+        ..CompressOptions::default()
+    };
+    let archive = compress::compress_bytes(model, rest, &opts).expect("compress +cm");
+    let back = compress::decompress_bytes(&archive, Some(model.clone())).expect("decompress +cm");
     assert_eq!(back, rest);
 });

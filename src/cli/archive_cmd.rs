@@ -1127,6 +1127,7 @@ mod tests {
             grow_chunks: false,
             device: Device::Cpu,
             context_mixing: None,
+            network_context_mixing: false,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

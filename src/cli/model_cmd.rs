@@ -179,6 +179,9 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 Stage::LongFinder => !no_long,
                 Stage::ColumnHistograms => !no_hist,
                 Stage::TextFields => text_fields,
+                // eval measures the coded tables; the context mixer codes
+                // bits, which it does not model.
+                Stage::ContextMixing => false,
             };
             let mixing = Mixing::richest(allowed, record_size);
             if !json {

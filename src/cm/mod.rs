@@ -19,18 +19,21 @@ pub mod counter;
 pub mod logistic;
 pub mod mix;
 pub mod model;
+pub mod network;
 pub mod profile;
 
 use crate::coder::{CoderError, RangeDecoder, RangeEncoder};
 pub use model::CmModel;
+pub use network::NetworkCoding;
 pub use profile::{PROFILES, Profile};
 
 /// Bytes before the range-coded stream: the profile id (u8) and the record
 /// stride (u32 little-endian, 0 for none).
 pub const HEADER_LEN: usize = 5;
 
-/// The longest record stride the column contexts take.
-pub const MAX_STRIDE: u32 = crate::mixing::record_stride::MAX_RECORD_STRIDE;
+/// The longest record stride the column contexts take (the record-stride
+/// bound of the network's codecs too; `mixing::record_stride` checks).
+pub const MAX_STRIDE: u32 = 1 << 20;
 
 /// Why a payload cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +75,12 @@ const MAX_BYTES_PER_PAYLOAD_BYTE: usize = 2838;
 /// The most original bytes a payload of `payload_len` bytes (header
 /// included) can decode to; a chunk index entry claiming more is corrupt.
 pub fn max_decoded_len(payload_len: usize) -> u64 {
-    let stream = payload_len.saturating_sub(HEADER_LEN) as u64;
-    (stream + 1).saturating_mul(MAX_BYTES_PER_PAYLOAD_BYTE as u64)
+    max_decoded_len_of_stream(payload_len.saturating_sub(HEADER_LEN))
+}
+
+/// The most bytes a stream of `stream_len` bytes of binary decisions codes.
+pub fn max_decoded_len_of_stream(stream_len: usize) -> u64 {
+    (stream_len as u64 + 1).saturating_mul(MAX_BYTES_PER_PAYLOAD_BYTE as u64)
 }
 
 /// Encodes `data` with `profile`, with column contexts for records of

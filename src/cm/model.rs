@@ -282,6 +282,10 @@ pub struct CmModel {
     mixer2: Mixer,
     apm_order1: Apm,
     apm_order2: Apm,
+    /// Whether the network's prediction is an input ([`CmModel::with_network`]).
+    network: bool,
+    /// The network's stretched prediction for the current bit.
+    network_input: i32,
 }
 
 /// Inputs besides the hashed contexts: order 0, order 1, the two match
@@ -292,11 +296,21 @@ impl CmModel {
     /// A fresh model for a chunk of `len` bytes with `profile`, and records
     /// of `stride` bytes (0 for none).
     pub fn new(profile: &'static Profile, stride: usize, len: usize) -> Self {
+        Self::build(profile, stride, len, false)
+    }
+
+    /// [`CmModel::new`] with the network's prediction of each bit as one
+    /// more input ([`CmModel::predict_with_network`]).
+    pub fn with_network(profile: &'static Profile, stride: usize, len: usize) -> Self {
+        Self::build(profile, stride, len, true)
+    }
+
+    fn build(profile: &'static Profile, stride: usize, len: usize, network: bool) -> Self {
         let contexts = profile.contexts(stride != 0);
         // Two nibbles per byte: about 2 * len slots are ever asked for.
         let need = (2 * len.max(1)).next_power_of_two().trailing_zeros();
         let log2 = need.clamp(8, profile.max_log2_slots);
-        let n_inputs = FIXED_INPUTS + contexts.len();
+        let n_inputs = FIXED_INPUTS + contexts.len() + usize::from(network);
         let mut m = Self {
             profile,
             stride,
@@ -329,6 +343,8 @@ impl CmModel {
             ),
             apm_order1: Apm::new(1 << 16, 7),
             apm_order2: Apm::new(256 * 4, 7),
+            network,
+            network_input: 0,
         };
         m.start_byte();
         m
@@ -404,6 +420,14 @@ impl CmModel {
         }
     }
 
+    /// [`CmModel::predict`] for a model [`CmModel::with_network`], given
+    /// the network's 12-bit probability that the bit is 1.
+    #[inline]
+    pub fn predict_with_network(&mut self, p_network: i32) -> i32 {
+        self.network_input = stretch(p_network);
+        self.predict()
+    }
+
     /// The 12-bit probability that the next bit is 1.
     #[inline]
     pub fn predict(&mut self) -> i32 {
@@ -423,6 +447,10 @@ impl CmModel {
             self.mixer2.add(x);
         }
 
+        if self.network {
+            self.mixer.add(self.network_input);
+            self.mixer2.add(self.network_input);
+        }
         let m = match self.long_matcher.state() {
             0 => self.matcher.state(),
             _ => 3,

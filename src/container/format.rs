@@ -285,13 +285,8 @@ pub(crate) fn parse_index(
                 compressed: compressed_size,
                 original: original_size,
             });
-        } else if codec.is_neural() || codec == Codec::Cm {
+        } else if let Some(max) = codec.max_claim(compressed_size as usize) {
             // The payload (with any prefix) bounds the range-coded stream.
-            let max = if codec == Codec::Cm {
-                crate::cm::max_decoded_len(compressed_size as usize)
-            } else {
-                crate::coder::max_symbols(compressed_size as usize)
-            };
             if u64::from(original_size) > max {
                 return Err(ContainerError::ClaimExceedsPayload {
                     index,

@@ -635,8 +635,8 @@ fn crafted_indexes() {
     let count = ArchiveReader::from_bytes(&a).unwrap().chunk_count();
     let trailer = count * 33;
     let cases: Vec<IndexCase> = vec![
-        (Box::new(|i| i[16] = 10), |e| {
-            matches!(e, ContainerError::UnknownCodec { index: 0, id: 10 })
+        (Box::new(|i| i[16] = 13), |e| {
+            matches!(e, ContainerError::UnknownCodec { index: 0, id: 13 })
         }),
         // Codec 3 (neural+match) is defined from format version 2 on.
         (Box::new(|i| i[16] = 3), |e| {
@@ -849,7 +849,7 @@ fn format_versions_and_codecs() {
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(10), None);
+    assert_eq!(Codec::from_id(13), None);
 }
 
 #[test]

@@ -134,10 +134,9 @@ impl<W: Write> ArchiveWriter<W> {
         }
         if payload.len() >= original.len() {
             self.write(original, Codec::Stored, original)
-        } else if codec.is_neural()
-            && original.len() as u64 > crate::coder::max_symbols(payload.len())
-            || codec == Codec::Cm
-                && original.len() as u64 > crate::cm::max_decoded_len(payload.len())
+        } else if let Some(max) = codec
+            .max_claim(payload.len())
+            .filter(|&max| original.len() as u64 > max)
         {
             // No range coder output is this short (docs/FORMAT.md 9.6); the
             // reader would reject the archive.
@@ -145,11 +144,7 @@ impl<W: Write> ArchiveWriter<W> {
                 index: self.entries,
                 compressed: payload.len() as u32,
                 original: original.len() as u32,
-                max: if codec == Codec::Cm {
-                    crate::cm::max_decoded_len(payload.len())
-                } else {
-                    crate::coder::max_symbols(payload.len())
-                },
+                max,
             })
         } else {
             self.write(original, codec, payload)

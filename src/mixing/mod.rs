@@ -36,6 +36,7 @@ pub mod text_fields;
 
 pub use registry::{CODECS, Codec, CodecSpec, Mixing, Stage};
 
+use crate::coder::{CoderError, CumulativeFrequencies, RangeDecoder, RangeEncoder};
 use crate::intmath::freq::Frequencies;
 use column_finder::ColumnFinder;
 use column_histograms::ColumnHistograms;
@@ -93,9 +94,12 @@ impl Predictor for AnyPredictor {
 }
 
 /// The predictors of one stream (one chunk), in the order of its codec's
-/// recipe: what turns the network's table into the coded one.
+/// recipe: what turns the network's table into the coded one; and, for the
+/// codecs whose recipe ends in [`Stage::ContextMixing`], the context mixer
+/// that codes the table's byte bit by bit.
 pub struct Mixer {
     predictors: Vec<AnyPredictor>,
+    bits: Option<Box<crate::cm::NetworkCoding>>,
 }
 
 impl Mixer {
@@ -111,6 +115,7 @@ impl Mixer {
             .unwrap_or(MIN_RECORD_STRIDE)
             .clamp(MIN_RECORD_STRIDE, MAX_RECORD_STRIDE);
         let mut predictors = Vec::new();
+        let mut bits = None;
         for stage in mixing.recipe() {
             match stage {
                 Stage::ColumnFinder => {
@@ -130,9 +135,56 @@ impl Mixer {
                 Stage::TextFields => predictors.push(AnyPredictor::TextFields(Box::new(
                     TextFieldHistograms::new(chunk_len),
                 ))),
+                Stage::ContextMixing => {
+                    let stride = mixing.stride().map_or(0, |_| stride as usize);
+                    bits = Some(Box::new(crate::cm::NetworkCoding::new(stride, chunk_len)));
+                }
             }
         }
-        Self { predictors }
+        Self { predictors, bits }
+    }
+
+    /// Encodes byte `p` of `data` with the network's table `freq`: mixes
+    /// it, codes the byte (under the table, or bit by bit by the context
+    /// mixer), then learns it.
+    #[inline]
+    pub fn encode(
+        &mut self,
+        enc: &mut RangeEncoder,
+        data: &[u8],
+        p: usize,
+        freq: &mut Frequencies,
+    ) {
+        self.mix(&data[..p], freq);
+        match &mut self.bits {
+            Some(bits) => bits.encode(enc, freq, data[p]),
+            None => match CumulativeFrequencies::new(&freq.0) {
+                Ok(cf) => enc.encode(&cf, data[p]),
+                // The engine always produces valid tables (ARITHMETIC.md §7)
+                // and every predictor keeps them valid (Predictor).
+                Err(e) => unreachable!("engine produced an invalid table: {e}"),
+            },
+        }
+        self.learn(&data[..=p]);
+    }
+
+    /// Decodes the next byte with the network's table `freq` and appends it
+    /// to `hist` (the chunk so far), the inverse of [`Mixer::encode`].
+    #[inline]
+    pub fn decode(
+        &mut self,
+        dec: &mut RangeDecoder<'_>,
+        hist: &mut Vec<u8>,
+        freq: &mut Frequencies,
+    ) -> Result<u8, CoderError> {
+        self.mix(hist, freq);
+        let sym = match &mut self.bits {
+            Some(bits) => bits.decode(dec, freq)?,
+            None => dec.decode(&CumulativeFrequencies::new(&freq.0)?)?,
+        };
+        hist.push(sym);
+        self.learn(hist);
+        Ok(sym)
     }
 
     /// Appends a predictor no shipped codec has (a test's toy codec).

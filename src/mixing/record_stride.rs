@@ -18,6 +18,7 @@ pub const SAMPLE_LEN: usize = 128 << 10;
 /// Largest stride looked for (the sample must hold at least 4 records).
 pub const MAX_DETECTED_STRIDE: usize = 16 << 10;
 const _: () = assert!(MAX_DETECTED_STRIDE as u64 <= MAX_RECORD_STRIDE as u64);
+const _: () = assert!(MAX_RECORD_STRIDE == crate::cm::MAX_STRIDE);
 
 /// A winning lag up to this long may be a word rather than a record.
 pub const MAX_WORD_LEN: usize = 8;

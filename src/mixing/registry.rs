@@ -57,6 +57,13 @@ pub enum Codec {
     /// The context-mixing codec, without the network ([`crate::cm`],
     /// `docs/FORMAT.md` section 9.14).
     Cm = 9,
+    /// Codec 5's table coded bit by bit by the context mixer, with the
+    /// table as one of its inputs (`docs/FORMAT.md` section 9.15).
+    NeuralMatchLongCm = 10,
+    /// Codec 7's table (with its stride prefix) coded by the context mixer.
+    NeuralMatchLongColumnsHistCm = 11,
+    /// Codec 8's table coded by the context mixer.
+    NeuralMatchLongTextCm = 12,
 }
 
 /// One predictor (or group of predictors) a codec mixes into the network's
@@ -75,16 +82,20 @@ pub enum Stage {
     ColumnHistograms,
     /// The text field histograms ([`super::text_fields`]).
     TextFields,
+    /// Last: the table is not range-coded as it is but bit by bit by the
+    /// context mixer of [`crate::cm::network`], which takes it as an input.
+    ContextMixing,
 }
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Self::ColumnFinder,
         Self::MatchFinders,
         Self::LongFinder,
         Self::ColumnHistograms,
         Self::TextFields,
+        Self::ContextMixing,
     ];
 
     /// Whether the stage needs a record stride, which the payload then
@@ -116,10 +127,10 @@ impl CodecSpec {
     }
 }
 
-use Stage::{ColumnFinder, ColumnHistograms, LongFinder, MatchFinders, TextFields};
+use Stage::{ColumnFinder, ColumnHistograms, ContextMixing, LongFinder, MatchFinders, TextFields};
 
 /// Every codec, in id order (`CODECS[id].codec as u8 == id`).
-pub const CODECS: [CodecSpec; 10] = [
+pub const CODECS: [CodecSpec; 13] = [
     CodecSpec {
         codec: Codec::Stored,
         name: "stored",
@@ -183,6 +194,30 @@ pub const CODECS: [CodecSpec; 10] = [
         min_format_version: 7,
         recipe: None,
     },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongCm,
+        name: "neural+match+long+cm",
+        min_format_version: 7,
+        recipe: Some(&[MatchFinders, LongFinder, ContextMixing]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongColumnsHistCm,
+        name: "neural+match+long+columns+hist+cm",
+        min_format_version: 7,
+        recipe: Some(&[
+            ColumnFinder,
+            MatchFinders,
+            LongFinder,
+            ColumnHistograms,
+            ContextMixing,
+        ]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongTextCm,
+        name: "neural+match+long+text+cm",
+        min_format_version: 7,
+        recipe: Some(&[MatchFinders, LongFinder, TextFields, ContextMixing]),
+    },
 ];
 
 const _: () = {
@@ -234,6 +269,32 @@ impl Codec {
     /// The codec's id byte.
     pub fn id(self) -> u8 {
         self as u8
+    }
+
+    /// Whether the payload's stream is of binary decisions of the context
+    /// mixer (codec `cm` and the `+cm` codecs) rather than of 256-symbol
+    /// tables.
+    pub fn codes_bits(self) -> bool {
+        self == Codec::Cm
+            || self
+                .spec()
+                .recipe
+                .is_some_and(|r| r.contains(&Stage::ContextMixing))
+    }
+
+    /// The most original bytes a payload of `payload_len` bytes can hold
+    /// (`docs/FORMAT.md` 9.6 and 9.14), for the codecs that code a stream;
+    /// `None` for the others.
+    pub fn max_claim(self, payload_len: usize) -> Option<u64> {
+        if self == Codec::Cm {
+            Some(crate::cm::max_decoded_len(payload_len))
+        } else if self.codes_bits() {
+            Some(crate::cm::max_decoded_len_of_stream(payload_len))
+        } else if self.is_neural() {
+            Some(crate::coder::max_symbols(payload_len))
+        } else {
+            None
+        }
     }
 }
 

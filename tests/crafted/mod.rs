@@ -245,11 +245,48 @@ pub fn corpus(fingerprint: [u8; 16]) -> Vec<Crafted> {
             payload: cm(24, 200 + i),
         })
         .collect();
+    // Codecs 10 to 12 (the network's tables coded by the context mixer):
+    // their claim rule is codec 9's, so the cases above are refused on
+    // opening; just inside it, each stream runs to its end and fails its
+    // checks.
+    for (id, name, has_stride) in [
+        (10u8, "neural-match-long-cm", false),
+        (11, "neural-match-long-columns-hist-cm", true),
+        (12, "neural-match-long-text-cm", false),
+    ] {
+        let chunks: Vec<ChunkSpec> = (0..32)
+            .map(|i| ChunkSpec {
+                codec: id,
+                claimed: 256 << 10,
+                payload: payload(has_stride, 24, 300 + i, false),
+            })
+            .collect();
+        out.push(Crafted {
+            name: format!("claim-32x256KiB-24B-{name}"),
+            bytes: archive(7, fingerprint, 256 << 10, &chunks),
+            expect: Expect::RejectedOnOpen,
+            why: format!("32 chunks of codec {id} claim 256 KiB each behind 24-byte payloads"),
+        });
+        let chunks: Vec<ChunkSpec> = (0..4)
+            .map(|i| ChunkSpec {
+                codec: id,
+                claimed: 8 << 10,
+                payload: payload(has_stride, 24, 400 + i, false),
+            })
+            .collect();
+        out.push(Crafted {
+            name: format!("claim-4x8KiB-24B-{name}"),
+            bytes: archive(7, fingerprint, 8 << 10, &chunks),
+            expect: Expect::BadChunks,
+            why: format!("4 chunks of codec {id} claim 8 KiB each behind 24 random bytes"),
+        });
+    }
     out.push(Crafted {
         name: "claim-8x48KiB-24B-cm".into(),
         bytes: archive(7, fingerprint, 48 << 10, &chunks),
         expect: Expect::BadChunks,
-        why: "8 chunks of codec 9 claim 48 KiB each behind 24-byte payloads of random stream bytes".into(),
+        why: "8 chunks of codec 9 claim 48 KiB each behind 24-byte payloads of random stream bytes"
+            .into(),
     });
     out
 }
