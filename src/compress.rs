@@ -471,6 +471,31 @@ pub const GPU_ENCODE_BLOCK: usize = 256;
 /// the window.
 pub const GPU_ENCODE_STREAMS: usize = 1024;
 
+/// Streams of one engine when they code bits with the context mixer (codecs
+/// 10 to 12): each holds about 130 MB of counters and tables, so an engine
+/// takes at most this many of them (on the CPU every thread runs one
+/// engine, so decoding level 5 needs about 260 MB per thread).
+pub const fn context_mixing_streams(device: Device) -> usize {
+    match device {
+        Device::Cpu => 2,
+        _ => 16,
+    }
+}
+
+/// `per_engine` capped by [`context_mixing_streams`] when any of `mixings`
+/// codes bits.
+fn streams_for(
+    per_engine: usize,
+    device: Device,
+    mixings: impl IntoIterator<Item = Mixing>,
+) -> usize {
+    if mixings.into_iter().any(|m| m.codec().codes_bits()) {
+        per_engine.min(context_mixing_streams(device))
+    } else {
+        per_engine
+    }
+}
+
 /// The coders of one chunk being encoded by [`encode_chunks_batched`].
 struct ChunkCoders {
     coders: Vec<(Mixer, RangeEncoder)>,
@@ -502,9 +527,13 @@ fn encode_chunks_batched(
             coded.push(i);
         }
     }
-    let per_engine = device
-        .streams_per_engine(coded.len(), 1)
-        .min(GPU_ENCODE_STREAMS);
+    let per_engine = streams_for(
+        device
+            .streams_per_engine(coded.len(), 1)
+            .min(GPU_ENCODE_STREAMS),
+        device,
+        mixings.iter().copied(),
+    );
     for group in coded.chunks(per_engine.max(1)) {
         let payloads = encode_group_batched(model, device, chunks, group, mixings, report)?;
         for (&i, p) in group.iter().zip(payloads) {
@@ -765,7 +794,11 @@ fn decode_chunks_reporting(
     let lens: Vec<usize> = streams.iter().map(|s| s.len).collect();
     let order = by_decreasing_len(&lens);
     let sorted: Vec<EncodedStream<'_>> = order.iter().map(|&i| streams[i]).collect();
-    let g = device.streams_per_engine(n, rayon::current_num_threads());
+    let g = streams_for(
+        device.streams_per_engine(n, rayon::current_num_threads()),
+        device,
+        streams.iter().map(|s| s.mixing),
+    );
     let decoded: Vec<Vec<Result<Vec<u8>, CoderError>>> = sorted
         .par_chunks(g)
         .map_init(

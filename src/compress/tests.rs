@@ -1273,3 +1273,15 @@ fn network_context_mixing_codecs_round_trip() {
         );
     }
 }
+
+/// Engines that decode the context mixer's codecs hold few streams: each
+/// holds its own counters (about 130 MB).
+#[test]
+fn context_mixing_streams_are_few_per_engine() {
+    let bits = Mixing::new(Codec::NeuralMatchLongCm, None).unwrap();
+    let table = Mixing::new(Codec::NeuralMatchLong, None).unwrap();
+    assert_eq!(streams_for(32, Device::Cpu, [table, table]), 32);
+    assert_eq!(streams_for(32, Device::Cpu, [table, bits]), 2);
+    assert_eq!(streams_for(1, Device::Cpu, [bits]), 1);
+    assert_eq!(streams_for(1024, Device::CudaEmulated, [bits]), 16);
+}
