@@ -15,6 +15,8 @@ Exit codes: 0 ok, 2 usage, 3 I/O, 4 model, 5 corrupt archive, 6 over a --max-* l
 pub const COMPRESS: &str = "\
 Examples:
   boa-det compress events.hepmc                 -> events.hepmc.boa
+  boa-det compress -1 events.hepmc              level 1: the context mixer alone, several times faster
+  boa-det compress --best events.hepmc          the smallest archive (level 5 today), slower
   boa-det compress -o out.boa -T 4 table.bin    four threads (the bytes do not depend on it)
   boa-det compress --record-size 16 rows.bin    a table of 16-byte records
   boa-det compress --format-version 5 x.lhe     for readers of format version 5
@@ -45,7 +47,9 @@ pub const BENCH: &str = "\
 Examples:
   boa-det bench data.npy                        boa-det against zstd, xz, brotli, bzip2 and lz4
   boa-det bench --codecs boa-det,xz-9,zstd-19 a b
-                                                chosen codecs, in this order";
+                                                chosen codecs, in this order
+  boa-det bench --levels 1,4,5 --codecs xz-9,boa-det-L1,boa-det,boa-det-L5 a
+                                                levels side by side";
 
 pub const MAN: &str = "\
 Examples:
