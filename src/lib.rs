@@ -26,12 +26,16 @@
 //! - [`compress`]: the pipeline (chunking, batched neural coding, archive
 //!   writing and reading); [`default_models`]: built-in models by fingerprint;
 //!   [`levels`]: the compression levels, frozen presets of the two.
+//! - [`analyze`]: where the bits go, per table column or text field, for
+//!   `boa-det analyze` (reporting only; floats allowed, nothing it computes
+//!   reaches a coder).
 //! - [`vectors`] (feature `cli`): the portability vectors (golden digests)
 //!   generator and checker behind `boa-det vectors`.
 //! - [`cli`] (feature `cli`, on by default): the `boa-det` command line, with
 //!   its safe file output and the classical codecs of `bench`. Without it the
 //!   library has no command-line dependencies.
 
+pub mod analyze;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod cm;

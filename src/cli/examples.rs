@@ -51,6 +51,15 @@ Examples:
   boa-det bench --levels 1,4,5 --codecs xz-9,boa-det-L1,boa-det,boa-det-L5 a
                                                 levels side by side";
 
+pub const ANALYZE: &str = "\
+Examples:
+  boa-det analyze events.hepmc                  bits per line type and field, levels 4 and 5 and xz
+  boa-det analyze jets.bin --columns jets.columns.tsv --plot jets.svg
+                                                a table's columns by name, and a chart
+  boa-det analyze data.npy --levels 1,4 --json  columns from the .npy header, as JSON
+  boa-det analyze big.bin --limit 8M --record 96
+                                                the first 8 MiB, records of 96 bytes";
+
 pub const MAN: &str = "\
 Examples:
   boa-det man | man -l -                        read the manual page

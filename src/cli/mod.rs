@@ -18,6 +18,7 @@ macro_rules! out {
     };
 }
 
+mod analyze_cmd;
 mod archive_args;
 mod archive_cmd;
 mod bench;
@@ -140,6 +141,10 @@ enum Command {
     /// Benchmark codecs side by side on files, checking every round trip.
     #[command(after_help = examples::BENCH)]
     Bench(bench_cmd::BenchArgs),
+    /// Show where the bits go: per table column or text field, under the
+    /// default and best levels and xz, with what low mantissa bytes cost.
+    #[command(after_help = examples::ANALYZE)]
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = examples::COMPLETIONS)]
     Completions(docs_cmd::CompletionsArgs),
@@ -252,6 +257,7 @@ pub fn main() -> ExitCode {
         Some(Command::Model(c)) => model_cmd::run(c),
         Some(Command::Vectors(c)) => run_vectors(c),
         Some(Command::Bench(a)) => bench_cmd::run(a),
+        Some(Command::Analyze(a)) => analyze_cmd::run(a),
         Some(Command::Completions(a)) => docs_cmd::completions(a),
         Some(Command::Man(a)) => docs_cmd::man(a),
         Some(Command::Compress(a)) => archive_cmd::run(Mode::Compress, a.into()),

@@ -88,20 +88,43 @@ pub fn max_decoded_len_of_stream(stream_len: usize) -> u64 {
 pub fn encode(profile: &'static Profile, stride: u32, data: &[u8]) -> Vec<u8> {
     let stride = if stride > MAX_STRIDE { 0 } else { stride };
     let mut enc = RangeEncoder::with_capacity(data.len() / 2 + 16);
-    let mut m = CmModel::new(profile, stride as usize, data.len());
-    for &b in data {
-        for k in (0..8).rev() {
-            let bit = u32::from(b >> k) & 1;
-            enc.encode_bit(m.predict() as u32, bit);
-            m.update(bit);
-        }
-    }
+    code_bits(profile, stride, data, |p1, bit| enc.encode_bit(p1, bit));
     let stream = enc.finish();
     let mut out = Vec::with_capacity(HEADER_LEN + stream.len());
     out.push(profile.id);
     out.extend_from_slice(&stride.to_le_bytes());
     out.extend_from_slice(&stream);
     out
+}
+
+/// Predicts the bits of `data` (most significant first) with `profile` and
+/// `stride` (at most [`MAX_STRIDE`]), handing each to `code_bit` as
+/// `(p1, bit)`, `p1 / 4096` the probability of a 1: what [`encode`] codes.
+#[inline]
+fn code_bits(
+    profile: &'static Profile,
+    stride: u32,
+    data: &[u8],
+    mut code_bit: impl FnMut(u32, u32),
+) {
+    let mut m = CmModel::new(profile, stride as usize, data.len());
+    for &b in data {
+        for k in (0..8).rev() {
+            let bit = u32::from(b >> k) & 1;
+            code_bit(m.predict() as u32, bit);
+            m.update(bit);
+        }
+    }
+}
+
+/// The share of the range (out of 4096, [`crate::coder::bit_share`]) that
+/// [`encode`] gives each bit of `data`, in order, eight per byte: what
+/// `boa-det analyze` turns into bits per byte. Same model, no coder.
+pub fn bit_shares(profile: &'static Profile, stride: u32, data: &[u8], mut share: impl FnMut(u32)) {
+    let stride = if stride > MAX_STRIDE { 0 } else { stride };
+    code_bits(profile, stride, data, |p1, bit| {
+        share(crate::coder::bit_share(p1, bit))
+    });
 }
 
 /// The profile and stride a payload names, and its stream.

@@ -57,12 +57,26 @@ impl NetworkCoding {
     /// Encodes `sym` with the network's table `freq` (valid: every entry at
     /// least 1, total `2^24`).
     pub fn encode(&mut self, enc: &mut RangeEncoder, freq: &Frequencies, sym: u8) {
+        self.code_bits(freq, sym, |p1, bit| enc.encode_bit(p1, bit));
+    }
+
+    /// The share of the range (out of 4096, [`crate::coder::bit_share`])
+    /// that [`NetworkCoding::encode`] gives each bit of `sym`, in order:
+    /// the same predictions and learning, no coder.
+    pub fn bit_shares(&mut self, freq: &Frequencies, sym: u8, mut share: impl FnMut(u32)) {
+        self.code_bits(freq, sym, |p1, bit| share(crate::coder::bit_share(p1, bit)));
+    }
+
+    /// Predicts the bits of `sym` (most significant first), hands each to
+    /// `code_bit` as `(p1, bit)`, and learns it.
+    #[inline]
+    fn code_bits(&mut self, freq: &Frequencies, sym: u8, mut code_bit: impl FnMut(u32, u32)) {
         self.load(freq);
         let mut c0 = 1u32;
         for k in 0..8 {
             let bit = u32::from(sym >> (7 - k)) & 1;
             let p = self.model.predict_with_network(self.bit_probability(c0, k));
-            enc.encode_bit(p as u32, bit);
+            code_bit(p as u32, bit);
             self.model.update(bit);
             c0 = (c0 << 1) | bit;
         }

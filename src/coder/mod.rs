@@ -35,6 +35,14 @@ pub const BIT_PRECISION_BITS: u32 = 12;
 /// The total of a binary decision's two frequencies.
 pub const BIT_TOTAL: u32 = 1 << BIT_PRECISION_BITS;
 
+/// The share of the range, out of [`BIT_TOTAL`], that [`RangeEncoder::encode_bit`]
+/// gives `bit` when the probability of a 1 is `p1 / 4096` (clamped as it
+/// clamps): what the decision costs, `-log2(share / 4096)` bits.
+pub fn bit_share(p1: u32, bit: u32) -> u32 {
+    let p1 = p1.clamp(1, BIT_TOTAL - 1);
+    if bit == 0 { BIT_TOTAL - p1 } else { p1 }
+}
+
 /// Normalization threshold: `range` is kept `>= 2^56` between symbols.
 const TOP: u64 = 1 << 56;
 

@@ -213,6 +213,28 @@ impl Mixer {
         }
     }
 
+    /// What the coder spends on byte `p` of `data` (all known) given the
+    /// network's table `freq`: hands `share(numerator, log2 of the
+    /// denominator)` the probability it codes each decision with (once, out
+    /// of `2^24`, for a table codec; eight times, out of `2^12`, for a codec
+    /// that codes bits), then learns the byte. For `boa-det analyze`.
+    pub fn coded_shares(
+        &mut self,
+        data: &[u8],
+        p: usize,
+        freq: &mut Frequencies,
+        mut share: impl FnMut(u32, u32),
+    ) {
+        self.mix(&data[..p], freq);
+        match &mut self.bits {
+            Some(bits) => bits.bit_shares(freq, data[p], |s| {
+                share(s, crate::coder::BIT_PRECISION_BITS)
+            }),
+            None => share(freq.0[data[p] as usize], crate::coder::PRECISION_BITS),
+        }
+        self.learn(&data[..=p]);
+    }
+
     /// The coded table of byte `p` of `data` (all known: the encoder and
     /// `eval`): mixes `freq`, the network's table, then learns `data[p]`.
     #[inline]
