@@ -119,6 +119,9 @@ pub struct CompressOptions {
     /// Whether the network's codecs code the mixed table bit by bit with the
     /// context mixer (the `+cm` codecs, format version 7, `-5`).
     pub network_context_mixing: bool,
+    /// Whether that mixer takes the kinematic model as an input on text of
+    /// fields (codec 13, format version 8, `-6`).
+    pub kinematics: bool,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -154,6 +157,7 @@ impl CompressOptions {
             Stage::ColumnHistograms => self.column_histograms,
             Stage::TextFields => self.text_fields != TextFields::Off,
             Stage::ContextMixing => self.network_context_mixing,
+            Stage::Kinematics => self.kinematics,
         }
     }
 
@@ -166,6 +170,7 @@ impl CompressOptions {
             Stage::ColumnHistograms => self.column_histograms = false,
             Stage::TextFields => self.text_fields = TextFields::Off,
             Stage::ContextMixing => self.network_context_mixing = false,
+            Stage::Kinematics => self.kinematics = false,
         }
         self
     }
@@ -199,6 +204,7 @@ impl CompressOptions {
         o.long_finder = recipe.contains(&Stage::LongFinder);
         o.column_histograms = recipe.contains(&Stage::ColumnHistograms);
         o.network_context_mixing = recipe.contains(&Stage::ContextMixing);
+        o.kinematics = recipe.contains(&Stage::Kinematics);
         if recipe.contains(&Stage::TextFields) {
             o.text_fields = TextFields::Always;
         }
@@ -233,6 +239,7 @@ impl Default for CompressOptions {
             column_histograms: true,
             text_fields: TextFields::Trial,
             network_context_mixing: false,
+            kinematics: false,
             grow_chunks: true,
             device: Device::Cpu,
             context_mixing: None,

@@ -8,8 +8,10 @@
 //! to five times the network's speed, better than `xz -9` on HEP text and
 //! tables. Level 4 is the network with its secondary models, the default.
 //! Level 5 joins the two: the network's mixed table is one input of the
-//! context mixer, which codes each byte bit by bit. Levels 6 to 9 are
-//! reserved for stronger presets to come.
+//! context mixer, which codes each byte bit by bit. Level 6 adds the
+//! kinematic model ([`crate::cm::kinematics`]) to that mixer on text of
+//! fields (codec 13). Levels 7 to 9 are reserved for stronger presets to
+//! come.
 #![deny(clippy::float_arithmetic)]
 
 use crate::cm::{self, Profile};
@@ -29,8 +31,9 @@ pub enum Preset {
     Network,
     /// The network and its secondary models, with the mixed table coded bit
     /// by bit by the context mixer (the `+cm` codecs), in chunks of this
-    /// length.
-    NetworkContextMixing { chunk_len: u32 },
+    /// length; with the kinematic model among the mixer's inputs on text of
+    /// fields if `kinematics` (codec 13).
+    NetworkContextMixing { chunk_len: u32, kinematics: bool },
 }
 
 /// One row of [`LEVELS`].
@@ -45,7 +48,7 @@ pub struct Level {
 pub const CM_CHUNK_LEN: u32 = 1 << 20;
 
 /// Every defined level, in order.
-pub const LEVELS: [Level; 5] = [
+pub const LEVELS: [Level; 6] = [
     Level {
         number: 1,
         preset: Preset::ContextMixing {
@@ -75,6 +78,14 @@ pub const LEVELS: [Level; 5] = [
         number: 5,
         preset: Preset::NetworkContextMixing {
             chunk_len: CM_CHUNK_LEN,
+            kinematics: false,
+        },
+    },
+    Level {
+        number: 6,
+        preset: Preset::NetworkContextMixing {
+            chunk_len: CM_CHUNK_LEN,
+            kinematics: true,
         },
     },
 ];
@@ -85,7 +96,7 @@ pub const DEFAULT_LEVEL: u8 = 4;
 pub const FASTEST_LEVEL: u8 = 1;
 /// `--best`: the strongest level that exists (it moves up as stronger
 /// presets are added; the numbered levels never change).
-pub const BEST_LEVEL: u8 = 5;
+pub const BEST_LEVEL: u8 = 6;
 
 /// The level numbered `n`, or why there is none.
 pub fn level(n: u8) -> Result<&'static Level, String> {
@@ -104,7 +115,12 @@ impl Level {
         match self.preset {
             Preset::ContextMixing { profile, .. } => format!("cm profile {}", profile.name),
             Preset::Network => "network".into(),
-            Preset::NetworkContextMixing { .. } => "network and cm".into(),
+            Preset::NetworkContextMixing {
+                kinematics: false, ..
+            } => "network and cm".into(),
+            Preset::NetworkContextMixing {
+                kinematics: true, ..
+            } => "network and cm with the kinematic model".into(),
         }
     }
 
@@ -118,9 +134,13 @@ impl Level {
                 ..CompressOptions::for_model(model)
             },
             Preset::Network => CompressOptions::for_model(model),
-            Preset::NetworkContextMixing { chunk_len } => CompressOptions {
+            Preset::NetworkContextMixing {
+                chunk_len,
+                kinematics,
+            } => CompressOptions {
                 chunk_len,
                 network_context_mixing: true,
+                kinematics,
                 ..CompressOptions::for_model(model)
             },
         }

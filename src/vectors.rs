@@ -319,6 +319,105 @@ pub fn repeats_input(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Input of the `level-6-kinematics` golden archive
+/// (`archives/kinematics.bin`): HepMC3-like `P` lines and LHE-like particle
+/// lines of integer-generated momenta, whose energies are the kinematic
+/// model's own prediction (`cm::kinematics::norm` with the particle's mass
+/// from a table by id) with, on some lines, a changed digit at every
+/// position, a mass the model has not seen, or a negative energy, so that
+/// matches of every length, misses and the mass table are exercised
+/// (`docs/FORMAT.md` section 9.16).
+pub fn kinematics_input() -> Vec<u8> {
+    use crate::cm::kinematics::{Decimal, norm, write_like};
+    const MASSES: [(i32, u64, i32); 5] = [
+        (211, 13957, -5),
+        (22, 0, 0),
+        (2212, 93827, -5),
+        (11, 511, -6),
+        (6, 1725, -1),
+    ];
+    let mut rng = SplitMix64(0x00C1_7E3A);
+    let mut t = String::from("HepMC::Version 3.02.05\nHepMC::Asciiv3-START_EVENT_LISTING\n");
+    for line in 0..240u64 {
+        let a = rng.next_u64();
+        let (pdg, mm, me) = MASSES[(a % 5) as usize];
+        let mut p = [Decimal::default(); 3];
+        let mut text = [String::new(), String::new(), String::new()];
+        for k in 0..3 {
+            let r = rng.next_u64();
+            let mant = 1_000_000_000_000_000 + r % 9_000_000_000_000_000;
+            let exp = (r >> 60) as i32 % 4 - 2;
+            let neg = (r >> 59) & 1 == 1;
+            p[k] = Decimal {
+                neg,
+                mant,
+                exp: exp - 15,
+            };
+            text[k] = format!(
+                "{}{}.{}e{}{:02}",
+                if neg { "-" } else { "" },
+                mant / 1_000_000_000_000_000,
+                &format!("{mant}")[1..],
+                if exp < 0 { "-" } else { "+" },
+                exp.abs()
+            );
+        }
+        // A mass the table has not seen on every 17th line.
+        let mass = if line % 17 == 16 {
+            Decimal {
+                neg: false,
+                mant: 4_321,
+                exp: -2,
+            }
+        } else {
+            Decimal {
+                neg: false,
+                mant: mm,
+                exp: me,
+            }
+        };
+        let example = if line % 2 == 0 {
+            "1.0000000000000000e+00"
+        } else {
+            "0.10000000000E+01"
+        };
+        let mut e = write_like(example, norm([p[0], p[1], p[2], mass]))
+            .unwrap_or_default()
+            .into_bytes();
+        // A changed digit at position line % len on every third line.
+        if line % 3 == 1 && !e.is_empty() {
+            let i = (line as usize / 3) % e.len();
+            if e[i].is_ascii_digit() {
+                e[i] = b'0' + (e[i] - b'0' + 1) % 10;
+            }
+        }
+        let e = String::from_utf8(e).unwrap_or_default();
+        let e = if line % 29 == 28 { format!("-{e}") } else { e };
+        let m = match mass.mant {
+            0 => "0.0000000000000000e+00".to_string(),
+            k => format!("{k}e{}", mass.exp),
+        };
+        if line % 2 == 0 {
+            let _ = writeln!(
+                t,
+                "P {} {} {pdg} {} {} {} {e} {m} 1",
+                line + 1,
+                line / 4,
+                text[0],
+                text[1],
+                text[2]
+            );
+        } else {
+            let _ = writeln!(
+                t,
+                " {pdg:>8} 1 1 2 0 0 {} {} {} {e} {m} 0. 9.",
+                text[0], text[1], text[2]
+            );
+        }
+    }
+    t.into_bytes()
+}
+
 /// Input of the `fields-text` golden archive (`archives/fields.bin`): text
 /// lines of space-, tab- and comma-separated fields, HepMC-like `E`, `V` and
 /// `P` lines with integer-generated numbers, CSV-like lines, a line of more
@@ -562,6 +661,19 @@ pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
             RecordStride::Fixed(REPEATS_RECORD),
         ));
     }
+    // Added with codec 13: level 6 on HEP lines whose energies follow
+    // from their momenta.
+    items.push(GoldenArchiveSpec {
+        records: RecordStride::Auto,
+        level: Some(6),
+        ..item(
+            "level-6-kinematics",
+            "archives/kinematics.bin".into(),
+            kinematics_input(),
+            false,
+            Codec::Cm,
+        )
+    });
     items
         .into_iter()
         .map(|it| {
@@ -654,6 +766,8 @@ pub fn builtin_archives_on(
             ("mixed-cm", Codec::NeuralMatchLongCm, off),
             ("mixed-hist-cm", Codec::NeuralMatchLongColumnsHistCm, table),
             ("mixed-text-cm", Codec::NeuralMatchLongTextCm, off),
+            // Added with codec 13 (the kinematic model).
+            ("mixed-text-cm-kin", Codec::NeuralMatchLongTextCmKin, off),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,

@@ -69,25 +69,36 @@ fn levels_write_their_presets_and_decode() {
         sizes.push(short.len());
     }
     assert!(sizes.iter().all(|&s| s < original.len() / 3), "{sizes:?}");
-    // -4 is what compress writes without a level; --best names -5 today,
-    // the network's tables coded by the context mixer (format version 7).
+    // -4 is what compress writes without a level; -5 codes the network's
+    // tables with the context mixer (format version 7); --best names -6
+    // today, which adds the kinematic model on text (codec 13, version 8).
     assert_eq!(compress(&input, &["-4"]), default);
+    let five = compress(&input, &["-5"]);
     let best = compress(&input, &["--best"]);
-    assert_eq!(best, compress(&input, &["-5"]));
-    assert_eq!(u16::from_le_bytes([best[8], best[9]]), 7);
-    assert!(
-        best.len() < default.len(),
-        "{} !< {}",
-        best.len(),
-        default.len()
-    );
-    let a = dir.path().join("l5.boa");
-    std::fs::write(&a, &best).unwrap();
-    let o = run(&["decompress", "-c", a.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(o.stdout, original);
-    let o = run(&["list", "-v", a.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("+cm x1"));
+    assert_eq!(best, compress(&input, &["-6"]));
+    for (n, archive, version, codec) in
+        [(5, &five, 7, "text+cm x1"), (6, &best, 8, "text+cm+kin x1")]
+    {
+        assert_eq!(
+            u16::from_le_bytes([archive[8], archive[9]]),
+            version,
+            "-{n}"
+        );
+        assert!(
+            archive.len() < default.len(),
+            "-{n}: {} !< {}",
+            archive.len(),
+            default.len()
+        );
+        let a = dir.path().join(format!("l{n}.boa"));
+        std::fs::write(&a, archive).unwrap();
+        let o = run(&["decompress", "-c", a.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(o.stdout, original);
+        let o = run(&["list", "-v", a.to_str().unwrap()]);
+        let listing = String::from_utf8_lossy(&o.stdout);
+        assert!(listing.contains(codec), "-{n}: {listing}");
+    }
     assert_eq!(compress(&input, &["--fast"]), compress(&input, &["-1"]));
     // The zstd-style form takes the level too.
     let o = Command::new(BIN)
@@ -105,7 +116,7 @@ fn undefined_levels_and_options_that_do_not_apply_are_usage_errors() {
     let i = input.to_str().unwrap();
     for (args, says) in [
         (vec!["compress", "-c", "-9", i], "level 9 is not defined"),
-        (vec!["compress", "-c", "-6", i], "level 6 is not defined"),
+        (vec!["compress", "-c", "-7", i], "level 7 is not defined"),
         (
             vec!["compress", "-c", "-1", "--no-match", i],
             "--no-match does not apply to level 1",

@@ -4,7 +4,7 @@
 //! pipeline with 1 KiB chunks; and the payload, cut short or with a byte
 //! flipped, decodes to an error or other bytes, never a panic. The same data
 //! also round-trips through the network's codecs with the context mixer
-//! (10 to 12).
+//! (10 to 12), and with the kinematic model on text (13).
 #![no_main]
 
 mod common;
@@ -42,14 +42,19 @@ fuzz_target!(|data: &[u8]| {
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");
     let back = compress::decompress_bytes(&archive, None).expect("decompress without a model");
     assert_eq!(back, rest);
-    // The network's tables coded by the context mixer (codecs 10 to 12).
-    let opts = CompressOptions {
-        chunk_len: 1024,
-        records: opts.records,
-        network_context_mixing: true,
-        ..CompressOptions::default()
-    };
-    let archive = compress::compress_bytes(model, rest, &opts).expect("compress +cm");
-    let back = compress::decompress_bytes(&archive, Some(model.clone())).expect("decompress +cm");
-    assert_eq!(back, rest);
+    // The network's tables coded by the context mixer (codecs 10 to 12),
+    // and with the kinematic model (13) when the data reads as text.
+    for kinematics in [false, true] {
+        let opts = CompressOptions {
+            chunk_len: 1024,
+            records: opts.records,
+            network_context_mixing: true,
+            kinematics,
+            ..CompressOptions::default()
+        };
+        let archive = compress::compress_bytes(model, rest, &opts).expect("compress +cm");
+        let back =
+            compress::decompress_bytes(&archive, Some(model.clone())).expect("decompress +cm");
+        assert_eq!(back, rest);
+    }
 });

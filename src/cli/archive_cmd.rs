@@ -1128,6 +1128,7 @@ mod tests {
             device: Device::Cpu,
             context_mixing: None,
             network_context_mixing: false,
+            kinematics: false,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

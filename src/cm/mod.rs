@@ -16,6 +16,7 @@
 #![deny(clippy::float_arithmetic)]
 
 pub mod counter;
+pub mod kinematics;
 pub mod logistic;
 pub mod mix;
 pub mod model;

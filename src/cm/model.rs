@@ -5,6 +5,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::counter::{self, SlotTable};
+use super::kinematics::Kinematics;
 use super::logistic::{squash, stretch};
 use super::mix::{Apm, Mixer, initial_weight};
 use super::profile::{Context, Profile};
@@ -286,6 +287,8 @@ pub struct CmModel {
     network: bool,
     /// The network's stretched prediction for the current bit.
     network_input: i32,
+    /// The kinematic model, an input after the network's (codec 13).
+    kinematics: Option<Box<Kinematics>>,
 }
 
 /// Inputs besides the hashed contexts: order 0, order 1, the two match
@@ -296,21 +299,36 @@ impl CmModel {
     /// A fresh model for a chunk of `len` bytes with `profile`, and records
     /// of `stride` bytes (0 for none).
     pub fn new(profile: &'static Profile, stride: usize, len: usize) -> Self {
-        Self::build(profile, stride, len, false)
+        Self::build(profile, stride, len, false, false)
     }
 
     /// [`CmModel::new`] with the network's prediction of each bit as one
-    /// more input ([`CmModel::predict_with_network`]).
-    pub fn with_network(profile: &'static Profile, stride: usize, len: usize) -> Self {
-        Self::build(profile, stride, len, true)
+    /// more input ([`CmModel::predict_with_network`]), and the kinematic
+    /// model's after it if `kinematics`.
+    pub fn with_network(
+        profile: &'static Profile,
+        stride: usize,
+        len: usize,
+        kinematics: bool,
+    ) -> Self {
+        let mut m = Self::build(profile, stride, len, true, kinematics);
+        m.kinematics = kinematics.then(Box::default);
+        m
     }
 
-    fn build(profile: &'static Profile, stride: usize, len: usize, network: bool) -> Self {
+    fn build(
+        profile: &'static Profile,
+        stride: usize,
+        len: usize,
+        network: bool,
+        kinematics: bool,
+    ) -> Self {
         let contexts = profile.contexts(stride != 0);
         // Two nibbles per byte: about 2 * len slots are ever asked for.
         let need = (2 * len.max(1)).next_power_of_two().trailing_zeros();
         let log2 = need.clamp(8, profile.max_log2_slots);
-        let n_inputs = FIXED_INPUTS + contexts.len() + usize::from(network);
+        let n_inputs =
+            FIXED_INPUTS + contexts.len() + usize::from(network) + usize::from(kinematics);
         let mut m = Self {
             profile,
             stride,
@@ -345,6 +363,7 @@ impl CmModel {
             apm_order2: Apm::new(256 * 4, 7),
             network,
             network_input: 0,
+            kinematics: None,
         };
         m.start_byte();
         m
@@ -451,6 +470,11 @@ impl CmModel {
             self.mixer.add(self.network_input);
             self.mixer2.add(self.network_input);
         }
+        if let Some(k) = &mut self.kinematics {
+            let x = k.predict(self.c0, self.bit);
+            self.mixer.add(x);
+            self.mixer2.add(x);
+        }
         let m = match self.long_matcher.state() {
             0 => self.matcher.state(),
             _ => 3,
@@ -496,6 +520,9 @@ impl CmModel {
         }
         self.matcher.update(bit);
         self.long_matcher.update(bit);
+        if let Some(k) = &mut self.kinematics {
+            k.update(bit);
+        }
         self.mixer.update(bit);
         self.mixer2.update(bit);
         self.apm_order1.update(bit);
@@ -509,6 +536,9 @@ impl CmModel {
             self.hist.push(b);
             self.last8 = (self.last8 << 8) | u64::from(b);
             self.text.byte_done(b, self.hist.len() - 1);
+            if let Some(k) = &mut self.kinematics {
+                k.byte_done(b);
+            }
             self.matcher.byte_done(&self.hist);
             self.long_matcher.byte_done(&self.hist);
             self.c0 = 1;

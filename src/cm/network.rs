@@ -23,10 +23,11 @@ pub struct NetworkCoding {
 
 impl NetworkCoding {
     /// A fresh coder for a chunk of `len` bytes, with records of `stride`
-    /// bytes (0 for none).
-    pub fn new(stride: usize, len: usize) -> Self {
+    /// bytes (0 for none), and with the kinematic model as an input if
+    /// `kinematics` (codec 13).
+    pub fn new(stride: usize, len: usize, kinematics: bool) -> Self {
         Self {
-            model: CmModel::with_network(NETWORK_PROFILE, stride, len),
+            model: CmModel::with_network(NETWORK_PROFILE, stride, len, kinematics),
             cum: [0; 257],
         }
     }

@@ -44,6 +44,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         device: Device::Cpu,
         context_mixing: None,
         network_context_mixing: false,
+        kinematics: false,
     }
 }
 

@@ -137,8 +137,13 @@ impl Mixer {
                 ))),
                 Stage::ContextMixing => {
                     let stride = mixing.stride().map_or(0, |_| stride as usize);
-                    bits = Some(Box::new(crate::cm::NetworkCoding::new(stride, chunk_len)));
+                    let kinematics = mixing.has(Stage::Kinematics);
+                    bits = Some(Box::new(crate::cm::NetworkCoding::new(
+                        stride, chunk_len, kinematics,
+                    )));
                 }
+                // An input of the context mixer, made with it.
+                Stage::Kinematics => {}
             }
         }
         Self { predictors, bits }

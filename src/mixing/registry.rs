@@ -64,6 +64,9 @@ pub enum Codec {
     NeuralMatchLongColumnsHistCm = 11,
     /// Codec 8's table coded by the context mixer.
     NeuralMatchLongTextCm = 12,
+    /// Codec 12 with the kinematic model among the context mixer's inputs
+    /// (`docs/FORMAT.md` section 9.16).
+    NeuralMatchLongTextCmKin = 13,
 }
 
 /// One predictor (or group of predictors) a codec mixes into the network's
@@ -82,20 +85,24 @@ pub enum Stage {
     ColumnHistograms,
     /// The text field histograms ([`super::text_fields`]).
     TextFields,
-    /// Last: the table is not range-coded as it is but bit by bit by the
+    /// The table is not range-coded as it is but bit by bit by the
     /// context mixer of [`crate::cm::network`], which takes it as an input.
     ContextMixing,
+    /// With [`Stage::ContextMixing`]: the kinematic model
+    /// ([`crate::cm::kinematics`]) is one more input of that mixer.
+    Kinematics,
 }
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Self::ColumnFinder,
         Self::MatchFinders,
         Self::LongFinder,
         Self::ColumnHistograms,
         Self::TextFields,
         Self::ContextMixing,
+        Self::Kinematics,
     ];
 
     /// Whether the stage needs a record stride, which the payload then
@@ -127,10 +134,12 @@ impl CodecSpec {
     }
 }
 
-use Stage::{ColumnFinder, ColumnHistograms, ContextMixing, LongFinder, MatchFinders, TextFields};
+use Stage::{
+    ColumnFinder, ColumnHistograms, ContextMixing, Kinematics, LongFinder, MatchFinders, TextFields,
+};
 
 /// Every codec, in id order (`CODECS[id].codec as u8 == id`).
-pub const CODECS: [CodecSpec; 13] = [
+pub const CODECS: [CodecSpec; 14] = [
     CodecSpec {
         codec: Codec::Stored,
         name: "stored",
@@ -217,6 +226,18 @@ pub const CODECS: [CodecSpec; 13] = [
         name: "neural+match+long+text+cm",
         min_format_version: 7,
         recipe: Some(&[MatchFinders, LongFinder, TextFields, ContextMixing]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongTextCmKin,
+        name: "neural+match+long+text+cm+kin",
+        min_format_version: 8,
+        recipe: Some(&[
+            MatchFinders,
+            LongFinder,
+            TextFields,
+            ContextMixing,
+            Kinematics,
+        ]),
     },
 ];
 
