@@ -64,7 +64,7 @@ def test_levels_write_the_clis_bytes(samples, level, tmp_path):
     assert dst.read_bytes() == ours
 
 
-@pytest.mark.parametrize("level", [0, 6, 9, 300, "1", True])
+@pytest.mark.parametrize("level", [0, 7, 9, 300, "1", True])
 def test_undefined_levels_are_a_boa_error(level):
     with pytest.raises(boa_det.BoaError):
         boa_det.compress(b"x" * 100, level=level)
