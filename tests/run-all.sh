@@ -41,6 +41,11 @@ for level in scalar avx2 avxvnni avx512; do
     fi
 done
 
+step "docs/pareto: the committed chart is what the committed script makes of the committed bench rows"
+python3 docs/pareto/pareto.py docs/pareto/levels.json "${TMPDIR:-/tmp}/boa-pareto.svg" --ghz 2.6 \
+    --title "boa-det levels and classical codecs: first MiB of the 14 sample files" > /dev/null
+cmp docs/pareto/levels.svg "${TMPDIR:-/tmp}/boa-pareto.svg"
+
 step "fuzz targets build against the library (running them: docs/FUZZING.md)"
 cargo check -q --manifest-path fuzz/Cargo.toml --bins
 
