@@ -23,8 +23,9 @@ pub struct AnalyzeArgs {
     /// The file to analyze (read into memory, at most `--limit` bytes of it).
     pub file: PathBuf,
     /// boa-det levels to measure, comma-separated (default: the default
-    /// level and the best).
-    #[arg(long, default_value = "4,5", value_delimiter = ',',
+    /// level and `--best`'s).
+    #[arg(long, value_delimiter = ',',
+          default_values_t = [crate::levels::DEFAULT_LEVEL, crate::levels::BEST_LEVEL],
           value_parser = clap::value_parser!(u8).range(1..=9))]
     pub levels: Vec<u8>,
     /// Leave out xz -9 (each group's bytes compressed alone).

@@ -53,7 +53,7 @@ Examples:
 
 pub const ANALYZE: &str = "\
 Examples:
-  boa-det analyze events.hepmc                  bits per line type and field, levels 4 and 5 and xz
+  boa-det analyze events.hepmc                  bits per line type and field, levels 4 and 6 and xz
   boa-det analyze jets.bin --columns jets.columns.tsv --plot jets.svg
                                                 a table's columns by name, and a chart
   boa-det analyze data.npy --levels 1,4 --json  columns from the .npy header, as JSON
