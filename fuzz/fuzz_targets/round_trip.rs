@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         grow_chunks: w & 0x08 == 0,
         context_mixing: None,
         network_context_mixing: false,
+        kinematics: false,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");
