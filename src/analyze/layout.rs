@@ -58,6 +58,17 @@ impl TableLayout {
         }
     }
 
+    /// For each byte of a record, its column and its byte within the column.
+    pub fn byte_positions(&self) -> Vec<(usize, usize)> {
+        let mut at = vec![(0, 0); self.record.max(1)];
+        for (k, c) in self.columns.iter().enumerate() {
+            for l in 0..c.width {
+                at[c.offset + l] = (k, l);
+            }
+        }
+        at
+    }
+
     /// The columns of `names` (name and optional dtype), each `word` bytes.
     pub fn named(header: usize, word: usize, names: Vec<(String, Option<String>)>) -> TableLayout {
         let columns: Vec<Column> = names
@@ -260,17 +271,14 @@ fn table_groups(data: &[u8], t: &TableLayout) -> Groups {
     if t.header > 0 {
         names.push("(header)".into());
     }
-    let mut column_at = vec![0u32; t.record.max(1)];
-    for (k, c) in t.columns.iter().enumerate() {
-        column_at[c.offset..c.offset + c.width].fill(k as u32);
-    }
+    let at = t.byte_positions();
     let header = t.header.min(data.len());
     let of_byte = (0..data.len())
         .map(|i| {
             if i < header {
                 header_group
             } else {
-                column_at[(i - header) % column_at.len()]
+                at[(i - header) % at.len()].0 as u32
             }
         })
         .collect();
@@ -415,10 +423,14 @@ fn line_key(line: &[u8], spans: &[(usize, usize)], sep: Separator, first: bool) 
     }
 }
 
+/// A line of text: where it starts and ends (after its line end), its
+/// type and its fields' spans ([`field_spans`]).
+type Line = (usize, usize, String, Vec<(usize, usize)>);
+
 fn text_groups(data: &[u8], sep: Separator) -> Groups {
     let format = text_format(data);
     // Pass 1: each line's key and the bytes per key.
-    let mut lines: Vec<(usize, usize, String)> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
     let mut bytes_of: HashMap<String, usize> = HashMap::new();
     let mut start = 0;
     while start < data.len() {
@@ -431,15 +443,15 @@ fn text_groups(data: &[u8], sep: Separator) -> Groups {
         let spans = field_spans(body, sep);
         let key = line_key(body, &spans, sep, start == 0);
         *bytes_of.entry(key.clone()).or_default() += end - start;
-        lines.push((start, end, key));
+        lines.push((start, end, key, spans));
         start = end;
     }
     let mut keys: Vec<(&String, &usize)> = bytes_of.iter().collect();
     keys.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let kept: HashMap<&str, ()> = keys
+    let kept: std::collections::HashSet<&str> = keys
         .iter()
         .take(MAX_LINE_TYPES)
-        .map(|(k, _)| (k.as_str(), ()))
+        .map(|(k, _)| k.as_str())
         .collect();
     let header_names: Vec<String> = if sep == Separator::Comma {
         let first = data.split(|&b| b == b'\n').next().unwrap_or(&[]);
@@ -455,15 +467,8 @@ fn text_groups(data: &[u8], sep: Separator) -> Groups {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let mut names: Vec<String> = Vec::new();
     let mut of_byte = vec![0u32; data.len()];
-    for (start, end, key) in &lines {
-        let body_end = if data[end - 1] == b'\n' {
-            end - 1
-        } else {
-            *end
-        };
-        let body = &data[*start..body_end];
-        let spans = field_spans(body, sep);
-        let key = if kept.contains_key(key.as_str()) {
+    for (start, end, key, spans) in &lines {
+        let key = if kept.contains(key.as_str()) {
             key.as_str()
         } else {
             "other lines"

@@ -90,12 +90,7 @@ impl Analysis {
             Layout::Table(t) => {
                 let mut lanes: Vec<Vec<f64>> =
                     t.columns.iter().map(|c| vec![0.0; c.width]).collect();
-                let mut at = vec![(0usize, 0usize); t.record.max(1)];
-                for (k, c) in t.columns.iter().enumerate() {
-                    for l in 0..c.width {
-                        at[c.offset + l] = (k, l);
-                    }
-                }
+                let at = t.byte_positions();
                 let header = t.header.min(bits.len());
                 for (i, &b) in bits[header..].iter().enumerate() {
                     let (k, l) = at[i % at.len()];
