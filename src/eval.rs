@@ -88,41 +88,57 @@ fn evaluate(
     let chunk_len = chunk_len.max(1);
     let chunks: Vec<&[u8]> = data.chunks(chunk_len).collect();
     let mut mixers: Vec<Mixer> = chunks.iter().map(|c| Mixer::new(mixing, c.len())).collect();
-    let mut engine = CpuEngine::with_streams(model, chunks.len());
-    let mut out = vec![Frequencies::default(); chunks.len()];
-    let mut bytes_in = vec![PRIME_BYTE; chunks.len()];
-    let mut live = vec![true; chunks.len()];
     let mut res = CodeLength::default();
-    let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
     let total_log2 = (FREQ_TOTAL as f64).log2();
+    step_chunks(model, &chunks, |i, t, f| {
+        let c = chunks[i];
+        let sym = c[t];
+        let network = f[sym as usize];
+        mixers[i].coded(c, t, f);
+        if let Some(p) = per_byte.as_deref_mut() {
+            p[i * chunk_len + t] = ByteFrequencies {
+                network,
+                coded: f[sym as usize],
+            };
+        }
+        res.bits += total_log2 - (f[sym as usize] as f64).log2();
+        let best = f
+            .iter()
+            .enumerate()
+            .max_by_key(|&(k, &v)| (v, std::cmp::Reverse(k)))
+            .map(|(k, _)| k);
+        res.top1 += (best == Some(sym as usize)) as u64;
+        res.bytes += 1;
+    });
+    res
+}
+
+/// Steps the `chunks` together on one CPU engine, each a fresh stream
+/// primed with [`PRIME_BYTE`] as the compressor codes it, and hands each
+/// byte `t` of chunk `i` to `byte(i, t, table)` with the network's table for
+/// it (which the callee may reshape). Shared by [`evaluate`] and
+/// `analyze::costs`.
+pub(crate) fn step_chunks(
+    model: &Model,
+    chunks: &[&[u8]],
+    mut byte: impl FnMut(usize, usize, &mut Frequencies),
+) {
+    let n = chunks.len();
+    let mut engine = CpuEngine::with_streams(model, n);
+    let mut out = vec![Frequencies::default(); n];
+    let mut bytes_in = vec![PRIME_BYTE; n];
+    let mut live = vec![true; n];
+    let longest = chunks.iter().map(|c| c.len()).max().unwrap_or(0);
     for t in 0..longest {
-        // Streams still active at step t are a prefix: only the last chunk is shorter.
-        let active = chunks.iter().take_while(|c| c.len() > t).count();
-        live[active..].iter_mut().for_each(|l| *l = false);
+        for (l, c) in live.iter_mut().zip(chunks) {
+            *l = c.len() > t;
+        }
         if let Err(e) = engine.step(&bytes_in, &live, &mut out) {
             unreachable!("eval steps the CPU engine by the interface's rules: {e}");
         }
-        for (i, c) in chunks[..active].iter().enumerate() {
-            let sym = c[t];
-            let network = out[i][sym as usize];
-            mixers[i].coded(c, t, &mut out[i]);
-            let f = &out[i];
-            if let Some(p) = per_byte.as_deref_mut() {
-                p[i * chunk_len + t] = ByteFrequencies {
-                    network,
-                    coded: f[sym as usize],
-                };
-            }
-            res.bits += total_log2 - (f[sym as usize] as f64).log2();
-            let best = f
-                .iter()
-                .enumerate()
-                .max_by_key(|&(k, &v)| (v, std::cmp::Reverse(k)))
-                .map(|(k, _)| k);
-            res.top1 += (best == Some(sym as usize)) as u64;
-            bytes_in[i] = sym;
+        for (i, c) in chunks.iter().enumerate().filter(|(_, c)| c.len() > t) {
+            byte(i, t, &mut out[i]);
+            bytes_in[i] = c[t];
         }
-        res.bytes += active as u64;
     }
-    res
 }

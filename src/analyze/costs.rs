@@ -10,7 +10,6 @@
 use crate::cm;
 use crate::container::{ArchiveReader, Codec};
 use crate::engine::cpu::graph::GROUP;
-use crate::engine::{CpuEngine, Engine, Frequencies, PRIME_BYTE};
 use crate::mixing::{Mixer, Mixing};
 use crate::model::Model;
 use rayon::prelude::*;
@@ -114,39 +113,24 @@ pub fn archive_byte_bits(
     Ok(bits)
 }
 
-/// Steps the chunks of `group` together on one CPU engine, each a fresh
-/// stream primed with [`PRIME_BYTE`] as the compressor codes it, and returns
-/// each chunk's start and per-byte bits.
+/// Each chunk's start and per-byte bits, the chunks of `group` stepped
+/// together ([`crate::eval::step_chunks`]) with their own mixing.
 fn replay_group(model: &Model, group: &[NeuralChunk<'_>]) -> Vec<(usize, Vec<f32>)> {
-    let n = group.len();
-    let mut engine = CpuEngine::with_streams(model, n);
     let mut mixers: Vec<Mixer> = group
         .iter()
         .map(|c| Mixer::new(c.mixing, c.data.len()))
         .collect();
-    let mut out = vec![Frequencies::default(); n];
-    let mut bytes_in = vec![PRIME_BYTE; n];
-    let mut live = vec![true; n];
     let mut bits: Vec<Vec<f32>> = group
         .iter()
         .map(|c| Vec::with_capacity(c.data.len()))
         .collect();
-    let longest = group.iter().map(|c| c.data.len()).max().unwrap_or(0);
-    for t in 0..longest {
-        for (l, c) in live.iter_mut().zip(group) {
-            *l = c.data.len() > t;
-        }
-        if let Err(e) = engine.step(&bytes_in, &live, &mut out) {
-            unreachable!("the replay steps the CPU engine by the interface's rules: {e}");
-        }
-        for (i, c) in group.iter().enumerate().filter(|&(i, _)| live[i]) {
-            let mut cost = 0f64;
-            mixers[i].coded_shares(c.data, t, &mut out[i], |num, den| {
-                cost += bits_of_share(num, den);
-            });
-            bits[i].push(cost as f32);
-            bytes_in[i] = c.data[t];
-        }
-    }
+    let chunks: Vec<&[u8]> = group.iter().map(|c| c.data).collect();
+    crate::eval::step_chunks(model, &chunks, |i, t, f| {
+        let mut cost = 0f64;
+        mixers[i].coded_shares(chunks[i], t, f, |num, den| {
+            cost += bits_of_share(num, den);
+        });
+        bits[i].push(cost as f32);
+    });
     group.iter().map(|c| c.start).zip(bits).collect()
 }
