@@ -122,6 +122,9 @@ pub struct CompressOptions {
     /// Whether that mixer takes the kinematic model as an input on text of
     /// fields (codec 13, format version 8, `-6`).
     pub kinematics: bool,
+    /// Whether that mixer also takes the counting-field model (codec 14,
+    /// format version 9, `-7`).
+    pub counting: bool,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -158,6 +161,7 @@ impl CompressOptions {
             Stage::TextFields => self.text_fields != TextFields::Off,
             Stage::ContextMixing => self.network_context_mixing,
             Stage::Kinematics => self.kinematics,
+            Stage::Counting => self.counting,
         }
     }
 
@@ -171,6 +175,7 @@ impl CompressOptions {
             Stage::TextFields => self.text_fields = TextFields::Off,
             Stage::ContextMixing => self.network_context_mixing = false,
             Stage::Kinematics => self.kinematics = false,
+            Stage::Counting => self.counting = false,
         }
         self
     }
@@ -205,6 +210,7 @@ impl CompressOptions {
         o.column_histograms = recipe.contains(&Stage::ColumnHistograms);
         o.network_context_mixing = recipe.contains(&Stage::ContextMixing);
         o.kinematics = recipe.contains(&Stage::Kinematics);
+        o.counting = recipe.contains(&Stage::Counting);
         if recipe.contains(&Stage::TextFields) {
             o.text_fields = TextFields::Always;
         }
@@ -240,6 +246,7 @@ impl Default for CompressOptions {
             text_fields: TextFields::Trial,
             network_context_mixing: false,
             kinematics: false,
+            counting: false,
             grow_chunks: true,
             device: Device::Cpu,
             context_mixing: None,

@@ -10,11 +10,12 @@
 //! Level 5 joins the two: the network's mixed table is one input of the
 //! context mixer, which codes each byte bit by bit. Level 6 adds the
 //! kinematic model ([`crate::cm::kinematics`]) to that mixer on text of
-//! fields (codec 13). Levels 7 to 9 are reserved for stronger presets to
-//! come.
+//! fields (codec 13), level 7 the counting-field model
+//! ([`crate::cm::counting`]) as well (codec 14). Levels 8 and 9 are reserved
+//! for stronger presets to come.
 #![deny(clippy::float_arithmetic)]
 
-use crate::cm::{self, Profile};
+use crate::cm::{self, FieldModels, Profile};
 use crate::compress::CompressOptions;
 use crate::model::Model;
 
@@ -31,9 +32,9 @@ pub enum Preset {
     Network,
     /// The network and its secondary models, with the mixed table coded bit
     /// by bit by the context mixer (the `+cm` codecs), in chunks of this
-    /// length; with the kinematic model among the mixer's inputs on text of
-    /// fields if `kinematics` (codec 13).
-    NetworkContextMixing { chunk_len: u32, kinematics: bool },
+    /// length; with the field models `fields` among the mixer's inputs on
+    /// text of fields (the kinematic model: codec 13; both: codec 14).
+    NetworkContextMixing { chunk_len: u32, fields: FieldModels },
 }
 
 /// One row of [`LEVELS`].
@@ -48,7 +49,7 @@ pub struct Level {
 pub const CM_CHUNK_LEN: u32 = 1 << 20;
 
 /// Every defined level, in order.
-pub const LEVELS: [Level; 6] = [
+pub const LEVELS: [Level; 7] = [
     Level {
         number: 1,
         preset: Preset::ContextMixing {
@@ -78,14 +79,30 @@ pub const LEVELS: [Level; 6] = [
         number: 5,
         preset: Preset::NetworkContextMixing {
             chunk_len: CM_CHUNK_LEN,
-            kinematics: false,
+            fields: FieldModels {
+                kinematics: false,
+                counting: false,
+            },
         },
     },
     Level {
         number: 6,
         preset: Preset::NetworkContextMixing {
             chunk_len: CM_CHUNK_LEN,
-            kinematics: true,
+            fields: FieldModels {
+                kinematics: true,
+                counting: false,
+            },
+        },
+    },
+    Level {
+        number: 7,
+        preset: Preset::NetworkContextMixing {
+            chunk_len: CM_CHUNK_LEN,
+            fields: FieldModels {
+                kinematics: true,
+                counting: true,
+            },
         },
     },
 ];
@@ -96,7 +113,7 @@ pub const DEFAULT_LEVEL: u8 = 4;
 pub const FASTEST_LEVEL: u8 = 1;
 /// `--best`: the strongest level that exists (it moves up as stronger
 /// presets are added; the numbered levels never change).
-pub const BEST_LEVEL: u8 = 6;
+pub const BEST_LEVEL: u8 = 7;
 
 /// The level numbered `n`, or why there is none.
 pub fn level(n: u8) -> Result<&'static Level, String> {
@@ -115,12 +132,19 @@ impl Level {
         match self.preset {
             Preset::ContextMixing { profile, .. } => format!("cm profile {}", profile.name),
             Preset::Network => "network".into(),
-            Preset::NetworkContextMixing {
-                kinematics: false, ..
-            } => "network and cm".into(),
-            Preset::NetworkContextMixing {
-                kinematics: true, ..
-            } => "network and cm with the kinematic model".into(),
+            Preset::NetworkContextMixing { fields, .. } => match fields {
+                FieldModels {
+                    kinematics: false,
+                    counting: false,
+                } => "network and cm".into(),
+                FieldModels {
+                    kinematics: true,
+                    counting: false,
+                } => "network and cm with the kinematic model".into(),
+                FieldModels { .. } => {
+                    "network and cm with the kinematic and counting-field models".into()
+                }
+            },
         }
     }
 
@@ -134,13 +158,11 @@ impl Level {
                 ..CompressOptions::for_model(model)
             },
             Preset::Network => CompressOptions::for_model(model),
-            Preset::NetworkContextMixing {
-                chunk_len,
-                kinematics,
-            } => CompressOptions {
+            Preset::NetworkContextMixing { chunk_len, fields } => CompressOptions {
                 chunk_len,
                 network_context_mixing: true,
-                kinematics,
+                kinematics: fields.kinematics,
+                counting: fields.counting,
                 ..CompressOptions::for_model(model)
             },
         }

@@ -319,6 +319,66 @@ pub fn repeats_input(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Input of the `level-7-counting` golden archive (`archives/counting.bin`):
+/// HepMC3-like `V` and `P` lines whose ids count (-1, -2, ... and 1, 2, ...),
+/// right-aligned LHE-like lines whose event number rises by one, and fields
+/// that break the pattern: a step that changes, a non-integer where an
+/// integer was, 18-digit values at the edge of the model's range, a 19-digit
+/// token, and lines of more than 16 fields, so that every path of the
+/// counting-field model runs (`docs/FORMAT.md` section 9.17).
+pub fn counting_input() -> Vec<u8> {
+    let mut rng = SplitMix64(0x00C0_0471);
+    let mut t = String::from("HepMC::Version 3.02.05\nE 0 12 240\n");
+    let (mut vertex, mut particle) = (0i64, 0u64);
+    for line in 0..400u64 {
+        let r = rng.next_u64();
+        match line % 8 {
+            0 => {
+                vertex -= 1;
+                let _ = writeln!(t, "V {vertex} 0 [{},{}]", particle, particle + 1);
+            }
+            1..=4 => {
+                particle += 1;
+                let _ = writeln!(
+                    t,
+                    "P {particle} {vertex} {} {}.{:04} {}",
+                    [211, -211, 22, 2212][(r % 4) as usize],
+                    r % 1000,
+                    (r >> 10) % 10_000,
+                    1 + (r >> 20) % 2
+                );
+            }
+            5 => {
+                // Event numbers rise by one, right-aligned; the step changes
+                // to 7 on every 5th such line.
+                let event = line / 8 + 7 * (line / 40);
+                let _ = writeln!(
+                    t,
+                    "{event:>8} {:>4} {:>6}",
+                    r % 12,
+                    -(((r >> 8) % 99) as i64)
+                );
+            }
+            6 => {
+                // At the edge of the range: 18 digits, and 19 (not an integer
+                // to the model), and a word where a number was.
+                let big = 999_999_999_999_999_000 + (line % 1000) as i64;
+                let _ = writeln!(
+                    t,
+                    "X {big} -{big} 1234567890123456789 {}",
+                    if line % 3 == 0 { "n/a" } else { "17" }
+                );
+            }
+            _ => {
+                // More than 16 fields: the later ones are not remembered.
+                let fields: Vec<String> = (0..20).map(|k| (line + k).to_string()).collect();
+                let _ = writeln!(t, "W {}", fields.join(" "));
+            }
+        }
+    }
+    t.into_bytes()
+}
+
 /// Input of the `level-6-kinematics` golden archive
 /// (`archives/kinematics.bin`): HepMC3-like `P` lines and LHE-like particle
 /// lines of integer-generated momenta, whose energies are the kinematic
@@ -674,6 +734,18 @@ pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
             Codec::Cm,
         )
     });
+    // Added with codec 14: level 7 on lines whose integer fields count.
+    items.push(GoldenArchiveSpec {
+        records: RecordStride::Auto,
+        level: Some(7),
+        ..item(
+            "level-7-counting",
+            "archives/counting.bin".into(),
+            counting_input(),
+            false,
+            Codec::Cm,
+        )
+    });
     items
         .into_iter()
         .map(|it| {
@@ -768,6 +840,12 @@ pub fn builtin_archives_on(
             ("mixed-text-cm", Codec::NeuralMatchLongTextCm, off),
             // Added with codec 13 (the kinematic model).
             ("mixed-text-cm-kin", Codec::NeuralMatchLongTextCmKin, off),
+            // Added with codec 14 (the counting-field model).
+            (
+                "mixed-text-cm-kin-count",
+                Codec::NeuralMatchLongTextCmKinCount,
+                off,
+            ),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,

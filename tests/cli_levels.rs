@@ -70,15 +70,26 @@ fn levels_write_their_presets_and_decode() {
     }
     assert!(sizes.iter().all(|&s| s < original.len() / 3), "{sizes:?}");
     // -4 is what compress writes without a level; -5 codes the network's
-    // tables with the context mixer (format version 7); --best names -6
-    // today, which adds the kinematic model on text (codec 13, version 8).
+    // tables with the context mixer (format version 7); -6 adds the
+    // kinematic model on text (codec 13, version 8); --best names -7 today,
+    // which adds the counting-field model (codec 14, version 9).
     assert_eq!(compress(&input, &["-4"]), default);
     let five = compress(&input, &["-5"]);
+    let six = compress(&input, &["-6"]);
     let best = compress(&input, &["--best"]);
-    assert_eq!(best, compress(&input, &["-6"]));
-    for (n, archive, version, codec) in
-        [(5, &five, 7, "text+cm x1"), (6, &best, 8, "text+cm+kin x1")]
-    {
+    assert_eq!(best, compress(&input, &["-7"]));
+    // The input's particle ids count (1, 2, 3, ...), which only -7 models.
+    assert!(
+        best.len() < six.len(),
+        "-7 {} !< -6 {}",
+        best.len(),
+        six.len()
+    );
+    for (n, archive, version, codec) in [
+        (5, &five, 7, "text+cm x1"),
+        (6, &six, 8, "text+cm+kin x1"),
+        (7, &best, 9, "text+cm+kin+count x1"),
+    ] {
         assert_eq!(
             u16::from_le_bytes([archive[8], archive[9]]),
             version,
@@ -116,7 +127,7 @@ fn undefined_levels_and_options_that_do_not_apply_are_usage_errors() {
     let i = input.to_str().unwrap();
     for (args, says) in [
         (vec!["compress", "-c", "-9", i], "level 9 is not defined"),
-        (vec!["compress", "-c", "-7", i], "level 7 is not defined"),
+        (vec!["compress", "-c", "-8", i], "level 8 is not defined"),
         (
             vec!["compress", "-c", "-1", "--no-match", i],
             "--no-match does not apply to level 1",

@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
         context_mixing: None,
         network_context_mixing: false,
         kinematics: false,
+        counting: false,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

@@ -43,13 +43,15 @@ fuzz_target!(|data: &[u8]| {
     let back = compress::decompress_bytes(&archive, None).expect("decompress without a model");
     assert_eq!(back, rest);
     // The network's tables coded by the context mixer (codecs 10 to 12),
-    // and with the kinematic model (13) when the data reads as text.
-    for kinematics in [false, true] {
+    // with the kinematic model (13) and with the counting-field model too
+    // (14) when the data reads as text.
+    for (kinematics, counting) in [(false, false), (true, false), (true, true)] {
         let opts = CompressOptions {
             chunk_len: 1024,
             records: opts.records,
             network_context_mixing: true,
             kinematics,
+            counting,
             ..CompressOptions::default()
         };
         let archive = compress::compress_bytes(model, rest, &opts).expect("compress +cm");

@@ -1129,6 +1129,7 @@ mod tests {
             context_mixing: None,
             network_context_mixing: false,
             kinematics: false,
+            counting: false,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -16,7 +16,7 @@ pub const COMPRESS: &str = "\
 Examples:
   boa-det compress events.hepmc                 -> events.hepmc.boa
   boa-det compress -1 events.hepmc              level 1: the context mixer alone, several times faster
-  boa-det compress --best events.hepmc          the smallest archive (level 6 today), slower
+  boa-det compress --best events.hepmc          the smallest archive (level 7 today), slower
   boa-det compress -o out.boa -T 4 table.bin    four threads (the bytes do not depend on it)
   boa-det compress --record-size 16 rows.bin    a table of 16-byte records
   boa-det compress --format-version 5 x.lhe     for readers of format version 5

@@ -14,8 +14,7 @@
 //! integer square root.
 #![deny(clippy::float_arithmetic)]
 
-use super::counter;
-use super::logistic::stretch;
+use super::predicted_token::PredictedToken;
 
 /// A decimal number as read from text: `(-1)^neg * mant * 10^exp`, with at
 /// most 19 significant digits (later digits are dropped), normalized so
@@ -47,7 +46,6 @@ const LINE_TYPES: usize = 16;
 const MASS_SLOTS: usize = 1 << 12;
 /// Counters of the input: 32 positions in the token by the expected bit.
 const COUNTERS: usize = 64;
-const COUNTER_LIMIT: u32 = 255;
 
 /// `10^k` for `k` in `0..=38`.
 const POW10: [u128; 39] = {
@@ -382,17 +380,13 @@ pub struct Kinematics {
     keys: [u64; MAX_KEYS],
     n_keys: usize,
     momenta: [Decimal; 3],
-    /// The energy as the model writes it, and how much of it the token so
-    /// far has matched (`None` once it differed).
-    predicted: [u8; MAX_TOKEN],
-    predicted_len: usize,
-    matched: Option<usize>,
+    /// The energy as the model writes it, how much of it the token so far
+    /// has matched, and the input's counters.
+    energy: PredictedToken<MAX_TOKEN, COUNTERS>,
     styles: [Option<Style>; LINE_TYPES],
     /// Per line type and key position: how often its last mass was right.
     hits: [[u16; MAX_KEYS]; LINE_TYPES],
     masses: Vec<(u64, Decimal)>,
-    counters: [u32; COUNTERS],
-    active: Option<usize>,
 }
 
 impl Default for Kinematics {
@@ -413,14 +407,10 @@ impl Kinematics {
             keys: [0; MAX_KEYS],
             n_keys: 0,
             momenta: [Decimal::default(); 3],
-            predicted: [0; MAX_TOKEN],
-            predicted_len: 0,
-            matched: None,
+            energy: PredictedToken::default(),
             styles: [None; LINE_TYPES],
             hits: [[0; MAX_KEYS]; LINE_TYPES],
             masses: vec![(0, Decimal::default()); MASS_SLOTS],
-            counters: [counter::FRESH; COUNTERS],
-            active: None,
         }
     }
 
@@ -429,27 +419,14 @@ impl Kinematics {
     /// the model expects nothing.
     #[inline]
     pub fn predict(&mut self, c0: u32, bit: u32) -> i32 {
-        self.active = None;
-        let Some(t) = self.matched else { return 0 };
-        if t >= self.predicted_len {
-            return 0;
-        }
-        let expected = u32::from(self.predicted[t]) | 0x100;
-        if expected >> (8 - bit) != c0 {
-            return 0;
-        }
-        let e = (expected >> (7 - bit)) & 1;
-        let i = t.min(31) * 2 + e as usize;
-        self.active = Some(i);
-        stretch(counter::p12(self.counters[i]))
+        self.energy
+            .input(c0, bit, |t, e| t.min(31) * 2 + e as usize)
     }
 
     /// Learns the coded bit.
     #[inline]
     pub fn update(&mut self, bit: u32) {
-        if let Some(i) = self.active {
-            self.counters[i] = counter::update(self.counters[i], bit, COUNTER_LIMIT);
-        }
+        self.energy.learn(bit);
     }
 
     /// After byte `b` of the chunk.
@@ -470,10 +447,7 @@ impl Kinematics {
                 } else {
                     self.token_long = true;
                 }
-                if let Some(t) = self.matched {
-                    self.matched =
-                        (t < self.predicted_len && self.predicted[t] == b).then_some(t + 1);
-                }
+                self.energy.follow(b);
             }
         }
     }
@@ -483,7 +457,7 @@ impl Kinematics {
         self.line_type = 0;
         self.phase = Phase::Keys;
         self.n_keys = 0;
-        self.matched = None;
+        self.energy.close();
     }
 
     fn token_done(&mut self) {
@@ -523,7 +497,7 @@ impl Kinematics {
                 if let Some(style) = Style::of(s) {
                     self.styles[self.line_type] = Some(style);
                 }
-                self.matched = None;
+                self.energy.close();
                 self.phase = Phase::Mass;
             }
             (Phase::Mass, Token::Real(m) | Token::Integer(m)) => {
@@ -559,15 +533,14 @@ impl Kinematics {
     }
 
     fn predict_energy(&mut self) {
-        self.matched = None;
+        self.energy.close();
         let Some(style) = self.styles[self.line_type] else {
             return;
         };
         let mass = self.mass_guess();
         let (r, x) = norm([self.momenta[0], self.momenta[1], self.momenta[2], mass]);
-        if let Some(len) = style.write(r, x, &mut self.predicted) {
-            self.predicted_len = len;
-            self.matched = Some(0);
+        if let Some(len) = style.write(r, x, self.energy.text_mut()) {
+            self.energy.open(len);
         }
     }
 
@@ -719,9 +692,11 @@ mod tests {
         let mut predicted = Vec::new();
         for l in lines {
             for &b in l.as_bytes() {
-                if k.phase == Phase::Energy && k.token_len == 0 && k.matched == Some(0) {
-                    predicted
-                        .push(String::from_utf8(k.predicted[..k.predicted_len].to_vec()).unwrap());
+                if let Some((text, 0)) = k.energy.following()
+                    && k.phase == Phase::Energy
+                    && k.token_len == 0
+                {
+                    predicted.push(String::from_utf8(text.to_vec()).unwrap());
                 }
                 k.byte_done(b);
             }

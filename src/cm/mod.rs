@@ -12,19 +12,24 @@
 //! - [`counter`]: adaptive bit probabilities and their hashed table;
 //! - [`mix`]: the mixer and the APM;
 //! - [`model`]: the contexts, the match model and the predictor;
+//! - [`kinematics`], [`counting`]: models of HEP text fields that predict a
+//!   token's text ([`predicted_token`]), inputs of the mixer joined to the
+//!   network (codecs 13 and 14);
 //! - [`profile`]: the frozen configurations a payload names.
 #![deny(clippy::float_arithmetic)]
 
 pub mod counter;
+pub mod counting;
 pub mod kinematics;
 pub mod logistic;
 pub mod mix;
 pub mod model;
 pub mod network;
+pub mod predicted_token;
 pub mod profile;
 
 use crate::coder::{CoderError, RangeDecoder, RangeEncoder};
-pub use model::CmModel;
+pub use model::{CmModel, FieldModels};
 pub use network::NetworkCoding;
 pub use profile::{PROFILES, Profile};
 

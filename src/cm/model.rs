@@ -5,6 +5,7 @@
 #![deny(clippy::float_arithmetic)]
 
 use super::counter::{self, SlotTable};
+use super::counting::CountingFields;
 use super::kinematics::Kinematics;
 use super::logistic::{squash, stretch};
 use super::mix::{Apm, Mixer, initial_weight};
@@ -287,8 +288,21 @@ pub struct CmModel {
     network: bool,
     /// The network's stretched prediction for the current bit.
     network_input: i32,
-    /// The kinematic model, an input after the network's (codec 13).
+    /// The kinematic model, an input after the network's (codecs 13, 14).
     kinematics: Option<Box<Kinematics>>,
+    /// The counting-field model, an input after the kinematic model's
+    /// (codec 14).
+    counting: Option<Box<CountingFields>>,
+}
+
+/// The models of text fields a mixer joined to the network may take as
+/// inputs, after the network's and in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldModels {
+    /// The kinematic model (codecs 13 and 14).
+    pub kinematics: bool,
+    /// The counting-field model (codec 14).
+    pub counting: bool,
 }
 
 /// Inputs besides the hashed contexts: order 0, order 1, the two match
@@ -299,20 +313,21 @@ impl CmModel {
     /// A fresh model for a chunk of `len` bytes with `profile`, and records
     /// of `stride` bytes (0 for none).
     pub fn new(profile: &'static Profile, stride: usize, len: usize) -> Self {
-        Self::build(profile, stride, len, false, false)
+        Self::build(profile, stride, len, false, FieldModels::default())
     }
 
     /// [`CmModel::new`] with the network's prediction of each bit as one
-    /// more input ([`CmModel::predict_with_network`]), and the kinematic
-    /// model's after it if `kinematics`.
+    /// more input ([`CmModel::predict_with_network`]), and the field models
+    /// `fields` after it.
     pub fn with_network(
         profile: &'static Profile,
         stride: usize,
         len: usize,
-        kinematics: bool,
+        fields: FieldModels,
     ) -> Self {
-        let mut m = Self::build(profile, stride, len, true, kinematics);
-        m.kinematics = kinematics.then(Box::default);
+        let mut m = Self::build(profile, stride, len, true, fields);
+        m.kinematics = fields.kinematics.then(Box::default);
+        m.counting = fields.counting.then(Box::default);
         m
     }
 
@@ -321,14 +336,17 @@ impl CmModel {
         stride: usize,
         len: usize,
         network: bool,
-        kinematics: bool,
+        fields: FieldModels,
     ) -> Self {
         let contexts = profile.contexts(stride != 0);
         // Two nibbles per byte: about 2 * len slots are ever asked for.
         let need = (2 * len.max(1)).next_power_of_two().trailing_zeros();
         let log2 = need.clamp(8, profile.max_log2_slots);
-        let n_inputs =
-            FIXED_INPUTS + contexts.len() + usize::from(network) + usize::from(kinematics);
+        let n_inputs = FIXED_INPUTS
+            + contexts.len()
+            + usize::from(network)
+            + usize::from(fields.kinematics)
+            + usize::from(fields.counting);
         let mut m = Self {
             profile,
             stride,
@@ -364,6 +382,7 @@ impl CmModel {
             network,
             network_input: 0,
             kinematics: None,
+            counting: None,
         };
         m.start_byte();
         m
@@ -475,6 +494,11 @@ impl CmModel {
             self.mixer.add(x);
             self.mixer2.add(x);
         }
+        if let Some(k) = &mut self.counting {
+            let x = k.predict(self.c0, self.bit);
+            self.mixer.add(x);
+            self.mixer2.add(x);
+        }
         let m = match self.long_matcher.state() {
             0 => self.matcher.state(),
             _ => 3,
@@ -523,6 +547,9 @@ impl CmModel {
         if let Some(k) = &mut self.kinematics {
             k.update(bit);
         }
+        if let Some(k) = &mut self.counting {
+            k.update(bit);
+        }
         self.mixer.update(bit);
         self.mixer2.update(bit);
         self.apm_order1.update(bit);
@@ -537,6 +564,9 @@ impl CmModel {
             self.last8 = (self.last8 << 8) | u64::from(b);
             self.text.byte_done(b, self.hist.len() - 1);
             if let Some(k) = &mut self.kinematics {
+                k.byte_done(b);
+            }
+            if let Some(k) = &mut self.counting {
                 k.byte_done(b);
             }
             self.matcher.byte_done(&self.hist);

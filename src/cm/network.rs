@@ -4,8 +4,8 @@
 //! path, then the mixer codes the bit.
 #![deny(clippy::float_arithmetic)]
 
-use super::CmModel;
 use super::profile::{PROFILES, Profile};
+use super::{CmModel, FieldModels};
 use crate::coder::{CoderError, RangeDecoder, RangeEncoder};
 use crate::intmath::freq::Frequencies;
 
@@ -23,11 +23,11 @@ pub struct NetworkCoding {
 
 impl NetworkCoding {
     /// A fresh coder for a chunk of `len` bytes, with records of `stride`
-    /// bytes (0 for none), and with the kinematic model as an input if
-    /// `kinematics` (codec 13).
-    pub fn new(stride: usize, len: usize, kinematics: bool) -> Self {
+    /// bytes (0 for none), and with the field models `fields` as inputs
+    /// (codecs 13 and 14).
+    pub fn new(stride: usize, len: usize, fields: FieldModels) -> Self {
         Self {
-            model: CmModel::with_network(NETWORK_PROFILE, stride, len, kinematics),
+            model: CmModel::with_network(NETWORK_PROFILE, stride, len, fields),
             cum: [0; 257],
         }
     }

@@ -45,6 +45,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         context_mixing: None,
         network_context_mixing: false,
         kinematics: false,
+        counting: false,
     }
 }
 

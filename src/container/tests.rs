@@ -484,10 +484,10 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 9);
+    with_header(&mut b, |h| h[8] = 10);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 9 })
+        Err(ContainerError::UnsupportedVersion { version: 10 })
     ));
     // The message states the range this build really reads (it said "1 to 2").
     let too_new = FORMAT_VERSION_NEWEST + 1;
@@ -635,8 +635,8 @@ fn crafted_indexes() {
     let count = ArchiveReader::from_bytes(&a).unwrap().chunk_count();
     let trailer = count * 33;
     let cases: Vec<IndexCase> = vec![
-        (Box::new(|i| i[16] = 14), |e| {
-            matches!(e, ContainerError::UnknownCodec { index: 0, id: 14 })
+        (Box::new(|i| i[16] = 15), |e| {
+            matches!(e, ContainerError::UnknownCodec { index: 0, id: 15 })
         }),
         // Codec 3 (neural+match) is defined from format version 2 on.
         (Box::new(|i| i[16] = 3), |e| {
@@ -685,13 +685,14 @@ fn crafted_indexes() {
     ));
 }
 
-/// A writer takes versions 1 to 8 only, codec 3 only from version 2,
+/// A writer takes versions 1 to 9 only, codec 3 only from version 2,
 /// codec 4 only from version 3, codecs 5 and 6 only from version 4,
 /// codec 7 only from version 5, codec 8 only from version 6, codecs 9 to
-/// 12 only from version 7 and codec 13 only from version 8.
+/// 12 only from version 7, codec 13 only from version 8 and codec 14 only
+/// from version 9.
 #[test]
 fn format_versions_and_codecs() {
-    for version in [0u16, 9] {
+    for version in [0u16, 10] {
         let p = ArchiveParams {
             format_version: version,
             ..params(10)
@@ -860,10 +861,24 @@ fn format_versions_and_codecs() {
             ..
         })
     ));
+    // Codec 14 (the counting-field model) only from version 9.
+    let p8 = ArchiveParams {
+        format_version: 8,
+        ..params(10)
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &p8, None).unwrap();
+    assert!(matches!(
+        w.write_encoded(chunk, Codec::NeuralMatchLongTextCmKinCount, &payload),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 9,
+            version: 8,
+            ..
+        })
+    ));
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(14), None);
+    assert_eq!(Codec::from_id(15), None);
 }
 
 #[test]

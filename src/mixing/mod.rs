@@ -137,13 +137,16 @@ impl Mixer {
                 ))),
                 Stage::ContextMixing => {
                     let stride = mixing.stride().map_or(0, |_| stride as usize);
-                    let kinematics = mixing.has(Stage::Kinematics);
+                    let fields = crate::cm::FieldModels {
+                        kinematics: mixing.has(Stage::Kinematics),
+                        counting: mixing.has(Stage::Counting),
+                    };
                     bits = Some(Box::new(crate::cm::NetworkCoding::new(
-                        stride, chunk_len, kinematics,
+                        stride, chunk_len, fields,
                     )));
                 }
-                // An input of the context mixer, made with it.
-                Stage::Kinematics => {}
+                // Inputs of the context mixer, made with it.
+                Stage::Kinematics | Stage::Counting => {}
             }
         }
         Self { predictors, bits }

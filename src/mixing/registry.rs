@@ -67,6 +67,9 @@ pub enum Codec {
     /// Codec 12 with the kinematic model among the context mixer's inputs
     /// (`docs/FORMAT.md` section 9.16).
     NeuralMatchLongTextCmKin = 13,
+    /// Codec 13 with the counting-field model among the context mixer's
+    /// inputs (`docs/FORMAT.md` section 9.17).
+    NeuralMatchLongTextCmKinCount = 14,
 }
 
 /// One predictor (or group of predictors) a codec mixes into the network's
@@ -91,11 +94,14 @@ pub enum Stage {
     /// With [`Stage::ContextMixing`]: the kinematic model
     /// ([`crate::cm::kinematics`]) is one more input of that mixer.
     Kinematics,
+    /// With [`Stage::ContextMixing`]: the counting-field model
+    /// ([`crate::cm::counting`]) is one more input of that mixer.
+    Counting,
 }
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Self::ColumnFinder,
         Self::MatchFinders,
         Self::LongFinder,
@@ -103,6 +109,7 @@ impl Stage {
         Self::TextFields,
         Self::ContextMixing,
         Self::Kinematics,
+        Self::Counting,
     ];
 
     /// Whether the stage needs a record stride, which the payload then
@@ -135,11 +142,12 @@ impl CodecSpec {
 }
 
 use Stage::{
-    ColumnFinder, ColumnHistograms, ContextMixing, Kinematics, LongFinder, MatchFinders, TextFields,
+    ColumnFinder, ColumnHistograms, ContextMixing, Counting, Kinematics, LongFinder, MatchFinders,
+    TextFields,
 };
 
 /// Every codec, in id order (`CODECS[id].codec as u8 == id`).
-pub const CODECS: [CodecSpec; 14] = [
+pub const CODECS: [CodecSpec; 15] = [
     CodecSpec {
         codec: Codec::Stored,
         name: "stored",
@@ -237,6 +245,19 @@ pub const CODECS: [CodecSpec; 14] = [
             TextFields,
             ContextMixing,
             Kinematics,
+        ]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongTextCmKinCount,
+        name: "neural+match+long+text+cm+kin+count",
+        min_format_version: 9,
+        recipe: Some(&[
+            MatchFinders,
+            LongFinder,
+            TextFields,
+            ContextMixing,
+            Kinematics,
+            Counting,
         ]),
     },
 ];
