@@ -3,7 +3,7 @@
 //! small context (`docs/FORMAT.md`, sections 9.14.3 and 9.14.4).
 #![deny(clippy::float_arithmetic)]
 
-use super::logistic::{PROB_ONE, STRETCH_LIMIT, squash, stretch};
+use super::logistic::{PROB_ONE, STRETCH_LIMIT, squash};
 
 /// Weights are fixed point with 16 fraction bits.
 const WEIGHT_ONE: i32 = 1 << 16;
@@ -11,6 +11,8 @@ const WEIGHT_ONE: i32 = 1 << 16;
 const WEIGHT_LIMIT: i32 = 1 << 24;
 
 /// A mixer of `n` stretched inputs with one weight vector per selector value.
+/// The caller holds the inputs (several mixers may share them) and passes
+/// the same ones to [`Mixer::mix`] and then [`Mixer::update`].
 ///
 /// The output is `squash(clamp(sum(w[i] * x[i]) >> 16))`; after the bit is
 /// known, each weight moves by `round(x[i] * err / 1024)` (rounding half up,
@@ -19,7 +21,6 @@ const WEIGHT_LIMIT: i32 = 1 << 24;
 pub struct Mixer {
     n: usize,
     weights: Vec<i32>,
-    inputs: Vec<i32>,
     rate: i32,
     selected: usize,
     dot: i32,
@@ -34,7 +35,6 @@ impl Mixer {
         Self {
             n,
             weights: vec![initial_weight; n * contexts],
-            inputs: Vec::with_capacity(n),
             rate,
             selected: 0,
             dot: 0,
@@ -42,22 +42,16 @@ impl Mixer {
         }
     }
 
-    /// Adds the next input (a stretched value).
-    #[inline]
-    pub fn add(&mut self, x: i32) {
-        self.inputs.push(x);
-    }
-
-    /// Mixes the inputs added since the last update with weight set `ctx`;
+    /// Mixes `inputs` (stretched values, `n` of them) with weight set `ctx`;
     /// returns the 12-bit probability of a 1.
     #[inline]
-    pub fn mix(&mut self, ctx: usize) -> i32 {
-        debug_assert_eq!(self.inputs.len(), self.n);
+    pub fn mix(&mut self, inputs: &[i32], ctx: usize) -> i32 {
+        debug_assert_eq!(inputs.len(), self.n);
         self.selected = ctx * self.n;
         let w = &self.weights[self.selected..self.selected + self.n];
         let dot: i64 = w
             .iter()
-            .zip(&self.inputs)
+            .zip(inputs)
             .map(|(&w, &x)| i64::from(w) * i64::from(x))
             .sum();
         self.dot = (dot >> 16).clamp(-i64::from(STRETCH_LIMIT), i64::from(STRETCH_LIMIT)) as i32;
@@ -70,16 +64,15 @@ impl Mixer {
         self.dot
     }
 
-    /// Learns from the coded `bit` and clears the inputs.
+    /// Learns from the coded `bit`, given the `inputs` of the last mix.
     #[inline]
-    pub fn update(&mut self, bit: u32) {
+    pub fn update(&mut self, inputs: &[i32], bit: u32) {
         let err = ((bit as i32) * PROB_ONE - self.p) * self.rate;
         let w = &mut self.weights[self.selected..self.selected + self.n];
-        for (w, &x) in w.iter_mut().zip(&self.inputs) {
+        for (w, &x) in w.iter_mut().zip(inputs) {
             // |x| <= 2047 and |err| <= 4095 * rate, rate <= 255: no overflow.
             *w = (*w + ((x * err + (1 << 13)) >> 14)).clamp(-WEIGHT_LIMIT, WEIGHT_LIMIT);
         }
-        self.inputs.clear();
     }
 }
 
@@ -114,10 +107,12 @@ impl Apm {
         }
     }
 
-    /// The refined 12-bit probability of `p` (12-bit) in context `ctx`.
+    /// The refined 12-bit probability of a probability whose stretched
+    /// value is `stretched` (`stretch(p)`, which the caller computes once
+    /// for several maps) in context `ctx`.
     #[inline]
-    pub fn refine(&mut self, p: i32, ctx: usize) -> i32 {
-        let s = stretch(p) + 2048; // 1..=4095
+    pub fn refine(&mut self, stretched: i32, ctx: usize) -> i32 {
+        let s = stretched + 2048; // 1..=4095
         let lo = (s >> 7) as usize;
         let w = s & 127;
         let base = ctx * 33 + lo;
@@ -140,6 +135,7 @@ impl Apm {
 
 #[cfg(test)]
 mod tests {
+    use super::super::logistic::stretch;
     use super::*;
 
     #[test]
@@ -148,10 +144,9 @@ mod tests {
         // Input 0 always says "1" firmly and is right; input 1 says "0".
         let mut last = 0;
         for _ in 0..500 {
-            m.add(1500);
-            m.add(-1500);
-            last = m.mix(0);
-            m.update(1);
+            let inputs = [1500, -1500];
+            last = m.mix(&inputs, 0);
+            m.update(&inputs, 1);
         }
         assert!(last > 4000, "{last}");
     }
@@ -160,12 +155,12 @@ mod tests {
     fn apm_starts_near_identity_and_learns() {
         let mut a = Apm::new(1, 6);
         for p in [100, 1000, 2048, 3000, 4000] {
-            assert!((a.refine(p, 0) - p).abs() <= p / 20 + 4, "{p}");
+            assert!((a.refine(stretch(p), 0) - p).abs() <= p / 20 + 4, "{p}");
         }
         for _ in 0..300 {
-            a.refine(2048, 0);
+            a.refine(stretch(2048), 0);
             a.update(1);
         }
-        assert!(a.refine(2048, 0) > 3500);
+        assert!(a.refine(stretch(2048), 0) > 3500);
     }
 }

@@ -259,6 +259,55 @@ impl TextState {
     }
 }
 
+/// The context hashes of `contexts` for the byte after `hist` (records of
+/// `stride` bytes, 0 for none; `last8` its last eight bytes, `text` where it
+/// lies in its line).
+fn context_hashes(
+    contexts: &[Context],
+    stride: usize,
+    hist: &[u8],
+    last8: u64,
+    text: &TextState,
+) -> [u64; MAX_CONTEXTS] {
+    let pos = hist.len();
+    let at = |back: usize| -> u64 {
+        if back <= pos {
+            u64::from(hist[pos - back])
+        } else {
+            0
+        }
+    };
+    let col = if stride != 0 { pos % stride } else { 0 } as u64;
+    let s = stride;
+    let mut out = [0; MAX_CONTEXTS];
+    for (i, c) in contexts.iter().enumerate() {
+        let v = match *c {
+            Context::Order(k) => last8 & (u64::MAX >> (64 - 8 * u32::from(k))),
+            Context::Word => text.word ^ (last8 & 0xFF) << 56,
+            Context::WordPair => text.word ^ text.prev_word.rotate_left(17),
+            Context::Field => {
+                (u64::from(text.line_head) << 32)
+                    | (u64::from(text.field.min(0xFFFF)) << 8)
+                    | (last8 & 0xFF)
+            }
+            Context::Above => {
+                (u64::from(text.above(hist)) << 16)
+                    | (u64::from(text.line_head) << 8)
+                    | (last8 & 0xFF)
+            }
+            Context::AboveColumn => {
+                (u64::from(text.above(hist)) << 16) | (text.column(pos).min(0xFFFF) as u64)
+            }
+            Context::Column => (col << 8) | at(s),
+            Context::ColumnLeft => (col << 16) | (at(s) << 8) | at(1),
+            Context::ColumnAbove2 => (col << 16) | (at(s) << 8) | at(2 * s),
+            Context::ColumnLeft2 => (col << 16) | (at(1) << 8) | at(2),
+        };
+        out[i] = hash(v, i as u64 + 1);
+    }
+    out
+}
+
 /// The predictor: [`CmModel::predict`] gives the probability of the next
 /// bit, [`CmModel::update`] learns it. Encoder and decoder drive it alike.
 pub struct CmModel {
@@ -279,9 +328,15 @@ pub struct CmModel {
     matcher: MatchModel,
     long_matcher: MatchModel,
     text: TextState,
+    /// The inputs of the current bit, which both mixers take.
+    inputs: [i32; MAX_INPUTS],
+    n_inputs: usize,
     mixer: Mixer,
     /// A second weight set per byte-before (text) or column (records).
     mixer2: Mixer,
+    /// What selects `mixer2`'s weight set besides the bit position: the
+    /// column in the record (low 8 bits), or the byte before; fixed per byte.
+    select2_base: usize,
     apm_order1: Apm,
     apm_order2: Apm,
     /// Whether the network's prediction is an input ([`CmModel::with_network`]).
@@ -308,6 +363,9 @@ pub struct FieldModels {
 /// Inputs besides the hashed contexts: order 0, order 1, the two match
 /// models.
 const FIXED_INPUTS: usize = 4;
+/// Inputs at most: those, the hashed contexts, the network and the two
+/// field models.
+const MAX_INPUTS: usize = FIXED_INPUTS + MAX_CONTEXTS + 3;
 
 impl CmModel {
     /// A fresh model for a chunk of `len` bytes with `profile`, and records
@@ -365,6 +423,9 @@ impl CmModel {
                 at_line_start: true,
                 ..TextState::default()
             },
+            inputs: [0; MAX_INPUTS],
+            n_inputs: 0,
+            select2_base: 0,
             mixer: Mixer::new(
                 n_inputs,
                 256 * 4,
@@ -395,50 +456,30 @@ impl CmModel {
 
     /// Context hashes for the next byte, and their first nibble's slots.
     fn start_byte(&mut self) {
-        let contexts = self.profile.contexts(self.stride != 0);
         let pos = self.hist.len();
-        let at = |back: usize| -> u64 {
-            if back <= pos {
-                u64::from(self.hist[pos - back])
-            } else {
-                0
-            }
-        };
-        let col = if self.stride != 0 {
-            pos % self.stride
+        self.select2_base = if self.stride != 0 {
+            (pos % self.stride) & 0xFF
         } else {
-            0
-        } as u64;
-        let s = self.stride;
-        for (i, c) in contexts.iter().enumerate() {
-            let v = match *c {
-                Context::Order(k) => self.last8 & (u64::MAX >> (64 - 8 * u32::from(k))),
-                Context::Word => self.text.word ^ (self.last8 & 0xFF) << 56,
-                Context::WordPair => self.text.word ^ self.text.prev_word.rotate_left(17),
-                Context::Field => {
-                    (u64::from(self.text.line_head) << 32)
-                        | (u64::from(self.text.field.min(0xFFFF)) << 8)
-                        | (self.last8 & 0xFF)
-                }
-                Context::Above => {
-                    (u64::from(self.text.above(&self.hist)) << 16)
-                        | (u64::from(self.text.line_head) << 8)
-                        | (self.last8 & 0xFF)
-                }
-                Context::AboveColumn => {
-                    (u64::from(self.text.above(&self.hist)) << 16)
-                        | (self.text.column(pos).min(0xFFFF) as u64)
-                }
-                Context::Column => (col << 8) | at(s),
-                Context::ColumnLeft => (col << 16) | (at(s) << 8) | at(1),
-                Context::ColumnAbove2 => (col << 16) | (at(s) << 8) | at(2 * s),
-                Context::ColumnLeft2 => (col << 16) | (at(1) << 8) | at(2),
-            };
-            self.byte_hashes[i] = hash(v, i as u64 + 1);
-            self.tables[i].prefetch(self.byte_hashes[i]);
+            (self.last8 & 0xFF) as usize
+        } * 8;
+        self.byte_hashes = context_hashes(
+            self.profile.contexts(self.stride != 0),
+            self.stride,
+            &self.hist,
+            self.last8,
+            &self.text,
+        );
+        let n = self.tables.len();
+        for (t, &h) in self.tables.iter().zip(&self.byte_hashes[..n]) {
+            t.prefetch(h);
         }
-        for i in 0..contexts.len() {
-            self.slots[i] = self.tables[i].find(self.byte_hashes[i]);
+        for ((t, &h), slot) in self
+            .tables
+            .iter_mut()
+            .zip(&self.byte_hashes[..n])
+            .zip(&mut self.slots)
+        {
+            *slot = t.find(h);
         }
     }
 
@@ -470,51 +511,43 @@ impl CmModel {
     #[inline]
     pub fn predict(&mut self) -> i32 {
         let c1 = (self.last8 & 0xFF) as usize;
-        let x0 = stretch(counter::p12(self.order0[self.c0 as usize]));
-        let x1 = stretch(counter::p12(self.order1[c1 << 8 | self.c0 as usize]));
-        let xm = self.matcher.predict(&self.hist, self.c0, self.bit);
-        let xl = self.long_matcher.predict(&self.hist, self.c0, self.bit);
-        for x in [x0, x1, xm, xl] {
-            self.mixer.add(x);
-            self.mixer2.add(x);
-        }
+        let (c0, bit) = (self.c0, self.bit);
         let n = self.nibble_node();
-        for i in 0..self.tables.len() {
-            let x = stretch(counter::p12(self.tables[i].slot(self.slots[i])[n]));
-            self.mixer.add(x);
-            self.mixer2.add(x);
+        let buf = &mut self.inputs;
+        let mut k = 0;
+        let mut push = |x: i32| {
+            buf[k] = x;
+            k += 1;
+        };
+        push(stretch(counter::p12(self.order0[c0 as usize])));
+        push(stretch(counter::p12(self.order1[c1 << 8 | c0 as usize])));
+        push(self.matcher.predict(&self.hist, c0, bit));
+        push(self.long_matcher.predict(&self.hist, c0, bit));
+        for (t, &slot) in self.tables.iter_mut().zip(&self.slots) {
+            push(stretch(counter::p12(t.slot(slot)[n])));
         }
-
         if self.network {
-            self.mixer.add(self.network_input);
-            self.mixer2.add(self.network_input);
+            push(self.network_input);
         }
-        if let Some(k) = &mut self.kinematics {
-            let x = k.predict(self.c0, self.bit);
-            self.mixer.add(x);
-            self.mixer2.add(x);
+        if let Some(m) = &mut self.kinematics {
+            push(m.predict(c0, bit));
         }
-        if let Some(k) = &mut self.counting {
-            let x = k.predict(self.c0, self.bit);
-            self.mixer.add(x);
-            self.mixer2.add(x);
+        if let Some(m) = &mut self.counting {
+            push(m.predict(c0, bit));
         }
+        self.n_inputs = k;
+        let inputs = &self.inputs[..k];
         let m = match self.long_matcher.state() {
             0 => self.matcher.state(),
             _ => 3,
         };
-        let select = self.c0 as usize * 4 + m;
-        self.mixer.mix(select);
-        let select2 = if self.stride != 0 {
-            (self.hist.len() % self.stride) & 0xFF
-        } else {
-            c1
-        } * 8
-            + self.bit as usize;
-        self.mixer2.mix(select2);
+        self.mixer.mix(inputs, self.c0 as usize * 4 + m);
+        self.mixer2
+            .mix(inputs, self.select2_base + self.bit as usize);
         let p = squash((self.mixer.stretched() + self.mixer2.stretched()) >> 1);
-        let a1 = self.apm_order1.refine(p, c1 << 8 | self.c0 as usize);
-        let a2 = self.apm_order2.refine(p, self.c0 as usize | (m << 8));
+        let s = stretch(p);
+        let a1 = self.apm_order1.refine(s, c1 << 8 | self.c0 as usize);
+        let a2 = self.apm_order2.refine(s, self.c0 as usize | (m << 8));
         ((2 * p + a1 + a2 + 2) >> 2).clamp(1, 4095)
     }
 
@@ -550,8 +583,9 @@ impl CmModel {
         if let Some(k) = &mut self.counting {
             k.update(bit);
         }
-        self.mixer.update(bit);
-        self.mixer2.update(bit);
+        let inputs = &self.inputs[..self.n_inputs];
+        self.mixer.update(inputs, bit);
+        self.mixer2.update(inputs, bit);
         self.apm_order1.update(bit);
         self.apm_order2.update(bit);
         self.c0 = (self.c0 << 1) | bit;
