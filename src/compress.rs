@@ -125,6 +125,9 @@ pub struct CompressOptions {
     /// Whether that mixer also takes the counting-field model (codec 14,
     /// format version 9, `-7`).
     pub counting: bool,
+    /// Whether that mixer takes the column models on tables of records
+    /// (codec 15, format version 9, `-7`).
+    pub column_models: bool,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -162,6 +165,7 @@ impl CompressOptions {
             Stage::ContextMixing => self.network_context_mixing,
             Stage::Kinematics => self.kinematics,
             Stage::Counting => self.counting,
+            Stage::ColumnModels => self.column_models,
         }
     }
 
@@ -176,6 +180,7 @@ impl CompressOptions {
             Stage::ContextMixing => self.network_context_mixing = false,
             Stage::Kinematics => self.kinematics = false,
             Stage::Counting => self.counting = false,
+            Stage::ColumnModels => self.column_models = false,
         }
         self
     }
@@ -211,6 +216,7 @@ impl CompressOptions {
         o.network_context_mixing = recipe.contains(&Stage::ContextMixing);
         o.kinematics = recipe.contains(&Stage::Kinematics);
         o.counting = recipe.contains(&Stage::Counting);
+        o.column_models = recipe.contains(&Stage::ColumnModels);
         if recipe.contains(&Stage::TextFields) {
             o.text_fields = TextFields::Always;
         }
@@ -247,6 +253,7 @@ impl Default for CompressOptions {
             network_context_mixing: false,
             kinematics: false,
             counting: false,
+            column_models: false,
             grow_chunks: true,
             device: Device::Cpu,
             context_mixing: None,

@@ -11,8 +11,9 @@
 //! context mixer, which codes each byte bit by bit. Level 6 adds the
 //! kinematic model ([`crate::cm::kinematics`]) to that mixer on text of
 //! fields (codec 13), level 7 the counting-field model
-//! ([`crate::cm::counting`]) as well (codec 14). Levels 8 and 9 are reserved
-//! for stronger presets to come.
+//! ([`crate::cm::counting`]) as well (codec 14), and on tables of records
+//! the column models (codec 15). Levels 8 and 9 are reserved for stronger
+//! presets to come.
 #![deny(clippy::float_arithmetic)]
 
 use crate::cm::{self, FieldModels, Profile};
@@ -32,8 +33,9 @@ pub enum Preset {
     Network,
     /// The network and its secondary models, with the mixed table coded bit
     /// by bit by the context mixer (the `+cm` codecs), in chunks of this
-    /// length; with the field models `fields` among the mixer's inputs on
-    /// text of fields (the kinematic model: codec 13; both: codec 14).
+    /// length; with the field models `fields` (the kinematic model: codec 13
+    /// on text of fields; with the counting-field model: codec 14; the
+    /// column models: codec 15 on tables of records).
     NetworkContextMixing { chunk_len: u32, fields: FieldModels },
 }
 
@@ -82,6 +84,7 @@ pub const LEVELS: [Level; 7] = [
             fields: FieldModels {
                 kinematics: false,
                 counting: false,
+                columns: false,
             },
         },
     },
@@ -92,6 +95,7 @@ pub const LEVELS: [Level; 7] = [
             fields: FieldModels {
                 kinematics: true,
                 counting: false,
+                columns: false,
             },
         },
     },
@@ -102,6 +106,7 @@ pub const LEVELS: [Level; 7] = [
             fields: FieldModels {
                 kinematics: true,
                 counting: true,
+                columns: true,
             },
         },
     },
@@ -132,19 +137,20 @@ impl Level {
         match self.preset {
             Preset::ContextMixing { profile, .. } => format!("cm profile {}", profile.name),
             Preset::Network => "network".into(),
-            Preset::NetworkContextMixing { fields, .. } => match fields {
-                FieldModels {
-                    kinematics: false,
-                    counting: false,
-                } => "network and cm".into(),
-                FieldModels {
-                    kinematics: true,
-                    counting: false,
-                } => "network and cm with the kinematic model".into(),
-                FieldModels { .. } => {
-                    "network and cm with the kinematic and counting-field models".into()
+            Preset::NetworkContextMixing { fields, .. } => {
+                let mut d = String::from("network and cm");
+                let named = [
+                    (fields.kinematics, "the kinematic model"),
+                    (fields.counting, "the counting-field model"),
+                    (fields.columns, "the column models"),
+                ];
+                let models: Vec<&str> = named.iter().filter(|m| m.0).map(|m| m.1).collect();
+                if !models.is_empty() {
+                    d += " with ";
+                    d += &models.join(", ");
                 }
-            },
+                d
+            }
         }
     }
 
@@ -163,6 +169,7 @@ impl Level {
                 network_context_mixing: true,
                 kinematics: fields.kinematics,
                 counting: fields.counting,
+                column_models: fields.columns,
                 ..CompressOptions::for_model(model)
             },
         }

@@ -846,6 +846,12 @@ pub fn builtin_archives_on(
                 Codec::NeuralMatchLongTextCmKinCount,
                 off,
             ),
+            // Added with codec 15 (the column models).
+            (
+                "mixed-hist-cm-col",
+                Codec::NeuralMatchLongColumnsHistCmCol,
+                table,
+            ),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,

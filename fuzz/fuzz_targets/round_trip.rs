@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         network_context_mixing: false,
         kinematics: false,
         counting: false,
+        column_models: false,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

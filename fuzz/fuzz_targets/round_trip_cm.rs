@@ -44,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(back, rest);
     // The network's tables coded by the context mixer (codecs 10 to 12),
     // with the kinematic model (13) and with the counting-field model too
-    // (14) when the data reads as text.
+    // (14) when the data reads as text, with the column models (15) when it
+    // has records.
     for (kinematics, counting) in [(false, false), (true, false), (true, true)] {
         let opts = CompressOptions {
             chunk_len: 1024,
@@ -52,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
             network_context_mixing: true,
             kinematics,
             counting,
+            column_models: counting,
             ..CompressOptions::default()
         };
         let archive = compress::compress_bytes(model, rest, &opts).expect("compress +cm");

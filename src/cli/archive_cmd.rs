@@ -1130,6 +1130,7 @@ mod tests {
             network_context_mixing: false,
             kinematics: false,
             counting: false,
+            column_models: false,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -181,7 +181,10 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 Stage::TextFields => text_fields,
                 // eval measures the coded tables; the context mixer codes
                 // bits, which it does not model.
-                Stage::ContextMixing | Stage::Kinematics | Stage::Counting => false,
+                Stage::ContextMixing
+                | Stage::Kinematics
+                | Stage::Counting
+                | Stage::ColumnModels => false,
             };
             let mixing = Mixing::richest(allowed, record_size);
             if !json {

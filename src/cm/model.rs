@@ -348,16 +348,54 @@ pub struct CmModel {
     /// The counting-field model, an input after the kinematic model's
     /// (codec 14).
     counting: Option<Box<CountingFields>>,
+    /// The column models of records (codec 15).
+    columns: Option<Box<ColumnModels>>,
 }
 
-/// The models of text fields a mixer joined to the network may take as
-/// inputs, after the network's and in this order.
+/// What codec 15 adds for tables of records (`docs/FORMAT.md` 9.18): an
+/// order-0 counter per column and partial byte as one more input (the only
+/// context not split by a neighbouring byte, which suits the noisy low
+/// mantissa bytes of floats), a final mixer of the two mixers' outputs in
+/// place of their average, and a third APM by column.
+struct ColumnModels {
+    /// Counters by column (low 8 bits) and partial byte `c0`.
+    order0: Vec<u32>,
+    /// The counter of the current bit.
+    index: usize,
+    /// The final mixer's inputs: the two mixers' outputs (stretched).
+    outputs: [i32; 2],
+    final_mixer: Mixer,
+    apm: Apm,
+}
+
+impl ColumnModels {
+    fn new() -> Self {
+        Self {
+            order0: vec![counter::FRESH; 256 * 256],
+            index: 0,
+            outputs: [0; 2],
+            final_mixer: Mixer::new(2, 256, FINAL_MIXER_WEIGHT, FINAL_MIXER_RATE),
+            apm: Apm::new(256 * 256, COLUMN_APM_RATE),
+        }
+    }
+}
+
+/// The final mixer of codec 15 starts as the average of its two inputs and
+/// learns slowly; its APM by column learns faster than the other two.
+const FINAL_MIXER_WEIGHT: i32 = 1 << 15;
+const FINAL_MIXER_RATE: i32 = 2;
+const COLUMN_APM_RATE: u32 = 6;
+
+/// The models of fields (of text lines, of records) a mixer joined to the
+/// network may take, after the network's input and in this order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FieldModels {
     /// The kinematic model (codecs 13 and 14).
     pub kinematics: bool,
     /// The counting-field model (codec 14).
     pub counting: bool,
+    /// The column models of records (codec 15).
+    pub columns: bool,
 }
 
 /// Inputs besides the hashed contexts: order 0, order 1, the two match
@@ -386,6 +424,7 @@ impl CmModel {
         let mut m = Self::build(profile, stride, len, true, fields);
         m.kinematics = fields.kinematics.then(Box::default);
         m.counting = fields.counting.then(Box::default);
+        m.columns = fields.columns.then(|| Box::new(ColumnModels::new()));
         m
     }
 
@@ -404,7 +443,8 @@ impl CmModel {
             + contexts.len()
             + usize::from(network)
             + usize::from(fields.kinematics)
-            + usize::from(fields.counting);
+            + usize::from(fields.counting)
+            + usize::from(fields.columns);
         let mut m = Self {
             profile,
             stride,
@@ -444,6 +484,7 @@ impl CmModel {
             network_input: 0,
             kinematics: None,
             counting: None,
+            columns: None,
         };
         m.start_byte();
         m
@@ -535,6 +576,11 @@ impl CmModel {
         if let Some(m) = &mut self.counting {
             push(m.predict(c0, bit));
         }
+        let column = self.select2_base >> 3;
+        if let Some(m) = &mut self.columns {
+            m.index = column << 8 | c0 as usize;
+            push(stretch(counter::p12(m.order0[m.index])));
+        }
         self.n_inputs = k;
         let inputs = &self.inputs[..k];
         let m = match self.long_matcher.state() {
@@ -544,11 +590,21 @@ impl CmModel {
         self.mixer.mix(inputs, self.c0 as usize * 4 + m);
         self.mixer2
             .mix(inputs, self.select2_base + self.bit as usize);
-        let p = squash((self.mixer.stretched() + self.mixer2.stretched()) >> 1);
+        let (d1, d2) = (self.mixer.stretched(), self.mixer2.stretched());
+        let Some(cm) = &mut self.columns else {
+            let p = squash((d1 + d2) >> 1);
+            let s = stretch(p);
+            let a1 = self.apm_order1.refine(s, c1 << 8 | c0 as usize);
+            let a2 = self.apm_order2.refine(s, c0 as usize | (m << 8));
+            return ((2 * p + a1 + a2 + 2) >> 2).clamp(1, 4095);
+        };
+        cm.outputs = [d1, d2];
+        let p = cm.final_mixer.mix(&cm.outputs, c0 as usize);
         let s = stretch(p);
-        let a1 = self.apm_order1.refine(s, c1 << 8 | self.c0 as usize);
-        let a2 = self.apm_order2.refine(s, self.c0 as usize | (m << 8));
-        ((2 * p + a1 + a2 + 2) >> 2).clamp(1, 4095)
+        let a1 = self.apm_order1.refine(s, c1 << 8 | c0 as usize);
+        let a2 = self.apm_order2.refine(s, c0 as usize | (m << 8));
+        let a3 = cm.apm.refine(s, column << 8 | c0 as usize);
+        ((p + a1 + a2 + a3 + 2) >> 2).clamp(1, 4095)
     }
 
     /// The node of the nibble tree for the next bit: 1, then 2 or 3, and so
@@ -588,6 +644,11 @@ impl CmModel {
         self.mixer2.update(inputs, bit);
         self.apm_order1.update(bit);
         self.apm_order2.update(bit);
+        if let Some(m) = &mut self.columns {
+            m.order0[m.index] = counter::update(m.order0[m.index], bit, DIRECT_LIMIT);
+            m.final_mixer.update(&m.outputs, bit);
+            m.apm.update(bit);
+        }
         self.c0 = (self.c0 << 1) | bit;
         self.bit += 1;
         if self.bit == 4 {

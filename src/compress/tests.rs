@@ -46,6 +46,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         network_context_mixing: false,
         kinematics: false,
         counting: false,
+        column_models: false,
     }
 }
 

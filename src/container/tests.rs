@@ -635,8 +635,8 @@ fn crafted_indexes() {
     let count = ArchiveReader::from_bytes(&a).unwrap().chunk_count();
     let trailer = count * 33;
     let cases: Vec<IndexCase> = vec![
-        (Box::new(|i| i[16] = 15), |e| {
-            matches!(e, ContainerError::UnknownCodec { index: 0, id: 15 })
+        (Box::new(|i| i[16] = 16), |e| {
+            matches!(e, ContainerError::UnknownCodec { index: 0, id: 16 })
         }),
         // Codec 3 (neural+match) is defined from format version 2 on.
         (Box::new(|i| i[16] = 3), |e| {
@@ -688,8 +688,8 @@ fn crafted_indexes() {
 /// A writer takes versions 1 to 9 only, codec 3 only from version 2,
 /// codec 4 only from version 3, codecs 5 and 6 only from version 4,
 /// codec 7 only from version 5, codec 8 only from version 6, codecs 9 to
-/// 12 only from version 7, codec 13 only from version 8 and codec 14 only
-/// from version 9.
+/// 12 only from version 7, codec 13 only from version 8 and codecs 14 and
+/// 15 only from version 9.
 #[test]
 fn format_versions_and_codecs() {
     for version in [0u16, 10] {
@@ -861,7 +861,8 @@ fn format_versions_and_codecs() {
             ..
         })
     ));
-    // Codec 14 (the counting-field model) only from version 9.
+    // Codecs 14 and 15 (the counting-field and column models) only from
+    // version 9.
     let p8 = ArchiveParams {
         format_version: 8,
         ..params(10)
@@ -875,10 +876,18 @@ fn format_versions_and_codecs() {
             ..
         })
     ));
+    assert!(matches!(
+        w.write_encoded(chunk, Codec::NeuralMatchLongColumnsHistCmCol, &payload),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 9,
+            version: 8,
+            ..
+        })
+    ));
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(15), None);
+    assert_eq!(Codec::from_id(16), None);
 }
 
 #[test]

@@ -140,13 +140,14 @@ impl Mixer {
                     let fields = crate::cm::FieldModels {
                         kinematics: mixing.has(Stage::Kinematics),
                         counting: mixing.has(Stage::Counting),
+                        columns: mixing.has(Stage::ColumnModels),
                     };
                     bits = Some(Box::new(crate::cm::NetworkCoding::new(
                         stride, chunk_len, fields,
                     )));
                 }
                 // Inputs of the context mixer, made with it.
-                Stage::Kinematics | Stage::Counting => {}
+                Stage::Kinematics | Stage::Counting | Stage::ColumnModels => {}
             }
         }
         Self { predictors, bits }

@@ -70,6 +70,9 @@ pub enum Codec {
     /// Codec 13 with the counting-field model among the context mixer's
     /// inputs (`docs/FORMAT.md` section 9.17).
     NeuralMatchLongTextCmKinCount = 14,
+    /// Codec 11 with the column models in the context mixer
+    /// (`docs/FORMAT.md` section 9.18).
+    NeuralMatchLongColumnsHistCmCol = 15,
 }
 
 /// One predictor (or group of predictors) a codec mixes into the network's
@@ -97,11 +100,14 @@ pub enum Stage {
     /// With [`Stage::ContextMixing`]: the counting-field model
     /// ([`crate::cm::counting`]) is one more input of that mixer.
     Counting,
+    /// With [`Stage::ContextMixing`] on records: the column models
+    /// ([`crate::cm::model`], codec 15) join that mixer.
+    ColumnModels,
 }
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Self::ColumnFinder,
         Self::MatchFinders,
         Self::LongFinder,
@@ -110,6 +116,7 @@ impl Stage {
         Self::ContextMixing,
         Self::Kinematics,
         Self::Counting,
+        Self::ColumnModels,
     ];
 
     /// Whether the stage needs a record stride, which the payload then
@@ -142,12 +149,12 @@ impl CodecSpec {
 }
 
 use Stage::{
-    ColumnFinder, ColumnHistograms, ContextMixing, Counting, Kinematics, LongFinder, MatchFinders,
-    TextFields,
+    ColumnFinder, ColumnHistograms, ColumnModels, ContextMixing, Counting, Kinematics, LongFinder,
+    MatchFinders, TextFields,
 };
 
 /// Every codec, in id order (`CODECS[id].codec as u8 == id`).
-pub const CODECS: [CodecSpec; 15] = [
+pub const CODECS: [CodecSpec; 16] = [
     CodecSpec {
         codec: Codec::Stored,
         name: "stored",
@@ -258,6 +265,19 @@ pub const CODECS: [CodecSpec; 15] = [
             ContextMixing,
             Kinematics,
             Counting,
+        ]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongColumnsHistCmCol,
+        name: "neural+match+long+columns+hist+cm+col",
+        min_format_version: 9,
+        recipe: Some(&[
+            ColumnFinder,
+            MatchFinders,
+            LongFinder,
+            ColumnHistograms,
+            ContextMixing,
+            ColumnModels,
         ]),
     },
 ];
