@@ -213,15 +213,8 @@ fn the_counting_field_model_shrinks_counting_lines() {
 /// them (18,549 against 18,742 bytes, 1.0 %, when they were added).
 #[test]
 fn the_column_models_shrink_float_tables() {
-    let mut x = 0x5EED_u64;
-    let mut next = move || {
-        // SplitMix64.
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = boa_det::model::synth::SplitMix64(0x5EED);
+    let mut next = move || rng.next_u64();
     let mut data = Vec::new();
     for _ in 0..2048 {
         let r = next();

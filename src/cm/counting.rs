@@ -12,7 +12,7 @@
 //! sum or difference can overflow.
 #![deny(clippy::float_arithmetic)]
 
-use super::predicted_token::PredictedToken;
+use super::predicted_token::{PredictedToken, is_separator, token_hash};
 
 /// Digits of the longest integer remembered; longer tokens are not integers
 /// to the model.
@@ -66,11 +66,6 @@ impl Default for CountingFields {
     }
 }
 
-/// The separators of fields, as in the kinematic model.
-fn is_separator(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b',' | b'\r' | b'\n')
-}
-
 /// Reads `s` as `-?[0-9]{1,18}`.
 fn parse_integer(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s.split_first() {
@@ -85,13 +80,6 @@ fn parse_integer(s: &[u8]) -> Option<i64> {
         .iter()
         .fold(0i64, |a, &d| a * 10 + i64::from(d - b'0'));
     Some(if neg { -v } else { v })
-}
-
-/// The FNV-1a hash of a token (the line type of a line that starts with it).
-fn token_hash(s: &[u8]) -> u64 {
-    s.iter().fold(0xCBF2_9CE4_8422_2325, |h, &c| {
-        (h ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01B3)
-    })
 }
 
 impl CountingFields {

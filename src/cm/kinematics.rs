@@ -14,7 +14,7 @@
 //! integer square root.
 #![deny(clippy::float_arithmetic)]
 
-use super::predicted_token::PredictedToken;
+use super::predicted_token::{PredictedToken, is_separator, token_hash};
 
 /// A decimal number as read from text: `(-1)^neg * mant * 10^exp`, with at
 /// most 19 significant digits (later digits are dropped), normalized so
@@ -346,13 +346,6 @@ pub fn norm(terms: [Decimal; 4]) -> (u128, i32) {
     (isqrt(sum), top / 2)
 }
 
-/// Hash of a token's bytes (FNV-1a, 64 bits).
-fn token_hash(s: &[u8]) -> u64 {
-    s.iter().fold(0xCBF2_9CE4_8422_2325, |h, &c| {
-        (h ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01B3)
-    })
-}
-
 /// Where the current line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -431,24 +424,21 @@ impl Kinematics {
 
     /// After byte `b` of the chunk.
     pub fn byte_done(&mut self, b: u8) {
-        match b {
-            b' ' | b'\t' | b',' | b'\r' | b'\n' => {
-                if self.token_len > 0 || self.token_long {
-                    self.token_done();
-                }
-                if b == b'\n' {
-                    self.line_done();
-                }
+        if is_separator(b) {
+            if self.token_len > 0 || self.token_long {
+                self.token_done();
             }
-            _ => {
-                if self.token_len < MAX_TOKEN {
-                    self.token[self.token_len] = b;
-                    self.token_len += 1;
-                } else {
-                    self.token_long = true;
-                }
-                self.energy.follow(b);
+            if b == b'\n' {
+                self.line_done();
             }
+        } else {
+            if self.token_len < MAX_TOKEN {
+                self.token[self.token_len] = b;
+                self.token_len += 1;
+            } else {
+                self.token_long = true;
+            }
+            self.energy.follow(b);
         }
     }
 

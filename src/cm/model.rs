@@ -334,9 +334,10 @@ pub struct CmModel {
     mixer: Mixer,
     /// A second weight set per byte-before (text) or column (records).
     mixer2: Mixer,
-    /// What selects `mixer2`'s weight set besides the bit position: the
-    /// column in the record (low 8 bits), or the byte before; fixed per byte.
-    select2_base: usize,
+    /// What selects `mixer2`'s weight set besides the bit position, fixed
+    /// per byte: the column in the record (low 8 bits), or without records
+    /// the byte before. The column models are indexed by it too.
+    column: usize,
     apm_order1: Apm,
     apm_order2: Apm,
     /// Whether the network's prediction is an input ([`CmModel::with_network`]).
@@ -401,9 +402,9 @@ pub struct FieldModels {
 /// Inputs besides the hashed contexts: order 0, order 1, the two match
 /// models.
 const FIXED_INPUTS: usize = 4;
-/// Inputs at most: those, the hashed contexts, the network and the two
+/// Inputs at most: those, the hashed contexts, the network and the three
 /// field models.
-const MAX_INPUTS: usize = FIXED_INPUTS + MAX_CONTEXTS + 3;
+const MAX_INPUTS: usize = FIXED_INPUTS + MAX_CONTEXTS + 4;
 
 impl CmModel {
     /// A fresh model for a chunk of `len` bytes with `profile`, and records
@@ -421,11 +422,7 @@ impl CmModel {
         len: usize,
         fields: FieldModels,
     ) -> Self {
-        let mut m = Self::build(profile, stride, len, true, fields);
-        m.kinematics = fields.kinematics.then(Box::default);
-        m.counting = fields.counting.then(Box::default);
-        m.columns = fields.columns.then(|| Box::new(ColumnModels::new()));
-        m
+        Self::build(profile, stride, len, true, fields)
     }
 
     fn build(
@@ -465,7 +462,7 @@ impl CmModel {
             },
             inputs: [0; MAX_INPUTS],
             n_inputs: 0,
-            select2_base: 0,
+            column: 0,
             mixer: Mixer::new(
                 n_inputs,
                 256 * 4,
@@ -482,9 +479,9 @@ impl CmModel {
             apm_order2: Apm::new(256 * 4, 7),
             network,
             network_input: 0,
-            kinematics: None,
-            counting: None,
-            columns: None,
+            kinematics: fields.kinematics.then(Box::default),
+            counting: fields.counting.then(Box::default),
+            columns: fields.columns.then(|| Box::new(ColumnModels::new())),
         };
         m.start_byte();
         m
@@ -498,11 +495,11 @@ impl CmModel {
     /// Context hashes for the next byte, and their first nibble's slots.
     fn start_byte(&mut self) {
         let pos = self.hist.len();
-        self.select2_base = if self.stride != 0 {
+        self.column = if self.stride != 0 {
             (pos % self.stride) & 0xFF
         } else {
             (self.last8 & 0xFF) as usize
-        } * 8;
+        };
         self.byte_hashes = context_hashes(
             self.profile.contexts(self.stride != 0),
             self.stride,
@@ -576,7 +573,7 @@ impl CmModel {
         if let Some(m) = &mut self.counting {
             push(m.predict(c0, bit));
         }
-        let column = self.select2_base >> 3;
+        let column = self.column;
         if let Some(m) = &mut self.columns {
             m.index = column << 8 | c0 as usize;
             push(stretch(counter::p12(m.order0[m.index])));
@@ -587,24 +584,27 @@ impl CmModel {
             0 => self.matcher.state(),
             _ => 3,
         };
-        self.mixer.mix(inputs, self.c0 as usize * 4 + m);
-        self.mixer2
-            .mix(inputs, self.select2_base + self.bit as usize);
+        self.mixer.mix(inputs, c0 as usize * 4 + m);
+        self.mixer2.mix(inputs, column * 8 + bit as usize);
         let (d1, d2) = (self.mixer.stretched(), self.mixer2.stretched());
-        let Some(cm) = &mut self.columns else {
-            let p = squash((d1 + d2) >> 1);
-            let s = stretch(p);
-            let a1 = self.apm_order1.refine(s, c1 << 8 | c0 as usize);
-            let a2 = self.apm_order2.refine(s, c0 as usize | (m << 8));
-            return ((2 * p + a1 + a2 + 2) >> 2).clamp(1, 4095);
+        // Codec 15 joins the two mixers with a third, else they are averaged.
+        let p = match &mut self.columns {
+            Some(cm) => {
+                cm.outputs = [d1, d2];
+                cm.final_mixer.mix(&cm.outputs, c0 as usize)
+            }
+            None => squash((d1 + d2) >> 1),
         };
-        cm.outputs = [d1, d2];
-        let p = cm.final_mixer.mix(&cm.outputs, c0 as usize);
         let s = stretch(p);
         let a1 = self.apm_order1.refine(s, c1 << 8 | c0 as usize);
         let a2 = self.apm_order2.refine(s, c0 as usize | (m << 8));
-        let a3 = cm.apm.refine(s, column << 8 | c0 as usize);
-        ((p + a1 + a2 + a3 + 2) >> 2).clamp(1, 4095)
+        match &mut self.columns {
+            Some(cm) => {
+                let a3 = cm.apm.refine(s, column << 8 | c0 as usize);
+                ((p + a1 + a2 + a3 + 2) >> 2).clamp(1, 4095)
+            }
+            None => ((2 * p + a1 + a2 + 2) >> 2).clamp(1, 4095),
+        }
     }
 
     /// The node of the nibble tree for the next bit: 1, then 2 or 3, and so

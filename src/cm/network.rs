@@ -23,8 +23,7 @@ pub struct NetworkCoding {
 
 impl NetworkCoding {
     /// A fresh coder for a chunk of `len` bytes, with records of `stride`
-    /// bytes (0 for none), and with the field models `fields` as inputs
-    /// (codecs 13 and 14).
+    /// bytes (0 for none), and with the field models `fields` (codecs 13 to 15).
     pub fn new(stride: usize, len: usize, fields: FieldModels) -> Self {
         Self {
             model: CmModel::with_network(NETWORK_PROFILE, stride, len, fields),

@@ -8,6 +8,20 @@
 use super::counter;
 use super::logistic::stretch;
 
+/// Whether `b` separates the fields of a line (both token models split
+/// lines alike).
+pub(super) fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b',' | b'\r' | b'\n')
+}
+
+/// Hash of a token's bytes (FNV-1a, 64 bits): the line type of a line that
+/// starts with it.
+pub(super) fn token_hash(s: &[u8]) -> u64 {
+    s.iter().fold(0xCBF2_9CE4_8422_2325, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
 /// The count limit of the counters.
 const COUNTER_LIMIT: u32 = 255;
 
