@@ -128,6 +128,10 @@ pub struct CompressOptions {
     /// Whether that mixer takes the column models on tables of records
     /// (codec 15, format version 9, `-7`).
     pub column_models: bool,
+    /// Whether that mixer is the wide mixer: more contexts, longer match
+    /// models and on text the field mixer (codecs 16 and 17, format version
+    /// 10, `-8`).
+    pub wide_mixer: bool,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -166,6 +170,7 @@ impl CompressOptions {
             Stage::Kinematics => self.kinematics,
             Stage::Counting => self.counting,
             Stage::ColumnModels => self.column_models,
+            Stage::WideMixer => self.wide_mixer,
         }
     }
 
@@ -181,6 +186,7 @@ impl CompressOptions {
             Stage::Kinematics => self.kinematics = false,
             Stage::Counting => self.counting = false,
             Stage::ColumnModels => self.column_models = false,
+            Stage::WideMixer => self.wide_mixer = false,
         }
         self
     }
@@ -217,6 +223,7 @@ impl CompressOptions {
         o.kinematics = recipe.contains(&Stage::Kinematics);
         o.counting = recipe.contains(&Stage::Counting);
         o.column_models = recipe.contains(&Stage::ColumnModels);
+        o.wide_mixer = recipe.contains(&Stage::WideMixer);
         if recipe.contains(&Stage::TextFields) {
             o.text_fields = TextFields::Always;
         }
@@ -254,6 +261,7 @@ impl Default for CompressOptions {
             kinematics: false,
             counting: false,
             column_models: false,
+            wide_mixer: false,
             grow_chunks: true,
             device: Device::Cpu,
             context_mixing: None,

@@ -12,8 +12,10 @@
 //! kinematic model ([`crate::cm::kinematics`]) to that mixer on text of
 //! fields (codec 13), level 7 the counting-field model
 //! ([`crate::cm::counting`]) as well (codec 14), and on tables of records
-//! the column models (codec 15). Levels 8 and 9 are reserved for stronger
-//! presets to come.
+//! the column models (codec 15). Level 8 makes that mixer the wide mixer
+//! (codecs 16 and 17): strided contexts for the numbers of tables, longer
+//! contexts and a mixer selected by field for text. Level 9 is reserved for
+//! a stronger preset to come.
 #![deny(clippy::float_arithmetic)]
 
 use crate::cm::{self, FieldModels, Profile};
@@ -35,8 +37,13 @@ pub enum Preset {
     /// by bit by the context mixer (the `+cm` codecs), in chunks of this
     /// length; with the field models `fields` (the kinematic model: codec 13
     /// on text of fields; with the counting-field model: codec 14; the
-    /// column models: codec 15 on tables of records).
-    NetworkContextMixing { chunk_len: u32, fields: FieldModels },
+    /// column models: codec 15 on tables of records); the wide mixer if
+    /// `wide_mixer` (codecs 16 and 17).
+    NetworkContextMixing {
+        chunk_len: u32,
+        fields: FieldModels,
+        wide_mixer: bool,
+    },
 }
 
 /// One row of [`LEVELS`].
@@ -51,7 +58,7 @@ pub struct Level {
 pub const CM_CHUNK_LEN: u32 = 1 << 20;
 
 /// Every defined level, in order.
-pub const LEVELS: [Level; 7] = [
+pub const LEVELS: [Level; 8] = [
     Level {
         number: 1,
         preset: Preset::ContextMixing {
@@ -86,6 +93,7 @@ pub const LEVELS: [Level; 7] = [
                 counting: false,
                 columns: false,
             },
+            wide_mixer: false,
         },
     },
     Level {
@@ -97,6 +105,7 @@ pub const LEVELS: [Level; 7] = [
                 counting: false,
                 columns: false,
             },
+            wide_mixer: false,
         },
     },
     Level {
@@ -108,6 +117,19 @@ pub const LEVELS: [Level; 7] = [
                 counting: true,
                 columns: true,
             },
+            wide_mixer: false,
+        },
+    },
+    Level {
+        number: 8,
+        preset: Preset::NetworkContextMixing {
+            chunk_len: CM_CHUNK_LEN,
+            fields: FieldModels {
+                kinematics: true,
+                counting: true,
+                columns: true,
+            },
+            wide_mixer: true,
         },
     },
 ];
@@ -118,7 +140,7 @@ pub const DEFAULT_LEVEL: u8 = 4;
 pub const FASTEST_LEVEL: u8 = 1;
 /// `--best`: the strongest level that exists (it moves up as stronger
 /// presets are added; the numbered levels never change).
-pub const BEST_LEVEL: u8 = 7;
+pub const BEST_LEVEL: u8 = 8;
 
 /// The level numbered `n`, or why there is none.
 pub fn level(n: u8) -> Result<&'static Level, String> {
@@ -137,12 +159,15 @@ impl Level {
         match self.preset {
             Preset::ContextMixing { profile, .. } => format!("cm profile {}", profile.name),
             Preset::Network => "network".into(),
-            Preset::NetworkContextMixing { fields, .. } => {
+            Preset::NetworkContextMixing {
+                fields, wide_mixer, ..
+            } => {
                 let mut d = String::from("network and cm");
                 let named = [
                     (fields.kinematics, "the kinematic model"),
                     (fields.counting, "the counting-field model"),
                     (fields.columns, "the column models"),
+                    (wide_mixer, "the wide mixer"),
                 ];
                 let models: Vec<&str> = named.iter().filter(|m| m.0).map(|m| m.1).collect();
                 if !models.is_empty() {
@@ -164,12 +189,17 @@ impl Level {
                 ..CompressOptions::for_model(model)
             },
             Preset::Network => CompressOptions::for_model(model),
-            Preset::NetworkContextMixing { chunk_len, fields } => CompressOptions {
+            Preset::NetworkContextMixing {
+                chunk_len,
+                fields,
+                wide_mixer,
+            } => CompressOptions {
                 chunk_len,
                 network_context_mixing: true,
                 kinematics: fields.kinematics,
                 counting: fields.counting,
                 column_models: fields.columns,
+                wide_mixer,
                 ..CompressOptions::for_model(model)
             },
         }

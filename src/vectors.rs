@@ -852,6 +852,17 @@ pub fn builtin_archives_on(
                 Codec::NeuralMatchLongColumnsHistCmCol,
                 table,
             ),
+            // Added with codecs 16 and 17 (the wide mixer).
+            (
+                "mixed-text-cm-kin-count-wide",
+                Codec::NeuralMatchLongTextCmKinCountWide,
+                off,
+            ),
+            (
+                "mixed-hist-cm-col-wide",
+                Codec::NeuralMatchLongColumnsHistCmColWide,
+                table,
+            ),
         ] {
             let opts = crate::compress::CompressOptions {
                 chunk_len,

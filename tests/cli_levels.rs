@@ -71,24 +71,29 @@ fn levels_write_their_presets_and_decode() {
     assert!(sizes.iter().all(|&s| s < original.len() / 3), "{sizes:?}");
     // -4 is what compress writes without a level; -5 codes the network's
     // tables with the context mixer (format version 7); -6 adds the
-    // kinematic model on text (codec 13, version 8); --best names -7 today,
-    // which adds the counting-field model (codec 14, version 9).
+    // kinematic model on text (codec 13, version 8); -7 adds the
+    // counting-field model (codec 14, version 9); --best names -8 today,
+    // which makes the context mixer the wide one (codec 16, version
+    // 10).
     assert_eq!(compress(&input, &["-4"]), default);
     let five = compress(&input, &["-5"]);
     let six = compress(&input, &["-6"]);
+    let seven = compress(&input, &["-7"]);
     let best = compress(&input, &["--best"]);
-    assert_eq!(best, compress(&input, &["-7"]));
-    // The input's particle ids count (1, 2, 3, ...), which only -7 models.
+    assert_eq!(best, compress(&input, &["-8"]));
+    // The input's particle ids count (1, 2, 3, ...), which only -7 and -8
+    // model.
     assert!(
-        best.len() < six.len(),
+        seven.len() < six.len(),
         "-7 {} !< -6 {}",
-        best.len(),
+        seven.len(),
         six.len()
     );
     for (n, archive, version, codec) in [
         (5, &five, 7, "text+cm x1"),
         (6, &six, 8, "text+cm+kin x1"),
-        (7, &best, 9, "text+cm+kin+count x1"),
+        (7, &seven, 9, "text+cm+kin+count x1"),
+        (8, &best, 10, "text+cm+kin+count+wide x1"),
     ] {
         assert_eq!(
             u16::from_le_bytes([archive[8], archive[9]]),
@@ -127,7 +132,6 @@ fn undefined_levels_and_options_that_do_not_apply_are_usage_errors() {
     let i = input.to_str().unwrap();
     for (args, says) in [
         (vec!["compress", "-c", "-9", i], "level 9 is not defined"),
-        (vec!["compress", "-c", "-8", i], "level 8 is not defined"),
         (
             vec!["compress", "-c", "-1", "--no-match", i],
             "--no-match does not apply to level 1",

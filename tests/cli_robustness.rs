@@ -105,14 +105,21 @@ fn decoded(archive: &Path) -> Vec<u8> {
 fn interrupted_by(signal: &str, number: i32) {
     let d = Dir::new(&format!("sig{signal}"));
     let input = d.path("big.bin");
-    // Pseudo-random bytes: every chunk runs the model at full cost.
+    // Pseudo-random digits in lines: every chunk runs the model at full
+    // cost. (Random bytes would not: they are detected as incompressible
+    // and stored in milliseconds, so the signal could come after the
+    // output was complete.)
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let data: Vec<u8> = (0..1_500_000)
-        .map(|_| {
+        .map(|i| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            (x >> 24) as u8
+            if i % 64 == 63 {
+                b'\n'
+            } else {
+                b'0' + ((x >> 24) % 10) as u8
+            }
         })
         .collect();
     std::fs::write(&input, &data).unwrap();

@@ -40,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
         kinematics: false,
         counting: false,
         column_models: false,
+        wide_mixer: false,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

@@ -4,7 +4,8 @@
 //! pipeline with 1 KiB chunks; and the payload, cut short or with a byte
 //! flipped, decodes to an error or other bytes, never a panic. The same data
 //! also round-trips through the network's codecs with the context mixer
-//! (10 to 12), and with the kinematic model on text (13).
+//! (10 to 12), with the kinematic model on text (13), the counting-field model
+//! (14), the column models on records (15) and the wide mixer (16, 17).
 #![no_main]
 
 mod common;
@@ -45,8 +46,13 @@ fuzz_target!(|data: &[u8]| {
     // The network's tables coded by the context mixer (codecs 10 to 12),
     // with the kinematic model (13) and with the counting-field model too
     // (14) when the data reads as text, with the column models (15) when it
-    // has records.
-    for (kinematics, counting) in [(false, false), (true, false), (true, true)] {
+    // has records, and with the wide mixer as well (16 and 17).
+    for (kinematics, counting, wide_mixer) in [
+        (false, false, false),
+        (true, false, false),
+        (true, true, false),
+        (true, true, true),
+    ] {
         let opts = CompressOptions {
             chunk_len: 1024,
             records: opts.records,
@@ -54,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
             kinematics,
             counting,
             column_models: counting,
+            wide_mixer,
             ..CompressOptions::default()
         };
         let archive = compress::compress_bytes(model, rest, &opts).expect("compress +cm");

@@ -1131,6 +1131,7 @@ mod tests {
             kinematics: false,
             counting: false,
             column_models: false,
+            wide_mixer: false,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

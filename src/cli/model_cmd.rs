@@ -184,7 +184,8 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 Stage::ContextMixing
                 | Stage::Kinematics
                 | Stage::Counting
-                | Stage::ColumnModels => false,
+                | Stage::ColumnModels
+                | Stage::WideMixer => false,
             };
             let mixing = Mixing::richest(allowed, record_size);
             if !json {

@@ -14,11 +14,6 @@ use super::profile::{Context, Profile};
 /// The hashed contexts a profile may have at most.
 pub const MAX_CONTEXTS: usize = 12;
 
-/// The minimum lengths of the two match models (the hash covers this
-/// many bytes): a short one finds more, a long one is more often right.
-const MATCH_MIN_SHORT: usize = 5;
-const MATCH_MIN_LONG: usize = 16;
-
 /// Counters of the match model: 32 length buckets by the expected bit.
 const MATCH_COUNTERS: usize = 64;
 
@@ -56,7 +51,7 @@ const NIBBLE_SALTS: [u64; 16] = {
 /// predicts the byte that followed it, for as long as it keeps predicting.
 struct MatchModel {
     min: usize,
-    /// Position after each hashed [`MATCH_MIN`]-byte string, 0 for none.
+    /// Position after each hashed `min`-byte string, 0 for none.
     last: Vec<u32>,
     mask: usize,
     /// Position in the history of the predicted byte; valid when `len > 0`.
@@ -83,9 +78,8 @@ impl MatchModel {
         }
     }
 
-    /// After byte `hist[len - 1]` was appended.
     /// After byte `hist[len - 1]` was appended: extends or drops the match,
-    /// and hashes the last `min` bytes, whose table entry
+    /// and hashes the last `min(min, 16)` bytes, whose table entry
     /// [`MatchModel::find`] then reads (the caller does other work between
     /// the two while the entry loads).
     fn byte_done(&mut self, hist: &[u8]) {
@@ -101,7 +95,8 @@ impl MatchModel {
         if pos < self.min {
             return;
         }
-        // The last `min` (at most 16) bytes, read as two words.
+        // The last `min` bytes, at most 16, read as two words (a longer
+        // `min` is checked in full by `find`).
         let word = |end: usize| -> u64 {
             let mut w = [0u8; 8];
             let from = end.saturating_sub(8);
@@ -302,6 +297,8 @@ fn context_hashes(
             Context::ColumnLeft => (col << 16) | (at(s) << 8) | at(1),
             Context::ColumnAbove2 => (col << 16) | (at(s) << 8) | at(2 * s),
             Context::ColumnLeft2 => (col << 16) | (at(1) << 8) | at(2),
+            Context::Strided4 => ((pos as u64 & 3) << 24) | (at(4) << 16) | (at(8) << 8) | at(12),
+            Context::Strided8 => ((pos as u64 & 7) << 16) | (at(8) << 8) | at(16),
         };
         out[i] = hash(v, i as u64 + 1);
     }
@@ -351,6 +348,8 @@ pub struct CmModel {
     counting: Option<Box<CountingFields>>,
     /// The column models of records (codec 15).
     columns: Option<Box<ColumnModels>>,
+    /// The field mixer of text (codec 16).
+    field_mixer: Option<Box<FieldMixer>>,
 }
 
 /// What codec 15 adds for tables of records (`docs/FORMAT.md` 9.18): an
@@ -381,9 +380,60 @@ impl ColumnModels {
     }
 }
 
-/// The final mixer of codec 15 starts as the average of its two inputs and
-/// learns slowly; its APM by column learns faster than the other two.
+/// What codec 16 adds for text (`docs/FORMAT.md` 9.19): a third mixer whose
+/// weight set is chosen by what the field is (the line's first byte, the
+/// field number) and the class of the byte before, and a final mixer of the
+/// three mixers' outputs in place of averaging two. Fields of HEP text
+/// differ in which inputs predict them: ids count, momenta repeat digits.
+struct FieldMixer {
+    mixer: Mixer,
+    /// The weight set of the current byte, from [`FieldMixer::selector`].
+    selected: usize,
+    /// The final mixer's inputs: the three mixers' outputs (stretched).
+    outputs: [i32; 3],
+    final_mixer: Mixer,
+}
+
+/// Weight sets of the field mixer: 32 line kinds, 16 fields, 6 classes of
+/// the byte before.
+const FIELD_MIXER_SETS: usize = 32 * 16 * 6;
+
+impl FieldMixer {
+    fn new(n_inputs: usize, rate: i32) -> Self {
+        Self {
+            mixer: Mixer::new(
+                n_inputs,
+                FIELD_MIXER_SETS * 8,
+                initial_weight(n_inputs),
+                rate,
+            ),
+            selected: 0,
+            outputs: [0; 3],
+            final_mixer: Mixer::new(3, 256, FINAL_MIXER_WEIGHT_OF_3, FINAL_MIXER_RATE),
+        }
+    }
+
+    /// The weight set for the byte after `c1` in `text`:
+    /// `((line_head mod 32) * 16 + min(field, 15)) * 6 + class(c1)`.
+    fn selector(text: &TextState, c1: u8) -> usize {
+        let class = match c1 {
+            b'0'..=b'9' => 0,
+            b'.' => 1,
+            b' ' => 2,
+            b'A'..=b'Z' | b'a'..=b'z' => 3,
+            b'+' | b'-' => 4,
+            _ => 5,
+        };
+        let kind = usize::from(text.line_head & 31) << 4 | text.field.min(15) as usize;
+        kind * 6 + class
+    }
+}
+
+/// The final mixers of codecs 15 and 16 start as the average of their
+/// inputs and learn slowly; codec 15's APM by column learns faster than the
+/// other two.
 const FINAL_MIXER_WEIGHT: i32 = 1 << 15;
+const FINAL_MIXER_WEIGHT_OF_3: i32 = 21845;
 const FINAL_MIXER_RATE: i32 = 2;
 const COLUMN_APM_RATE: u32 = 6;
 
@@ -454,8 +504,10 @@ impl CmModel {
             tables: (0..contexts.len()).map(|_| SlotTable::new(log2)).collect(),
             byte_hashes: [0; MAX_CONTEXTS],
             slots: [0; MAX_CONTEXTS],
-            matcher: MatchModel::new(MATCH_MIN_SHORT, need.clamp(8, 22)),
-            long_matcher: MatchModel::new(MATCH_MIN_LONG, need.clamp(8, 22)),
+            // The minimum lengths (of a match found; its key covers at most
+            // 16 bytes): a short one finds more, a long one is more often right.
+            matcher: MatchModel::new(profile.match_lengths[0], need.clamp(8, 22)),
+            long_matcher: MatchModel::new(profile.match_lengths[1], need.clamp(8, 22)),
             text: TextState {
                 at_line_start: true,
                 ..TextState::default()
@@ -482,6 +534,8 @@ impl CmModel {
             kinematics: fields.kinematics.then(Box::default),
             counting: fields.counting.then(Box::default),
             columns: fields.columns.then(|| Box::new(ColumnModels::new())),
+            field_mixer: (profile.field_mixer && stride == 0)
+                .then(|| Box::new(FieldMixer::new(n_inputs, profile.mixer_rate))),
         };
         m.start_byte();
         m
@@ -500,6 +554,9 @@ impl CmModel {
         } else {
             (self.last8 & 0xFF) as usize
         };
+        if let Some(f) = &mut self.field_mixer {
+            f.selected = FieldMixer::selector(&self.text, self.last8 as u8);
+        }
         self.byte_hashes = context_hashes(
             self.profile.contexts(self.stride != 0),
             self.stride,
@@ -587,13 +644,17 @@ impl CmModel {
         self.mixer.mix(inputs, c0 as usize * 4 + m);
         self.mixer2.mix(inputs, column * 8 + bit as usize);
         let (d1, d2) = (self.mixer.stretched(), self.mixer2.stretched());
-        // Codec 15 joins the two mixers with a third, else they are averaged.
-        let p = match &mut self.columns {
-            Some(cm) => {
-                cm.outputs = [d1, d2];
-                cm.final_mixer.mix(&cm.outputs, c0 as usize)
-            }
-            None => squash((d1 + d2) >> 1),
+        // Codec 15 joins the two mixers with a final one, codec 16 the two
+        // and the field mixer; else they are averaged.
+        let p = if let Some(cm) = &mut self.columns {
+            cm.outputs = [d1, d2];
+            cm.final_mixer.mix(&cm.outputs, c0 as usize)
+        } else if let Some(f) = &mut self.field_mixer {
+            f.mixer.mix(inputs, f.selected * 8 + bit as usize);
+            f.outputs = [d1, d2, f.mixer.stretched()];
+            f.final_mixer.mix(&f.outputs, c0 as usize)
+        } else {
+            squash((d1 + d2) >> 1)
         };
         let s = stretch(p);
         let a1 = self.apm_order1.refine(s, c1 << 8 | c0 as usize);
@@ -648,6 +709,10 @@ impl CmModel {
             m.order0[m.index] = counter::update(m.order0[m.index], bit, DIRECT_LIMIT);
             m.final_mixer.update(&m.outputs, bit);
             m.apm.update(bit);
+        }
+        if let Some(f) = &mut self.field_mixer {
+            f.mixer.update(inputs, bit);
+            f.final_mixer.update(&f.outputs, bit);
         }
         self.c0 = (self.c0 << 1) | bit;
         self.bit += 1;

@@ -4,7 +4,7 @@
 //! path, then the mixer codes the bit.
 #![deny(clippy::float_arithmetic)]
 
-use super::profile::{PROFILES, Profile};
+use super::profile::{NETWORK_WIDE, PROFILES, Profile};
 use super::{CmModel, FieldModels};
 use crate::coder::{CoderError, RangeDecoder, RangeEncoder};
 use crate::intmath::freq::Frequencies;
@@ -12,6 +12,11 @@ use crate::intmath::freq::Frequencies;
 /// The profile whose contexts join the network: `cm` (with the network's
 /// input, `cm-max`'s extra contexts gained nothing measurable).
 pub const NETWORK_PROFILE: &Profile = &PROFILES[1];
+
+/// The profile with the stage `WideMixer` (codecs 16 and 17): `cm`'s
+/// contexts and more (strided ones for records), longer match models, and
+/// on text the field mixer.
+pub const NETWORK_WIDE_PROFILE: &Profile = &NETWORK_WIDE;
 
 /// Codes the bytes of one chunk bit by bit, given the network's (already
 /// mixed) table for each byte.
@@ -23,10 +28,12 @@ pub struct NetworkCoding {
 
 impl NetworkCoding {
     /// A fresh coder for a chunk of `len` bytes, with records of `stride`
-    /// bytes (0 for none), and with the field models `fields` (codecs 13 to 15).
-    pub fn new(stride: usize, len: usize, fields: FieldModels) -> Self {
+    /// bytes (0 for none), the contexts of `profile` ([`NETWORK_PROFILE`],
+    /// or [`NETWORK_WIDE_PROFILE`] for codecs 16 and 17) and the field
+    /// models `fields` (codecs 13 to 17).
+    pub fn new(profile: &'static Profile, stride: usize, len: usize, fields: FieldModels) -> Self {
         Self {
-            model: CmModel::with_network(NETWORK_PROFILE, stride, len, fields),
+            model: CmModel::with_network(profile, stride, len, fields),
             cum: [0; 257],
         }
     }

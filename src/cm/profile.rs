@@ -28,12 +28,19 @@ pub enum Context {
     ColumnAbove2,
     /// The column and the two bytes before.
     ColumnLeft2,
+    /// The position in a 4-byte word and the bytes 4, 8 and 12 back: the
+    /// same byte of the three words before (fields of 32-bit numbers).
+    Strided4,
+    /// The position in an 8-byte word and the bytes 8 and 16 back (fields
+    /// of 64-bit numbers).
+    Strided8,
 }
 
 /// One configuration of the codec.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Profile {
-    /// The id a payload starts with.
+    /// The id a payload starts with; 0 for a profile that only joins the
+    /// network ([`super::network`]), which no payload names.
     pub id: u8,
     /// Its name in docs and `-v`.
     pub name: &'static str,
@@ -46,6 +53,12 @@ pub struct Profile {
     pub max_log2_slots: u32,
     /// The mixer's learning rate.
     pub mixer_rate: i32,
+    /// The minimum lengths of the short and the long match model.
+    pub match_lengths: [usize; 2],
+    /// Whether text (no stride) gets the field mixer: a third mixer selected
+    /// by the line's kind, the field and the byte before, and a final mixer
+    /// of the three in place of the average of two (codec 16).
+    pub field_mixer: bool,
 }
 
 impl Profile {
@@ -66,6 +79,8 @@ pub static PROFILES: [Profile; 3] = [
         records: &[Order(2), Column, ColumnLeft, ColumnAbove2],
         max_log2_slots: 18,
         mixer_rate: 10,
+        match_lengths: [5, 16],
+        field_mixer: false,
     },
     Profile {
         id: 2,
@@ -82,6 +97,8 @@ pub static PROFILES: [Profile; 3] = [
         records: &[Order(2), Order(3), Column, ColumnLeft, ColumnAbove2],
         max_log2_slots: 18,
         mixer_rate: 10,
+        match_lengths: [5, 16],
+        field_mixer: false,
     },
     Profile {
         id: 3,
@@ -110,8 +127,46 @@ pub static PROFILES: [Profile; 3] = [
         ],
         max_log2_slots: 18,
         mixer_rate: 10,
+        match_lengths: [5, 16],
+        field_mixer: false,
     },
 ];
+
+/// The mixer joined to the network with the stage `WideMixer` (codecs 16
+/// and 17, `docs/FORMAT.md` 9.19): `cm`'s contexts, then on text the
+/// order-8, word-pair and field contexts, on records the column-and-two-bytes
+/// context and the two strided ones; longer match models; and on text the
+/// field mixer.
+pub static NETWORK_WIDE: Profile = Profile {
+    id: 0,
+    name: "cm-net-wide",
+    text: &[
+        Order(2),
+        Order(3),
+        Order(4),
+        Order(6),
+        Word,
+        Above,
+        AboveColumn,
+        Order(8),
+        WordPair,
+        Field,
+    ],
+    records: &[
+        Order(2),
+        Order(3),
+        Column,
+        ColumnLeft,
+        ColumnAbove2,
+        ColumnLeft2,
+        Strided4,
+        Strided8,
+    ],
+    max_log2_slots: 18,
+    mixer_rate: 10,
+    match_lengths: [6, 24],
+    field_mixer: true,
+};
 
 /// The profile with `id`, if there is one.
 pub fn by_id(id: u8) -> Option<&'static Profile> {
@@ -127,6 +182,8 @@ mod tests {
         for (k, p) in PROFILES.iter().enumerate() {
             assert_eq!(usize::from(p.id), k + 1);
             assert_eq!(by_id(p.id), Some(p));
+        }
+        for p in PROFILES.iter().chain([&NETWORK_WIDE]) {
             for c in [p.text, p.records] {
                 assert!(c.len() <= super::super::model::MAX_CONTEXTS);
                 for x in c {

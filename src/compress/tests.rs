@@ -47,6 +47,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         kinematics: false,
         counting: false,
         column_models: false,
+        wide_mixer: false,
     }
 }
 

@@ -142,12 +142,17 @@ impl Mixer {
                         counting: mixing.has(Stage::Counting),
                         columns: mixing.has(Stage::ColumnModels),
                     };
+                    let profile = if mixing.has(Stage::WideMixer) {
+                        crate::cm::network::NETWORK_WIDE_PROFILE
+                    } else {
+                        crate::cm::network::NETWORK_PROFILE
+                    };
                     bits = Some(Box::new(crate::cm::NetworkCoding::new(
-                        stride, chunk_len, fields,
+                        profile, stride, chunk_len, fields,
                     )));
                 }
                 // Inputs of the context mixer, made with it.
-                Stage::Kinematics | Stage::Counting | Stage::ColumnModels => {}
+                Stage::Kinematics | Stage::Counting | Stage::ColumnModels | Stage::WideMixer => {}
             }
         }
         Self { predictors, bits }

@@ -73,6 +73,12 @@ pub enum Codec {
     /// Codec 11 with the column models in the context mixer
     /// (`docs/FORMAT.md` section 9.18).
     NeuralMatchLongColumnsHistCmCol = 15,
+    /// Codec 14 with the wide mixer
+    /// (`docs/FORMAT.md` section 9.19).
+    NeuralMatchLongTextCmKinCountWide = 16,
+    /// Codec 15 with the wide mixer
+    /// (`docs/FORMAT.md` section 9.19).
+    NeuralMatchLongColumnsHistCmColWide = 17,
 }
 
 /// One predictor (or group of predictors) a codec mixes into the network's
@@ -103,11 +109,14 @@ pub enum Stage {
     /// With [`Stage::ContextMixing`] on records: the column models
     /// ([`crate::cm::model`], codec 15) join that mixer.
     ColumnModels,
+    /// With [`Stage::ContextMixing`]: that mixer takes the contexts of
+    /// [`crate::cm::network::NETWORK_WIDE_PROFILE`] (codecs 16 and 17).
+    WideMixer,
 }
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Self::ColumnFinder,
         Self::MatchFinders,
         Self::LongFinder,
@@ -117,6 +126,7 @@ impl Stage {
         Self::Kinematics,
         Self::Counting,
         Self::ColumnModels,
+        Self::WideMixer,
     ];
 
     /// Whether the stage needs a record stride, which the payload then
@@ -150,11 +160,11 @@ impl CodecSpec {
 
 use Stage::{
     ColumnFinder, ColumnHistograms, ColumnModels, ContextMixing, Counting, Kinematics, LongFinder,
-    MatchFinders, TextFields,
+    MatchFinders, TextFields, WideMixer,
 };
 
 /// Every codec, in id order (`CODECS[id].codec as u8 == id`).
-pub const CODECS: [CodecSpec; 16] = [
+pub const CODECS: [CodecSpec; 18] = [
     CodecSpec {
         codec: Codec::Stored,
         name: "stored",
@@ -278,6 +288,34 @@ pub const CODECS: [CodecSpec; 16] = [
             ColumnHistograms,
             ContextMixing,
             ColumnModels,
+        ]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongTextCmKinCountWide,
+        name: "neural+match+long+text+cm+kin+count+wide",
+        min_format_version: 10,
+        recipe: Some(&[
+            MatchFinders,
+            LongFinder,
+            TextFields,
+            ContextMixing,
+            Kinematics,
+            Counting,
+            WideMixer,
+        ]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongColumnsHistCmColWide,
+        name: "neural+match+long+columns+hist+cm+col+wide",
+        min_format_version: 10,
+        recipe: Some(&[
+            ColumnFinder,
+            MatchFinders,
+            LongFinder,
+            ColumnHistograms,
+            ContextMixing,
+            ColumnModels,
+            WideMixer,
         ]),
     },
 ];
