@@ -432,8 +432,8 @@ impl FieldMixer {
 /// The final mixers of codecs 15 and 16 start as the average of their
 /// inputs and learn slowly; codec 15's APM by column learns faster than the
 /// other two.
-const FINAL_MIXER_WEIGHT: i32 = 1 << 15;
-const FINAL_MIXER_WEIGHT_OF_3: i32 = 21845;
+const FINAL_MIXER_WEIGHT: i32 = (1 << 16) / 2;
+const FINAL_MIXER_WEIGHT_OF_3: i32 = (1 << 16) / 3;
 const FINAL_MIXER_RATE: i32 = 2;
 const COLUMN_APM_RATE: u32 = 6;
 

@@ -183,6 +183,11 @@ mod tests {
             assert_eq!(usize::from(p.id), k + 1);
             assert_eq!(by_id(p.id), Some(p));
         }
+        // The wide profile extends `cm`'s contexts, in their order (so
+        // that each keeps its salt; docs/FORMAT.md 9.19).
+        let cm = &PROFILES[1];
+        assert!(NETWORK_WIDE.text.starts_with(cm.text));
+        assert!(NETWORK_WIDE.records.starts_with(cm.records));
         for p in PROFILES.iter().chain([&NETWORK_WIDE]) {
             for c in [p.text, p.records] {
                 assert!(c.len() <= super::super::model::MAX_CONTEXTS);

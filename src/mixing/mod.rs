@@ -151,7 +151,7 @@ impl Mixer {
                         profile, stride, chunk_len, fields,
                     )));
                 }
-                // Inputs of the context mixer, made with it.
+                // Inputs and settings of the context mixer, made with it.
                 Stage::Kinematics | Stage::Counting | Stage::ColumnModels | Stage::WideMixer => {}
             }
         }
