@@ -132,6 +132,9 @@ pub struct CompressOptions {
     /// models and on text the field mixer (codecs 16 and 17, format version
     /// 10, `-8`).
     pub wide_mixer: bool,
+    /// Whether that mixer takes the relation model on tables of records
+    /// (codec 18, format version 11, `-9`).
+    pub relations: bool,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -171,6 +174,7 @@ impl CompressOptions {
             Stage::Counting => self.counting,
             Stage::ColumnModels => self.column_models,
             Stage::WideMixer => self.wide_mixer,
+            Stage::Relations => self.relations,
         }
     }
 
@@ -187,6 +191,7 @@ impl CompressOptions {
             Stage::Counting => self.counting = false,
             Stage::ColumnModels => self.column_models = false,
             Stage::WideMixer => self.wide_mixer = false,
+            Stage::Relations => self.relations = false,
         }
         self
     }
@@ -224,6 +229,7 @@ impl CompressOptions {
         o.counting = recipe.contains(&Stage::Counting);
         o.column_models = recipe.contains(&Stage::ColumnModels);
         o.wide_mixer = recipe.contains(&Stage::WideMixer);
+        o.relations = recipe.contains(&Stage::Relations);
         if recipe.contains(&Stage::TextFields) {
             o.text_fields = TextFields::Always;
         }
@@ -262,6 +268,7 @@ impl Default for CompressOptions {
             counting: false,
             column_models: false,
             wide_mixer: false,
+            relations: false,
             grow_chunks: true,
             device: Device::Cpu,
             context_mixing: None,

@@ -14,8 +14,10 @@
 //! ([`crate::cm::counting`]) as well (codec 14), and on tables of records
 //! the column models (codec 15). Level 8 makes that mixer the wide mixer
 //! (codecs 16 and 17): strided contexts for the numbers of tables, longer
-//! contexts and a mixer selected by field for text. Level 9 is reserved for
-//! a stronger preset to come.
+//! contexts and a mixer selected by field for text. Level 9 adds the
+//! relation model ([`crate::cm::relations`]) on tables of records (codec
+//! 18): a float column that is the sum, difference or copy of columns
+//! before it in its record.
 #![deny(clippy::float_arithmetic)]
 
 use crate::cm::{self, FieldModels, Profile};
@@ -58,7 +60,7 @@ pub struct Level {
 pub const CM_CHUNK_LEN: u32 = 1 << 20;
 
 /// Every defined level, in order.
-pub const LEVELS: [Level; 8] = [
+pub const LEVELS: [Level; 9] = [
     Level {
         number: 1,
         preset: Preset::ContextMixing {
@@ -92,6 +94,7 @@ pub const LEVELS: [Level; 8] = [
                 kinematics: false,
                 counting: false,
                 columns: false,
+                relations: false,
             },
             wide_mixer: false,
         },
@@ -104,6 +107,7 @@ pub const LEVELS: [Level; 8] = [
                 kinematics: true,
                 counting: false,
                 columns: false,
+                relations: false,
             },
             wide_mixer: false,
         },
@@ -116,6 +120,7 @@ pub const LEVELS: [Level; 8] = [
                 kinematics: true,
                 counting: true,
                 columns: true,
+                relations: false,
             },
             wide_mixer: false,
         },
@@ -128,6 +133,20 @@ pub const LEVELS: [Level; 8] = [
                 kinematics: true,
                 counting: true,
                 columns: true,
+                relations: false,
+            },
+            wide_mixer: true,
+        },
+    },
+    Level {
+        number: 9,
+        preset: Preset::NetworkContextMixing {
+            chunk_len: CM_CHUNK_LEN,
+            fields: FieldModels {
+                kinematics: true,
+                counting: true,
+                columns: true,
+                relations: true,
             },
             wide_mixer: true,
         },
@@ -140,7 +159,7 @@ pub const DEFAULT_LEVEL: u8 = 4;
 pub const FASTEST_LEVEL: u8 = 1;
 /// `--best`: the strongest level that exists (it moves up as stronger
 /// presets are added; the numbered levels never change).
-pub const BEST_LEVEL: u8 = 8;
+pub const BEST_LEVEL: u8 = 9;
 
 /// The level numbered `n`, or why there is none.
 pub fn level(n: u8) -> Result<&'static Level, String> {
@@ -168,6 +187,7 @@ impl Level {
                     (fields.counting, "the counting-field model"),
                     (fields.columns, "the column models"),
                     (wide_mixer, "the wide mixer"),
+                    (fields.relations, "the relation model"),
                 ];
                 let models: Vec<&str> = named.iter().filter(|m| m.0).map(|m| m.1).collect();
                 if !models.is_empty() {
@@ -200,6 +220,7 @@ impl Level {
                 counting: fields.counting,
                 column_models: fields.columns,
                 wide_mixer,
+                relations: fields.relations,
                 ..CompressOptions::for_model(model)
             },
         }
@@ -220,7 +241,7 @@ mod tests {
             assert!(level(n).is_ok());
         }
         assert!(level(0).is_err());
-        assert!(level(9).unwrap_err().contains("not defined"));
+        assert!(level(10).unwrap_err().contains("not defined"));
         // Each context-mixing profile is one level's.
         for (k, p) in cm::PROFILES.iter().enumerate() {
             assert!(matches!(

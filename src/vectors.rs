@@ -379,6 +379,67 @@ pub fn counting_input() -> Vec<u8> {
     t.into_bytes()
 }
 
+/// Input of the `level-9-relations` golden archive
+/// (`archives/relations.bin`): 1,536 records of eight float32 words, as in
+/// a jet table: `a`, a part `b` of it, the rest `a - b` (on every fifth
+/// record 1 to 3 units in the last place off), a copy of `b` on 40 % of
+/// the records, the sum of `a` and that word, a word that cycles through
+/// the edge cases of binary32 (zeros of both signs, subnormals, the largest
+/// finite value, infinities, a NaN), that word plus `a`, and noise, so that
+/// every candidate kind and every path of the integer sum runs
+/// (`docs/FORMAT.md` section 9.20).
+pub fn relations_input() -> Vec<u8> {
+    use crate::intmath::softfloat::{f32_add, f32_sub};
+    const EDGES: [u32; 10] = [
+        0,
+        0x8000_0000,
+        1,
+        0x8000_0001,
+        0x007F_FFFF,
+        0x0080_0000,
+        0x7F7F_FFFF,
+        0x7F80_0000,
+        0xFF80_0000,
+        0x7FC0_0000,
+    ];
+    let mut rng = SplitMix64(0x5E1A_7105);
+    let mut data = Vec::new();
+    for r in 0..1536u32 {
+        let x = rng.next_u64();
+        // A positive value of exponent 2^-3 to 2^12, and a part of it
+        // 1 to 8 binades smaller.
+        let e = 124 + (x % 16) as u32;
+        let a = e << 23 | (x >> 8) as u32 & 0x7F_FFFF;
+        let b = (e - 1 - (x >> 40) as u32 % 8) << 23 | (x >> 33) as u32 & 0x7F_FFFF;
+        let mut rest = f32_sub(a, b);
+        if r % 5 == 4 {
+            rest = rest.wrapping_add(1 + (x >> 60) as u32 % 3);
+        }
+        let copy = if (x >> 20) % 10 < 4 {
+            b
+        } else {
+            rng.next_u64() as u32
+        };
+        let edge = EDGES[r as usize % EDGES.len()];
+        for w in [
+            a,
+            b,
+            rest,
+            copy,
+            f32_add(a, copy),
+            edge,
+            f32_add(edge, a),
+            rng.next_u64() as u32,
+        ] {
+            data.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    data
+}
+
+/// Record length of [`relations_input`].
+pub const RELATIONS_RECORD: u32 = 32;
+
 /// Input of the `level-6-kinematics` golden archive
 /// (`archives/kinematics.bin`): HepMC3-like `P` lines and LHE-like particle
 /// lines of integer-generated momenta, whose energies are the kinematic
@@ -746,6 +807,19 @@ pub fn archives_on(device: Device) -> Result<Vec<GoldenArchive>, String> {
             Codec::Cm,
         )
     });
+    // Added with codec 18: level 9 on a float table of sums, differences
+    // and copies.
+    items.push(GoldenArchiveSpec {
+        records: RecordStride::Fixed(RELATIONS_RECORD),
+        level: Some(9),
+        ..item(
+            "level-9-relations",
+            "archives/relations.bin".into(),
+            relations_input(),
+            false,
+            Codec::Cm,
+        )
+    });
     items
         .into_iter()
         .map(|it| {
@@ -861,6 +935,12 @@ pub fn builtin_archives_on(
             (
                 "mixed-hist-cm-col-wide",
                 Codec::NeuralMatchLongColumnsHistCmColWide,
+                table,
+            ),
+            // Added with codec 18 (the relation model).
+            (
+                "mixed-hist-cm-col-wide-rel",
+                Codec::NeuralMatchLongColumnsHistCmColWideRel,
                 table,
             ),
         ] {

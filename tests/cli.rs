@@ -284,7 +284,7 @@ fn record_size_selects_the_column_codec() {
         &["--no-match", "--record-size", "8"],
         &["--no-match", "--no-long"],
         &["--format-version", "0"],
-        &["--format-version", "11"],
+        &["--format-version", "12"],
         &["--text-fields", "yes"],
         &["--no-long", "--text-fields", "on"],
     ] {

@@ -152,7 +152,7 @@ fn bad_inputs_are_clean_errors() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let input = write_text(dir.path());
     for bad in [
-        &["--levels", "9"][..],
+        &["--levels", "10"][..],
         &["--limit", "0"],
         &["--limit", "12Q"],
     ] {

@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
         counting: false,
         column_models: false,
         wide_mixer: false,
+        relations: false,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

@@ -5,7 +5,8 @@
 //! flipped, decodes to an error or other bytes, never a panic. The same data
 //! also round-trips through the network's codecs with the context mixer
 //! (10 to 12), with the kinematic model on text (13), the counting-field model
-//! (14), the column models on records (15) and the wide mixer (16, 17).
+//! (14), the column models on records (15), the wide mixer (16, 17) and the
+//! relation model on records (18).
 #![no_main]
 
 mod common;
@@ -46,12 +47,14 @@ fuzz_target!(|data: &[u8]| {
     // The network's tables coded by the context mixer (codecs 10 to 12),
     // with the kinematic model (13) and with the counting-field model too
     // (14) when the data reads as text, with the column models (15) when it
-    // has records, and with the wide mixer as well (16 and 17).
-    for (kinematics, counting, wide_mixer) in [
-        (false, false, false),
-        (true, false, false),
-        (true, true, false),
-        (true, true, true),
+    // has records, with the wide mixer as well (16 and 17), and with the
+    // relation model of records (18).
+    for (kinematics, counting, wide_mixer, relations) in [
+        (false, false, false, false),
+        (true, false, false, false),
+        (true, true, false, false),
+        (true, true, true, false),
+        (true, true, true, true),
     ] {
         let opts = CompressOptions {
             chunk_len: 1024,
@@ -61,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
             counting,
             column_models: counting,
             wide_mixer,
+            relations,
             ..CompressOptions::default()
         };
         let archive = compress::compress_bytes(model, rest, &opts).expect("compress +cm");

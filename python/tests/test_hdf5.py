@@ -95,7 +95,7 @@ def test_a_damaged_chunk_is_a_read_error(tmp_path):
 def test_bad_parameters_are_refused():
     with pytest.raises(boa_det.BoaError):
         boa_det.hdf5.Boa(record_size=-3)
-    for level in (0, 9, "1"):
+    for level in (0, 10, "1"):
         with pytest.raises(boa_det.BoaError):
             boa_det.hdf5.Boa(level=level)
 

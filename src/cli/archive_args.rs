@@ -68,13 +68,13 @@ pub struct EngineArgs {
 /// How to encode: `compress` only.
 #[derive(Args, Debug, Clone, Default)]
 pub struct EncodeArgs {
-    /// Compression level, also written -1 to -8 (docs/MODELS.md, "Levels"):
+    /// Compression level, also written -1 to -9 (docs/MODELS.md, "Levels"):
     /// 1 to 3 are the context-mixing codec (codec `cm`, no network, format
     /// version 7; 3 to 5 times faster), 4 is the network with its secondary
     /// models, 5 codes the network's tables with the context mixer (a third
     /// of 4's speed), 6 adds the kinematic model on HEP text, 7 the
     /// counting-field model and on tables the column models, 8 the wide
-    /// contexts (the smallest).
+    /// contexts, 9 on float tables the relation model (the smallest).
     /// Each level is a frozen preset.
     /// [default: 4]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=9))]
@@ -82,7 +82,7 @@ pub struct EncodeArgs {
     /// The fastest level (-1).
     #[arg(long, conflicts_with_all = ["level", "best"])]
     pub fast: bool,
-    /// The strongest level there is (today -8; it moves up as stronger
+    /// The strongest level there is (today -9; it moves up as stronger
     /// levels are added).
     #[arg(long, conflicts_with = "level")]
     pub best: bool,

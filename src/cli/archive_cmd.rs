@@ -1132,6 +1132,7 @@ mod tests {
             counting: false,
             column_models: false,
             wide_mixer: false,
+            relations: false,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -185,7 +185,8 @@ pub fn run(cmd: ModelCommand) -> Result<(), CliError> {
                 | Stage::Kinematics
                 | Stage::Counting
                 | Stage::ColumnModels
-                | Stage::WideMixer => false,
+                | Stage::WideMixer
+                | Stage::Relations => false,
             };
             let mixing = Mixing::richest(allowed, record_size);
             if !json {

@@ -27,6 +27,7 @@ pub mod model;
 pub mod network;
 pub mod predicted_token;
 pub mod profile;
+pub mod relations;
 
 use crate::coder::{CoderError, RangeDecoder, RangeEncoder};
 pub use model::{CmModel, FieldModels};

@@ -10,6 +10,7 @@ use super::kinematics::Kinematics;
 use super::logistic::{squash, stretch};
 use super::mix::{Apm, Mixer, initial_weight};
 use super::profile::{Context, Profile};
+use super::relations::{self, Relations};
 
 /// The hashed contexts a profile may have at most.
 pub const MAX_CONTEXTS: usize = 12;
@@ -350,6 +351,8 @@ pub struct CmModel {
     columns: Option<Box<ColumnModels>>,
     /// The field mixer of text (codec 16).
     field_mixer: Option<Box<FieldMixer>>,
+    /// The relation model of records (codec 18).
+    relations: Option<Box<Relations>>,
 }
 
 /// What codec 15 adds for tables of records (`docs/FORMAT.md` 9.18): an
@@ -447,14 +450,17 @@ pub struct FieldModels {
     pub counting: bool,
     /// The column models of records (codec 15).
     pub columns: bool,
+    /// The relation model of records whose stride is a multiple of 4
+    /// (codec 18).
+    pub relations: bool,
 }
 
 /// Inputs besides the hashed contexts: order 0, order 1, the two match
 /// models.
 const FIXED_INPUTS: usize = 4;
-/// Inputs at most: those, the hashed contexts, the network and the three
-/// field models.
-const MAX_INPUTS: usize = FIXED_INPUTS + MAX_CONTEXTS + 4;
+/// Inputs at most: those, the hashed contexts, the network, the three
+/// field models and the relation model's.
+const MAX_INPUTS: usize = FIXED_INPUTS + MAX_CONTEXTS + 4 + relations::INPUTS;
 
 impl CmModel {
     /// A fresh model for a chunk of `len` bytes with `profile`, and records
@@ -483,6 +489,7 @@ impl CmModel {
         fields: FieldModels,
     ) -> Self {
         let contexts = profile.contexts(stride != 0);
+        let relations = fields.relations && stride != 0 && stride.is_multiple_of(4);
         // Two nibbles per byte: about 2 * len slots are ever asked for.
         let need = (2 * len.max(1)).next_power_of_two().trailing_zeros();
         let log2 = need.clamp(8, profile.max_log2_slots);
@@ -491,7 +498,8 @@ impl CmModel {
             + usize::from(network)
             + usize::from(fields.kinematics)
             + usize::from(fields.counting)
-            + usize::from(fields.columns);
+            + usize::from(fields.columns)
+            + if relations { relations::INPUTS } else { 0 };
         let mut m = Self {
             profile,
             stride,
@@ -536,6 +544,7 @@ impl CmModel {
             columns: fields.columns.then(|| Box::new(ColumnModels::new())),
             field_mixer: (profile.field_mixer && stride == 0)
                 .then(|| Box::new(FieldMixer::new(n_inputs, profile.mixer_rate))),
+            relations: relations.then(|| Box::new(Relations::new(stride))),
         };
         m.start_byte();
         m
@@ -556,6 +565,9 @@ impl CmModel {
         };
         if let Some(f) = &mut self.field_mixer {
             f.selected = FieldMixer::selector(&self.text, self.last8 as u8);
+        }
+        if let Some(r) = &mut self.relations {
+            r.start_byte(&self.hist);
         }
         self.byte_hashes = context_hashes(
             self.profile.contexts(self.stride != 0),
@@ -635,6 +647,13 @@ impl CmModel {
             m.index = column << 8 | c0 as usize;
             push(stretch(counter::p12(m.order0[m.index])));
         }
+        if let Some(r) = &mut self.relations {
+            let mut out = [0; relations::INPUTS];
+            r.predict(c0, bit, &mut out);
+            for x in out {
+                push(x);
+            }
+        }
         self.n_inputs = k;
         let inputs = &self.inputs[..k];
         let m = match self.long_matcher.state() {
@@ -700,6 +719,9 @@ impl CmModel {
         if let Some(k) = &mut self.counting {
             k.update(bit);
         }
+        if let Some(r) = &mut self.relations {
+            r.update(bit);
+        }
         let inputs = &self.inputs[..self.n_inputs];
         self.mixer.update(inputs, bit);
         self.mixer2.update(inputs, bit);
@@ -728,6 +750,9 @@ impl CmModel {
             }
             if let Some(k) = &mut self.counting {
                 k.byte_done(b);
+            }
+            if let Some(r) = &mut self.relations {
+                r.byte_done(&self.hist);
             }
             self.matcher.byte_done(&self.hist);
             self.long_matcher.byte_done(&self.hist);

@@ -48,6 +48,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         counting: false,
         column_models: false,
         wide_mixer: false,
+        relations: false,
     }
 }
 

@@ -50,7 +50,7 @@ pub const FORMAT_VERSION_OLDEST: u16 = 1;
 /// after 1 adds codecs: the codec registry ([`crate::mixing::CODECS`]) gives
 /// each codec's first version. A writer uses the oldest version that holds
 /// its codecs, so older readers can read what they can.
-pub const FORMAT_VERSION_NEWEST: u16 = 10;
+pub const FORMAT_VERSION_NEWEST: u16 = 11;
 
 /// Header flag bit 0: a model blob section follows the header.
 pub const FLAG_MODEL_EMBEDDED: u32 = 1;

@@ -484,10 +484,10 @@ fn with_footer(a: &mut [u8], edit: impl FnOnce(&mut [u8])) {
 fn crafted_headers() {
     let (a, _) = small_archive();
     let mut b = a.clone();
-    with_header(&mut b, |h| h[8] = 11);
+    with_header(&mut b, |h| h[8] = 12);
     assert!(matches!(
         ArchiveReader::from_bytes(&b),
-        Err(ContainerError::UnsupportedVersion { version: 11 })
+        Err(ContainerError::UnsupportedVersion { version: 12 })
     ));
     // The message states the range this build really reads (it said "1 to 2").
     let too_new = FORMAT_VERSION_NEWEST + 1;
@@ -635,8 +635,8 @@ fn crafted_indexes() {
     let count = ArchiveReader::from_bytes(&a).unwrap().chunk_count();
     let trailer = count * 33;
     let cases: Vec<IndexCase> = vec![
-        (Box::new(|i| i[16] = 18), |e| {
-            matches!(e, ContainerError::UnknownCodec { index: 0, id: 18 })
+        (Box::new(|i| i[16] = 19), |e| {
+            matches!(e, ContainerError::UnknownCodec { index: 0, id: 19 })
         }),
         // Codec 3 (neural+match) is defined from format version 2 on.
         (Box::new(|i| i[16] = 3), |e| {
@@ -685,14 +685,15 @@ fn crafted_indexes() {
     ));
 }
 
-/// A writer takes versions 1 to 10 only, codec 3 only from version 2,
+/// A writer takes versions 1 to 11 only, codec 3 only from version 2,
 /// codec 4 only from version 3, codecs 5 and 6 only from version 4,
 /// codec 7 only from version 5, codec 8 only from version 6, codecs 9 to
 /// 12 only from version 7, codec 13 only from version 8, codecs 14 and
-/// 15 only from version 9 and codecs 16 and 17 only from version 10.
+/// 15 only from version 9, codecs 16 and 17 only from version 10 and
+/// codec 18 only from version 11.
 #[test]
 fn format_versions_and_codecs() {
-    for version in [0u16, 11] {
+    for version in [0u16, 12] {
         let p = ArchiveParams {
             format_version: version,
             ..params(10)
@@ -903,10 +904,28 @@ fn format_versions_and_codecs() {
             })
         ));
     }
+    // Codec 18 (the relation model) only from version 11.
+    let p10 = ArchiveParams {
+        format_version: 10,
+        ..params(10)
+    };
+    let mut w = ArchiveWriter::new(Vec::new(), &p10, None).unwrap();
+    assert!(matches!(
+        w.write_encoded(
+            chunk,
+            Codec::NeuralMatchLongColumnsHistCmColWideRel,
+            &payload
+        ),
+        Err(ContainerError::CodecNeedsNewerFormat {
+            needs: 11,
+            version: 10,
+            ..
+        })
+    ));
     for c in Codec::ALL {
         assert_eq!(Codec::from_id(c.id()), Some(c));
     }
-    assert_eq!(Codec::from_id(18), None);
+    assert_eq!(Codec::from_id(19), None);
 }
 
 #[test]

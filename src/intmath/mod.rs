@@ -10,6 +10,7 @@
 #![deny(clippy::float_arithmetic)]
 
 pub mod freq;
+pub mod softfloat;
 
 /// An arithmetic version. Stored in model files (and so in the fingerprint) and
 /// in archive headers. Every version that ever shipped stays implemented, so

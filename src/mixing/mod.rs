@@ -141,6 +141,7 @@ impl Mixer {
                         kinematics: mixing.has(Stage::Kinematics),
                         counting: mixing.has(Stage::Counting),
                         columns: mixing.has(Stage::ColumnModels),
+                        relations: mixing.has(Stage::Relations),
                     };
                     let profile = if mixing.has(Stage::WideMixer) {
                         crate::cm::network::NETWORK_WIDE_PROFILE
@@ -152,7 +153,11 @@ impl Mixer {
                     )));
                 }
                 // Inputs and settings of the context mixer, made with it.
-                Stage::Kinematics | Stage::Counting | Stage::ColumnModels | Stage::WideMixer => {}
+                Stage::Kinematics
+                | Stage::Counting
+                | Stage::ColumnModels
+                | Stage::WideMixer
+                | Stage::Relations => {}
             }
         }
         Self { predictors, bits }

@@ -79,6 +79,8 @@ pub enum Codec {
     /// Codec 15 with the wide mixer
     /// (`docs/FORMAT.md` section 9.19).
     NeuralMatchLongColumnsHistCmColWide = 17,
+    /// Codec 17 with the relation model (`docs/FORMAT.md` 9.20).
+    NeuralMatchLongColumnsHistCmColWideRel = 18,
 }
 
 /// One predictor (or group of predictors) a codec mixes into the network's
@@ -112,11 +114,14 @@ pub enum Stage {
     /// With [`Stage::ContextMixing`]: that mixer takes the contexts of
     /// [`crate::cm::network::NETWORK_WIDE_PROFILE`] (codecs 16 and 17).
     WideMixer,
+    /// With [`Stage::ColumnModels`]: the relation model
+    /// ([`crate::cm::relations`]) joins that mixer (codec 18).
+    Relations,
 }
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Self::ColumnFinder,
         Self::MatchFinders,
         Self::LongFinder,
@@ -127,6 +132,7 @@ impl Stage {
         Self::Counting,
         Self::ColumnModels,
         Self::WideMixer,
+        Self::Relations,
     ];
 
     /// Whether the stage needs a record stride, which the payload then
@@ -160,11 +166,11 @@ impl CodecSpec {
 
 use Stage::{
     ColumnFinder, ColumnHistograms, ColumnModels, ContextMixing, Counting, Kinematics, LongFinder,
-    MatchFinders, TextFields, WideMixer,
+    MatchFinders, Relations, TextFields, WideMixer,
 };
 
 /// Every codec, in id order (`CODECS[id].codec as u8 == id`).
-pub const CODECS: [CodecSpec; 18] = [
+pub const CODECS: [CodecSpec; 19] = [
     CodecSpec {
         codec: Codec::Stored,
         name: "stored",
@@ -316,6 +322,21 @@ pub const CODECS: [CodecSpec; 18] = [
             ContextMixing,
             ColumnModels,
             WideMixer,
+        ]),
+    },
+    CodecSpec {
+        codec: Codec::NeuralMatchLongColumnsHistCmColWideRel,
+        name: "neural+match+long+columns+hist+cm+col+wide+rel",
+        min_format_version: 11,
+        recipe: Some(&[
+            ColumnFinder,
+            MatchFinders,
+            LongFinder,
+            ColumnHistograms,
+            ContextMixing,
+            ColumnModels,
+            WideMixer,
+            Relations,
         ]),
     },
 ];

@@ -10,7 +10,7 @@
 //! (`h5dump -p`): `[0]` the parameter version (1; another is refused), `[1]`
 //! the record length in bytes for the column models (the dataset's element
 //! size; 0 = detect), as `boa-det compress --record-size`, `[2]` the level
-//! (0 for the default, or 1 to 8 as `boa-det compress -N`), `[3]` the newest archive format version the
+//! (0 for the default, or 1 to 9 as `boa-det compress -N`), `[3]` the newest archive format version the
 //! writer may use, `[4..8]` the model fingerprint as four little-endian
 //! words. Decoding needs none of them: each chunk is an ordinary `.boa`
 //! archive naming its model and format.

@@ -62,14 +62,14 @@ def compress(
 ) -> bytes:
     """Compress ``data`` to a ``.boa`` archive, exactly as ``boa-det compress``
     does (the built-in default model unless ``model`` names a model file).
-    ``level``: the compression level of ``boa-det compress -N``, 1 to 8
+    ``level``: the compression level of ``boa-det compress -N``, 1 to 9
     (``None``: the default, 4); 1 to 3 are the context-mixing codec, several
-    times faster and decoded without a network, 6 the strongest
+    times faster and decoded without a network, 9 the strongest
     (docs/MODELS.md, "Levels").
     ``threads``: worker threads (all cores when None); the bytes never depend
     on it."""
     if level is not None and (not isinstance(level, int) or isinstance(level, bool) or not 0 < level < 256):
-        raise BoaError(f"level {level!r}: the levels are integers 1 to 8")
+        raise BoaError(f"level {level!r}: the levels are integers 1 to 9")
     return _native.compress(_bytes_view(data), _path(model), threads, level)
 
 
@@ -143,7 +143,7 @@ def compress_file(
     ``src`` is never modified; ``dst`` being ``src`` is refused. Returns the
     bytes read. ``level`` as in ``compress``."""
     if level is not None and (not isinstance(level, int) or isinstance(level, bool) or not 0 < level < 256):
-        raise BoaError(f"level {level!r}: the levels are integers 1 to 8")
+        raise BoaError(f"level {level!r}: the levels are integers 1 to 9")
     return _native.compress_file(os.fspath(src), os.fspath(dst), _path(model), threads, overwrite, level)
 
 

@@ -50,7 +50,7 @@ _register()
 def Boa(record_size: Optional[int] = None, level: Optional[int] = None) -> dict:
     """Keyword arguments for ``h5py.File.create_dataset``: the boa-det filter
     with ``record_size`` (the record length for the column models, usually the
-    dtype's itemsize; None = detect) and ``level`` (1 to 8 as ``boa-det
+    dtype's itemsize; None = detect) and ``level`` (1 to 9 as ``boa-det
     compress -N``; None = the default), as ``compression``/``compression_opts``.
 
     The parameters also record, for readers to see (``h5dump -p``), the newest
@@ -58,8 +58,8 @@ def Boa(record_size: Optional[int] = None, level: Optional[int] = None) -> dict:
     (four little-endian 32-bit words); decoding needs none."""
     if record_size is not None and not 0 < record_size < 2**32:
         raise BoaError(f"record_size must be a positive byte count, got {record_size}")
-    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 8):
-        raise BoaError(f"level {level!r}: the levels are 1 to 8")
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 9):
+        raise BoaError(f"level {level!r}: the levels are 1 to 9")
     fp = bytes.fromhex(_native.default_fingerprint())
     words = tuple(int.from_bytes(fp[i : i + 4], "little") for i in range(0, 16, 4))
     return {
