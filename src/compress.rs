@@ -135,6 +135,11 @@ pub struct CompressOptions {
     /// Whether that mixer takes the relation model on tables of records
     /// (codec 18, format version 11, `-9`).
     pub relations: bool,
+    /// Whether the codec trial codes [`TRIAL_LEN`] bytes of a longer first
+    /// chunk rather than the whole chunk (`-9`): the chunk is then coded
+    /// once more with the choice, but a 1 MiB chunk with three candidates
+    /// costs about 1.2 codings in place of 3.
+    pub short_trial: bool,
     /// Whether the chunks of a table whose records are too long for
     /// `chunk_len` to hold [`MIN_RECORDS_PER_CHUNK`] of them grow to that many
     /// records (at most [`MAX_GROWN_CHUNK_LEN`]). `false` keeps `chunk_len`
@@ -269,6 +274,7 @@ impl Default for CompressOptions {
             column_models: false,
             wide_mixer: false,
             relations: false,
+            short_trial: false,
             grow_chunks: true,
             device: Device::Cpu,
             context_mixing: None,
@@ -1029,7 +1035,16 @@ fn choose_mixing(
     } else {
         0
     };
-    let trial = &chunks[first..(first + per_trial).min(chunks.len())];
+    // A short trial codes TRIAL_LEN bytes of a longer chunk (likewise the
+    // second stretch if the head has it); its payloads are not the chunk's.
+    let pieces: Vec<&[u8]>;
+    let short = opts.short_trial && chunk_len > TRIAL_LEN;
+    let trial = if short {
+        pieces = head.chunks(TRIAL_LEN).collect();
+        &pieces[usize::from(pieces.len() >= 2)..][..1]
+    } else {
+        &chunks[first..(first + per_trial).min(chunks.len())]
+    };
     let strides = match opts.records {
         RecordStride::Off => Vec::new(),
         RecordStride::Fixed(stride) => return Ok((with_stride(Some(stride)), None)),
@@ -1063,6 +1078,9 @@ fn choose_mixing(
     };
     // The smallest; ties go to the earlier candidate.
     let k = (0..candidates.len()).min_by_key(|&k| size(k)).unwrap_or(0);
+    if short {
+        return Ok((candidates[k], None));
+    }
     let chosen = payloads.iter_mut().map(|p| p.swap_remove(k)).collect();
     Ok((
         candidates[k],

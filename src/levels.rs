@@ -45,6 +45,9 @@ pub enum Preset {
         chunk_len: u32,
         fields: FieldModels,
         wide_mixer: bool,
+        /// The codec trial codes 64 KiB rather than the whole first chunk
+        /// ([`CompressOptions::short_trial`]).
+        short_trial: bool,
     },
 }
 
@@ -97,6 +100,7 @@ pub const LEVELS: [Level; 9] = [
                 relations: false,
             },
             wide_mixer: false,
+            short_trial: false,
         },
     },
     Level {
@@ -110,6 +114,7 @@ pub const LEVELS: [Level; 9] = [
                 relations: false,
             },
             wide_mixer: false,
+            short_trial: false,
         },
     },
     Level {
@@ -123,6 +128,7 @@ pub const LEVELS: [Level; 9] = [
                 relations: false,
             },
             wide_mixer: false,
+            short_trial: false,
         },
     },
     Level {
@@ -136,6 +142,7 @@ pub const LEVELS: [Level; 9] = [
                 relations: false,
             },
             wide_mixer: true,
+            short_trial: false,
         },
     },
     Level {
@@ -149,6 +156,7 @@ pub const LEVELS: [Level; 9] = [
                 relations: true,
             },
             wide_mixer: true,
+            short_trial: true,
         },
     },
 ];
@@ -213,6 +221,7 @@ impl Level {
                 chunk_len,
                 fields,
                 wide_mixer,
+                short_trial,
             } => CompressOptions {
                 chunk_len,
                 network_context_mixing: true,
@@ -221,6 +230,7 @@ impl Level {
                 column_models: fields.columns,
                 wide_mixer,
                 relations: fields.relations,
+                short_trial,
                 ..CompressOptions::for_model(model)
             },
         }

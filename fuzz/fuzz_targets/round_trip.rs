@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         column_models: false,
         wide_mixer: false,
         relations: false,
+        short_trial: false,
     };
     let model = common::model();
     let archive = compress::compress_bytes(model, rest, &opts).expect("compress");

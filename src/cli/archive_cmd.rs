@@ -1133,6 +1133,7 @@ mod tests {
             column_models: false,
             wide_mixer: false,
             relations: false,
+            short_trial: false,
         };
         let archive = pipeline::compress_bytes(&model, &data, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();

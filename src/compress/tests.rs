@@ -49,6 +49,7 @@ fn opts(chunk_len: u32, window: usize) -> CompressOptions {
         column_models: false,
         wide_mixer: false,
         relations: false,
+        short_trial: false,
     }
 }
 
@@ -818,6 +819,27 @@ fn stride_trial_skips_the_first_64_kib() {
             .all(|&c| c == Codec::NeuralMatchLongColumnsHist),
         "{codecs:?}"
     );
+    assert_eq!(decompress_bytes(&a, Some(trained().clone())).unwrap(), data);
+}
+
+/// A short trial (`-9`) codes the second 64 KiB of a longer first chunk with
+/// each candidate: the table after 64 KiB of noise gets its stride, the chunk
+/// is coded once more with it (the trial's payload is not the chunk's), and
+/// the archive does not depend on the window.
+#[test]
+fn a_short_trial_chooses_from_64_kib_of_a_longer_chunk() {
+    let mut data = random(TRIAL_LEN, 23);
+    data.extend(few_valued_table(3000, 6, 24));
+    let short = |window| CompressOptions {
+        records: RecordStride::Auto,
+        long_finder: true,
+        column_histograms: true,
+        short_trial: true,
+        ..opts(1 << 18, window)
+    };
+    let a = compress_bytes(trained(), &data, &short(1)).unwrap();
+    assert_eq!(a, compress_bytes(trained(), &data, &short(4)).unwrap());
+    assert_eq!(codecs_of(&a), [Codec::NeuralMatchLongColumnsHist]);
     assert_eq!(decompress_bytes(&a, Some(trained().clone())).unwrap(), data);
 }
 
