@@ -2,8 +2,9 @@
 //! 32-bit float column that is, in most records, the sum or difference of
 //! two columns before it in the same record, or a copy of one (a jet's
 //! neutral hadron energy is its hadron energy minus the charged part), is
-//! predicted from them, and the prediction and its neighbours one unit in
-//! the last place away are inputs of the mixer.
+//! predicted from them: the prediction, its neighbours one and two units in
+//! the last place away, and the value nearest it with the word's low bytes
+//! as coded are inputs of the mixer.
 //!
 //! Nothing is stored: every column keeps a score for each candidate
 //! relation over the records so far, learned as the decoder learns it.
@@ -75,10 +76,13 @@ const HIT: u16 = 256;
 /// the recent words right).
 const MIN_SCORE: u16 = 1024;
 
-/// The prediction and its neighbours one unit in the last place away
-/// (the integer bit pattern plus 0, 1 and -1): one mixer input each.
-pub const INPUTS: usize = 5;
-const DELTAS: [u32; INPUTS] = [0, 1, u32::MAX, 2, u32::MAX - 1];
+/// The prediction and its neighbours one and two units in the last place
+/// away (the integer bit pattern plus 0, 1, -1, 2 and -2): one mixer input
+/// each; then, from the word's second byte on, the value nearest the
+/// prediction with the low bytes coded so far (its high bytes hold when
+/// the word is off by more than the neighbours).
+const DELTAS: [u32; 5] = [0, 1, u32::MAX, 2, u32::MAX - 1];
+pub const INPUTS: usize = DELTAS.len() + 1;
 
 /// Counters by input, byte in the word, expected bit and score quarter.
 const COUNTERS: usize = INPUTS * 4 * 2 * 4;
@@ -94,6 +98,8 @@ pub struct Relations {
     agrees: [bool; INPUTS],
     /// The byte of the word being coded (0 is the lowest).
     byte: usize,
+    /// The word's bytes coded so far (below `byte`).
+    low: u32,
     counters: [u32; COUNTERS],
     /// The counter of each input for the current bit, if it predicts one.
     active: [Option<usize>; INPUTS],
@@ -108,6 +114,7 @@ impl Relations {
             predicted: None,
             agrees: [false; INPUTS],
             byte: 0,
+            low: 0,
             counters: [counter::FRESH; COUNTERS],
             active: [None; INPUTS],
         }
@@ -141,6 +148,7 @@ impl Relations {
         }
         self.predicted = None;
         self.agrees = [true; INPUTS];
+        self.low = 0;
         let scores = &self.scores[col / 4 * CANDIDATES.len()..][..CANDIDATES.len()];
         let mut best = 0;
         for (k, &s) in scores.iter().enumerate() {
@@ -168,11 +176,13 @@ impl Relations {
         let Some((v, quarter)) = self.predicted else {
             return;
         };
-        for (k, &d) in DELTAS.iter().enumerate() {
+        let nearest = (self.byte > 0).then(|| nearest_with_low(v, self.low, self.byte));
+        let values = DELTAS.iter().map(|&d| v.wrapping_add(d)).chain(nearest);
+        for (k, value) in values.enumerate() {
             if !self.agrees[k] {
                 continue;
             }
-            let expected = (v.wrapping_add(d) >> (8 * self.byte)) & 0xFF | 0x100;
+            let expected = (value >> (8 * self.byte)) & 0xFF | 0x100;
             if expected >> (8 - bit) != c0 {
                 continue;
             }
@@ -199,6 +209,7 @@ impl Relations {
             for (k, &d) in DELTAS.iter().enumerate() {
                 self.agrees[k] &= (v.wrapping_add(d) >> (8 * self.byte)) as u8 == b;
             }
+            self.low |= u32::from(b) << (8 * self.byte);
         }
         let col = pos % self.stride;
         if col & 3 != 3 {
@@ -218,9 +229,43 @@ impl Relations {
     }
 }
 
+/// The value nearest `v` whose low `byte` bytes are `low` (ties to the
+/// larger): `v`'s high bytes with `low`, moved by one unit of the next byte
+/// if that is nearer.
+fn nearest_with_low(v: u32, low: u32, byte: usize) -> u32 {
+    let unit = 1i64 << (8 * byte);
+    let c = i64::from(v & !(unit as u32).wrapping_sub(1) | low);
+    let d = c - i64::from(v);
+    let c = if d > unit / 2 {
+        c - unit
+    } else if d <= -unit / 2 {
+        c + unit
+    } else {
+        c
+    };
+    c as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nearest_value_with_the_coded_low_bytes() {
+        // A low byte one step over: the next unit up is nearer.
+        assert_eq!(nearest_with_low(0x4120_00FF, 0x01, 1), 0x4120_0101);
+        assert_eq!(nearest_with_low(0x4120_0101, 0xFF, 1), 0x4120_00FF);
+        assert_eq!(nearest_with_low(0x4120_0180, 0x80, 1), 0x4120_0180);
+        // Two bytes known; half a unit away goes up.
+        assert_eq!(nearest_with_low(0x4120_0000, 0x8000, 2), 0x4120_8000);
+        assert_eq!(nearest_with_low(0x4120_0000, 0x8001, 2), 0x411F_8001);
+        // Below zero wraps, as the spec's mod 2^32 says.
+        assert_eq!(nearest_with_low(0x10, 0xF0, 1), 0xFFFF_FFF0);
+        assert_eq!(
+            nearest_with_low(0xFFFF_FFF0, 0x10, 1),
+            0x1_0000_0010u64 as u32
+        );
+    }
 
     /// Records of three floats a, b, a - b: the third is predicted from the
     /// second record on... once its difference has scored enough.
