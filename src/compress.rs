@@ -1035,13 +1035,19 @@ fn choose_mixing(
     } else {
         0
     };
-    // A short trial codes TRIAL_LEN bytes of a longer chunk (likewise the
-    // second stretch if the head has it); its payloads are not the chunk's.
-    let pieces: Vec<&[u8]>;
+    // A short trial codes TRIAL_LEN bytes of a longer chunk: the second
+    // TRIAL_LEN if the head has it, else the first (as above); its payloads
+    // are not the chunk's.
+    let sample: [&[u8]; 1];
     let short = opts.short_trial && chunk_len > TRIAL_LEN;
     let trial = if short {
-        pieces = head.chunks(TRIAL_LEN).collect();
-        &pieces[usize::from(pieces.len() >= 2)..][..1]
+        let start = if head.len() >= 2 * TRIAL_LEN {
+            TRIAL_LEN
+        } else {
+            0
+        };
+        sample = [&head[start..(start + TRIAL_LEN).min(head.len())]];
+        &sample[..]
     } else {
         &chunks[first..(first + per_trial).min(chunks.len())]
     };

@@ -94,8 +94,9 @@ pub struct Relations {
     scores: Vec<u16>,
     /// The current word's predicted value and its score quarter, if any.
     predicted: Option<(u32, usize)>,
-    /// Whether the word so far agrees with each input's value.
-    agrees: [bool; INPUTS],
+    /// Whether the word so far agrees with each of the prediction's
+    /// neighbours `P + DELTAS[k]` (the nearest value always does).
+    agrees: [bool; DELTAS.len()],
     /// The byte of the word being coded (0 is the lowest).
     byte: usize,
     /// The word's bytes coded so far (below `byte`).
@@ -112,7 +113,7 @@ impl Relations {
             stride,
             scores: vec![0; stride / 4 * CANDIDATES.len()],
             predicted: None,
-            agrees: [false; INPUTS],
+            agrees: [false; DELTAS.len()],
             byte: 0,
             low: 0,
             counters: [counter::FRESH; COUNTERS],
@@ -125,15 +126,23 @@ impl Relations {
         u32::from_le_bytes([hist[at], hist[at + 1], hist[at + 2], hist[at + 3]])
     }
 
-    /// The value of `c` for the word that starts at `at` (the operands, at
-    /// most [`WINDOW`] words back, start at or after `record`), if it has
-    /// its operands in the record.
-    fn value(c: Candidate, hist: &[u8], record: usize, at: usize) -> Option<u32> {
-        let back = |p: u8| at.checked_sub(4 * usize::from(p)).filter(|&x| x >= record);
+    /// The operands of the word that starts at `at`: `ops[p - 1]` is the
+    /// word `p` back, if it starts at or after `record` (in the record).
+    fn operands(hist: &[u8], record: usize, at: usize) -> [Option<u32>; WINDOW] {
+        std::array::from_fn(|i| {
+            at.checked_sub(4 * (i + 1))
+                .filter(|&x| x >= record)
+                .map(|x| Self::word(hist, x))
+        })
+    }
+
+    /// The value of `c` from the word's operands, if it has them.
+    fn value(c: Candidate, ops: &[Option<u32>; WINDOW]) -> Option<u32> {
+        let op = |p: u8| ops[usize::from(p) - 1];
         Some(match c {
-            Candidate::Copy(p) => Self::word(hist, back(p)?),
-            Candidate::Add(p, q) => f32_add(Self::word(hist, back(p)?), Self::word(hist, back(q)?)),
-            Candidate::Sub(p, q) => f32_sub(Self::word(hist, back(p)?), Self::word(hist, back(q)?)),
+            Candidate::Copy(p) => op(p)?,
+            Candidate::Add(p, q) => f32_add(op(p)?, op(q)?),
+            Candidate::Sub(p, q) => f32_sub(op(p)?, op(q)?),
         })
     }
 
@@ -147,7 +156,7 @@ impl Relations {
             return;
         }
         self.predicted = None;
-        self.agrees = [true; INPUTS];
+        self.agrees = [true; DELTAS.len()];
         self.low = 0;
         let scores = &self.scores[col / 4 * CANDIDATES.len()..][..CANDIDATES.len()];
         let mut best = 0;
@@ -159,7 +168,8 @@ impl Relations {
         if scores[best] < MIN_SCORE {
             return;
         }
-        if let Some(v) = Self::value(CANDIDATES[best], hist, pos - col, pos) {
+        let ops = Self::operands(hist, pos - col, pos);
+        if let Some(v) = Self::value(CANDIDATES[best], &ops) {
             // The score's quarter of its range: 0 to 3.
             let quarter = usize::from(scores[best] >> (SCORE_SHIFT + 8 - 2)).min(3);
             self.predicted = Some((v, quarter));
@@ -179,7 +189,7 @@ impl Relations {
         let nearest = (self.byte > 0).then(|| nearest_with_low(v, self.low, self.byte));
         let values = DELTAS.iter().map(|&d| v.wrapping_add(d)).chain(nearest);
         for (k, value) in values.enumerate() {
-            if !self.agrees[k] {
+            if !self.agrees.get(k).unwrap_or(&true) {
                 continue;
             }
             let expected = (value >> (8 * self.byte)) & 0xFF | 0x100;
@@ -220,10 +230,11 @@ impl Relations {
         if actual & 0x7FFF_FFFF == 0 {
             return;
         }
-        let record = at - (col - 3);
+        // The operands are read once for all candidates.
+        let ops = Self::operands(hist, at - (col - 3), at);
         let scores = &mut self.scores[(col - 3) / 4 * CANDIDATES.len()..][..CANDIDATES.len()];
         for (s, &c) in scores.iter_mut().zip(&CANDIDATES) {
-            let hit = Self::value(c, hist, record, at) == Some(actual);
+            let hit = Self::value(c, &ops) == Some(actual);
             *s = *s - (*s >> SCORE_SHIFT) + if hit { HIT } else { 0 };
         }
     }
